@@ -1,0 +1,125 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include <fcntl.h>
+#include <stdio.h>
+#include <sys/stat.h>
+
+#include "fd-util.h"
+#include "macro.h"
+
+ssize_t loop_read(int fd, void *buf, size_t n) {
+        size_t done = 0;
+
+        while (done < n) {
+                ssize_t k = read(fd, (char *) buf + done, n - done);
+                if (k < 0) {
+                        if (errno == EINTR)
+                                continue;
+                        return -errno;
+                }
+                if (k == 0)
+                        break;
+                done += (size_t) k;
+        }
+        return (ssize_t) done;
+}
+
+int loop_write(int fd, const void *buf, size_t n) {
+        size_t done = 0;
+
+        while (done < n) {
+                ssize_t k = write(fd, (const char *) buf + done, n - done);
+                if (k < 0) {
+                        if (errno == EINTR)
+                                continue;
+                        return -errno;
+                }
+                if (k == 0)
+                        return -EIO;
+                done += (size_t) k;
+        }
+        return 0;
+}
+
+static int fd_flag(int fd, int get, int set, int flag, bool on) {
+        int flags, nflags;
+
+        flags = fcntl(fd, get);
+        if (flags < 0)
+                return -errno;
+        nflags = on ? flags | flag : flags & ~flag;
+        if (nflags == flags)
+                return 0;
+        return RET_NERRNO(fcntl(fd, set, nflags)) < 0 ? -errno : 0;
+}
+
+int fd_nonblock(int fd, bool nonblock) {
+        return fd_flag(fd, F_GETFL, F_SETFL, O_NONBLOCK, nonblock);
+}
+
+int fd_cloexec(int fd, bool cloexec) {
+        return fd_flag(fd, F_GETFD, F_SETFD, FD_CLOEXEC, cloexec);
+}
+
+int write_file_atomic(const char *path, const char *s, mode_t mode) {
+        _cleanup_free_ char *tmp = NULL;
+        _cleanup_close_ int fd = -EBADF;
+        int r;
+
+        if (asprintf(&tmp, "%s.tmp.%d", path, (int) getpid()) < 0)
+                return -ENOMEM;
+        fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, mode);
+        if (fd < 0)
+                return -errno;
+        r = loop_write(fd, s, strlen(s));
+        if (r >= 0 && fsync(fd) < 0)
+                r = -errno;
+        if (r >= 0 && rename(tmp, path) < 0)
+                r = -errno;
+        if (r < 0)
+                (void) unlink(tmp);
+        return r;
+}
+
+int read_file(const char *path, size_t max, char **ret, size_t *ret_size) {
+        _cleanup_close_ int fd = -EBADF;
+        _cleanup_free_ char *buf = NULL;
+        ssize_t n;
+
+        fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+        if (fd < 0)
+                return -errno;
+        buf = malloc(max + 1);
+        if (!buf)
+                return -ENOMEM;
+        n = loop_read(fd, buf, max + 1);
+        if (n < 0)
+                return (int) n;
+        if ((size_t) n > max)
+                return -EFBIG;
+        buf[n] = 0;
+        if (ret_size)
+                *ret_size = (size_t) n;
+        *ret = TAKE_PTR(buf);
+        return 0;
+}
+
+int mkdir_p(const char *path, mode_t mode) {
+        _cleanup_free_ char *p = NULL;
+
+        if (!path || !*path)
+                return -EINVAL;
+        p = strdup(path);
+        if (!p)
+                return -ENOMEM;
+        for (char *s = p + 1; *s; s++) {
+                if (*s != '/')
+                        continue;
+                *s = 0;
+                if (mkdir(p, mode) < 0 && errno != EEXIST)
+                        return -errno;
+                *s = '/';
+        }
+        if (mkdir(p, mode) < 0 && errno != EEXIST)
+                return -errno;
+        return 0;
+}

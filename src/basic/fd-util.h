@@ -1,0 +1,22 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#pragma once
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <sys/types.h>
+
+/* Reads until n bytes or EOF; returns bytes read (short only at EOF) or -errno. Retries EINTR. */
+ssize_t loop_read(int fd, void *buf, size_t n);
+/* Writes all n bytes or fails with -errno. Retries EINTR; on a non-blocking fd EAGAIN is an error. */
+int loop_write(int fd, const void *buf, size_t n);
+
+int fd_nonblock(int fd, bool nonblock);
+int fd_cloexec(int fd, bool cloexec);
+
+/* Writes s to path atomically (temp file + fsync + rename). */
+int write_file_atomic(const char *path, const char *s, mode_t mode);
+/* Reads a whole small file (at most max bytes) into a NUL-terminated buffer. */
+int read_file(const char *path, size_t max, char **ret, size_t *ret_size);
+
+/* mkdir -p with the given mode for each component created. */
+int mkdir_p(const char *path, mode_t mode);

@@ -1,0 +1,28 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#pragma once
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/* Strict number parsers: the whole string must be a number in range; no sign for unsigned,
+ * no leading space, no trailing junk. Return 0 or -EINVAL/-ERANGE; *ret is written only on success. */
+int safe_atou64(const char *s, uint64_t *ret);
+int safe_atou32(const char *s, uint32_t *ret);
+int safe_atoi(const char *s, int *ret);
+
+/* "512M", "20G", "1024" (bytes), binary multiples K/M/G/T with optional "iB"/"B". */
+int parse_size(const char *s, uint64_t *ret);
+
+/* True if the n bytes form valid UTF-8 (no overlongs, no surrogates, nothing above U+10FFFF). */
+bool utf8_is_valid_n(const char *s, size_t n);
+bool utf8_is_valid(const char *s);
+
+/* A name that may become part of a path or a command line: 1..max bytes of [A-Za-z0-9._-],
+ * not starting with '.' or '-'. Used for VM and container names. */
+bool name_is_valid(const char *s, size_t max);
+
+/* Copies at most n-1 bytes and always terminates; returns dst. */
+char *strscpy(char *dst, const char *src, size_t n);
+
+bool startswith(const char *s, const char *prefix);
