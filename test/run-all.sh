@@ -1,0 +1,75 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: LGPL-2.1-or-later
+# The whole test suite: the strict build and its unit tests and corpus replays, the format check,
+# the ASan+UBSan build and its tests, then integration tests that boot real VMs (under TCG unless
+# BISTRO_ACCEL says otherwise). Ends with the line "N passed, N failed, N skipped".
+set -uo pipefail
+
+top=$(cd "$(dirname "$0")/.." && pwd)
+cd "$top"
+out=${BISTRO_TEST_OUT:-$top/build-test-results}
+rm -rf "$out" && mkdir -p "$out"
+steps="$out/steps"
+: >"$steps"
+jobs=$(nproc)
+
+step() { # step NAME COMMAND...: runs a non-test stage and records it
+        local name=$1
+        shift
+        echo "=== $name"
+        if "$@"; then
+                echo "PASS $name" >>"$steps"
+                return 0
+        fi
+        echo "FAIL $name exit status $?" >>"$steps"
+        return 1
+}
+
+setup() { # setup DIR OPTIONS...: configures once, reconfigures when the options change
+        local dir=$1
+        shift
+        if [ -f "$dir/build.ninja" ]; then
+                meson setup --reconfigure "$dir" "$@" >"$out/$(basename "$dir").setup.log" 2>&1
+        else
+                meson setup "$dir" "$@" >"$out/$(basename "$dir").setup.log" 2>&1
+        fi || { cat "$out/$(basename "$dir").setup.log"; return 1; }
+}
+
+# 1. The strict build: warnings are errors.
+if step build-gcc-werror setup build --werror -Dbuildtype=debugoptimized &&
+        step compile-gcc-werror ninja -C build -j"$jobs"; then
+        meson test -C build --suite unit --suite fuzz --num-processes "$jobs" --print-errorlogs
+fi
+
+# 2. The tree follows .clang-format.
+check_format() {
+        local bad
+        bad=$(git ls-files '*.c' '*.h' | xargs clang-format --dry-run --Werror 2>&1 | grep -c 'error:' || true)
+        [ "$bad" = 0 ] || { git ls-files '*.c' '*.h' | xargs clang-format --dry-run --Werror 2>&1 | head -20; return 1; }
+}
+step clang-format check_format
+
+# 3. ASan + UBSan build of the unit tests and corpus replays (leak detection stays on).
+export ASAN_OPTIONS=strict_string_checks=1:detect_stack_use_after_return=1:detect_leaks=1
+export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
+if step build-asan setup build-asan --werror -Db_sanitize=address,undefined -Db_lundef=false \
+        -Dbuildtype=debug && step compile-asan ninja -C build-asan -j"$jobs"; then
+        meson test -C build-asan --suite unit --suite fuzz --num-processes "$jobs" --print-errorlogs
+fi
+unset ASAN_OPTIONS UBSAN_OPTIONS
+
+# 4. Integration tests: real QEMU, real guest kernel.
+export BISTRO_BUILD_DIR="$top/build"
+export BISTRO_ACCEL=${BISTRO_ACCEL:-tcg}
+if [ -d test/integration ] && ls test/integration/test_*.py >/dev/null 2>&1; then
+        echo "=== integration (accel: $BISTRO_ACCEL)"
+        python3 -m pytest -v -rs --junitxml="$out/integration.xml" test/integration
+        rc=$?
+        # pytest exits 5 when it collected nothing: that is a failure of the suite, not a pass.
+        [ $rc -eq 5 ] && echo "FAIL integration pytest collected no tests" >>"$steps"
+fi
+
+args=("steps=x:$steps" "meson=gcc:build/meson-logs/testlog.json" "meson=asan:build-asan/meson-logs/testlog.json")
+[ -f "$out/integration.xml" ] && args+=("junit=integration:$out/integration.xml")
+echo "=== summary"
+python3 test/summarize.py "${args[@]}"
