@@ -31,7 +31,7 @@ void log_set_ident(const char *ident) {
 }
 
 static const char *const level_names[] = {
-        [LOG_EMERG] = "emerg", [LOG_ALERT] = "alert",   [LOG_CRIT] = "crit",  [LOG_ERR] = "err",
+        [LOG_EMERG] = "emerg",     [LOG_ALERT] = "alert",   [LOG_CRIT] = "crit", [LOG_ERR] = "err",
         [LOG_WARNING] = "warning", [LOG_NOTICE] = "notice", [LOG_INFO] = "info", [LOG_DEBUG] = "debug",
 };
 
@@ -71,7 +71,9 @@ int log_internal(int level, int error, const char *file, int line, const char *f
         va_end(ap);
 
         if (log_target == LOG_TARGET_KMSG && kmsg_fd >= 0)
-                n = snprintf(prefix, sizeof(prefix), "<%d>%s[%d]: ", level, log_ident ?: "bistro", (int) getpid());
+                n = snprintf(
+                        prefix, sizeof(prefix), "<%d>%s[%d]: ", level, log_ident ?: "bistro",
+                        (int) getpid());
         else if (log_ident)
                 n = snprintf(prefix, sizeof(prefix), "%s[%d]: ", log_ident, (int) getpid());
         else

@@ -26,15 +26,15 @@ void log_set_ident(const char *ident);
 void log_parse_environment(void);
 int log_level_from_string(const char *s);
 
-int log_internal(int level, int error, const char *file, int line, const char *format, ...)
-        _printf_(5, 6);
+int log_internal(int level, int error, const char *file, int line, const char *format, ...) _printf_(5, 6);
 
-#define log_full_errno(level, error, ...)                                                                   \
-        ({                                                                                                  \
-                int _level_ = (level), _e_ = (error);                                                       \
-                _e_ = _e_ < 0 ? -_e_ : _e_;                                                                 \
-                (log_get_max_level() >= _level_) ? log_internal(_level_, _e_, __FILE__, __LINE__, __VA_ARGS__) \
-                                                 : -_e_;                                                    \
+#define log_full_errno(level, error, ...)                                             \
+        ({                                                                            \
+                int _level_ = (level), _e_ = (error);                                 \
+                _e_ = _e_ < 0 ? -_e_ : _e_;                                           \
+                (log_get_max_level() >= _level_)                                      \
+                        ? log_internal(_level_, _e_, __FILE__, __LINE__, __VA_ARGS__) \
+                        : -_e_;                                                       \
         })
 #define log_full(level, ...) (void) log_full_errno(level, 0, __VA_ARGS__)
 

@@ -28,21 +28,21 @@
 #define strneq(a, b, n) (strncmp((a), (b), (n)) == 0)
 
 /* Hand ownership over: returns the value and leaves the variable empty, so its cleanup does nothing. */
-#define TAKE_GENERIC(var, type, nullvalue)                                                                  \
-        ({                                                                                                  \
-                type *_pvar_ = &(var);                                                                      \
-                type _var_ = *_pvar_;                                                                       \
-                *_pvar_ = (nullvalue);                                                                      \
-                _var_;                                                                                      \
+#define TAKE_GENERIC(var, type, nullvalue) \
+        ({                                 \
+                type *_pvar_ = &(var);     \
+                type _var_ = *_pvar_;      \
+                *_pvar_ = (nullvalue);     \
+                _var_;                     \
         })
 #define TAKE_PTR(p) TAKE_GENERIC(p, __typeof__(p), NULL)
 #define TAKE_FD(fd) TAKE_GENERIC(fd, int, -EBADF)
 
 /* Declares name##p(type **) that calls func on a non-NULL pointer; for _cleanup_(name##p). */
-#define DEFINE_TRIVIAL_CLEANUP_FUNC(type, func)                                                             \
-        static inline void func##p(type *p) {                                                               \
-                if (*p)                                                                                     \
-                        func(*p);                                                                           \
+#define DEFINE_TRIVIAL_CLEANUP_FUNC(type, func) \
+        static inline void func##p(type *p) {   \
+                if (*p)                         \
+                        func(*p);               \
         }
 
 static inline void freep(void *p) {
@@ -70,10 +70,10 @@ static inline void fclosep(FILE **f) {
 #define _cleanup_fclose_ _cleanup_(fclosep)
 
 /* Negative errno from a libc call that returns -1 and sets errno. */
-#define RET_NERRNO(expr)                                                                                    \
-        ({                                                                                                  \
-                __typeof__(expr) _r_ = (expr);                                                              \
-                _r_ < 0 ? -errno : _r_;                                                                     \
+#define RET_NERRNO(expr)                       \
+        ({                                     \
+                __typeof__(expr) _r_ = (expr); \
+                _r_ < 0 ? -errno : _r_;        \
         })
 
 /* errno as a negative value, never 0 (a libc that "fails" without errno still yields an error). */

@@ -14,7 +14,7 @@ int sockaddr_un_set_path(struct sockaddr_un *ret, const char *path) {
                 return -EINVAL;
         if (l >= sizeof(ret->sun_path))
                 return -ENAMETOOLONG;
-        *ret = (struct sockaddr_un) { .sun_family = AF_UNIX };
+        *ret = (struct sockaddr_un){ .sun_family = AF_UNIX };
         memcpy(ret->sun_path, path, l + 1);
         return (int) (offsetof(struct sockaddr_un, sun_path) + l + 1);
 }
