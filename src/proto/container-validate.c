@@ -1,0 +1,124 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include <errno.h>
+#include <string.h>
+
+#include "macro.h"
+#include "proto-validate.h"
+#include "string-util.h"
+
+#define GARCON_PORT_MIN 10000u
+#define GARCON_PORT_MAX 19999u
+#define URL_MAX 8192u
+#define APPS_MAX 2048u
+#define DESKTOP_ID_MAX 255u
+#define APP_NAME_MAX 256u
+#define APP_COMMENT_MAX 1024u
+#define MIME_TYPES_MAX 64u
+#define MIME_TYPE_MAX 127u
+#define FILES_MAX 64u
+
+static bool url_ok(const char *s) {
+        static const char *const schemes[] = { "http://", "https://", "mailto:" };
+        size_t n;
+        bool scheme = false;
+
+        if (!s)
+                return false;
+        n = strnlen(s, URL_MAX + 1);
+        if (n == 0 || n > URL_MAX)
+                return false;
+        /* Printable ASCII only: a URL with spaces or controls is either broken or a trick. */
+        for (size_t i = 0; i < n; i++)
+                if (s[i] <= 0x20 || s[i] >= 0x7F)
+                        return false;
+        for (size_t i = 0; i < ELEMENTSOF(schemes); i++)
+                if (strncasecmp(s, schemes[i], strlen(schemes[i])) == 0 && n > strlen(schemes[i]))
+                        scheme = true;
+        return scheme;
+}
+
+static bool mime_type_ok(const char *s) {
+        const char *slash;
+        size_t n;
+
+        if (!s)
+                return false;
+        n = strnlen(s, MIME_TYPE_MAX + 1);
+        if (n == 0 || n > MIME_TYPE_MAX)
+                return false;
+        slash = strchr(s, '/');
+        if (!slash || slash == s || slash[1] == '\0' || strchr(slash + 1, '/'))
+                return false;
+        for (size_t i = 0; i < n; i++)
+                if (!((s[i] >= 'a' && s[i] <= 'z') || (s[i] >= 'A' && s[i] <= 'Z') || (s[i] >= '0' && s[i] <= '9') ||
+                      strchr("/.+-_", s[i])))
+                        return false;
+        return true;
+}
+
+static bool desktop_file_id_ok(const char *s) {
+        return name_is_valid(s, DESKTOP_ID_MAX);
+}
+
+static int application_validate(const Bistro__Container__Application *m) {
+        PROTO_CHECK(m);
+        PROTO_CHECK(desktop_file_id_ok(m->desktop_file_id));
+        PROTO_CHECK(proto_text_nonempty_ok(m->name, APP_NAME_MAX));
+        PROTO_CHECK(proto_text_ok(m->comment, APP_COMMENT_MAX, false));
+        PROTO_CHECK(m->n_mime_types <= MIME_TYPES_MAX);
+        for (size_t i = 0; i < m->n_mime_types; i++)
+                PROTO_CHECK(mime_type_ok(m->mime_types[i]));
+        return 0;
+}
+
+PROTO_VALIDATOR(validate_container_ready, Bistro__Container__ContainerReadyRequest)
+static int validate_container_ready_impl(const Bistro__Container__ContainerReadyRequest *m) {
+        PROTO_CHECK(proto_token_ok(m->token));
+        PROTO_CHECK(m->garcon_port >= GARCON_PORT_MIN && m->garcon_port <= GARCON_PORT_MAX);
+        PROTO_CHECK(m->sftp_port == 0 || (m->sftp_port >= 1024 && m->sftp_port <= 65535));
+        return 0;
+}
+
+PROTO_VALIDATOR(validate_container_shutdown, Bistro__Container__ContainerShutdownRequest)
+static int validate_container_shutdown_impl(const Bistro__Container__ContainerShutdownRequest *m) {
+        PROTO_CHECK(proto_token_ok(m->token));
+        return 0;
+}
+
+PROTO_VALIDATOR(validate_open_url, Bistro__Container__OpenUrlRequest)
+static int validate_open_url_impl(const Bistro__Container__OpenUrlRequest *m) {
+        PROTO_CHECK(proto_token_ok(m->token));
+        PROTO_CHECK(url_ok(m->url));
+        return 0;
+}
+
+PROTO_VALIDATOR(validate_update_application_list, Bistro__Container__UpdateApplicationListRequest)
+static int validate_update_application_list_impl(const Bistro__Container__UpdateApplicationListRequest *m) {
+        PROTO_CHECK(proto_token_ok(m->token));
+        PROTO_CHECK(m->n_apps <= APPS_MAX);
+        for (size_t i = 0; i < m->n_apps; i++)
+                PROTO_CHECK(application_validate(m->apps[i]) == 0);
+        return 0;
+}
+
+PROTO_VALIDATOR(validate_launch_application, Bistro__Container__LaunchApplicationRequest)
+static int validate_launch_application_impl(const Bistro__Container__LaunchApplicationRequest *m) {
+        PROTO_CHECK(desktop_file_id_ok(m->desktop_file_id));
+        PROTO_CHECK(m->n_files <= FILES_MAX);
+        for (size_t i = 0; i < m->n_files; i++)
+                PROTO_CHECK(proto_abs_path_ok(m->files[i], false));
+        return 0;
+}
+
+#define ENTRY(t, n, d, v)                                                                                   \
+        { BISTRO__MESSAGE_TYPE__##t, #t, &bistro__container__##d##__descriptor, v, MESSAGE_KIND_REQUEST, n }
+
+const MessageTypeInfo container_message_types[] = {
+        ENTRY(CONTAINER_READY_REQUEST, 1024, container_ready_request, validate_container_ready),
+        ENTRY(CONTAINER_SHUTDOWN_REQUEST, 1024, container_shutdown_request, validate_container_shutdown),
+        ENTRY(OPEN_URL_REQUEST, 16384, open_url_request, validate_open_url),
+        ENTRY(UPDATE_APPLICATION_LIST_REQUEST, 1024 * 1024, update_application_list_request,
+              validate_update_application_list),
+        ENTRY(LAUNCH_APPLICATION_REQUEST, 65536, launch_application_request, validate_launch_application),
+};
+const size_t container_message_types_count = ELEMENTSOF(container_message_types);

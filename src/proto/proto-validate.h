@@ -1,0 +1,54 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#pragma once
+
+/* Field checks shared by the per-file validators (src/proto/<file>-validate.c). All return
+ * true when the field is acceptable; none of them logs. Strings from protobuf-c are always
+ * NUL-terminated (proto3 leaves unset strings as ""), but may be NULL in hand-built messages. */
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "message-type.h"
+
+/* Valid UTF-8 of at most max bytes without control characters; allow_newlines also accepts
+ * '\n' and '\t' (free text such as error messages). */
+bool proto_text_ok(const char *s, size_t max, bool allow_newlines);
+/* Like proto_text_ok() but must be non-empty. */
+bool proto_text_nonempty_ok(const char *s, size_t max);
+/* A VM or container name (name_is_valid() with PROTO_NAME_MAX). */
+bool proto_name_ok(const char *s);
+/* An absolute path of at most PROTO_PATH_MAX bytes, valid UTF-8 without control characters;
+ * no_dotdot additionally refuses ".." components. */
+bool proto_abs_path_ok(const char *s, bool no_dotdot);
+/* A token: PROTO_TOKEN_MIN..PROTO_TOKEN_MAX bytes of [A-Za-z0-9_-]. */
+bool proto_token_ok(const char *s);
+/* A "KEY=value" environment entry: key [A-Za-z_][A-Za-z0-9_]*, value text without control
+ * characters, at most PROTO_ARG_MAX bytes in total. */
+bool proto_env_ok(const char *s);
+/* 1..max entries (or 0..max with allow_empty) of argv strings, each valid text of at most
+ * PROTO_ARG_MAX bytes (tabs and newlines allowed, no other control characters). */
+bool proto_argv_ok(char *const *v, size_t n, size_t max, bool allow_empty);
+/* A POSIX-ish login name: [a-z_][a-z0-9_-]*, 1..32 bytes. */
+bool proto_user_ok(const char *s);
+
+/* An enum value protobuf-c accepted into memory is any int: check it against the descriptor. */
+bool proto_enum_ok(const ProtobufCEnumDescriptor *d, int value);
+
+/* Validates a message of the given descriptor field by field; used as the table's entry. */
+#define PROTO_VALIDATOR(fn, type)                                                                           \
+        static int fn##_impl(const type *m);                                                                \
+        static int fn(const ProtobufCMessage *m) {                                                          \
+                return m ? fn##_impl((const type *) m) : -EBADMSG;                                          \
+        }
+
+#define PROTO_CHECK(expr)                                                                                   \
+        do {                                                                                                \
+                if (!(expr))                                                                                \
+                        return -EBADMSG;                                                                    \
+        } while (0)
+
+/* Empty, or a numeric address of the family (AF_INET, AF_INET6) as inet_pton() reads it. */
+bool proto_ip_ok(const char *s, int family, bool allow_empty);
+/* Empty, or an image name: name_is_valid() with PROTO_IMAGE_NAME_MAX. */
+bool proto_image_name_ok(const char *s);
