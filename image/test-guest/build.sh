@@ -18,7 +18,8 @@ out=$1
 guest_bin=${2:-${BISTRO_BUILD_DIR:-$top/build}/test/guest/bistro-guest-test}
 busybox=${BUSYBOX:-/bin/busybox}
 # Modules the test guest needs; their dependencies are added from modules.dep.
-wanted=(virtio_mmio virtio_blk virtio_net vmw_vsock_virtio_transport)
+# button + evdev: the ACPI power button, so QMP system_powerdown reaches bistro-guest-test.
+wanted=(virtio_mmio virtio_blk virtio_net vmw_vsock_virtio_transport button evdev)
 
 [[ -x $guest_bin ]] || die "$guest_bin not found: build it first (ninja test/guest/bistro-guest-test)"
 [[ -x $busybox ]] || die "$busybox not found (Debian package busybox-static)"

@@ -4,6 +4,9 @@
  * also runs on the host (--no-vsock --tcp-base PORT) so the protocol can be checked without a VM. */
 
 #include <arpa/inet.h>
+#include <dirent.h>
+#include <fcntl.h>
+#include <linux/input.h>
 #include <errno.h>
 #include <inttypes.h>
 #include <linux/vm_sockets.h>
@@ -440,6 +443,10 @@ static int listen_tcp(uint16_t port, bool loopback) {
         return fd;
 }
 
+static bool startswith_event(const char *s) {
+        return strncmp(s, "event", 5) == 0;
+}
+
 static void *announce_thread(void *p) {
         struct timespec ts;
         char line[64];
@@ -459,6 +466,50 @@ static void *announce_thread(void *p) {
         if (connect(fd, (struct sockaddr *) &sa, sizeof(sa)) == 0)
                 (void) write_all(fd, line, (size_t) n);
         safe_close(fd);
+        return NULL;
+}
+
+/* ACPI power button (QMP system_powerdown): power off cleanly, as a real init would. */
+static void *power_button_thread(void *p) {
+        struct pollfd pfd[8];
+        size_t n = 0;
+        DIR *d;
+
+        d = opendir("/dev/input");
+        if (!d)
+                return NULL;
+        for (struct dirent *de; (de = readdir(d)) && n < ELEMENTSOF(pfd);) {
+                char path[300];
+                int fd;
+
+                if (!startswith_event(de->d_name))
+                        continue;
+                (void) snprintf(path, sizeof(path), "/dev/input/%s", de->d_name);
+                fd = open(path, O_RDONLY | O_CLOEXEC);
+                if (fd >= 0)
+                        pfd[n++] = (struct pollfd){ .fd = fd, .events = POLLIN };
+        }
+        (void) closedir(d);
+        while (n > 0) {
+                if (poll(pfd, n, -1) < 0) {
+                        if (errno == EINTR)
+                                continue;
+                        break;
+                }
+                for (size_t i = 0; i < n; i++) {
+                        struct input_event ev;
+
+                        if (!(pfd[i].revents & POLLIN))
+                                continue;
+                        if (read(pfd[i].fd, &ev, sizeof(ev)) != (ssize_t) sizeof(ev))
+                                continue;
+                        if (ev.type == EV_KEY && ev.code == KEY_POWER && ev.value == 1) {
+                                printf("bistro-guest-test: power button, powering off\n");
+                                sync();
+                                (void) reboot(RB_POWER_OFF);
+                        }
+                }
+        }
         return NULL;
 }
 
@@ -514,6 +565,12 @@ int main(int argc, char *argv[]) {
                 }
                 pfd[n] = (struct pollfd){ .fd = fd, .events = POLLIN };
                 svc[n++] = s;
+        }
+
+        if (use_vsock) {
+                pthread_t t;
+                if (pthread_create(&t, NULL, power_button_thread, NULL) == 0)
+                        (void) pthread_detach(t);
         }
 
         printf("bistro-guest-test: ready\n");
