@@ -50,7 +50,8 @@ PROTO_VALIDATOR(validate_start_vm, Bistro__Concierge__StartVmRequest)
 static int validate_start_vm_impl(const Bistro__Concierge__StartVmRequest *m) {
         PROTO_CHECK(proto_name_ok(m->name));
         PROTO_CHECK(m->cpus <= CPUS_MAX);
-        PROTO_CHECK(m->memory_mib == 0 || (m->memory_mib >= MEMORY_MIB_MIN && m->memory_mib <= MEMORY_MIB_MAX));
+        PROTO_CHECK(
+                m->memory_mib == 0 || (m->memory_mib >= MEMORY_MIB_MIN && m->memory_mib <= MEMORY_MIB_MAX));
         PROTO_CHECK(m->disk_size == 0 || disk_size_ok(m->disk_size));
         return 0;
 }
@@ -188,8 +189,10 @@ static int validate_progress_impl(const Bistro__Concierge__Progress *m) {
         return 0;
 }
 
-#define REQ(t, n, d, v) { BISTRO__MESSAGE_TYPE__##t, #t, &bistro__concierge__##d##__descriptor, v, MESSAGE_KIND_REQUEST, n }
-#define RSP(t, n, d, v) { BISTRO__MESSAGE_TYPE__##t, #t, &bistro__concierge__##d##__descriptor, v, MESSAGE_KIND_RESPONSE, n }
+#define REQ(t, n, d, v) \
+        { BISTRO__MESSAGE_TYPE__##t, #t, &bistro__concierge__##d##__descriptor, v, MESSAGE_KIND_REQUEST, n }
+#define RSP(t, n, d, v) \
+        { BISTRO__MESSAGE_TYPE__##t, #t, &bistro__concierge__##d##__descriptor, v, MESSAGE_KIND_RESPONSE, n }
 
 const MessageTypeInfo concierge_message_types[] = {
         REQ(START_VM_REQUEST, 4096, start_vm_request, validate_start_vm),
@@ -211,7 +214,9 @@ const MessageTypeInfo concierge_message_types[] = {
         RSP(LIST_VMS_RESPONSE, 1024 * 1024, list_vms_response, validate_list_vms_response),
         RSP(GET_VM_LOGS_RESPONSE, VM_LOGS_MAX + 64, get_vm_logs_response, validate_get_vm_logs_response),
         RSP(CONTAINER_INFO_RESPONSE, 4096, container_info_response, validate_container_info_response),
-        RSP(LIST_CONTAINERS_RESPONSE, 1024 * 1024, list_containers_response,
+        RSP(LIST_CONTAINERS_RESPONSE,
+            1024 * 1024,
+            list_containers_response,
             validate_list_containers_response),
         { BISTRO__MESSAGE_TYPE__PROGRESS, "PROGRESS", &bistro__concierge__progress__descriptor,
           validate_progress, MESSAGE_KIND_EVENT, 4096 },

@@ -50,8 +50,8 @@ static bool mime_type_ok(const char *s) {
         if (!slash || slash == s || slash[1] == '\0' || strchr(slash + 1, '/'))
                 return false;
         for (size_t i = 0; i < n; i++)
-                if (!((s[i] >= 'a' && s[i] <= 'z') || (s[i] >= 'A' && s[i] <= 'Z') || (s[i] >= '0' && s[i] <= '9') ||
-                      strchr("/.+-_", s[i])))
+                if (!((s[i] >= 'a' && s[i] <= 'z') || (s[i] >= 'A' && s[i] <= 'Z') ||
+                      (s[i] >= '0' && s[i] <= '9') || strchr("/.+-_", s[i])))
                         return false;
         return true;
 }
@@ -110,14 +110,16 @@ static int validate_launch_application_impl(const Bistro__Container__LaunchAppli
         return 0;
 }
 
-#define ENTRY(t, n, d, v)                                                                                   \
+#define ENTRY(t, n, d, v) \
         { BISTRO__MESSAGE_TYPE__##t, #t, &bistro__container__##d##__descriptor, v, MESSAGE_KIND_REQUEST, n }
 
 const MessageTypeInfo container_message_types[] = {
         ENTRY(CONTAINER_READY_REQUEST, 1024, container_ready_request, validate_container_ready),
         ENTRY(CONTAINER_SHUTDOWN_REQUEST, 1024, container_shutdown_request, validate_container_shutdown),
         ENTRY(OPEN_URL_REQUEST, 16384, open_url_request, validate_open_url),
-        ENTRY(UPDATE_APPLICATION_LIST_REQUEST, 1024 * 1024, update_application_list_request,
+        ENTRY(UPDATE_APPLICATION_LIST_REQUEST,
+              1024 * 1024,
+              update_application_list_request,
               validate_update_application_list),
         ENTRY(LAUNCH_APPLICATION_REQUEST, 65536, launch_application_request, validate_launch_application),
 };

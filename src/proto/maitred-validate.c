@@ -20,16 +20,15 @@
 #define VERSION_MAX 64u
 #define KERNEL_VERSION_MAX 256u
 
-#define MOUNT_FLAGS_ALLOWED                                                                                 \
-        ((uint64_t) (MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC | MS_SYNCHRONOUS | MS_NOATIME |           \
-                     MS_NODIRATIME | MS_BIND | MS_REC | MS_RELATIME | MS_STRICTATIME))
+#define MOUNT_FLAGS_ALLOWED \
+        ((uint64_t) (MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC | MS_SYNCHRONOUS | MS_NOATIME | MS_NODIRATIME | MS_BIND | MS_REC | MS_RELATIME | MS_STRICTATIME))
 
 static bool dns_label_ok(const char *s, size_t n) {
         if (n == 0 || n > DNS_LABEL_MAX || s[0] == '-' || s[n - 1] == '-')
                 return false;
         for (size_t i = 0; i < n; i++)
-                if (!((s[i] >= 'a' && s[i] <= 'z') || (s[i] >= 'A' && s[i] <= 'Z') || (s[i] >= '0' && s[i] <= '9') ||
-                      s[i] == '-'))
+                if (!((s[i] >= 'a' && s[i] <= 'z') || (s[i] >= 'A' && s[i] <= 'Z') ||
+                      (s[i] >= '0' && s[i] <= '9') || s[i] == '-'))
                         return false;
         return true;
 }
@@ -60,8 +59,8 @@ static bool timezone_ok(const char *s) {
         if (n == 0 || n > TIMEZONE_MAX || s[0] == '/')
                 return false;
         for (size_t i = 0; i < n; i++)
-                if (!((s[i] >= 'a' && s[i] <= 'z') || (s[i] >= 'A' && s[i] <= 'Z') || (s[i] >= '0' && s[i] <= '9') ||
-                      strchr("_+-/", s[i])))
+                if (!((s[i] >= 'a' && s[i] <= 'z') || (s[i] >= 'A' && s[i] <= 'Z') ||
+                      (s[i] >= '0' && s[i] <= '9') || strchr("_+-/", s[i])))
                         return false;
         /* Every component non-empty and not "." or "..": the name becomes a path below zoneinfo. */
         for (const char *p = s, *slash;; p = slash + 1) {
@@ -85,7 +84,8 @@ static bool fstype_ok(const char *s) {
         if (n == 0 || n > FSTYPE_MAX)
                 return false;
         for (size_t i = 0; i < n; i++)
-                if (!((s[i] >= 'a' && s[i] <= 'z') || (s[i] >= '0' && s[i] <= '9') || s[i] == '.' || s[i] == '_'))
+                if (!((s[i] >= 'a' && s[i] <= 'z') || (s[i] >= '0' && s[i] <= '9') || s[i] == '.' ||
+                      s[i] == '_'))
                         return false;
         return true;
 }
@@ -103,12 +103,14 @@ static int validate_configure_network_impl(const Bistro__Maitred__ConfigureNetwo
         }
         PROTO_CHECK(m->n_nameservers <= NAMESERVERS_MAX);
         for (size_t i = 0; i < m->n_nameservers; i++)
-                PROTO_CHECK(proto_ip_ok(m->nameservers[i], AF_INET, false) ||
-                            proto_ip_ok(m->nameservers[i], AF_INET6, false));
+                PROTO_CHECK(
+                        proto_ip_ok(m->nameservers[i], AF_INET, false) ||
+                        proto_ip_ok(m->nameservers[i], AF_INET6, false));
         PROTO_CHECK(m->n_search_domains <= SEARCH_DOMAINS_MAX);
         for (size_t i = 0; i < m->n_search_domains; i++)
                 PROTO_CHECK(dns_name_ok(m->search_domains[i]));
-        PROTO_CHECK(m->hostname && (m->hostname[0] == '\0' || dns_label_ok(m->hostname, strlen(m->hostname))));
+        PROTO_CHECK(
+                m->hostname && (m->hostname[0] == '\0' || dns_label_ok(m->hostname, strlen(m->hostname))));
         return 0;
 }
 
@@ -193,23 +195,39 @@ static int validate_vm_ready_impl(const Bistro__Maitred__VmReadyRequest *m) {
         return 0;
 }
 
-#define ENTRY(t, k, n, d, v) { BISTRO__MESSAGE_TYPE__##t, #t, &bistro__maitred__##d##__descriptor, v, k, n }
+#define ENTRY(t, k, n, d, v) \
+        { BISTRO__MESSAGE_TYPE__##t, #t, &bistro__maitred__##d##__descriptor, v, k, n }
 
 const MessageTypeInfo maitred_message_types[] = {
-        ENTRY(CONFIGURE_NETWORK_REQUEST, MESSAGE_KIND_REQUEST, 8192, configure_network_request,
+        ENTRY(CONFIGURE_NETWORK_REQUEST,
+              MESSAGE_KIND_REQUEST,
+              8192,
+              configure_network_request,
               validate_configure_network),
         ENTRY(SET_TIME_REQUEST, MESSAGE_KIND_REQUEST, 1024, set_time_request, validate_set_time),
         ENTRY(SET_TIMEZONE_REQUEST, MESSAGE_KIND_REQUEST, 1024, set_timezone_request, validate_set_timezone),
         ENTRY(MOUNT_REQUEST, MESSAGE_KIND_REQUEST, 16384, mount_request, validate_mount),
-        ENTRY(LAUNCH_PROCESS_REQUEST, MESSAGE_KIND_REQUEST, 256 * 1024, launch_process_request,
+        ENTRY(LAUNCH_PROCESS_REQUEST,
+              MESSAGE_KIND_REQUEST,
+              256 * 1024,
+              launch_process_request,
               validate_launch_process),
         ENTRY(SHUTDOWN_REQUEST, MESSAGE_KIND_REQUEST, 1024, shutdown_request, validate_shutdown),
-        ENTRY(GET_KERNEL_VERSION_REQUEST, MESSAGE_KIND_REQUEST, 1024, get_kernel_version_request,
+        ENTRY(GET_KERNEL_VERSION_REQUEST,
+              MESSAGE_KIND_REQUEST,
+              1024,
+              get_kernel_version_request,
               validate_get_kernel_version),
         ENTRY(VM_READY_REQUEST, MESSAGE_KIND_REQUEST, 1024, vm_ready_request, validate_vm_ready),
-        ENTRY(LAUNCH_PROCESS_RESPONSE, MESSAGE_KIND_RESPONSE, 1024, launch_process_response,
+        ENTRY(LAUNCH_PROCESS_RESPONSE,
+              MESSAGE_KIND_RESPONSE,
+              1024,
+              launch_process_response,
               validate_launch_process_response),
-        ENTRY(GET_KERNEL_VERSION_RESPONSE, MESSAGE_KIND_RESPONSE, 1024, get_kernel_version_response,
+        ENTRY(GET_KERNEL_VERSION_RESPONSE,
+              MESSAGE_KIND_RESPONSE,
+              1024,
+              get_kernel_version_response,
               validate_get_kernel_version_response),
 };
 const size_t maitred_message_types_count = ELEMENTSOF(maitred_message_types);

@@ -25,7 +25,7 @@
 #define MESSAGE_SIZE_MAX (4u * 1024u * 1024u)
 
 /* Field limits shared by the validators and by code that fills messages. */
-#define PROTO_NAME_MAX 64u          /* VM and container names */
+#define PROTO_NAME_MAX 64u /* VM and container names */
 #define PROTO_IMAGE_NAME_MAX 128u
 #define PROTO_PATH_MAX 4095u
 #define PROTO_ERROR_MESSAGE_MAX 4096u

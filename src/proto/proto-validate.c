@@ -100,7 +100,8 @@ bool proto_user_ok(const char *s) {
         if (!((s[0] >= 'a' && s[0] <= 'z') || s[0] == '_'))
                 return false;
         for (size_t i = 1; i < n; i++)
-                if (!((s[i] >= 'a' && s[i] <= 'z') || (s[i] >= '0' && s[i] <= '9') || s[i] == '_' || s[i] == '-'))
+                if (!((s[i] >= 'a' && s[i] <= 'z') || (s[i] >= '0' && s[i] <= '9') || s[i] == '_' ||
+                      s[i] == '-'))
                         return false;
         return true;
 }

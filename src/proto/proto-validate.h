@@ -36,16 +36,16 @@ bool proto_user_ok(const char *s);
 bool proto_enum_ok(const ProtobufCEnumDescriptor *d, int value);
 
 /* Validates a message of the given descriptor field by field; used as the table's entry. */
-#define PROTO_VALIDATOR(fn, type)                                                                           \
-        static int fn##_impl(const type *m);                                                                \
-        static int fn(const ProtobufCMessage *m) {                                                          \
-                return m ? fn##_impl((const type *) m) : -EBADMSG;                                          \
+#define PROTO_VALIDATOR(fn, type)                                  \
+        static int fn##_impl(const type *m);                       \
+        static int fn(const ProtobufCMessage *m) {                 \
+                return m ? fn##_impl((const type *) m) : -EBADMSG; \
         }
 
-#define PROTO_CHECK(expr)                                                                                   \
-        do {                                                                                                \
-                if (!(expr))                                                                                \
-                        return -EBADMSG;                                                                    \
+#define PROTO_CHECK(expr)                \
+        do {                             \
+                if (!(expr))             \
+                        return -EBADMSG; \
         } while (0)
 
 /* Empty, or a numeric address of the family (AF_INET, AF_INET6) as inet_pton() reads it. */

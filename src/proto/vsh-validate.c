@@ -17,8 +17,9 @@ static int data_validate(const Bistro__Vsh__DataMessage *m, bool from_host) {
         if (from_host)
                 PROTO_CHECK(m->stream == BISTRO__VSH__STREAM__STREAM_STDIN);
         else
-                PROTO_CHECK(m->stream == BISTRO__VSH__STREAM__STREAM_STDOUT ||
-                            m->stream == BISTRO__VSH__STREAM__STREAM_STDERR);
+                PROTO_CHECK(
+                        m->stream == BISTRO__VSH__STREAM__STREAM_STDOUT ||
+                        m->stream == BISTRO__VSH__STREAM__STREAM_STDERR);
         PROTO_CHECK(m->data.len <= PROTO_VSH_DATA_MAX);
         PROTO_CHECK(m->data.len == 0 || m->data.data);
         return 0;
@@ -97,14 +98,29 @@ static int validate_guest_message_impl(const Bistro__Vsh__GuestMessage *m) {
         }
 }
 
-#define ENTRY(t, k, n, d, v) { BISTRO__MESSAGE_TYPE__##t, #t, &bistro__vsh__##d##__descriptor, v, k, n }
+#define ENTRY(t, k, n, d, v) \
+        { BISTRO__MESSAGE_TYPE__##t, #t, &bistro__vsh__##d##__descriptor, v, k, n }
 
 const MessageTypeInfo vsh_message_types[] = {
-        ENTRY(SETUP_CONNECTION_REQUEST, MESSAGE_KIND_REQUEST, 256 * 1024, setup_connection_request,
+        ENTRY(SETUP_CONNECTION_REQUEST,
+              MESSAGE_KIND_REQUEST,
+              256 * 1024,
+              setup_connection_request,
               validate_setup_connection),
-        ENTRY(SETUP_CONNECTION_RESPONSE, MESSAGE_KIND_RESPONSE, 4096, setup_connection_response,
+        ENTRY(SETUP_CONNECTION_RESPONSE,
+              MESSAGE_KIND_RESPONSE,
+              4096,
+              setup_connection_response,
               validate_setup_connection_response),
-        ENTRY(HOST_MESSAGE, MESSAGE_KIND_EVENT, PROTO_VSH_DATA_MAX + 64, host_message, validate_host_message),
-        ENTRY(GUEST_MESSAGE, MESSAGE_KIND_EVENT, PROTO_VSH_DATA_MAX + 64, guest_message, validate_guest_message),
+        ENTRY(HOST_MESSAGE,
+              MESSAGE_KIND_EVENT,
+              PROTO_VSH_DATA_MAX + 64,
+              host_message,
+              validate_host_message),
+        ENTRY(GUEST_MESSAGE,
+              MESSAGE_KIND_EVENT,
+              PROTO_VSH_DATA_MAX + 64,
+              guest_message,
+              validate_guest_message),
 };
 const size_t vsh_message_types_count = ELEMENTSOF(vsh_message_types);

@@ -1,0 +1,858 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include <errno.h>
+#include <poll.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/socket.h>
+#include <time.h>
+
+#include "fd-util.h"
+#include "log.h"
+#include "macro.h"
+#include "string-util.h"
+#include "wire.h"
+
+#define READ_CHUNK (64u * 1024u)
+#define TIMED_OUT_IDS 64u
+
+typedef struct WireBuf {
+        struct WireBuf *next;
+        uint8_t *data;
+        size_t size, offset;
+} WireBuf;
+
+typedef struct WireCall {
+        struct WireCall *next;
+        WireConn *conn;
+        uint64_t id;
+        sd_event_source *timer;
+        WireReplyHandler cb;
+        void *userdata;
+} WireCall;
+
+struct WireConn {
+        unsigned n_ref;
+        sd_event *event;
+        sd_event_source *io;
+        sd_event_source *timer;
+        int fd;
+        bool closed;
+
+        FrameDecoder decoder;
+        WireBuf *wq_head, *wq_tail;
+        size_t wq_bytes, wq_max;
+
+        uint64_t next_id;
+        WireCall *calls;
+        unsigned n_calls;
+        /* Ids of calls that timed out: their late replies are dropped, not a protocol error. */
+        uint64_t timed_out[TIMED_OUT_IDS];
+        unsigned timed_out_next;
+
+        uint64_t idle_usec, frame_usec;
+        uint64_t last_activity, frame_start;
+
+        WireMessageHandler on_message;
+        WireCloseHandler on_close;
+        void *userdata;
+
+        WireServer *server;
+        WireConn *server_prev, *server_next;
+};
+
+struct WireServer {
+        sd_event *event;
+        sd_event_source *io;
+        int fd;
+        unsigned max_conns, n_conns;
+        WireConn *conns;
+        uint64_t idle_usec, frame_usec;
+        WireAcceptHandler on_accept;
+        WireMessageHandler on_message;
+        WireCloseHandler on_close;
+        void *userdata;
+};
+
+static uint64_t now_usec(sd_event *e) {
+        uint64_t t = 0;
+
+        (void) sd_event_now(e, CLOCK_MONOTONIC, &t);
+        return t;
+}
+
+static void wire_buf_free_all(WireBuf *b) {
+        while (b) {
+                WireBuf *next = b->next;
+
+                free(b->data);
+                free(b);
+                b = next;
+        }
+}
+
+static void call_free(WireCall *call) {
+        sd_event_source_disable_unref(call->timer);
+        free(call);
+}
+
+static WireCall *call_unlink(WireConn *c, uint64_t id) {
+        for (WireCall **p = &c->calls; *p; p = &(*p)->next)
+                if ((*p)->id == id) {
+                        WireCall *call = *p;
+
+                        *p = call->next;
+                        c->n_calls--;
+                        return call;
+                }
+        return NULL;
+}
+
+static void conn_update_timer(WireConn *c);
+
+static int conn_io_handler(sd_event_source *s, int fd, uint32_t revents, void *userdata);
+static int conn_timer_handler(sd_event_source *s, uint64_t usec, void *userdata);
+
+int wire_conn_new(sd_event *e, int fd, WireConn **ret) {
+        WireConn *c;
+        int r;
+
+        if (!e || fd < 0 || !ret)
+                return -EINVAL;
+        r = fd_nonblock(fd, true);
+        if (r < 0)
+                return r;
+
+        c = calloc(1, sizeof(*c));
+        if (!c)
+                return -ENOMEM;
+        *c = (WireConn){
+                .n_ref = 1,
+                .event = sd_event_ref(e),
+                .fd = fd,
+                .decoder = FRAME_DECODER_INIT,
+                .wq_max = WIRE_WRITE_QUEUE_MAX_DEFAULT,
+                .next_id = 1,
+                .frame_usec = WIRE_FRAME_TIMEOUT_USEC_DEFAULT,
+        };
+        c->last_activity = now_usec(e);
+
+        r = sd_event_add_io(e, &c->io, fd, EPOLLIN, conn_io_handler, c);
+        if (r < 0)
+                goto fail;
+        r = sd_event_add_time(e, &c->timer, CLOCK_MONOTONIC, UINT64_MAX, 0, conn_timer_handler, c);
+        if (r < 0)
+                goto fail;
+        (void) sd_event_source_set_enabled(c->timer, SD_EVENT_OFF);
+
+        *ret = c;
+        return 0;
+fail:
+        c->fd = -EBADF; /* the caller keeps the fd on failure */
+        wire_conn_unref(c);
+        return r;
+}
+
+WireConn *wire_conn_ref(WireConn *c) {
+        if (c)
+                c->n_ref++;
+        return c;
+}
+
+static void conn_free(WireConn *c) {
+        /* The last reference can only go once the connection is closed or never was opened. */
+        c->io = sd_event_source_disable_unref(c->io);
+        c->timer = sd_event_source_disable_unref(c->timer);
+        c->fd = safe_close(c->fd);
+        while (c->calls) {
+                WireCall *call = c->calls;
+
+                c->calls = call->next;
+                call_free(call);
+        }
+        wire_buf_free_all(c->wq_head);
+        frame_decoder_done(&c->decoder);
+        sd_event_unref(c->event);
+        free(c);
+}
+
+WireConn *wire_conn_unref(WireConn *c) {
+        if (!c)
+                return NULL;
+        if (--c->n_ref > 0)
+                return NULL;
+        /* Dropping the last reference of an open connection closes it without any callback. */
+        conn_free(c);
+        return NULL;
+}
+
+void wire_conn_set_handlers(
+        WireConn *c, WireMessageHandler on_message, WireCloseHandler on_close, void *userdata) {
+        c->on_message = on_message;
+        c->on_close = on_close;
+        c->userdata = userdata;
+}
+
+void wire_conn_set_userdata(WireConn *c, void *userdata) {
+        c->userdata = userdata;
+}
+
+void *wire_conn_get_userdata(WireConn *c) {
+        return c->userdata;
+}
+
+void wire_conn_set_write_queue_max(WireConn *c, size_t bytes) {
+        c->wq_max = bytes;
+}
+
+size_t wire_conn_get_write_queued(WireConn *c) {
+        return c->wq_bytes;
+}
+
+int wire_conn_set_timeouts(WireConn *c, uint64_t idle_usec, uint64_t frame_usec) {
+        c->idle_usec = idle_usec;
+        c->frame_usec = frame_usec;
+        c->last_activity = now_usec(c->event);
+        conn_update_timer(c);
+        return 0;
+}
+
+int wire_conn_get_fd(WireConn *c) {
+        return c->fd;
+}
+
+bool wire_conn_is_closed(WireConn *c) {
+        return c->closed;
+}
+
+static void server_unlink(WireConn *c);
+
+void wire_conn_close(WireConn *c, int reason) {
+        if (!c || c->closed)
+                return;
+        c->closed = true;
+        wire_conn_ref(c);
+
+        log_debug_errno(reason, "wire: closing connection (fd %d): %m", c->fd);
+        c->io = sd_event_source_disable_unref(c->io);
+        c->timer = sd_event_source_disable_unref(c->timer);
+        c->fd = safe_close(c->fd);
+        wire_buf_free_all(c->wq_head);
+        c->wq_head = c->wq_tail = NULL;
+        c->wq_bytes = 0;
+        frame_decoder_done(&c->decoder);
+
+        /* Every pending call gets exactly one answer, even when the connection goes away. */
+        while (c->calls) {
+                WireCall *call = c->calls;
+
+                c->calls = call->next;
+                c->n_calls--;
+                if (call->cb)
+                        call->cb(c, reason < 0 ? reason : -ECONNRESET, 0, NULL, call->userdata);
+                call_free(call);
+        }
+
+        if (c->on_close)
+                c->on_close(c, reason, c->userdata);
+        if (c->server)
+                server_unlink(c); /* drops the server's reference */
+        wire_conn_unref(c);
+}
+
+static void conn_update_timer(WireConn *c) {
+        uint64_t deadline = UINT64_MAX;
+
+        if (c->closed || !c->timer)
+                return;
+        if (c->idle_usec > 0 && c->n_calls == 0)
+                deadline = c->last_activity + c->idle_usec;
+        if (c->frame_usec > 0 && frame_decoder_busy(&c->decoder))
+                deadline = MIN(deadline, c->frame_start + c->frame_usec);
+        if (deadline == UINT64_MAX) {
+                (void) sd_event_source_set_enabled(c->timer, SD_EVENT_OFF);
+                return;
+        }
+        (void) sd_event_source_set_time(c->timer, deadline);
+        (void) sd_event_source_set_enabled(c->timer, SD_EVENT_ONESHOT);
+}
+
+static int conn_timer_handler(sd_event_source *s, uint64_t usec, void *userdata) {
+        WireConn *c = userdata;
+        uint64_t now = now_usec(c->event);
+
+        if ((c->idle_usec > 0 && c->n_calls == 0 && now >= c->last_activity + c->idle_usec) ||
+            (c->frame_usec > 0 && frame_decoder_busy(&c->decoder) &&
+             now >= c->frame_start + c->frame_usec)) {
+                wire_conn_close(c, -ETIMEDOUT);
+                return 0;
+        }
+        conn_update_timer(c);
+        return 0;
+}
+
+static bool id_timed_out(WireConn *c, uint64_t id) {
+        for (unsigned i = 0; i < TIMED_OUT_IDS; i++)
+                if (c->timed_out[i] == id)
+                        return true;
+        return false;
+}
+
+static int conn_dispatch(WireConn *c, Frame *f) {
+        ProtobufCMessage *msg = NULL;
+        int r;
+
+        r = wire_unpack(f->header.type, f->payload, f->header.length, &msg);
+        if (r < 0)
+                return log_debug_errno(
+                        r, "wire: invalid %s payload: %m", message_type_to_string(f->header.type));
+
+        if (f->header.flags == FRAME_RESPONSE) {
+                WireCall *call = call_unlink(c, f->header.id);
+
+                if (!call) {
+                        bool late = f->header.id != 0 && id_timed_out(c, f->header.id);
+
+                        message_free(msg);
+                        return late ? 0
+                                    : log_debug_errno(
+                                              SYNTHETIC_ERRNO(EBADMSG), "wire: response to unknown id");
+                }
+                if (call->cb) {
+                        int error = 0;
+
+                        if (f->header.type == BISTRO__MESSAGE_TYPE__ERROR_REPLY)
+                                error = ((Bistro__ErrorReply *) msg)->error;
+                        call->cb(c, error, f->header.type, msg, call->userdata);
+                }
+                call_free(call);
+                message_free(msg);
+                conn_update_timer(c);
+                return 0;
+        }
+
+        if (c->on_message)
+                r = c->on_message(c, f->header.type, f->header.flags, f->header.id, msg, c->userdata);
+        else if (f->header.flags == FRAME_REQUEST)
+                r = wire_reply_error(c, f->header.id, -EOPNOTSUPP, "no handler");
+        else
+                r = 0;
+        message_free(msg);
+        return r < 0 ? r : 0;
+}
+
+static int conn_read(WireConn *c) {
+        uint8_t buf[READ_CHUNK];
+        size_t off = 0;
+        ssize_t n;
+        int r;
+
+        n = recv(c->fd, buf, sizeof(buf), MSG_DONTWAIT);
+        if (n < 0) {
+                if (errno == EAGAIN || errno == EINTR)
+                        return 0;
+                return -errno;
+        }
+        if (n == 0) {
+                wire_conn_close(c, frame_decoder_eof(&c->decoder));
+                return 0;
+        }
+
+        c->last_activity = now_usec(c->event);
+        while ((size_t) n > off && !c->closed) {
+                bool was_busy = frame_decoder_busy(&c->decoder);
+                Frame f = {};
+                size_t used;
+
+                r = frame_decoder_feed(&c->decoder, buf + off, (size_t) n - off, &used, &f);
+                if (r < 0)
+                        return r;
+                if (!was_busy && used > 0)
+                        c->frame_start = c->last_activity;
+                off += used;
+                if (r == 0)
+                        break;
+                r = conn_dispatch(c, &f);
+                frame_done(&f);
+                if (r < 0)
+                        return r;
+        }
+        conn_update_timer(c);
+        return 0;
+}
+
+static int conn_flush(WireConn *c) {
+        while (c->wq_head) {
+                WireBuf *b = c->wq_head;
+                ssize_t n;
+
+                n = send(c->fd, b->data + b->offset, b->size - b->offset, MSG_DONTWAIT | MSG_NOSIGNAL);
+                if (n < 0) {
+                        if (errno == EAGAIN || errno == EINTR)
+                                break;
+                        return -errno;
+                }
+                c->last_activity = now_usec(c->event);
+                b->offset += (size_t) n;
+                c->wq_bytes -= (size_t) n;
+                if (b->offset < b->size)
+                        break;
+                c->wq_head = b->next;
+                if (!c->wq_head)
+                        c->wq_tail = NULL;
+                free(b->data);
+                free(b);
+        }
+        return sd_event_source_set_io_events(c->io, c->wq_head ? EPOLLIN | EPOLLOUT : EPOLLIN);
+}
+
+static int conn_io_handler(sd_event_source *s, int fd, uint32_t revents, void *userdata) {
+        WireConn *c = wire_conn_ref(userdata);
+        int r = 0;
+
+        if (revents & EPOLLOUT)
+                r = conn_flush(c);
+        if (r >= 0 && !c->closed && (revents & (EPOLLIN | EPOLLHUP | EPOLLERR)))
+                r = conn_read(c);
+        if (r < 0)
+                wire_conn_close(c, r);
+        else if (!c->closed)
+                conn_update_timer(c);
+        wire_conn_unref(c);
+        return 0;
+}
+
+int wire_send(WireConn *c, uint32_t type, uint32_t flags, uint64_t id, const ProtobufCMessage *msg) {
+        _cleanup_free_ uint8_t *data = NULL;
+        WireBuf *b;
+        size_t size;
+        int r;
+
+        if (!c)
+                return -EINVAL;
+        if (c->closed)
+                return -ENOTCONN;
+        r = frame_encode(type, flags, id, msg, &data, &size);
+        if (r < 0)
+                return r;
+        if (size > c->wq_max || c->wq_bytes > c->wq_max - size)
+                return -ENOBUFS;
+
+        b = malloc(sizeof(*b));
+        if (!b)
+                return -ENOMEM;
+        *b = (WireBuf){ .data = TAKE_PTR(data), .size = size };
+        if (c->wq_tail)
+                c->wq_tail->next = b;
+        else
+                c->wq_head = b;
+        c->wq_tail = b;
+        c->wq_bytes += size;
+        /* Written from the event loop, so write errors surface in one place (conn_io_handler). */
+        return sd_event_source_set_io_events(c->io, EPOLLIN | EPOLLOUT);
+}
+
+int wire_reply(WireConn *c, uint64_t id, uint32_t type, const ProtobufCMessage *msg) {
+        return wire_send(c, type, FRAME_RESPONSE, id, msg);
+}
+
+int wire_reply_error(WireConn *c, uint64_t id, int error, const char *format, ...) {
+        _cleanup_free_ char *text = NULL;
+        Bistro__ErrorReply reply = BISTRO__ERROR_REPLY__INIT;
+
+        if (error >= 0 || error < -4095)
+                error = -EIO;
+        if (format) {
+                va_list ap;
+                int k;
+
+                va_start(ap, format);
+                k = vasprintf(&text, format, ap);
+                va_end(ap);
+                if (k < 0)
+                        return -ENOMEM;
+                if (strlen(text) > PROTO_ERROR_MESSAGE_MAX)
+                        text[PROTO_ERROR_MESSAGE_MAX] = '\0';
+                /* Sanitise rather than fail: the error must reach the peer. */
+                if (!utf8_is_valid(text))
+                        for (char *p = text; *p; p++)
+                                if ((unsigned char) *p >= 0x80)
+                                        *p = '?';
+                for (char *p = text; *p; p++)
+                        if (((unsigned char) *p < 0x20 && *p != '\n' && *p != '\t') || *p == 0x7F)
+                                *p = '?';
+        }
+        reply.error = error;
+        reply.message = text ?: (char *) "";
+        return wire_send(c, BISTRO__MESSAGE_TYPE__ERROR_REPLY, FRAME_RESPONSE, id, &reply.base);
+}
+
+int wire_send_event(WireConn *c, uint32_t type, uint64_t id, const ProtobufCMessage *msg) {
+        return wire_send(c, type, FRAME_EVENT, id, msg);
+}
+
+static int call_timeout_handler(sd_event_source *s, uint64_t usec, void *userdata) {
+        WireCall *call = userdata;
+        WireConn *c = wire_conn_ref(call->conn);
+
+        (void) call_unlink(c, call->id);
+        c->timed_out[c->timed_out_next++ % TIMED_OUT_IDS] = call->id;
+        if (call->cb)
+                call->cb(c, -ETIMEDOUT, 0, NULL, call->userdata);
+        call_free(call);
+        conn_update_timer(c);
+        wire_conn_unref(c);
+        return 0;
+}
+
+int wire_call(
+        WireConn *c,
+        uint32_t type,
+        const ProtobufCMessage *msg,
+        uint64_t timeout_usec,
+        WireReplyHandler cb,
+        void *userdata,
+        uint64_t *ret_id) {
+        WireCall *call;
+        uint64_t id;
+        int r;
+
+        if (!c || !cb)
+                return -EINVAL;
+        if (c->closed)
+                return -ENOTCONN;
+        if (c->n_calls >= WIRE_CALLS_MAX)
+                return -EBUSY;
+
+        id = c->next_id++;
+        if (id == 0)
+                id = c->next_id++;
+        call = calloc(1, sizeof(*call));
+        if (!call)
+                return -ENOMEM;
+        *call = (WireCall){ .conn = c, .id = id, .cb = cb, .userdata = userdata };
+        if (timeout_usec > 0) {
+                r = sd_event_add_time_relative(
+                        c->event, &call->timer, CLOCK_MONOTONIC, timeout_usec, 0, call_timeout_handler,
+                        call);
+                if (r < 0) {
+                        call_free(call);
+                        return r;
+                }
+        }
+        r = wire_send(c, type, FRAME_REQUEST, id, msg);
+        if (r < 0) {
+                call_free(call);
+                return r;
+        }
+        call->next = c->calls;
+        c->calls = call;
+        c->n_calls++;
+        conn_update_timer(c);
+        if (ret_id)
+                *ret_id = id;
+        return 0;
+}
+
+const char *wire_error_message(const ProtobufCMessage *msg) {
+        if (!msg || msg->descriptor != &bistro__error_reply__descriptor)
+                return NULL;
+        return ((const Bistro__ErrorReply *) msg)->message;
+}
+
+/* Server */
+
+static void server_unlink(WireConn *c) {
+        WireServer *s = c->server;
+
+        if (c->server_prev)
+                c->server_prev->server_next = c->server_next;
+        else
+                s->conns = c->server_next;
+        if (c->server_next)
+                c->server_next->server_prev = c->server_prev;
+        c->server = NULL;
+        c->server_prev = c->server_next = NULL;
+        s->n_conns--;
+        wire_conn_unref(c);
+}
+
+static int server_accept_handler(sd_event_source *src, int fd, uint32_t revents, void *userdata) {
+        WireServer *s = userdata;
+        WireConn *c = NULL;
+        int cfd, r;
+
+        cfd = accept4(s->fd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
+        if (cfd < 0) {
+                if (errno != EAGAIN && errno != EINTR)
+                        log_debug_errno(errno, "wire: accept failed, ignoring: %m");
+                return 0;
+        }
+        if (s->n_conns >= s->max_conns) {
+                log_debug("wire: %u connections, refusing another", s->n_conns);
+                safe_close(cfd);
+                return 0;
+        }
+        r = wire_conn_new(s->event, cfd, &c);
+        if (r < 0) {
+                log_debug_errno(r, "wire: cannot set up connection, ignoring: %m");
+                safe_close(cfd);
+                return 0;
+        }
+        wire_conn_set_handlers(c, s->on_message, s->on_close, s->userdata);
+        (void) wire_conn_set_timeouts(c, s->idle_usec, s->frame_usec);
+        c->server = s;
+        c->server_next = s->conns;
+        if (s->conns)
+                s->conns->server_prev = c;
+        s->conns = c;
+        s->n_conns++;
+
+        if (s->on_accept) {
+                r = s->on_accept(s, c, s->userdata);
+                if (r < 0)
+                        wire_conn_close(c, r);
+        }
+        return 0;
+}
+
+int wire_server_new(sd_event *e, int listen_fd, unsigned max_conns, WireServer **ret) {
+        WireServer *s;
+        int r;
+
+        if (!e || listen_fd < 0 || max_conns == 0 || !ret)
+                return -EINVAL;
+        r = fd_nonblock(listen_fd, true);
+        if (r < 0)
+                return r;
+        s = calloc(1, sizeof(*s));
+        if (!s)
+                return -ENOMEM;
+        *s = (WireServer){
+                .event = sd_event_ref(e),
+                .fd = -EBADF,
+                .max_conns = max_conns,
+                .frame_usec = WIRE_FRAME_TIMEOUT_USEC_DEFAULT,
+        };
+        r = sd_event_add_io(e, &s->io, listen_fd, EPOLLIN, server_accept_handler, s);
+        if (r < 0) {
+                wire_server_free(s);
+                return r;
+        }
+        s->fd = listen_fd;
+        *ret = s;
+        return 0;
+}
+
+void wire_server_set_handlers(
+        WireServer *s,
+        WireAcceptHandler on_accept,
+        WireMessageHandler on_message,
+        WireCloseHandler on_close,
+        void *userdata) {
+        s->on_accept = on_accept;
+        s->on_message = on_message;
+        s->on_close = on_close;
+        s->userdata = userdata;
+}
+
+void wire_server_set_timeouts(WireServer *s, uint64_t idle_usec, uint64_t frame_usec) {
+        s->idle_usec = idle_usec;
+        s->frame_usec = frame_usec;
+}
+
+unsigned wire_server_get_n_conns(WireServer *s) {
+        return s->n_conns;
+}
+
+WireServer *wire_server_free(WireServer *s) {
+        if (!s)
+                return NULL;
+        while (s->conns)
+                wire_conn_close(s->conns, -ECANCELED);
+        sd_event_source_disable_unref(s->io);
+        safe_close(s->fd);
+        sd_event_unref(s->event);
+        free(s);
+        return NULL;
+}
+
+/* Blocking helpers */
+
+static int64_t mono_ms(void) {
+        struct timespec ts;
+
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        return (int64_t) ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static int wait_fd(int fd, short events, int64_t deadline) {
+        for (;;) {
+                struct pollfd p = { .fd = fd, .events = events };
+                int timeout = -1, r;
+
+                if (deadline >= 0) {
+                        int64_t left = deadline - mono_ms();
+
+                        if (left <= 0)
+                                return -ETIMEDOUT;
+                        timeout = (int) MIN(left, (int64_t) INT32_MAX);
+                }
+                r = poll(&p, 1, timeout);
+                if (r < 0) {
+                        if (errno == EINTR)
+                                continue;
+                        return -errno;
+                }
+                if (r > 0)
+                        return 0;
+        }
+}
+
+static int send_all(int fd, const uint8_t *p, size_t n, int64_t deadline) {
+        while (n > 0) {
+                ssize_t k = send(fd, p, n, MSG_DONTWAIT | MSG_NOSIGNAL);
+                int r;
+
+                if (k < 0) {
+                        if (errno == EINTR)
+                                continue;
+                        if (errno != EAGAIN)
+                                return -errno;
+                        r = wait_fd(fd, POLLOUT, deadline);
+                        if (r < 0)
+                                return r;
+                        continue;
+                }
+                p += k;
+                n -= (size_t) k;
+        }
+        return 0;
+}
+
+static int64_t deadline_from(int timeout_ms) {
+        return timeout_ms < 0 ? -1 : mono_ms() + timeout_ms;
+}
+
+int wire_send_sync(
+        int fd, uint32_t type, uint32_t flags, uint64_t id, const ProtobufCMessage *msg, int timeout_ms) {
+        _cleanup_free_ uint8_t *data = NULL;
+        size_t size;
+        int r;
+
+        r = frame_encode(type, flags, id, msg, &data, &size);
+        if (r < 0)
+                return r;
+        return send_all(fd, data, size, deadline_from(timeout_ms));
+}
+
+static int recv_frame(int fd, int64_t deadline, FrameHeader *ret_header, ProtobufCMessage **ret_msg) {
+        FrameDecoder d = FRAME_DECODER_INIT;
+        uint8_t buf[READ_CHUNK];
+        int r;
+
+        for (;;) {
+                size_t want = MIN(frame_decoder_wanted(&d), sizeof(buf)), used;
+                Frame f = {};
+                ssize_t n;
+
+                n = recv(fd, buf, want, MSG_DONTWAIT);
+                if (n < 0) {
+                        if (errno == EINTR)
+                                continue;
+                        if (errno != EAGAIN) {
+                                r = -errno;
+                                break;
+                        }
+                        r = wait_fd(fd, POLLIN, deadline);
+                        if (r < 0)
+                                break;
+                        continue;
+                }
+                if (n == 0) {
+                        r = frame_decoder_busy(&d) ? -EBADMSG : -ECONNRESET;
+                        break;
+                }
+                r = frame_decoder_feed(&d, buf, (size_t) n, &used, &f);
+                if (r < 0)
+                        break;
+                if (r == 0)
+                        continue;
+                /* wanted() guarantees nothing beyond this frame was read. */
+                r = wire_unpack(f.header.type, f.payload, f.header.length, ret_msg);
+                if (r >= 0)
+                        *ret_header = f.header;
+                frame_done(&f);
+                break;
+        }
+        frame_decoder_done(&d);
+        return r;
+}
+
+int wire_recv_sync(int fd, int timeout_ms, FrameHeader *ret_header, ProtobufCMessage **ret_msg) {
+        return recv_frame(fd, deadline_from(timeout_ms), ret_header, ret_msg);
+}
+
+static uint64_t sync_next_id(void) {
+        static uint64_t next = 0;
+
+        /* Unique per process is enough: one synchronous call at a time per fd. */
+        return __atomic_add_fetch(&next, 1, __ATOMIC_RELAXED);
+}
+
+int wire_call_sync_full(
+        int fd,
+        uint32_t type,
+        const ProtobufCMessage *msg,
+        int timeout_ms,
+        WireEventHandler on_event,
+        void *userdata,
+        uint32_t *ret_type,
+        ProtobufCMessage **ret_msg) {
+        uint64_t id = sync_next_id();
+        int64_t deadline = deadline_from(timeout_ms);
+        int r;
+
+        if (fd < 0 || !ret_type || !ret_msg)
+                return -EINVAL;
+        r = wire_send_sync(fd, type, FRAME_REQUEST, id, msg, timeout_ms);
+        if (r < 0)
+                return r;
+
+        for (;;) {
+                FrameHeader h;
+                ProtobufCMessage *m = NULL;
+
+                r = recv_frame(fd, deadline, &h, &m);
+                if (r < 0)
+                        return r;
+                if (h.flags == FRAME_EVENT) {
+                        r = on_event ? on_event(h.type, h.id, m, userdata) : 0;
+                        message_free(m);
+                        if (r < 0)
+                                return r;
+                        deadline = deadline_from(timeout_ms);
+                        continue;
+                }
+                if (h.flags != FRAME_RESPONSE || h.id != id) {
+                        message_free(m);
+                        return -EBADMSG;
+                }
+                *ret_type = h.type;
+                *ret_msg = m;
+                if (h.type == BISTRO__MESSAGE_TYPE__ERROR_REPLY)
+                        return ((Bistro__ErrorReply *) m)->error;
+                return 0;
+        }
+}
+
+int wire_call_sync(
+        int fd,
+        uint32_t type,
+        const ProtobufCMessage *msg,
+        int timeout_ms,
+        uint32_t *ret_type,
+        ProtobufCMessage **ret_msg) {
+        return wire_call_sync_full(fd, type, msg, timeout_ms, NULL, NULL, ret_type, ret_msg);
+}
