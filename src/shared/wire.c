@@ -39,6 +39,7 @@ struct WireConn {
         sd_event_source *timer;
         int fd;
         bool closed;
+        int write_error; /* the peer stopped reading (EPIPE): keep reading until its EOF */
 
         FrameDecoder decoder;
         WireBuf *wq_head, *wq_tail;
@@ -391,7 +392,15 @@ static int conn_flush(WireConn *c) {
                 if (n < 0) {
                         if (errno == EAGAIN || errno == EINTR)
                                 break;
-                        return -errno;
+                        if (errno != EPIPE && errno != ECONNRESET)
+                                return -errno;
+                        /* The peer is gone or half-closed; what it sent before may still be unread,
+                         * so drop our output and let the read side find its EOF. */
+                        c->write_error = -errno;
+                        wire_buf_free_all(c->wq_head);
+                        c->wq_head = c->wq_tail = NULL;
+                        c->wq_bytes = 0;
+                        break;
                 }
                 c->last_activity = now_usec(c->event);
                 b->offset += (size_t) n;
@@ -411,10 +420,12 @@ static int conn_io_handler(sd_event_source *s, int fd, uint32_t revents, void *u
         WireConn *c = wire_conn_ref(userdata);
         int r = 0;
 
-        if (revents & EPOLLOUT)
-                r = conn_flush(c);
-        if (r >= 0 && !c->closed && (revents & (EPOLLIN | EPOLLHUP | EPOLLERR)))
+        /* Read first: a peer that answered and closed must have its answer read before a write
+         * to it fails. */
+        if (revents & (EPOLLIN | EPOLLHUP | EPOLLERR))
                 r = conn_read(c);
+        if (r >= 0 && !c->closed && (revents & EPOLLOUT))
+                r = conn_flush(c);
         if (r < 0)
                 wire_conn_close(c, r);
         else if (!c->closed)
@@ -433,6 +444,8 @@ int wire_send(WireConn *c, uint32_t type, uint32_t flags, uint64_t id, const Pro
                 return -EINVAL;
         if (c->closed)
                 return -ENOTCONN;
+        if (c->write_error < 0)
+                return c->write_error;
         r = frame_encode(type, flags, id, msg, &data, &size);
         if (r < 0)
                 return r;

@@ -72,7 +72,8 @@ bool wire_conn_is_closed(WireConn *c);
 void wire_conn_close(WireConn *c, int reason);
 
 /* Queues a frame. msg must pass its type's validator. Returns -ENOBUFS when the write queue is
- * over its cap (the peer does not read: throttle or close), -ENOTCONN after close, -EINVAL,
+ * over its cap (the peer does not read: throttle or close), -EPIPE once the peer stopped
+ * reading, -ENOTCONN after close, -EINVAL,
  * -EMSGSIZE from frame_encode(). */
 int wire_send(WireConn *c, uint32_t type, uint32_t flags, uint64_t id, const ProtobufCMessage *msg);
 int wire_reply(WireConn *c, uint64_t id, uint32_t type, const ProtobufCMessage *msg);
