@@ -1,0 +1,25 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#pragma once
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <systemd/sd-event.h>
+
+/* vmm's own QMP connection (a socketpair end QEMU got as a monitor chardev). Commands are sent
+ * fire-and-forget; we only need events (SHUTDOWN, POWERDOWN) and to know the session is up. QEMU
+ * is jailed but still untrusted: lines are bounded, and only looked at, never parsed into memory. */
+
+typedef struct Qmp Qmp;
+typedef void (*qmp_event_handler_t)(Qmp *q, const char *event, const char *line, void *userdata);
+
+int qmp_new(sd_event *e, int fd, qmp_event_handler_t on_event, void *userdata, Qmp **ret);
+Qmp *qmp_free(Qmp *q);
+static inline void qmp_freep(Qmp **q) {
+        qmp_free(*q);
+}
+/* Queues {"execute": cmd}; sent once the greeting and qmp_capabilities are done. */
+int qmp_execute(Qmp *q, const char *cmd);
+bool qmp_is_ready(const Qmp *q);
+
+/* Extracts the value of "event" from one QMP line into buf; -ENOENT if it has none. Pure. */
+int qmp_line_event(const char *line, char *buf, size_t size);
