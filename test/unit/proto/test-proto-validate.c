@@ -1,0 +1,622 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* Every message type: the sample passes; each kind of bad field fails, in memory
+ * (message_validate) and through the wire path (pack + wire_unpack). */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+#include <sys/mount.h>
+
+#include "macro.h"
+#include "message-type.h"
+#include "proto-samples.h"
+
+#define T(x) BISTRO__MESSAGE_TYPE__##x
+#define GOOD(type, m) assert_int_equal(check(T(type), &(m).base), 0)
+#define BAD(type, m) assert_int_equal(check(T(type), &(m).base), -EBADMSG)
+
+/* Validates in memory, then packs and checks that wire_unpack() agrees. */
+static int check(uint32_t type, const ProtobufCMessage *m) {
+        _cleanup_free_ uint8_t *buf = NULL;
+        ProtobufCMessage *u = NULL;
+        size_t n;
+        int r, w;
+
+        r = message_validate(type, m);
+        n = protobuf_c_message_get_packed_size(m);
+        buf = malloc(n + 1);
+        assert_non_null(buf);
+        protobuf_c_message_pack(m, buf);
+        w = wire_unpack(type, buf, n, &u);
+        if (w == -EMSGSIZE)
+                w = -EBADMSG; /* too big for the type counts as invalid here */
+        assert_int_equal(r, w);
+        message_free(u);
+        return r;
+}
+
+static const MessageTypeInfo *const tables[] = {
+        common_message_types, concierge_message_types, maitred_message_types,
+        vsh_message_types,    container_message_types,
+};
+
+static size_t table_count(size_t i) {
+        const size_t *counts[] = {
+                &common_message_types_count, &concierge_message_types_count, &maitred_message_types_count,
+                &vsh_message_types_count,    &container_message_types_count,
+        };
+        return *counts[i];
+}
+
+static void test_table_and_samples(void **state) {
+        const ProtobufCEnumDescriptor *ed = &bistro__message_type__descriptor;
+        unsigned total = 0;
+
+        for (size_t t = 0; t < ELEMENTSOF(tables); t++)
+                for (size_t i = 0; i < table_count(t); i++) {
+                        const MessageTypeInfo *info = &tables[t][i];
+                        _cleanup_free_ uint8_t *buf = NULL;
+                        ProtobufCMessage *m = NULL;
+                        size_t n;
+
+                        total++;
+                        assert_ptr_equal(message_type_lookup(info->type), info); /* numbers unique */
+                        assert_non_null(protobuf_c_enum_descriptor_get_value(ed, (int) info->type));
+                        assert_string_equal(
+                                protobuf_c_enum_descriptor_get_value(ed, (int) info->type)->name,
+                                info->name);
+                        assert_true(info->max_size > 0 && info->max_size <= MESSAGE_SIZE_MAX);
+                        assert_true(info->kinds != 0 && (info->kinds & ~MESSAGE_KIND_MASK) == 0);
+                        assert_int_equal(proto_sample_pack(info->type, &buf, &n), 0);
+                        assert_true(n <= info->max_size);
+                        assert_int_equal(wire_unpack(info->type, buf, n, &m), 0);
+                        assert_int_equal(message_validate(info->type, m), 0);
+                        message_free(m);
+                }
+        /* Every number in bistro.MessageType except 0 has a table entry. */
+        assert_int_equal(total, ed->n_values - 1);
+}
+
+static void test_common(void **state) {
+        Bistro__ErrorReply e = BISTRO__ERROR_REPLY__INIT;
+
+        e.error = -EIO;
+        e.message = (char *) "multi\nline\ttext é";
+        GOOD(ERROR_REPLY, e);
+        e.error = 0;
+        BAD(ERROR_REPLY, e);
+        e.error = 5;
+        BAD(ERROR_REPLY, e);
+        e.error = -4096;
+        BAD(ERROR_REPLY, e);
+        e.error = -EIO;
+        e.message = (char *) "bad \xC3\x28 utf8";
+        BAD(ERROR_REPLY, e);
+        e.message = (char *) "overlong \xC0\xAF";
+        BAD(ERROR_REPLY, e);
+        e.message = (char *) "escape \x1b[2J";
+        BAD(ERROR_REPLY, e);
+        e.message = (char *) "surrogate \xED\xA0\x80";
+        BAD(ERROR_REPLY, e);
+        e.message = malloc(PROTO_ERROR_MESSAGE_MAX + 2);
+        memset(e.message, 'x', PROTO_ERROR_MESSAGE_MAX + 1);
+        e.message[PROTO_ERROR_MESSAGE_MAX + 1] = '\0';
+        BAD(ERROR_REPLY, e);
+        e.message[PROTO_ERROR_MESSAGE_MAX] = '\0';
+        GOOD(ERROR_REPLY, e);
+        free(e.message);
+        /* Type/descriptor mismatch is a caller bug. */
+        assert_int_equal(message_validate(T(EMPTY), &e.base), -EINVAL);
+        assert_int_equal(message_validate(99999, &e.base), -EINVAL);
+}
+
+static const char *const bad_names[] = {
+        "",
+        "../x",
+        "..",
+        ".hidden",
+        "-rf",
+        "a/b",
+        "a b",
+        "a\x01",
+        "\xC3\xA9t\xC3\xA9",
+        "x\n",
+        "0123456789012345678901234567890123456789012345678901234567890123456789", /* 70 > 64 */
+};
+
+static void test_concierge(void **state) {
+        Bistro__Concierge__StartVmRequest s = BISTRO__CONCIERGE__START_VM_REQUEST__INIT;
+        Bistro__Concierge__ExportVmRequest ex = BISTRO__CONCIERGE__EXPORT_VM_REQUEST__INIT;
+        Bistro__Concierge__ResizeVmRequest rz = BISTRO__CONCIERGE__RESIZE_VM_REQUEST__INIT;
+        Bistro__Concierge__GetVmLogsRequest gl = BISTRO__CONCIERGE__GET_VM_LOGS_REQUEST__INIT;
+        Bistro__Concierge__CreateContainerRequest cc = BISTRO__CONCIERGE__CREATE_CONTAINER_REQUEST__INIT;
+        Bistro__Concierge__VmInfo vm = BISTRO__CONCIERGE__VM_INFO__INIT;
+        Bistro__Concierge__VmInfoResponse vr = BISTRO__CONCIERGE__VM_INFO_RESPONSE__INIT;
+        Bistro__Concierge__ListVmsResponse lv = BISTRO__CONCIERGE__LIST_VMS_RESPONSE__INIT;
+        Bistro__Concierge__ContainerInfo ci = BISTRO__CONCIERGE__CONTAINER_INFO__INIT;
+        Bistro__Concierge__ContainerInfoResponse cr = BISTRO__CONCIERGE__CONTAINER_INFO_RESPONSE__INIT;
+        Bistro__Concierge__Progress pg = BISTRO__CONCIERGE__PROGRESS__INIT;
+        Bistro__Concierge__GetVmLogsResponse lr = BISTRO__CONCIERGE__GET_VM_LOGS_RESPONSE__INIT;
+        Bistro__Concierge__VmInfo *many[PROTO_LIST_MAX + 1];
+        char longpath[PROTO_PATH_MAX + 2];
+
+        s.name = (char *) "termina";
+        GOOD(START_VM_REQUEST, s);
+        for (size_t i = 0; i < ELEMENTSOF(bad_names); i++) {
+                s.name = (char *) bad_names[i];
+                BAD(START_VM_REQUEST, s);
+        }
+        s.name = (char *) "0123456789012345678901234567890123456789012345678901234567890123"; /* 64 */
+        GOOD(START_VM_REQUEST, s);
+        s.cpus = 257;
+        BAD(START_VM_REQUEST, s);
+        s.cpus = 256;
+        s.memory_mib = 32;
+        BAD(START_VM_REQUEST, s);
+        s.memory_mib = 64;
+        s.disk_size = 1000;
+        BAD(START_VM_REQUEST, s);
+        s.disk_size = UINT64_C(1) << 30;
+        GOOD(START_VM_REQUEST, s);
+
+        ex.name = (char *) "termina";
+        ex.path = (char *) "/tmp/out.tar";
+        GOOD(EXPORT_VM_REQUEST, ex);
+        ex.path = (char *) "relative/out.tar";
+        BAD(EXPORT_VM_REQUEST, ex);
+        ex.path = (char *) "/tmp/\xFF";
+        BAD(EXPORT_VM_REQUEST, ex);
+        ex.path = (char *) "";
+        BAD(EXPORT_VM_REQUEST, ex);
+        memset(longpath, 'a', sizeof(longpath) - 1);
+        longpath[0] = '/';
+        longpath[sizeof(longpath) - 1] = '\0';
+        ex.path = longpath;
+        BAD(EXPORT_VM_REQUEST, ex);
+
+        rz.name = (char *) "termina";
+        rz.size = 0;
+        BAD(RESIZE_VM_REQUEST, rz);
+        rz.size = UINT64_C(1) << 50;
+        BAD(RESIZE_VM_REQUEST, rz);
+
+        gl.name = (char *) "termina";
+        gl.max_bytes = (1u << 20) + 1;
+        BAD(GET_VM_LOGS_REQUEST, gl);
+
+        cc.vm_name = (char *) "termina";
+        cc.name = (char *) "penguin";
+        GOOD(CREATE_CONTAINER_REQUEST, cc);
+        cc.image = (char *) "../image";
+        BAD(CREATE_CONTAINER_REQUEST, cc);
+        cc.image = (char *) "";
+        cc.vm_name = (char *) "";
+        BAD(CREATE_CONTAINER_REQUEST, cc);
+
+        BAD(VM_INFO_RESPONSE, vr); /* vm not set */
+        vm.name = (char *) "termina";
+        vr.vm = &vm;
+        GOOD(VM_INFO_RESPONSE, vr);
+        vm.state = 99;
+        BAD(VM_INFO_RESPONSE, vr);
+        vm.state = -1;
+        BAD(VM_INFO_RESPONSE, vr);
+        vm.state = BISTRO__CONCIERGE__VM_STATE__VM_STATE_FAILED;
+        vm.pid = -1;
+        BAD(VM_INFO_RESPONSE, vr);
+        vm.pid = 0;
+        vm.kernel_version = (char *) "6.1\x7f";
+        BAD(VM_INFO_RESPONSE, vr);
+        vm.kernel_version = (char *) "";
+        vm.disk_path = (char *) "disk.qcow2";
+        BAD(VM_INFO_RESPONSE, vr);
+        vm.disk_path = (char *) "";
+
+        for (size_t i = 0; i < ELEMENTSOF(many); i++)
+                many[i] = &vm;
+        lv.vms = many;
+        lv.n_vms = PROTO_LIST_MAX;
+        GOOD(LIST_VMS_RESPONSE, lv);
+        lv.n_vms = PROTO_LIST_MAX + 1;
+        BAD(LIST_VMS_RESPONSE, lv);
+
+        ci.vm_name = (char *) "termina";
+        ci.name = (char *) "penguin";
+        cr.container = &ci;
+        GOOD(CONTAINER_INFO_RESPONSE, cr);
+        ci.ipv4_address = (char *) "1.2.3";
+        BAD(CONTAINER_INFO_RESPONSE, cr);
+        ci.ipv4_address = (char *) "fd00::1";
+        BAD(CONTAINER_INFO_RESPONSE, cr);
+        ci.ipv4_address = (char *) "";
+        ci.ipv6_address = (char *) "fd00::1";
+        GOOD(CONTAINER_INFO_RESPONSE, cr);
+        ci.state = 6;
+        BAD(CONTAINER_INFO_RESPONSE, cr);
+
+        pg.operation = BISTRO__CONCIERGE__OPERATION__OPERATION_IMPORT_VM;
+        pg.done = 5;
+        pg.total = 4;
+        BAD(PROGRESS, pg);
+        pg.total = 0;
+        GOOD(PROGRESS, pg);
+        pg.operation = 0;
+        BAD(PROGRESS, pg);
+
+        lr.log.len = (1u << 20) + 1;
+        lr.log.data = calloc(1, lr.log.len);
+        BAD(GET_VM_LOGS_RESPONSE, lr);
+        lr.log.len--;
+        GOOD(GET_VM_LOGS_RESPONSE, lr);
+        free(lr.log.data);
+}
+
+static void test_maitred(void **state) {
+        Bistro__Maitred__ConfigureNetworkRequest cn = BISTRO__MAITRED__CONFIGURE_NETWORK_REQUEST__INIT;
+        Bistro__Maitred__SetTimeRequest st = BISTRO__MAITRED__SET_TIME_REQUEST__INIT;
+        Bistro__Maitred__SetTimezoneRequest tz = BISTRO__MAITRED__SET_TIMEZONE_REQUEST__INIT;
+        Bistro__Maitred__MountRequest mt = BISTRO__MAITRED__MOUNT_REQUEST__INIT;
+        Bistro__Maitred__LaunchProcessRequest lp = BISTRO__MAITRED__LAUNCH_PROCESS_REQUEST__INIT;
+        Bistro__Maitred__LaunchProcessResponse lr = BISTRO__MAITRED__LAUNCH_PROCESS_RESPONSE__INIT;
+        Bistro__Maitred__VmReadyRequest vr = BISTRO__MAITRED__VM_READY_REQUEST__INIT;
+        static uint8_t v6[16] = { 0xfd };
+        char *ns[4] = { (char *) "1.1.1.1", (char *) "::1", (char *) "8.8.8.8", (char *) "9.9.9.9" };
+        char *sd[1] = { (char *) "example.org" };
+        char *argv[PROTO_ARGV_MAX + 1];
+        char *env[1];
+        static const char *const bad_tz[] = {
+                "",       "/UTC",          "../etc/passwd", "Europe/../x", "Europe//Paris", "Europe/Paris/",
+                "UTC;rm", "Europe/./Paris"
+        };
+
+        cn.ipv4_address = 0x0f02000a;
+        cn.ipv4_prefix_len = 24;
+        GOOD(CONFIGURE_NETWORK_REQUEST, cn);
+        cn.ipv4_prefix_len = 33;
+        BAD(CONFIGURE_NETWORK_REQUEST, cn);
+        cn.ipv4_prefix_len = 24;
+        cn.ipv6_address.data = v6;
+        cn.ipv6_address.len = 8;
+        cn.ipv6_prefix_len = 64;
+        BAD(CONFIGURE_NETWORK_REQUEST, cn);
+        cn.ipv6_address.len = 16;
+        GOOD(CONFIGURE_NETWORK_REQUEST, cn);
+        cn.ipv6_prefix_len = 129;
+        BAD(CONFIGURE_NETWORK_REQUEST, cn);
+        cn.ipv6_prefix_len = 64;
+        cn.nameservers = ns;
+        cn.n_nameservers = 3;
+        GOOD(CONFIGURE_NETWORK_REQUEST, cn);
+        cn.n_nameservers = 4;
+        BAD(CONFIGURE_NETWORK_REQUEST, cn);
+        ns[0] = (char *) "dns.google";
+        cn.n_nameservers = 1;
+        BAD(CONFIGURE_NETWORK_REQUEST, cn);
+        cn.n_nameservers = 0;
+        cn.search_domains = sd;
+        cn.n_search_domains = 1;
+        GOOD(CONFIGURE_NETWORK_REQUEST, cn);
+        sd[0] = (char *) "-bad.org";
+        BAD(CONFIGURE_NETWORK_REQUEST, cn);
+        sd[0] = (char *) "a..org";
+        BAD(CONFIGURE_NETWORK_REQUEST, cn);
+        cn.n_search_domains = 0;
+        cn.hostname = (char *) "two.labels";
+        BAD(CONFIGURE_NETWORK_REQUEST, cn);
+
+        st.seconds = 0;
+        BAD(SET_TIME_REQUEST, st);
+        st.seconds = 1795000000;
+        st.nanos = 1000000000;
+        BAD(SET_TIME_REQUEST, st);
+        st.nanos = -1;
+        BAD(SET_TIME_REQUEST, st);
+
+        tz.name = (char *) "Europe/Paris";
+        GOOD(SET_TIMEZONE_REQUEST, tz);
+        for (size_t i = 0; i < ELEMENTSOF(bad_tz); i++) {
+                tz.name = (char *) bad_tz[i];
+                BAD(SET_TIMEZONE_REQUEST, tz);
+        }
+
+        mt.source = (char *) "/dev/vdb";
+        mt.target = (char *) "/mnt/stateful";
+        mt.fstype = (char *) "btrfs";
+        GOOD(MOUNT_REQUEST, mt);
+        mt.target = (char *) "/mnt/../etc";
+        BAD(MOUNT_REQUEST, mt);
+        mt.target = (char *) "mnt";
+        BAD(MOUNT_REQUEST, mt);
+        mt.target = (char *) "/mnt/..";
+        BAD(MOUNT_REQUEST, mt);
+        mt.target = (char *) "/mnt/..x"; /* just a name */
+        GOOD(MOUNT_REQUEST, mt);
+        mt.flags = MS_MOVE;
+        BAD(MOUNT_REQUEST, mt);
+        mt.flags = MS_REMOUNT;
+        BAD(MOUNT_REQUEST, mt);
+        mt.flags = 0;
+        mt.fstype = (char *) "ext4;x";
+        BAD(MOUNT_REQUEST, mt);
+        mt.fstype = (char *) "";
+        BAD(MOUNT_REQUEST, mt);
+        mt.flags = MS_BIND | MS_REC;
+        mt.source = (char *) "/srv/share";
+        GOOD(MOUNT_REQUEST, mt);
+        mt.mkfs_if_needed = true;
+        BAD(MOUNT_REQUEST, mt);
+        mt.mkfs_if_needed = false;
+        mt.data = (char *) "opt\nx";
+        BAD(MOUNT_REQUEST, mt);
+
+        for (size_t i = 0; i < ELEMENTSOF(argv); i++)
+                argv[i] = (char *) "/bin/true";
+        lp.argv = argv;
+        lp.n_argv = 0;
+        BAD(LAUNCH_PROCESS_REQUEST, lp);
+        lp.n_argv = PROTO_ARGV_MAX;
+        GOOD(LAUNCH_PROCESS_REQUEST, lp);
+        lp.n_argv = PROTO_ARGV_MAX + 1;
+        BAD(LAUNCH_PROCESS_REQUEST, lp);
+        lp.n_argv = 1;
+        argv[0] = (char *) "true";
+        BAD(LAUNCH_PROCESS_REQUEST, lp);
+        argv[0] = (char *) "/bin/true\xFF";
+        BAD(LAUNCH_PROCESS_REQUEST, lp);
+        argv[0] = (char *) "/bin/true";
+        lp.env = env;
+        lp.n_env = 1;
+        static const char *const bad_env[] = { "=x", "1A=b", "NOEQUALS", "A-B=c", "A=\x1b" };
+        for (size_t i = 0; i < ELEMENTSOF(bad_env); i++) {
+                env[0] = (char *) bad_env[i];
+                BAD(LAUNCH_PROCESS_REQUEST, lp);
+        }
+        env[0] = (char *) "A_1=x=y";
+        GOOD(LAUNCH_PROCESS_REQUEST, lp);
+        lp.respawn = lp.wait_for_exit = true;
+        BAD(LAUNCH_PROCESS_REQUEST, lp);
+
+        lr.pid = 5;
+        BAD(LAUNCH_PROCESS_RESPONSE, lr); /* status unknown */
+        lr.status = BISTRO__MAITRED__PROCESS_STATUS__PROCESS_STATUS_EXITED;
+        lr.code = 256;
+        BAD(LAUNCH_PROCESS_RESPONSE, lr);
+        lr.code = 255;
+        GOOD(LAUNCH_PROCESS_RESPONSE, lr);
+        lr.status = BISTRO__MAITRED__PROCESS_STATUS__PROCESS_STATUS_SIGNALED;
+        BAD(LAUNCH_PROCESS_RESPONSE, lr);
+        lr.status = 17;
+        BAD(LAUNCH_PROCESS_RESPONSE, lr);
+
+        vr.kernel_version = (char *) "";
+        BAD(VM_READY_REQUEST, vr);
+        vr.kernel_version = (char *) "6.1.0\xE2\x82";
+        BAD(VM_READY_REQUEST, vr);
+        vr.kernel_version = (char *) "6.1.0";
+        vr.image_version = (char *) "0123456789012345678901234567890123456789012345678901234567890123456789";
+        BAD(VM_READY_REQUEST, vr);
+}
+
+static void test_vsh(void **state) {
+        Bistro__Vsh__SetupConnectionRequest sc = BISTRO__VSH__SETUP_CONNECTION_REQUEST__INIT;
+        Bistro__Vsh__SetupConnectionResponse sr = BISTRO__VSH__SETUP_CONNECTION_RESPONSE__INIT;
+        Bistro__Vsh__HostMessage hm = BISTRO__VSH__HOST_MESSAGE__INIT;
+        Bistro__Vsh__GuestMessage gm = BISTRO__VSH__GUEST_MESSAGE__INIT;
+        Bistro__Vsh__DataMessage dm = BISTRO__VSH__DATA_MESSAGE__INIT;
+        Bistro__Vsh__WindowResize wr = BISTRO__VSH__WINDOW_RESIZE__INIT;
+        Bistro__Vsh__SignalMessage sg = BISTRO__VSH__SIGNAL_MESSAGE__INIT;
+        Bistro__Vsh__ExitStatus es = BISTRO__VSH__EXIT_STATUS__INIT;
+        static uint8_t big[PROTO_VSH_DATA_MAX + 1];
+
+        GOOD(SETUP_CONNECTION_REQUEST, sc); /* VM shell, default user, no tty */
+        sc.container = (char *) "../x";
+        BAD(SETUP_CONNECTION_REQUEST, sc);
+        sc.container = (char *) "penguin";
+        sc.user = (char *) "Root";
+        BAD(SETUP_CONNECTION_REQUEST, sc);
+        sc.user = (char *) "0day";
+        BAD(SETUP_CONNECTION_REQUEST, sc);
+        sc.user = (char *) "alice";
+        sc.cwd = (char *) "home";
+        BAD(SETUP_CONNECTION_REQUEST, sc);
+        sc.cwd = (char *) "/home/alice";
+        sc.tty = true;
+        BAD(SETUP_CONNECTION_REQUEST, sc); /* tty without a window size */
+        sc.window_rows = 24;
+        sc.window_cols = 80;
+        GOOD(SETUP_CONNECTION_REQUEST, sc);
+        sc.window_cols = 1001;
+        BAD(SETUP_CONNECTION_REQUEST, sc);
+        sc.tty = false;
+        sc.window_cols = 80;
+        BAD(SETUP_CONNECTION_REQUEST, sc);
+
+        sr.status = BISTRO__VSH__CONNECTION_STATUS__CONNECTION_STATUS_READY;
+        BAD(SETUP_CONNECTION_RESPONSE, sr); /* READY needs a pid */
+        sr.pid = 7;
+        GOOD(SETUP_CONNECTION_RESPONSE, sr);
+        sr.status = BISTRO__VSH__CONNECTION_STATUS__CONNECTION_STATUS_FAILED;
+        BAD(SETUP_CONNECTION_RESPONSE, sr);
+        sr.pid = 0;
+        sr.error = (char *) "no such container";
+        GOOD(SETUP_CONNECTION_RESPONSE, sr);
+        sr.status = 3;
+        BAD(SETUP_CONNECTION_RESPONSE, sr);
+
+        BAD(HOST_MESSAGE, hm); /* oneof not set */
+        hm.msg_case = BISTRO__VSH__HOST_MESSAGE__MSG_DATA;
+        hm.data = &dm;
+        dm.stream = BISTRO__VSH__STREAM__STREAM_STDOUT;
+        BAD(HOST_MESSAGE, hm);
+        dm.stream = BISTRO__VSH__STREAM__STREAM_STDIN;
+        dm.eof = true;
+        GOOD(HOST_MESSAGE, hm);
+        dm.data.data = big;
+        dm.data.len = sizeof(big);
+        BAD(HOST_MESSAGE, hm);
+        dm.data.len--;
+        GOOD(HOST_MESSAGE, hm);
+        hm.msg_case = BISTRO__VSH__HOST_MESSAGE__MSG_RESIZE;
+        hm.resize = &wr;
+        BAD(HOST_MESSAGE, hm);
+        wr.rows = 24;
+        wr.cols = 80;
+        GOOD(HOST_MESSAGE, hm);
+        hm.msg_case = BISTRO__VSH__HOST_MESSAGE__MSG_SIGNAL;
+        hm.signal = &sg;
+        BAD(HOST_MESSAGE, hm);
+        sg.signal = 99;
+        BAD(HOST_MESSAGE, hm);
+        sg.signal = BISTRO__VSH__SIGNAL__SIGNAL_INT;
+        GOOD(HOST_MESSAGE, hm);
+
+        BAD(GUEST_MESSAGE, gm);
+        gm.msg_case = BISTRO__VSH__GUEST_MESSAGE__MSG_DATA;
+        gm.data = &dm;
+        BAD(GUEST_MESSAGE, gm); /* stdin from the guest */
+        dm.stream = BISTRO__VSH__STREAM__STREAM_STDERR;
+        GOOD(GUEST_MESSAGE, gm);
+        gm.msg_case = BISTRO__VSH__GUEST_MESSAGE__MSG_STATUS;
+        gm.status = &es;
+        BAD(GUEST_MESSAGE, gm); /* result not set */
+        es.result_case = BISTRO__VSH__EXIT_STATUS__RESULT_EXIT_CODE;
+        es.exit_code = 256;
+        BAD(GUEST_MESSAGE, gm);
+        es.exit_code = 0;
+        GOOD(GUEST_MESSAGE, gm);
+        es.result_case = BISTRO__VSH__EXIT_STATUS__RESULT_KILLED_BY_SIGNAL;
+        es.killed_by_signal = 0;
+        BAD(GUEST_MESSAGE, gm);
+        es.killed_by_signal = 9;
+        GOOD(GUEST_MESSAGE, gm);
+}
+
+static void test_container(void **state) {
+        Bistro__Container__ContainerReadyRequest cr = BISTRO__CONTAINER__CONTAINER_READY_REQUEST__INIT;
+        Bistro__Container__OpenUrlRequest ou = BISTRO__CONTAINER__OPEN_URL_REQUEST__INIT;
+        Bistro__Container__UpdateApplicationListRequest al =
+                BISTRO__CONTAINER__UPDATE_APPLICATION_LIST_REQUEST__INIT;
+        Bistro__Container__Application app = BISTRO__CONTAINER__APPLICATION__INIT;
+        Bistro__Container__LaunchApplicationRequest la = BISTRO__CONTAINER__LAUNCH_APPLICATION_REQUEST__INIT;
+        Bistro__Container__Application *apps[2049];
+        char *mimes[65];
+        char *files[65];
+        static const char *const bad_tokens[] = { "", "short", "0123456789abcdef/", "0123456789abcdef\n",
+                                                  "0123456789abcdef\xC3\xA9" };
+        static const char *const bad_urls[] = {
+                "javascript:alert(1)",    "file:///etc/passwd", "http://a b",       "http://",
+                "https://ex\xC3\xA9.org", "http://x\x01",       "data:text/html,x", ""
+        };
+
+        cr.token = (char *) "0123456789abcdef";
+        cr.garcon_port = 10000;
+        GOOD(CONTAINER_READY_REQUEST, cr);
+        for (size_t i = 0; i < ELEMENTSOF(bad_tokens); i++) {
+                cr.token = (char *) bad_tokens[i];
+                BAD(CONTAINER_READY_REQUEST, cr);
+        }
+        cr.token = (char *) "0123456789abcdef";
+        cr.garcon_port = 9999;
+        BAD(CONTAINER_READY_REQUEST, cr);
+        cr.garcon_port = 20000;
+        BAD(CONTAINER_READY_REQUEST, cr);
+        cr.garcon_port = 19999;
+        cr.sftp_port = 80;
+        BAD(CONTAINER_READY_REQUEST, cr);
+        cr.sftp_port = 65536;
+        BAD(CONTAINER_READY_REQUEST, cr);
+
+        ou.token = (char *) "0123456789abcdef";
+        ou.url = (char *) "HTTPS://example.org/";
+        GOOD(OPEN_URL_REQUEST, ou);
+        ou.url = (char *) "mailto:a@example.org";
+        GOOD(OPEN_URL_REQUEST, ou);
+        for (size_t i = 0; i < ELEMENTSOF(bad_urls); i++) {
+                ou.url = (char *) bad_urls[i];
+                BAD(OPEN_URL_REQUEST, ou);
+        }
+
+        app.desktop_file_id = (char *) "org.gnome.gedit";
+        app.name = (char *) "Gedit";
+        for (size_t i = 0; i < ELEMENTSOF(apps); i++)
+                apps[i] = &app;
+        al.token = (char *) "0123456789abcdef";
+        al.apps = apps;
+        al.n_apps = 2048;
+        GOOD(UPDATE_APPLICATION_LIST_REQUEST, al);
+        al.n_apps = 2049;
+        BAD(UPDATE_APPLICATION_LIST_REQUEST, al);
+        al.n_apps = 1;
+        app.name = (char *) "";
+        BAD(UPDATE_APPLICATION_LIST_REQUEST, al);
+        app.name = (char *) "Gedit";
+        app.desktop_file_id = (char *) "../evil";
+        BAD(UPDATE_APPLICATION_LIST_REQUEST, al);
+        app.desktop_file_id = (char *) "gedit";
+        for (size_t i = 0; i < ELEMENTSOF(mimes); i++)
+                mimes[i] = (char *) "text/plain";
+        app.mime_types = mimes;
+        app.n_mime_types = 64;
+        GOOD(UPDATE_APPLICATION_LIST_REQUEST, al);
+        app.n_mime_types = 65;
+        BAD(UPDATE_APPLICATION_LIST_REQUEST, al);
+        app.n_mime_types = 1;
+        mimes[0] = (char *) "text";
+        BAD(UPDATE_APPLICATION_LIST_REQUEST, al);
+        mimes[0] = (char *) "text/plain/x";
+        BAD(UPDATE_APPLICATION_LIST_REQUEST, al);
+        mimes[0] = (char *) "text/plain";
+        app.comment = (char *) "bell\a";
+        BAD(UPDATE_APPLICATION_LIST_REQUEST, al);
+
+        la.desktop_file_id = (char *) "gedit";
+        for (size_t i = 0; i < ELEMENTSOF(files); i++)
+                files[i] = (char *) "/home/a/x";
+        la.files = files;
+        la.n_files = 64;
+        GOOD(LAUNCH_APPLICATION_REQUEST, la);
+        la.n_files = 65;
+        BAD(LAUNCH_APPLICATION_REQUEST, la);
+        la.n_files = 1;
+        files[0] = (char *) "x";
+        BAD(LAUNCH_APPLICATION_REQUEST, la);
+        la.desktop_file_id = (char *) "";
+        files[0] = (char *) "/x";
+        BAD(LAUNCH_APPLICATION_REQUEST, la);
+}
+
+/* Bytes protobuf-c accepts but we must not: wrong wire types, truncation, unknown enum values. */
+static void test_raw_bytes(void **state) {
+        /* GetVmInfo { name: "a\xff" } */
+        static const uint8_t bad_utf8[] = { 0x0A, 0x02, 'a', 0xFF };
+        /* VmInfoResponse { vm { name: "x", state: 1000 } } */
+        static const uint8_t bad_enum[] = { 0x0A, 0x06, 0x0A, 0x01, 'x', 0x10, 0xE8, 0x07 };
+        /* StartVm { name: "a", cpus: (length-delimited instead of varint) } */
+        static const uint8_t bad_wiretype[] = { 0x0A, 0x01, 'a', 0x12, 0x01, 0x00 };
+        /* GetVmInfo { name: "abc" } truncated */
+        static const uint8_t truncated[] = { 0x0A, 0x03, 'a', 'b' };
+        static const uint8_t ok[] = { 0x0A, 0x01, 'a' };
+        ProtobufCMessage *m = NULL;
+
+        assert_int_equal(wire_unpack(T(GET_VM_INFO_REQUEST), bad_utf8, sizeof(bad_utf8), &m), -EBADMSG);
+        assert_int_equal(wire_unpack(T(VM_INFO_RESPONSE), bad_enum, sizeof(bad_enum), &m), -EBADMSG);
+        assert_int_equal(wire_unpack(T(START_VM_REQUEST), bad_wiretype, sizeof(bad_wiretype), &m), -EBADMSG);
+        assert_int_equal(wire_unpack(T(GET_VM_INFO_REQUEST), truncated, sizeof(truncated), &m), -EBADMSG);
+        assert_null(m);
+        assert_int_equal(wire_unpack(T(GET_VM_INFO_REQUEST), ok, sizeof(ok), &m), 0);
+        message_free(m);
+}
+
+int main(void) {
+        const struct CMUnitTest tests[] = {
+                cmocka_unit_test(test_table_and_samples),
+                cmocka_unit_test(test_common),
+                cmocka_unit_test(test_concierge),
+                cmocka_unit_test(test_maitred),
+                cmocka_unit_test(test_vsh),
+                cmocka_unit_test(test_container),
+                cmocka_unit_test(test_raw_bytes),
+        };
+        return cmocka_run_group_tests(tests, NULL, NULL);
+}
