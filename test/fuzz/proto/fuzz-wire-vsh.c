@@ -1,0 +1,8 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* Frames of vsh.proto (plus the common ones every connection carries) from a hostile peer. */
+#include "fuzz-wire.h"
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
+        fuzz_wire_run(common_message_types, common_message_types_count, data, size);
+        return fuzz_wire_run(vsh_message_types, vsh_message_types_count, data, size);
+}
