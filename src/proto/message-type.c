@@ -37,8 +37,92 @@ int message_validate(uint32_t type, const ProtobufCMessage *m) {
         return info->validate(m);
 }
 
+static int read_varint(const uint8_t *p, size_t n, size_t *i, uint64_t *ret) {
+        uint64_t v = 0;
+
+        for (unsigned shift = 0; shift < 64; shift += 7) {
+                uint8_t b;
+
+                if (*i >= n)
+                        return -EBADMSG;
+                b = p[(*i)++];
+                v |= (uint64_t) (b & 0x7F) << shift;
+                if (!(b & 0x80)) {
+                        *ret = v;
+                        return 0;
+                }
+        }
+        return -EBADMSG;
+}
+
+/* protobuf-c allocates per element of a repeated field: 2 bytes on the wire can cost ~80 bytes of
+ * heap. Walk the encoding first (the schema's nesting, no allocation) and refuse messages with
+ * more than PROTO_FIELDS_MAX fields in all, which bounds that amplification. */
+static int prescan(
+        const ProtobufCMessageDescriptor *desc, const uint8_t *p, size_t n, unsigned depth, size_t *budget) {
+        size_t i = 0;
+        int r;
+
+        if (depth > 16)
+                return -EBADMSG;
+        while (i < n) {
+                uint64_t tag, v;
+
+                r = read_varint(p, n, &i, &tag);
+                if (r < 0)
+                        return r;
+                /* Field 0 and numbers above 2^29-1 do not exist; protobuf-c accepts some spellings of
+                 * them and then cannot read back what it writes. */
+                if ((tag >> 3) == 0 || (tag >> 3) > 0x1FFFFFFF)
+                        return -EBADMSG;
+                if (*budget == 0)
+                        return -EBADMSG;
+                (*budget)--;
+                switch (tag & 7) {
+                case 0:
+                        r = read_varint(p, n, &i, &v);
+                        if (r < 0)
+                                return r;
+                        break;
+                case 1:
+                        if (n - i < 8)
+                                return -EBADMSG;
+                        i += 8;
+                        break;
+                case 5:
+                        if (n - i < 4)
+                                return -EBADMSG;
+                        i += 4;
+                        break;
+                case 2: {
+                        const ProtobufCFieldDescriptor *field;
+
+                        r = read_varint(p, n, &i, &v);
+                        if (r < 0)
+                                return r;
+                        if (v > n - i)
+                                return -EBADMSG;
+                        field = (tag >> 3) <= UINT32_MAX ? protobuf_c_message_descriptor_get_field(
+                                                                   desc, (unsigned) (tag >> 3))
+                                                         : NULL;
+                        if (field && field->type == PROTOBUF_C_TYPE_MESSAGE) {
+                                r = prescan(field->descriptor, p + i, (size_t) v, depth + 1, budget);
+                                if (r < 0)
+                                        return r;
+                        }
+                        i += (size_t) v;
+                        break;
+                }
+                default: /* groups are not proto3 */
+                        return -EBADMSG;
+                }
+        }
+        return 0;
+}
+
 int wire_unpack(uint32_t type, const uint8_t *buf, size_t len, ProtobufCMessage **ret) {
         static const uint8_t empty[1];
+        size_t budget = PROTO_FIELDS_MAX;
         const MessageTypeInfo *info;
         ProtobufCMessage *m;
         int r;
@@ -48,6 +132,10 @@ int wire_unpack(uint32_t type, const uint8_t *buf, size_t len, ProtobufCMessage 
                 return -EBADMSG;
         if (len > info->max_size)
                 return -EMSGSIZE;
+
+        r = prescan(info->descriptor, buf ?: empty, len, 0, &budget);
+        if (r < 0)
+                return r;
 
         m = protobuf_c_message_unpack(info->descriptor, NULL, len, buf ?: empty);
         if (!m)

@@ -35,6 +35,9 @@
 #define PROTO_ARG_MAX 4096u
 #define PROTO_VSH_DATA_MAX (32u * 1024u)
 #define PROTO_LIST_MAX 1024u
+/* Fields (all nesting levels, repeated elements counted one by one) in one message: bounds the
+ * heap protobuf-c allocates for a small, hostile payload. */
+#define PROTO_FIELDS_MAX 65536u
 
 typedef int (*MessageValidateFn)(const ProtobufCMessage *m);
 
@@ -71,9 +74,9 @@ const char *message_type_to_string(uint32_t type);
 int message_validate(uint32_t type, const ProtobufCMessage *m);
 
 /* Unpacks len bytes as a message of the given type and validates it. On success *ret owns the
- * message (free with message_free()). Returns -EBADMSG for an unknown type, undecodable bytes or
- * an invalid field, -EMSGSIZE when len exceeds the type's cap, -ENOMEM. Never crashes; does not
- * log. */
+ * message (free with message_free()). Returns -EBADMSG for an unknown type, undecodable bytes,
+ * more than PROTO_FIELDS_MAX fields or an invalid field, -EMSGSIZE when len exceeds the type's cap, -ENOMEM.
+ * Never crashes; does not log. */
 int wire_unpack(uint32_t type, const uint8_t *buf, size_t len, ProtobufCMessage **ret);
 
 /* Frees a message returned by wire_unpack(); NULL is fine. Returns NULL. */

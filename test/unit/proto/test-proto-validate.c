@@ -597,15 +597,62 @@ static void test_raw_bytes(void **state) {
         /* GetVmInfo { name: "abc" } truncated */
         static const uint8_t truncated[] = { 0x0A, 0x03, 'a', 'b' };
         static const uint8_t ok[] = { 0x0A, 0x01, 'a' };
+        /* Field number 0 spelled as a two-byte varint tag: protobuf-c takes it (and later writes a
+         * one-byte tag 0 it refuses to read back); found by fuzz-wire-concierge. */
+        static const uint8_t field_zero[] = { 0x0A, 0x01, 'a', 0x80, 0x00, 0x40 };
+        /* Field number 2^29: above the protobuf maximum. */
+        static const uint8_t field_huge[] = { 0x0A, 0x01, 'a', 0x80, 0x80, 0x80, 0x80, 0x10, 0x01 };
         ProtobufCMessage *m = NULL;
 
         assert_int_equal(wire_unpack(T(GET_VM_INFO_REQUEST), bad_utf8, sizeof(bad_utf8), &m), -EBADMSG);
         assert_int_equal(wire_unpack(T(VM_INFO_RESPONSE), bad_enum, sizeof(bad_enum), &m), -EBADMSG);
         assert_int_equal(wire_unpack(T(START_VM_REQUEST), bad_wiretype, sizeof(bad_wiretype), &m), -EBADMSG);
         assert_int_equal(wire_unpack(T(GET_VM_INFO_REQUEST), truncated, sizeof(truncated), &m), -EBADMSG);
+        assert_int_equal(wire_unpack(T(GET_VM_INFO_REQUEST), field_zero, sizeof(field_zero), &m), -EBADMSG);
+        assert_int_equal(wire_unpack(T(GET_VM_INFO_REQUEST), field_huge, sizeof(field_huge), &m), -EBADMSG);
         assert_null(m);
         assert_int_equal(wire_unpack(T(GET_VM_INFO_REQUEST), ok, sizeof(ok), &m), 0);
         message_free(m);
+}
+
+/* Many tiny fields: refused before protobuf-c allocates for each of them. */
+static void test_field_budget(void **state) {
+        size_t n = (size_t) PROTO_FIELDS_MAX + 1;
+        _cleanup_free_ uint8_t *buf = malloc(2 * n);
+        ProtobufCMessage *m = NULL;
+
+        /* Unknown field 15 (varint 0) repeated: protobuf-c would keep every one of them. */
+        for (size_t i = 0; i < n; i++) {
+                buf[2 * i] = 0x78;
+                buf[2 * i + 1] = 0x00;
+        }
+        assert_int_equal(wire_unpack(T(GET_VM_LOGS_RESPONSE), buf, 2 * n, &m), -EBADMSG);
+        assert_int_equal(wire_unpack(T(GET_VM_LOGS_RESPONSE), buf, 2 * (n - 1), &m), 0);
+        m = message_free(m);
+        /* Nested: a valid app list whose one app carries the unknown fields. */
+        for (size_t fields = n - 5; fields <= n - 4; fields++) {
+                static const uint8_t head[] = { 0x0A, 16,  '0', '1', '2', '3', '4', '5', '6',
+                                                '7',  '8', '9', 'a', 'b', 'c', 'd', 'e', 'f' };
+                static const uint8_t app_head[] = { 0x0A, 0x01, 'a', 0x12, 0x01, 'A' };
+                size_t inner = sizeof(app_head) + 2 * fields, k = 0;
+                _cleanup_free_ uint8_t *msg = malloc(sizeof(head) + 16 + inner);
+
+                memcpy(msg, head, sizeof(head));
+                k = sizeof(head);
+                msg[k++] = 0x12;
+                for (size_t v = inner; v > 0; v >>= 7)
+                        msg[k++] = (uint8_t) ((v & 0x7F) | (v > 0x7F ? 0x80 : 0));
+                memcpy(msg + k, app_head, sizeof(app_head));
+                k += sizeof(app_head);
+                memcpy(msg + k, buf, 2 * fields);
+                k += 2 * fields;
+                /* token + app + 2 app fields + unknowns: PROTO_FIELDS_MAX fit, one more does not. */
+                assert_int_equal(
+                        wire_unpack(T(UPDATE_APPLICATION_LIST_REQUEST), msg, k, &m),
+                        fields == n - 5 ? 0 : -EBADMSG);
+                m = message_free(m);
+        }
+        assert_null(m);
 }
 
 int main(void) {
@@ -617,6 +664,7 @@ int main(void) {
                 cmocka_unit_test(test_vsh),
                 cmocka_unit_test(test_container),
                 cmocka_unit_test(test_raw_bytes),
+                cmocka_unit_test(test_field_budget),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }
