@@ -9,14 +9,14 @@
 #include "fuzz.h"
 #include "macro.h"
 
-#define MAX_INPUT (16u * 1024u * 1024u)
+#define FUZZ_INPUT_MAX (16u * 1024u * 1024u)
 
 static int run_file(const char *path) {
         _cleanup_free_ char *buf = NULL;
         size_t n = 0;
         int r;
 
-        r = read_file(path, MAX_INPUT, &buf, &n);
+        r = read_file(path, FUZZ_INPUT_MAX, &buf, &n);
         if (r < 0) {
                 fprintf(stderr, "%s: %s\n", path, strerror(-r));
                 return r;
