@@ -20,6 +20,7 @@
 /* Bytes read from one connection before the next gets its turn. */
 #define RX_CONN_BUDGET (128u * 1024u)
 #define FLUSH_EVERY 16u
+#define RX_FLUSH_EVERY 1024u
 #define MIN3(a, b, c) MIN(MIN(a, b), c)
 
 static uint64_t now_usec(void) {
@@ -788,7 +789,7 @@ static void rx_fill(VsockDev *d) {
                                 break;
                 } else
                         break;
-                if (++count % FLUSH_EVERY == 0)
+                if (++count % RX_FLUSH_EVERY == 0)
                         vring_flush(rx);
         }
         vring_flush(rx);
