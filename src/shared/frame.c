@@ -6,6 +6,8 @@
 #include "frame.h"
 #include "macro.h"
 
+#define FRAME_PAYLOAD_CHUNK (64u * 1024u)
+
 static void put_le32(uint8_t *p, uint32_t v) {
         for (size_t i = 0; i < 4; i++)
                 p[i] = (uint8_t) (v >> (8 * i));
@@ -91,6 +93,7 @@ int frame_decoder_eof(const FrameDecoder *d) {
 static int decoder_fail(FrameDecoder *d, int error) {
         free(d->payload);
         d->payload = NULL;
+        d->payload_alloc = 0;
         d->error = error;
         return error;
 }
@@ -118,18 +121,26 @@ int frame_decoder_feed(FrameDecoder *d, const uint8_t *buf, size_t n, size_t *re
                         *ret_consumed = used;
                         return decoder_fail(d, r);
                 }
-                /* Allocation happens only now, for a length the type allows. */
-                if (d->header.length > 0) {
-                        d->payload = malloc(d->header.length);
-                        if (!d->payload) {
-                                *ret_consumed = used;
-                                return decoder_fail(d, -ENOMEM);
-                        }
-                }
                 d->payload_len = 0;
+                d->payload_alloc = 0;
         }
 
         k = MIN(n - used, (size_t) d->header.length - d->payload_len);
+        if (k > 0 && d->payload_len + k > d->payload_alloc) {
+                /* Memory follows the bytes actually received (doubling, capped by the length the
+                 * type allows), so a peer announcing a large frame and stalling costs little. */
+                size_t want =
+                        MAX(d->payload_len + k,
+                            MIN(MAX(d->payload_alloc * 2, FRAME_PAYLOAD_CHUNK), (size_t) d->header.length));
+                uint8_t *p = realloc(d->payload, want);
+
+                if (!p) {
+                        *ret_consumed = used;
+                        return decoder_fail(d, -ENOMEM);
+                }
+                d->payload = p;
+                d->payload_alloc = want;
+        }
         if (k > 0) {
                 memcpy(d->payload + d->payload_len, buf + used, k);
                 d->payload_len += k;
@@ -145,6 +156,7 @@ int frame_decoder_feed(FrameDecoder *d, const uint8_t *buf, size_t n, size_t *re
         };
         d->header_len = 0;
         d->payload_len = 0;
+        d->payload_alloc = 0;
         return 1;
 }
 

@@ -54,7 +54,8 @@ typedef struct FrameDecoder {
         FrameHeader header;
         uint8_t *payload;
         size_t payload_len;
-        int error; /* sticky: after an error the stream cannot be resynchronised */
+        size_t payload_alloc; /* grows with the bytes received, never beyond header.length */
+        int error;            /* sticky: after an error the stream cannot be resynchronised */
 } FrameDecoder;
 
 #define FRAME_DECODER_INIT \

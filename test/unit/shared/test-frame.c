@@ -141,6 +141,12 @@ static void test_oversized(void **state) {
         make_header(hdr, BISTRO__MESSAGE_TYPE__START_VM_REQUEST, FRAME_REQUEST, 4096);
         assert_int_equal(feed_header(hdr, &d), 0);
         assert_true(frame_decoder_wanted(&d) == 4096);
+        assert_null(d.payload); /* memory follows the bytes received, not the announced length */
+        frame_decoder_done(&d);
+        make_header(hdr, BISTRO__MESSAGE_TYPE__LIST_VMS_RESPONSE, FRAME_RESPONSE, 1024 * 1024);
+        assert_int_equal(feed_header(hdr, &d), 0);
+        assert_int_equal(frame_decoder_feed(&d, hdr, 10, &used, &f), 0);
+        assert_true(d.payload_alloc >= 10 && d.payload_alloc < 1024 * 1024);
         frame_decoder_done(&d);
 }
 
