@@ -1,0 +1,207 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include "fd-util.h"
+#include "log.h"
+#include "macro.h"
+#include "maitred-init.h"
+#include "maitred-util.h"
+#include "maitred.h"
+#include "string-util.h"
+
+#define MODULES_DEP_MAX (4u * 1024u * 1024u)
+#define MODULES_LIST_MAX (64u * 1024u)
+
+typedef struct MountEntry {
+        const char *what;
+        const char *where;
+        const char *type;
+        unsigned long flags;
+        const char *options;
+} MountEntry;
+
+static const MountEntry mount_table[] = {
+        { "proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL },
+        { "sysfs", "/sys", "sysfs", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL },
+        { "devpts", "/dev/pts", "devpts", MS_NOSUID | MS_NOEXEC, "gid=5,mode=0620,ptmxmode=0666" },
+        { "tmpfs", "/dev/shm", "tmpfs", MS_NOSUID | MS_NODEV, "mode=1777" },
+        { "tmpfs", "/run", "tmpfs", MS_NOSUID | MS_NODEV, "mode=0755" },
+        { "tmpfs", "/tmp", "tmpfs", MS_NOSUID | MS_NODEV, "mode=1777" },
+        { "tmpfs", "/var", "tmpfs", MS_NOSUID | MS_NODEV, "mode=0755" },
+        { "cgroup2", "/sys/fs/cgroup", "cgroup2", MS_NOSUID | MS_NODEV | MS_NOEXEC, "nsdelegate" },
+};
+
+/* A mount point has another device than its parent. Good enough for the fixed list above. */
+static bool is_mount_point(const char *path) {
+        _cleanup_free_ char *parent = NULL;
+        struct stat a, b;
+
+        if (asprintf(&parent, "%s/..", path) < 0)
+                return false;
+        if (stat(path, &a) < 0 || stat(parent, &b) < 0)
+                return false;
+        return a.st_dev != b.st_dev;
+}
+
+static int mount_one(const MountEntry *e) {
+        if (mkdir(e->where, 0755) < 0 && errno != EEXIST)
+                log_debug_errno(errno, "mkdir '%s' failed, trying anyway: %m", e->where);
+        if (is_mount_point(e->where))
+                return 0;
+        if (mount(e->what, e->where, e->type, e->flags, e->options) < 0)
+                return log_error_errno(
+                        errno, "Failed to mount %s on '%s', continuing: %m", e->type, e->where);
+        return 0;
+}
+
+void init_console(void) {
+        static const MountEntry dev = { "devtmpfs", "/dev", "devtmpfs", MS_NOSUID | MS_STRICTATIME,
+                                        "mode=0755" };
+        int fd;
+
+        (void) mount_one(&dev);
+        if (fcntl(STDIN_FILENO, F_GETFD) >= 0 && fcntl(STDOUT_FILENO, F_GETFD) >= 0 &&
+            fcntl(STDERR_FILENO, F_GETFD) >= 0)
+                return;
+        fd = open("/dev/console", O_RDWR | O_NOCTTY);
+        if (fd < 0)
+                fd = open("/dev/null", O_RDWR | O_NOCTTY);
+        if (fd < 0)
+                return;
+        for (int i = 0; i < 3; i++)
+                if (fcntl(i, F_GETFD) < 0)
+                        (void) dup2(fd, i);
+        if (fd > 2)
+                safe_close(fd);
+}
+
+void init_mounts(void) {
+        static const char *const dirs[] = { MAITRED_RUN_DIR, "/run/lock", "/var/log",
+                                            "/var/lib",      "/var/tmp",  "/var/cache" };
+        static const char *const links[][2] = {
+                { "/proc/self/fd", "/dev/fd" },
+                { "/proc/self/fd/0", "/dev/stdin" },
+                { "/proc/self/fd/1", "/dev/stdout" },
+                { "/proc/self/fd/2", "/dev/stderr" },
+        };
+
+        for (size_t i = 0; i < ELEMENTSOF(mount_table); i++)
+                (void) mount_one(&mount_table[i]);
+        for (size_t i = 0; i < ELEMENTSOF(dirs); i++)
+                if (mkdir(dirs[i], 0755) < 0 && errno != EEXIST)
+                        log_warning_errno(errno, "Cannot create '%s', ignoring: %m", dirs[i]);
+        for (size_t i = 0; i < ELEMENTSOF(links); i++)
+                (void) symlink(links[i][0], links[i][1]);
+}
+
+void init_hostname(const char *conf_dir) {
+        _cleanup_free_ char *text = NULL, *path = NULL;
+        const char *name = "termina";
+        char *nl;
+
+        if (asprintf(&path, "%s/hostname", conf_dir) >= 0 && read_file(path, 256, &text, NULL) >= 0) {
+                nl = strchr(text, '\n');
+                if (nl)
+                        *nl = 0;
+                if (name_is_valid(text, 63))
+                        name = text;
+                else
+                        log_warning("Invalid hostname in '%s', using '%s'.", path, name);
+        }
+        if (sethostname(name, strlen(name)) < 0)
+                log_warning_errno(errno, "Failed to set the hostname, ignoring: %m");
+}
+
+void init_kmsg(void) {
+        _cleanup_close_ int fd = open("/proc/sys/kernel/printk_devkmsg", O_WRONLY | O_CLOEXEC);
+
+        if (fd < 0 || loop_write(fd, "on\n", 3) < 0)
+                log_debug_errno(errno, "Cannot turn off /dev/kmsg rate limiting: %m");
+}
+
+static int load_module_file(const char *path) {
+        _cleanup_close_ int fd = -EBADF;
+
+        fd = open(path, O_RDONLY | O_CLOEXEC);
+        if (fd < 0)
+                return -errno;
+        if (syscall(SYS_finit_module, fd, "", 0) < 0 && errno != EEXIST)
+                return -errno;
+        return 0;
+}
+
+int init_modules(const char *conf_dir, const char *kernel_release) {
+        _cleanup_free_ char *list = NULL, *dep = NULL, *list_path = NULL, *dir = NULL, *dep_path = NULL;
+        _cleanup_strv_free_ char **loaded = NULL;
+        int failures = 0, r;
+
+        if (asprintf(&list_path, "%s/modules", conf_dir) < 0 ||
+            asprintf(&dir, "/lib/modules/%s", kernel_release) < 0 ||
+            asprintf(&dep_path, "%s/modules.dep", dir) < 0)
+                return log_oom();
+        r = read_file(list_path, MODULES_LIST_MAX, &list, NULL);
+        if (r == -ENOENT)
+                return 0;
+        if (r < 0)
+                return log_error_errno(r, "Cannot read '%s': %m", list_path);
+        r = read_file(dep_path, MODULES_DEP_MAX, &dep, NULL);
+        if (r < 0)
+                log_warning_errno(r, "Cannot read '%s', loading modules by path only: %m", dep_path);
+
+        for (char *line = list, *next; line; line = next) {
+                _cleanup_strv_free_ char **paths = NULL;
+
+                next = strchr(line, '\n');
+                if (next)
+                        *next++ = 0;
+                line += strspn(line, " \t");
+                line[strcspn(line, " \t\r#")] = 0;
+                if (!*line)
+                        continue;
+                if (line[0] == '/') {
+                        r = load_module_file(line);
+                        if (r < 0) {
+                                log_error_errno(r, "Failed to load module '%s': %m", line);
+                                failures++;
+                        }
+                        continue;
+                }
+                r = dep ? modules_dep_resolve(dep, line, &paths) : -ENOENT;
+                if (r < 0) {
+                        /* Built into the kernel: nothing to load. */
+                        _cleanup_free_ char *sys = NULL, *n = NULL;
+
+                        if (module_name_normalize(line, &n) >= 0 &&
+                            asprintf(&sys, "/sys/module/%s", n) >= 0 && access(sys, F_OK) >= 0)
+                                continue;
+                        log_error_errno(r, "Cannot resolve module '%s': %m", line);
+                        failures++;
+                        continue;
+                }
+                for (char **p = paths; *p; p++) {
+                        _cleanup_free_ char *full = NULL;
+
+                        if (strv_contains(loaded, *p))
+                                continue;
+                        if (asprintf(&full, "%s/%s", dir, *p) < 0)
+                                return log_oom();
+                        r = load_module_file(full);
+                        if (r < 0) {
+                                log_error_errno(r, "Failed to load module '%s': %m", full);
+                                failures++;
+                                break;
+                        }
+                        (void) strv_extend(&loaded, *p);
+                }
+        }
+        log_info("Loaded %zu modules (%d failures).", strv_length(loaded), failures);
+        return failures;
+}

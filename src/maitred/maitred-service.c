@@ -1,0 +1,186 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include <dirent.h>
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+
+#include "fd-util.h"
+#include "log.h"
+#include "macro.h"
+#include "maitred-process.h"
+#include "maitred-service.h"
+
+#define SERVICE_CONF_MAX (64u * 1024u)
+
+static void service_exited(Manager *m, pid_t pid, const siginfo_t *si, void *userdata);
+
+static int service_spawn(Service *s) {
+        pid_t pid;
+        int r;
+
+        r = process_spawn(s->argv, s->envp, &pid);
+        if (r < 0)
+                return r;
+        r = manager_watch_pid(s->manager, pid, service_exited, s);
+        if (r < 0) {
+                /* Unwatched, it is still reaped as an orphan; we only lose supervision. */
+                s->state = SERVICE_FAILED;
+                return log_error_errno(r, "Service '%s' runs unsupervised: %m", s->name);
+        }
+        s->pid = pid;
+        s->state = SERVICE_RUNNING;
+        return 0;
+}
+
+static void service_exited(Manager *m, pid_t pid, const siginfo_t *si, void *userdata) {
+        Service *s = userdata;
+        uint64_t now = 0;
+        int r;
+
+        s->pid = 0;
+        s->state = SERVICE_EXITED;
+        if (si->si_code == CLD_EXITED)
+                log_full(
+                        si->si_status == 0 ? LOG_INFO : LOG_WARNING,
+                        "Service '%s' (pid %d) exited with status %d.", s->name, (int) pid, si->si_status);
+        else
+                log_warning(
+                        "Service '%s' (pid %d) killed by signal %s.", s->name, (int) pid,
+                        strsignal(si->si_status));
+        if (!s->respawn || m->shutting_down)
+                return;
+
+        (void) sd_event_now(m->event, CLOCK_MONOTONIC, &now);
+        if (!ratelimit_test(&s->ratelimit, now)) {
+                s->state = SERVICE_FAILED;
+                log_error(
+                        "Service '%s' respawned %u times in %u s, giving up.", s->name,
+                        SERVICE_RESPAWN_BURST, SERVICE_RESPAWN_INTERVAL_USEC / 1000000u);
+                return;
+        }
+        s->n_respawns++;
+        r = service_spawn(s);
+        if (r < 0) {
+                s->state = SERVICE_FAILED;
+                log_error_errno(r, "Failed to respawn service '%s', giving up: %m", s->name);
+                return;
+        }
+        log_info("Service '%s' respawned (pid %d, respawn %u).", s->name, (int) s->pid, s->n_respawns);
+}
+
+static Service *service_free(Service *s) {
+        if (!s)
+                return NULL;
+        if (s->pid > 0)
+                manager_unwatch_pid(s->manager, s->pid);
+        free(s->name);
+        strv_free(s->argv);
+        strv_free(s->envp);
+        free(s);
+        return NULL;
+}
+
+int service_start_new(
+        Manager *m, const char *name, char *const *argv, char *const *envp, bool respawn, Service **ret) {
+        Service *s;
+        int r;
+
+        if (m->n_services >= SERVICES_MAX)
+                return log_error_errno(
+                        SYNTHETIC_ERRNO(EMFILE), "Too many services, not starting '%s'.", name);
+        s = calloc(1, sizeof(*s));
+        if (!s)
+                return log_oom();
+        *s = (Service){
+                .manager = m,
+                .name = strdup(name),
+                .argv = strv_copy_n(argv, strv_length(argv)),
+                .envp = strv_copy_n(envp, strv_length(envp)),
+                .respawn = respawn,
+                .ratelimit = RATELIMIT_INIT(SERVICE_RESPAWN_INTERVAL_USEC, SERVICE_RESPAWN_BURST),
+        };
+        if (!s->name || !s->argv || !s->envp) {
+                service_free(s);
+                return log_oom();
+        }
+        r = service_spawn(s);
+        if (r < 0) {
+                log_error_errno(r, "Failed to start service '%s' (%s): %m", name, argv[0]);
+                service_free(s);
+                return r;
+        }
+        s->next = m->services;
+        m->services = s;
+        m->n_services++;
+        log_info("Started service '%s' (pid %d%s).", s->name, (int) s->pid, respawn ? ", respawn" : "");
+        if (ret)
+                *ret = s;
+        return 0;
+}
+
+static int name_cmp(const struct dirent **a, const struct dirent **b) {
+        return strcmp((*a)->d_name, (*b)->d_name);
+}
+
+int manager_load_services(Manager *m, const char *conf_dir) {
+        _cleanup_free_ char *dir = NULL;
+        struct dirent **list = NULL;
+        int n;
+
+        if (asprintf(&dir, "%s/services", conf_dir) < 0)
+                return log_oom();
+        n = scandir(dir, &list, NULL, name_cmp);
+        if (n < 0) {
+                if (errno == ENOENT)
+                        return 0;
+                return log_warning_errno(errno, "Cannot read '%s', no services: %m", dir);
+        }
+        for (int i = 0; i < n; i++) {
+                _cleanup_(service_config_done) ServiceConfig c = {};
+                _cleanup_strv_free_ char **envp = NULL;
+                _cleanup_free_ char *name = NULL, *path = NULL, *text = NULL;
+                static char *const defaults[] = { (char *) "PATH=" MAITRED_DEFAULT_PATH,
+                                                  (char *) "HOME=/root", (char *) "TERM=linux", NULL };
+                unsigned line = 0;
+                int r;
+
+                name = service_name_from_filename(list[i]->d_name);
+                if (!name)
+                        goto next;
+                if (asprintf(&path, "%s/%s", dir, list[i]->d_name) < 0) {
+                        log_oom();
+                        goto next;
+                }
+                r = read_file(path, SERVICE_CONF_MAX, &text, NULL);
+                if (r < 0) {
+                        log_error_errno(r, "Cannot read '%s', skipping: %m", path);
+                        goto next;
+                }
+                r = service_config_parse(text, &c, &line);
+                if (r < 0) {
+                        log_error_errno(r, "%s:%u: invalid service file, skipping: %m", path, line);
+                        goto next;
+                }
+                r = env_merge(c.env, strv_length(c.env), defaults, &envp);
+                if (r < 0) {
+                        log_oom();
+                        goto next;
+                }
+                (void) service_start_new(m, name, c.argv, envp, c.respawn, NULL);
+next:
+                free(list[i]);
+        }
+        free(list);
+        return 0;
+}
+
+void manager_free_services(Manager *m) {
+        while (m->services) {
+                Service *s = m->services;
+
+                m->services = s->next;
+                service_free(s);
+        }
+        m->n_services = 0;
+}
