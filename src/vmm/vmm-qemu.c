@@ -97,9 +97,11 @@ int qemu_build_kernel_cmdline(const QemuConfig *c, char **ret) {
         char tsc[48] = "";
         char *s;
 
-        /* The TSC fix applies to TCG only: under KVM the guest gets the rate from kvmclock. */
+        /* TCG only (under KVM the guest gets the rate from kvmclock): the guest TSC is the host's,
+         * so give its rate instead of letting the guest calibrate against a PIT that TCG ticks
+         * unreliably (boot hangs), and trust it over the jiffies watchdog (time would drift). */
         if (c->accel == ACCEL_TCG && c->tsc_khz > 0)
-                (void) snprintf(tsc, sizeof(tsc), " tsc_early_khz=%" PRIu32, c->tsc_khz);
+                (void) snprintf(tsc, sizeof(tsc), " tsc_early_khz=%" PRIu32 " tsc=reliable", c->tsc_khz);
         /* panic=-1 + -no-reboot: a guest panic ends QEMU instead of hanging it. */
         if (asprintf(
                     &s, "console=ttyS0 earlyprintk=ttyS0 panic=-1%s%s%s", tsc,

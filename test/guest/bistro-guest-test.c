@@ -469,16 +469,21 @@ static void *announce_thread(void *p) {
         return NULL;
 }
 
-/* ACPI power button (QMP system_powerdown): power off cleanly, as a real init would. */
-static void *power_button_thread(void *p) {
+/* ACPI power button (QMP system_powerdown): power off cleanly, as a real init would. The devices
+ * are opened before "ready" is printed: evdev drops events that come before the open. */
+typedef struct PowerButtons {
         struct pollfd pfd[8];
-        size_t n = 0;
+        size_t n;
+} PowerButtons;
+
+static void power_buttons_open(PowerButtons *pb) {
         DIR *d;
 
+        pb->n = 0;
         d = opendir("/dev/input");
         if (!d)
-                return NULL;
-        for (struct dirent *de; (de = readdir(d)) && n < ELEMENTSOF(pfd);) {
+                return;
+        for (struct dirent *de; (de = readdir(d)) && pb->n < ELEMENTSOF(pb->pfd);) {
                 char path[300];
                 int fd;
 
@@ -487,21 +492,26 @@ static void *power_button_thread(void *p) {
                 (void) snprintf(path, sizeof(path), "/dev/input/%s", de->d_name);
                 fd = open(path, O_RDONLY | O_CLOEXEC);
                 if (fd >= 0)
-                        pfd[n++] = (struct pollfd){ .fd = fd, .events = POLLIN };
+                        pb->pfd[pb->n++] = (struct pollfd){ .fd = fd, .events = POLLIN };
         }
         (void) closedir(d);
-        while (n > 0) {
-                if (poll(pfd, n, -1) < 0) {
+}
+
+static void *power_button_thread(void *p) {
+        PowerButtons *pb = p;
+
+        while (pb->n > 0) {
+                if (poll(pb->pfd, pb->n, -1) < 0) {
                         if (errno == EINTR)
                                 continue;
                         break;
                 }
-                for (size_t i = 0; i < n; i++) {
+                for (size_t i = 0; i < pb->n; i++) {
                         struct input_event ev;
 
-                        if (!(pfd[i].revents & POLLIN))
+                        if (!(pb->pfd[i].revents & POLLIN))
                                 continue;
-                        if (read(pfd[i].fd, &ev, sizeof(ev)) != (ssize_t) sizeof(ev))
+                        if (read(pb->pfd[i].fd, &ev, sizeof(ev)) != (ssize_t) sizeof(ev))
                                 continue;
                         if (ev.type == EV_KEY && ev.code == KEY_POWER && ev.value == 1) {
                                 printf("bistro-guest-test: power button, powering off\n");
@@ -567,9 +577,13 @@ int main(int argc, char *argv[]) {
                 svc[n++] = s;
         }
 
-        if (use_vsock) {
+        /* Only in the guest (pid 1's child): on the host, the power button is not ours. */
+        if (getppid() == 1) {
+                static PowerButtons pb;
                 pthread_t t;
-                if (pthread_create(&t, NULL, power_button_thread, NULL) == 0)
+
+                power_buttons_open(&pb);
+                if (pthread_create(&t, NULL, power_button_thread, &pb) == 0)
                         (void) pthread_detach(t);
         }
 
