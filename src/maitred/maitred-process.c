@@ -21,6 +21,12 @@ struct ProcessWatch {
         ProcessWatch *next;
 };
 
+static const char *output_path = "/dev/console";
+
+void process_set_output(const char *path) {
+        output_path = path;
+}
+
 static void close_all_from(int from) {
         DIR *d;
         struct dirent *de;
@@ -52,7 +58,7 @@ _noreturn_ static void child_exec(char *const *argv, char *const *envp, int errf
         (void) setsid();
 
         null = open("/dev/null", O_RDWR | O_NOCTTY);
-        out = open("/dev/console", O_WRONLY | O_NOCTTY);
+        out = open(output_path, O_WRONLY | O_NOCTTY);
         if (out < 0)
                 out = null;
         if (null >= 0)

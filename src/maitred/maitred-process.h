@@ -8,3 +8,6 @@
  * fd closed. Returns 0 and the pid once the exec succeeded, or the exec's negative errno (the
  * child is reaped then). Does not log. */
 int process_spawn(char *const *argv, char *const *envp, pid_t *ret_pid);
+/* Where stdout and stderr of spawned processes go (default /dev/console; tests use /dev/null).
+ * The string must outlive every spawn. */
+void process_set_output(const char *path);
