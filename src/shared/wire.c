@@ -234,6 +234,10 @@ void wire_conn_close(WireConn *c, int reason) {
                 return;
         c->closed = true;
         wire_conn_ref(c);
+        /* Leave the server first (dropping its reference; ours keeps c alive), so on_close may
+         * free the server. */
+        if (c->server)
+                server_unlink(c);
 
         log_debug_errno(reason, "wire: closing connection (fd %d): %m", c->fd);
         c->io = sd_event_source_disable_unref(c->io);
@@ -257,8 +261,6 @@ void wire_conn_close(WireConn *c, int reason) {
 
         if (c->on_close)
                 c->on_close(c, reason, c->userdata);
-        if (c->server)
-                server_unlink(c); /* drops the server's reference */
         wire_conn_unref(c);
 }
 

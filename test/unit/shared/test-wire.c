@@ -468,6 +468,47 @@ static void test_server_isolation(void **state) {
         rmdir(dir);
 }
 
+static WireServer *free_me;
+
+static void close_frees_server(WireConn *c, int reason, void *userdata) {
+        bool *done = userdata;
+
+        /* Closes the other connection (which runs this again, with free_me already NULL) from
+         * inside on_close. */
+        wire_server_free(TAKE_PTR(free_me));
+        *done = true;
+}
+
+static void test_server_free_from_close(void **state) {
+        _cleanup_free_ char *path = NULL;
+        char dir[] = "/tmp/test-wire-XXXXXX";
+        sd_event *e = NULL;
+        bool done = false;
+        int lfd, a, b;
+
+        assert_non_null(mkdtemp(dir));
+        assert_true(asprintf(&path, "%s/sock", dir) > 0);
+        assert_int_equal(sd_event_new(&e), 0);
+        lfd = unix_listen(path, 16, 0600);
+        assert_true(lfd >= 0);
+        assert_int_equal(wire_server_new(e, lfd, 4, &free_me), 0);
+        wire_server_set_handlers(free_me, NULL, server_message, close_frees_server, &done);
+        a = unix_connect(path);
+        b = unix_connect(path);
+        for (unsigned i = 0; i < 2000 && wire_server_get_n_conns(free_me) < 2; i++)
+                assert_true(sd_event_run(e, 100 * 1000) >= 0);
+        assert_int_equal(wire_server_get_n_conns(free_me), 2);
+        safe_close(a);
+        run_until(e, &done);
+        assert_null(free_me);
+        char ch;
+        assert_int_equal(read(b, &ch, 1), 0); /* the other connection was closed with the server */
+        safe_close(b);
+        sd_event_unref(e);
+        unlink(path);
+        rmdir(dir);
+}
+
 static void serve_child(int fd) {
         sd_event *e = NULL;
         WireConn *c = NULL;
@@ -554,10 +595,15 @@ static void test_call_sync(void **state) {
 
 int main(void) {
         const struct CMUnitTest tests[] = {
-                cmocka_unit_test(test_call_reply),      cmocka_unit_test(test_out_of_order),
-                cmocka_unit_test(test_timeout),         cmocka_unit_test(test_unknown_response_id),
-                cmocka_unit_test(test_bad_input),       cmocka_unit_test(test_timeouts),
-                cmocka_unit_test(test_write_queue_cap), cmocka_unit_test(test_server_isolation),
+                cmocka_unit_test(test_call_reply),
+                cmocka_unit_test(test_out_of_order),
+                cmocka_unit_test(test_timeout),
+                cmocka_unit_test(test_unknown_response_id),
+                cmocka_unit_test(test_bad_input),
+                cmocka_unit_test(test_timeouts),
+                cmocka_unit_test(test_write_queue_cap),
+                cmocka_unit_test(test_server_isolation),
+                cmocka_unit_test(test_server_free_from_close),
                 cmocka_unit_test(test_call_sync),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
