@@ -36,6 +36,8 @@ static const MountEntry mount_table[] = {
         { "tmpfs", "/run", "tmpfs", MS_NOSUID | MS_NODEV, "mode=0755" },
         { "tmpfs", "/tmp", "tmpfs", MS_NOSUID | MS_NODEV, "mode=1777" },
         { "tmpfs", "/var", "tmpfs", MS_NOSUID | MS_NODEV, "mode=0755" },
+        /* Mount targets (the stateful disk, shares) are created here on a read-only root. */
+        { "tmpfs", "/mnt", "tmpfs", MS_NOSUID | MS_NODEV, "mode=0755" },
         { "cgroup2", "/sys/fs/cgroup", "cgroup2", MS_NOSUID | MS_NODEV | MS_NOEXEC, "nsdelegate" },
 };
 

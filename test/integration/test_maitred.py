@@ -1,0 +1,428 @@
+# SPDX-License-Identifier: LGPL-2.1-or-later
+"""maitred as PID 1 in a real VM (TCG in CI), driven by test/tools/maitred-client.
+
+The guest is a small initramfs with maitred as /init (test/tools/build-maitred-initramfs.sh):
+busybox, maitred and its Debian library closure, the virtio/vsock modules. Everything is built
+from the meson build dir (BISTRO_BUILD_DIR) and the cached Debian kernel.
+"""
+
+import os
+import re
+import socket
+import struct
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+
+from conftest import REPO, Vm, build_dir, have_vsockd, vmm_binary
+
+READY_TIMEOUT = float(os.environ.get("BISTRO_BOOT_TIMEOUT", "90"))
+POWEROFF_BOUND = 60.0  # seconds from the Shutdown answer to vmm's exit (SIGTERM wait is 5 s)
+POLL_TIMEOUT = 60.0
+
+FRAME_MAGIC = 0x01534942
+SET_TIME_REQUEST = 201
+SET_TIMEZONE_REQUEST = 202
+GET_KERNEL_VERSION_REQUEST = 206
+KIND_REQUEST = 1
+KIND_RESPONSE = 2
+
+EXIT_PEER_ERROR = 1
+EXIT_USAGE = 2
+EXIT_TRANSPORT = 3
+
+
+def client_binary():
+    return build_dir() / "test/tools/maitred-client"
+
+
+def maitred_binary():
+    return build_dir() / "src/maitred/maitred"
+
+
+@pytest.fixture(scope="module")
+def maitred_image(tmp_path_factory):
+    for b in (vmm_binary(), client_binary(), maitred_binary()):
+        if not b.exists():
+            pytest.fail(f"{b} missing: build the tree first (ninja -C {build_dir()})")
+    if not have_vsockd():
+        pytest.skip("no vsockd in this build: maitred is only reachable over vsock")
+    out = tmp_path_factory.mktemp("maitred-image")
+    subprocess.run([str(REPO / "test/tools/build-maitred-initramfs.sh"), str(out), str(maitred_binary())],
+                   check=True)
+    return out
+
+
+class MaitredVm:
+    """A VM whose PID 1 is maitred; start() listens for VmReady before QEMU starts."""
+
+    def __init__(self, image_dir, **kwargs):
+        self.image_dir = image_dir
+        kwargs.setdefault("net", False)
+        self.vm = Vm((image_dir / "vmlinuz", image_dir / "initramfs.img"), **kwargs)
+        self.ready_proc = None
+        self.ready_line = None
+
+    def start(self):
+        self.ready_proc = subprocess.Popen(
+            [str(client_binary()), "wait-ready", "--vsock", str(self.vm.vsock_path),
+             "--timeout", str(int(READY_TIMEOUT))],
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        # wait-ready must listen before the guest dials; its socket file says it does.
+        ready_sock = Path(str(self.vm.vsock_path) + "_7777")
+        deadline = time.monotonic() + 10
+        while not ready_sock.exists() and self.ready_proc.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.01)
+        self.vm.start()
+        return self
+
+    def wait_ready(self):
+        try:
+            out, err = self.ready_proc.communicate(timeout=READY_TIMEOUT + 10)
+        except subprocess.TimeoutExpired:
+            self.ready_proc.kill()
+            out, err = self.ready_proc.communicate()
+        assert self.ready_proc.returncode == 0, f"no VmReady: {err}\n" + self.vm.diagnostics()
+        self.ready_line = out.strip()
+        return self.ready_line
+
+    def call(self, *args, timeout=60):
+        """Runs maitred-client call VERB ARGS; returns the CompletedProcess (never raises on status)."""
+        return subprocess.run(
+            [str(client_binary()), "call", "--vsock", str(self.vm.vsock_path), "--timeout", str(timeout),
+             *args], capture_output=True, text=True, timeout=timeout + 30)
+
+    def ok(self, *args, **kwargs):
+        p = self.call(*args, **kwargs)
+        assert p.returncode == 0, f"{args}: {p.returncode} {p.stderr}\n" + self.vm.diagnostics()
+        return p.stdout
+
+    def sh(self, script, *, env=()):
+        """Runs /bin/sh -c script in the guest and waits; returns (status, code)."""
+        args = ["launch", "--wait"]
+        for e in env:
+            args += ["--env", e]
+        out = self.ok(*args, "--", "/bin/sh", "-c", script)
+        m = re.fullmatch(r"status=(\w+) pid=(\d+) code=(-?\d+)", out.strip())
+        assert m, out
+        return m.group(1), int(m.group(3))
+
+    def sh_true(self, script, **kwargs):
+        return self.sh(script, **kwargs) == ("exited", 0)
+
+    def poll_sh(self, script, timeout=POLL_TIMEOUT):
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.sh_true(script):
+                return True
+            time.sleep(0.2)
+        return False
+
+    def console(self):
+        return self.vm.console_text()
+
+    def wait_console(self, pattern, timeout=POLL_TIMEOUT):
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if re.search(pattern, self.console()):
+                return True
+            time.sleep(0.1)
+        return False
+
+    def raw(self, data, read=True):
+        """Sends raw bytes to guest port 8888; returns what came back before EOF (or timeout)."""
+        s = self.vm.connect(8888)
+        try:
+            s.sendall(data)
+            if not read:
+                return s
+            got = b""
+            s.settimeout(30)
+            while True:
+                b = s.recv(4096)
+                if not b:
+                    return got
+                got += b
+        finally:
+            if read:
+                s.close()
+
+    def cleanup(self):
+        if self.ready_proc and self.ready_proc.poll() is None:
+            self.ready_proc.kill()
+            self.ready_proc.wait()
+        self.vm.cleanup()
+
+
+@pytest.fixture(scope="module")
+def mvm(maitred_image, tmp_path_factory):
+    """One booted maitred guest shared by the tests that leave it running; /dev/vda is a blank disk."""
+    disk = tmp_path_factory.mktemp("maitred-disk") / "blank.img"
+    with open(disk, "wb") as f:
+        f.truncate(32 * 1024 * 1024)
+    v = MaitredVm(maitred_image, extra_args=("--disk", f"rw:{disk}"))
+    v.disk = disk
+    v.start()
+    try:
+        v.wait_ready()
+        yield v
+    finally:
+        v.cleanup()
+
+
+@pytest.fixture
+def fresh_vm(maitred_image):
+    vms = []
+
+    def make(**kwargs):
+        v = MaitredVm(maitred_image, **kwargs)
+        vms.append(v)
+        v.start()
+        v.wait_ready()
+        return v
+
+    yield make
+    for v in vms:
+        v.cleanup()
+
+
+def frame(type_, payload, kind=KIND_REQUEST, id_=1, length=None):
+    return struct.pack("<IIQII", FRAME_MAGIC, type_, id_, kind, len(payload) if length is None else length) + payload
+
+
+def varint(n):
+    n &= (1 << 64) - 1
+    out = b""
+    while True:
+        b = n & 0x7F
+        n >>= 7
+        if n:
+            out += bytes([b | 0x80])
+        else:
+            return out + bytes([b])
+
+
+# -- boot and ready
+
+
+def test_ready_carries_kernel_and_image_versions(mvm, maitred_image):
+    m = re.fullmatch(r"READY kernel=(\S+) image=(\S+) ms=(\d+)", mvm.ready_line)
+    assert m, mvm.ready_line
+    assert m.group(1) == (maitred_image / "kernel-release").read_text().strip()
+    assert m.group(2) == "test-initramfs-1"
+    print(f"VmReady {m.group(3)} ms after the listener started (includes QEMU start and boot)")
+    out = mvm.ok("get-kernel-version")
+    assert f"release={m.group(1)}" in out
+
+
+def test_early_boot(mvm):
+    """Mounts, hostname and the image's service directory as PID 1 set them up."""
+    assert mvm.sh_true("test $$ -gt 1 && test \"$(readlink /proc/1/exe)\" = /usr/sbin/maitred")
+    for mnt, fstype in (("/proc", "proc"), ("/sys", "sysfs"), ("/dev", "devtmpfs"), ("/dev/pts", "devpts"),
+                        ("/run", "tmpfs"), ("/tmp", "tmpfs"), ("/var", "tmpfs"), ("/mnt", "tmpfs"),
+                        ("/sys/fs/cgroup", "cgroup2")):
+        assert mvm.sh_true(f"grep -q '^[^ ]* {mnt} {fstype} ' /proc/mounts"), (mnt, mvm.console())
+    assert mvm.sh_true("test \"$(hostname)\" = bistro-test")
+    assert mvm.sh_true("grep -q '^vmw_vsock_virtio_transport ' /proc/modules")
+    assert "hello-service: started" in mvm.console()
+    # The service is still running, supervised by PID 1.
+    assert mvm.sh_true("for p in /proc/[0-9]*; do grep -q '^sleep.1000000' $p/cmdline 2>/dev/null && "
+                       "grep -q '^PPid:[[:space:]]*1$' $p/status && exit 0; done; exit 1"), mvm.console()[-2000:]
+    # The broken service file is reported and skipped; PID 1 carried on.
+    assert re.search(r"bad\.conf:1: invalid service file, skipping", mvm.console())
+
+
+# -- time and timezone
+
+
+def test_set_time_refuses_near_zero_and_applies_good_time(mvm):
+    # The client will not even send it (it validates like maitred).
+    p = mvm.call("set-time", "5")
+    assert p.returncode == EXIT_USAGE, p.stderr
+    # Sent raw anyway: maitred's wire layer refuses the invalid request and drops the connection.
+    got = mvm.raw(frame(SET_TIME_REQUEST, b"\x08" + varint(5)))
+    assert got == b""
+    assert mvm.sh_true("test $(date +%s) -gt 1577836800"), "a near-zero SetTime changed the clock"
+
+    target = 2000000000  # 2033-05-18
+    assert mvm.ok("set-time", str(target)).strip() == "ok"
+    assert mvm.sh_true(f"t=$(date +%s); test $t -ge {target} && test $t -lt {target + 3600}")
+    assert "Clock set to 2000000000." in mvm.console()
+
+
+def test_set_timezone(mvm):
+    assert mvm.ok("set-timezone", "Europe/Paris").strip() == "ok"
+    assert mvm.sh_true("test \"$(readlink /run/bistro/localtime)\" = /usr/share/zoneinfo/Europe/Paris")
+    # /etc/localtime points at the link: the C library follows it.
+    assert mvm.sh_true("z=$(date +%Z); test $z = CET -o $z = CEST")
+    assert mvm.ok("set-timezone", "UTC").strip() == "ok"
+    assert mvm.sh_true("test $(date +%Z) = UTC")
+
+    p = mvm.call("set-timezone", "Nowhere/City")
+    assert p.returncode == EXIT_PEER_ERROR and "No such file" in p.stderr, p.stderr
+    p = mvm.call("set-timezone", "../../etc/passwd")
+    assert p.returncode == EXIT_USAGE
+    name = b"../../etc/passwd"
+    assert mvm.raw(frame(SET_TIMEZONE_REQUEST, b"\x0a" + varint(len(name)) + name)) == b""
+    assert mvm.sh_true("test $(date +%Z) = UTC")
+
+
+# -- mounts
+
+
+def test_mount_tmpfs_at_new_target(mvm):
+    assert mvm.ok("mount", "tmpfs", "/run/test/deep/dir", "tmpfs", "--flags", "nosuid,nodev,noexec",
+                  "--data", "size=1m,mode=0700").strip() == "ok"
+    assert mvm.sh_true("grep -q '^tmpfs /run/test/deep/dir tmpfs rw,nosuid,nodev,noexec,.*size=1024k.*mode=700'"
+                       " /proc/mounts")
+    p = mvm.call("mount", "none", "/run/test/bad", "nosuchfs")
+    assert p.returncode == EXIT_PEER_ERROR, p.stderr
+    p = mvm.call("mount", "tmpfs", "/run/../etc", "tmpfs")
+    assert p.returncode == EXIT_USAGE
+
+
+def test_mount_mkfs_if_needed(mvm):
+    assert mvm.ok("mount", "/dev/vda", "/mnt/data", "ext2", "--mkfs").strip() == "ok"
+    assert "No filesystem on '/dev/vda', running mkfs.ext2" in mvm.console()
+    with open(mvm.disk, "rb") as f:
+        f.seek(1080)
+        assert f.read(2) == b"\x53\xef", "no ext2 superblock on the disk"
+    assert mvm.sh_true("echo kept > /mnt/data/marker && sync")
+    # A formatted disk is mounted as it is, never formatted again.
+    assert mvm.ok("mount", "/dev/vda", "/mnt/again", "ext2", "--mkfs").strip() == "ok"
+    assert mvm.sh_true("test \"$(cat /mnt/again/marker)\" = kept")
+    assert mvm.console().count("running mkfs.ext2") == 1
+
+
+# -- processes
+
+
+def test_launch_exit_codes_and_signals(mvm):
+    assert mvm.sh("exit 0") == ("exited", 0)
+    assert mvm.sh("exit 3") == ("exited", 3)
+    assert mvm.sh("kill -9 $$") == ("signaled", 9)
+    assert mvm.sh("kill -TERM $$") == ("signaled", 15)
+    assert mvm.sh("test \"$FOO\" = 'b a r' && test -n \"$PATH\"", env=("FOO=b a r",)) == ("exited", 0)
+    out = mvm.ok("launch", "--", "/bin/sleep", "1")
+    assert re.fullmatch(r"status=launched pid=\d+ code=0", out.strip())
+    p = mvm.call("launch", "--wait", "--", "/nonexistent/binary")
+    assert p.returncode == EXIT_PEER_ERROR and "No such file" in p.stderr
+    p = mvm.call("launch", "--wait", "--", "relative/path")
+    assert p.returncode == EXIT_USAGE
+
+
+def test_launched_process_state_is_clean(mvm):
+    """New session, no blocked signals, only stdio open."""
+    assert mvm.sh_true("grep -q '^SigBlk:[[:space:]]*0*$' /proc/self/status")
+    assert mvm.sh_true("test \"$(cut -d' ' -f6 /proc/self/stat)\" = $$")
+    assert mvm.sh_true("test $(ls /proc/$$/fd | wc -l) -le 4")
+
+
+def test_orphans_are_reaped(mvm):
+    # The shell exits at once; its background sleep is orphaned and re-parented to PID 1.
+    assert mvm.sh("sleep 3 & echo $! > /run/orphan.pid") == ("exited", 0)
+    assert mvm.sh_true("p=$(cat /run/orphan.pid); grep -q '^PPid:[[:space:]]*1$' /proc/$p/status")
+    # When it exits PID 1 must collect it: a zombie would keep /proc/PID.
+    assert mvm.poll_sh("p=$(cat /run/orphan.pid); test ! -e /proc/$p"), mvm.console()[-2000:]
+    # Many at once, and nothing anywhere stays a zombie.
+    assert mvm.sh("for i in 1 2 3 4 5 6 7 8 9 10; do (sleep 0.2 &) ; done") == ("exited", 0)
+    assert mvm.poll_sh("! grep -l '^State:[[:space:]]*Z' /proc/[0-9]*/status"), mvm.console()[-2000:]
+
+
+def test_respawn_limit(mvm):
+    token = "crashy-%d" % os.getpid()
+    out = mvm.ok("launch", "--respawn", "--", "/bin/busybox", "sh", "-c", f"echo {token}; exit 7")
+    assert re.fullmatch(r"status=launched pid=\d+ code=0", out.strip())
+    assert mvm.wait_console(r"Service 'busybox' respawned 10 times in 30 s, giving up\."), mvm.console()[-3000:]
+    # PID 1 survived and still answers; and no further run happened after giving up.
+    mvm.ok("get-kernel-version")
+    assert mvm.sh_true("exit 0")
+    text = mvm.console()
+    assert text.count(token) == 11, text[-3000:]  # the first run and 10 respawns
+    assert len(re.findall(r"Service 'busybox' respawned \(pid \d+, respawn \d+\)", text)) == 10
+
+
+def test_survives_garbage_and_handler_errors(mvm):
+    assert mvm.raw(b"GARBAGE!" * 64) == b""
+    # A header announcing a 4 GiB payload is refused before anything is allocated.
+    assert mvm.raw(frame(GET_KERNEL_VERSION_REQUEST, b"", length=0xFFFFFFFF)) == b""
+    # A response where a request belongs, an unknown type, a truncated frame.
+    assert mvm.raw(frame(GET_KERNEL_VERSION_REQUEST, b"", kind=KIND_RESPONSE)) == b""
+    assert mvm.raw(frame(9999, b"")) == b""
+    half = mvm.raw(frame(GET_KERNEL_VERSION_REQUEST, b"")[:10], read=False)
+    try:
+        # Handler errors answer an ErrorReply and keep the connection usable.
+        p = mvm.call("mount", "/dev/nonexistent", "/mnt/x", "ext4")
+        assert p.returncode == EXIT_PEER_ERROR, p.stderr
+        p = mvm.call("set-timezone", "Mars/Olympus")
+        assert p.returncode == EXIT_PEER_ERROR
+        # A well-formed raw request still gets its answer.
+        got = mvm.raw(frame(GET_KERNEL_VERSION_REQUEST, b"", id_=77), read=False)
+        got.settimeout(30)
+        hdr = b""
+        while len(hdr) < 24:
+            b = got.recv(24 - len(hdr))
+            assert b
+            hdr += b
+        magic, type_, id_, flags, length = struct.unpack("<IIQII", hdr)
+        assert (magic, type_, id_, flags) == (FRAME_MAGIC, 251, 77, KIND_RESPONSE)
+        got.close()
+    finally:
+        half.close()
+    assert "release=" in mvm.ok("get-kernel-version")
+
+
+# -- shutdown
+
+
+def test_shutdown_powers_off_within_bound(fresh_vm, tmp_path):
+    disk = tmp_path / "data.img"
+    with open(disk, "wb") as f:
+        f.truncate(32 * 1024 * 1024)
+    v = fresh_vm(extra_args=("--disk", f"rw:{disk}"))
+    assert v.ok("mount", "/dev/vda", "/mnt/stateful", "ext2", "--mkfs").strip() == "ok"
+    # Data written without sync must reach the disk: shutdown syncs and unmounts.
+    assert v.sh_true("echo persisted > /mnt/stateful/marker")
+    # A process that ignores SIGTERM needs the SIGKILL after 5 s.
+    out = v.ok("launch", "--", "/bin/sh", "-c", "trap '' TERM; while :; do sleep 0.2; done")
+    assert "status=launched" in out
+    assert v.ok("shutdown").strip() == "ok"
+    t0 = time.monotonic()
+    try:
+        rc = v.vm.proc.wait(POWEROFF_BOUND)
+    except subprocess.TimeoutExpired:
+        pytest.fail(f"vmm still running {POWEROFF_BOUND:.0f} s after Shutdown\n" + v.vm.diagnostics())
+    print(f"powered off {time.monotonic() - t0:.1f} s after the Shutdown answer")
+    assert rc == 0, v.vm.diagnostics()
+    text = v.console()
+    assert "sending SIGKILL" in text
+    assert "Unmounted" in text and "Powering off." in text
+    assert "reboot: Power down" in text
+    assert "Kernel panic" not in text
+    if not os.access("/usr/sbin/debugfs", os.X_OK) and not os.access("/sbin/debugfs", os.X_OK):
+        pytest.skip("debugfs (e2fsprogs) missing: cannot check the data on the host")
+    cat = subprocess.run(["debugfs", "-R", "cat /marker", str(disk)], capture_output=True, text=True)
+    assert cat.stdout.strip() == "persisted", cat.stderr
+    # Cleanly unmounted: the superblock's state says so (s_state at 1024 + 58, 1 = clean).
+    with open(disk, "rb") as f:
+        f.seek(1024 + 58)
+        assert struct.unpack("<H", f.read(2))[0] & 1 == 1
+
+
+def test_power_button_shuts_down(fresh_vm):
+    """vmm's graceful stop (QMP system_powerdown) reaches maitred as the ACPI power button."""
+    v = fresh_vm()
+    assert "for the power button" in v.console()
+    assert v.vm.stop() == 0, v.vm.diagnostics()
+    text = v.console()
+    assert "Power button pressed." in text and "Powering off." in text
+    assert "powered off" in v.vm.vmm_log()
+
+
+def test_no_services_kernel_flag(fresh_vm):
+    v = fresh_vm(append="bistro.no_services")
+    assert "bistro.no_services: not starting services." in v.console()
+    assert "hello-service: started" not in v.console()
+    assert v.sh_true("exit 0")
