@@ -101,7 +101,8 @@ void init_mounts(void) {
                 if (mkdir(dirs[i], 0755) < 0 && errno != EEXIST)
                         log_warning_errno(errno, "Cannot create '%s', ignoring: %m", dirs[i]);
         for (size_t i = 0; i < ELEMENTSOF(links); i++)
-                (void) symlink(links[i][0], links[i][1]);
+                if (symlink(links[i][0], links[i][1]) < 0 && errno != EEXIST)
+                        log_debug_errno(errno, "Cannot create '%s', ignoring: %m", links[i][1]);
 }
 
 void init_hostname(const char *conf_dir) {
