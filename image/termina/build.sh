@@ -183,6 +183,10 @@ ln -sf /proc/self/mounts "$root/etc/mtab"
 printf 'root:x:0:0:root:/root:/bin/sh\n' > "$root/etc/passwd"
 printf 'root:x:0:\n' > "$root/etc/group"
 echo termina > "$root/etc/hostname"
+echo termina > "$root/etc/bistro/hostname"
+ln -sf /run/bistro/localtime "$root/etc/localtime"
+# Stage 1 already loaded the boot modules; this list is for maitred (see docs/design/maitred.md).
+printf '# Modules maitred loads at boot; stage 1 loads the boot set (docs/design/termina.md).\n' > "$root/etc/bistro/modules"
 # Every binary we ship must find its libraries inside the root.
 for bin in "$root/usr/sbin/maitred" ${vshd:+"$root/usr/sbin/vshd"} "$root/usr/bin/lxc-start" "$root/usr/sbin/mkfs.btrfs"; do
         while read -r so; do
@@ -218,8 +222,9 @@ while IFS=: read -r mod deps; do
 done < "$mdir/modules.dep"
 depmod -b "$root/usr" "$krel" 2>"$tmp/depmod.err" || { cat "$tmp/depmod.err" >&2; die "depmod failed"; }
 
-# Stage 1 modules: block device, dm-verity, squashfs and vsock, dependencies first.
-wanted=(virtio_mmio virtio_blk dm-verity squashfs vmw_vsock_virtio_transport)
+# Stage 1 modules: block device, dm-verity, squashfs, vsock and the ACPI power button (maitred
+# watches it for a graceful stop), dependencies first.
+wanted=(virtio_mmio virtio_blk dm-verity squashfs vmw_vsock_virtio_transport button evdev)
 declare -A dep seen
 while IFS=: read -r mod deps; do dep[$mod]=$deps; done < "$mdir/modules.dep"
 order=()
