@@ -301,10 +301,23 @@ static void vmm_done(Vmm *v) {
         free(v->console_path);
 }
 
-static bool kvm_usable(void) {
+static bool kvm_device_usable(void) {
         _cleanup_close_ int fd = open("/dev/kvm", O_RDWR | O_CLOEXEC);
 
         return fd >= 0 && ioctl(fd, KVM_GET_API_VERSION, 0) == KVM_API_VERSION;
+}
+
+/* For "auto": KVM with hardware virtualization. A /dev/kvm served only by kvm_pvm (pagetable-based
+ * KVM, found inside some cloud VMs) runs PVM-aware guest kernels only; Debian's does not boot. */
+static bool kvm_usable(void) {
+        if (!kvm_device_usable())
+                return false;
+        if (access("/sys/module/kvm_pvm", F_OK) == 0 && access("/sys/module/kvm_intel", F_OK) < 0 &&
+            access("/sys/module/kvm_amd", F_OK) < 0) {
+                log_info("/dev/kvm is kvm_pvm, which needs PVM-aware guests: using TCG.");
+                return false;
+        }
+        return true;
 }
 
 static char *path_join(const char *a, const char *b) {
@@ -770,7 +783,7 @@ static int run(int argc, char *argv[]) {
 
         if (arg_accel == ACCEL_AUTO)
                 arg_accel = kvm_usable() ? ACCEL_KVM : ACCEL_TCG;
-        else if (arg_accel == ACCEL_KVM && !kvm_usable())
+        else if (arg_accel == ACCEL_KVM && !kvm_device_usable())
                 return log_error_errno(SYNTHETIC_ERRNO(ENODEV), "--accel kvm: /dev/kvm is not usable."),
                        EXIT_SETUP;
         if (arg_accel == ACCEL_TCG) {
