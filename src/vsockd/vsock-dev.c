@@ -480,8 +480,9 @@ static void conn_handshake(VsockDev *d, VsockConn *c) {
         r = hybrid_read_connect(c->fd, &port);
         if (r == 0) {
                 if (c->rdhup)
-                        conn_free(d, c);
-                c->readable = false;
+                        conn_free(d, c); /* gone before finishing its line */
+                else
+                        c->readable = false;
                 return;
         }
         if (r < 0) {
