@@ -60,8 +60,8 @@ if ! apt-get download "$pkg=$ver" >&2 2>"$tmp/apt.err"; then
         cat "$tmp/apt.err" >&2
         log "pinned $pkg=$ver is not in the archive; following $meta"
         pkg=$(apt-cache depends "$meta" | awk '$1 == "Depends:" && $2 ~ /^linux-image-/ { print $2; exit }')
-        [[ -n $pkg ]] || die "cannot resolve $meta (run apt-get update?)"
-        apt-get download "$pkg" >&2 || die "apt-get download $pkg failed"
+        [[ -n $pkg ]] || die "cannot resolve $meta: are the apt lists there? (sudo apt-get update)"
+        apt-get download "$pkg" >&2 || die "apt-get download $pkg failed (sudo apt-get update?)"
         ver=$(dpkg-deb -f ./"$pkg"_*.deb Version)
         log "using $pkg $ver instead; update image/kernel/VERSION to pin it"
 fi

@@ -25,14 +25,17 @@ struct Qmp {
         void *userdata;
 };
 
-int qmp_line_event(const char *line, char *buf, size_t size) {
+int qmp_line_get_string(const char *line, const char *key, char *buf, size_t size) {
+        char quoted[64];
         const char *p, *end;
         size_t l;
 
-        p = strstr(line, "\"event\"");
+        if (snprintf(quoted, sizeof(quoted), "\"%s\"", key) >= (int) sizeof(quoted))
+                return -EINVAL;
+        p = strstr(line, quoted);
         if (!p)
                 return -ENOENT;
-        p += strlen("\"event\"");
+        p += strlen(quoted);
         while (*p == ' ' || *p == ':')
                 p++;
         if (*p != '"')
@@ -44,12 +47,18 @@ int qmp_line_event(const char *line, char *buf, size_t size) {
         l = (size_t) (end - p);
         if (l == 0 || l >= size)
                 return -EBADMSG;
+        /* Event names and reasons are identifiers; anything else is refused, never copied. */
         for (size_t i = 0; i < l; i++)
-                if (!((p[i] >= 'A' && p[i] <= 'Z') || (p[i] >= '0' && p[i] <= '9') || p[i] == '_'))
+                if (!((p[i] >= 'A' && p[i] <= 'Z') || (p[i] >= 'a' && p[i] <= 'z') ||
+                      (p[i] >= '0' && p[i] <= '9') || p[i] == '_' || p[i] == '-'))
                         return -EBADMSG;
         memcpy(buf, p, l);
         buf[l] = 0;
         return 0;
+}
+
+int qmp_line_event(const char *line, char *buf, size_t size) {
+        return qmp_line_get_string(line, "event", buf, size);
 }
 
 static int qmp_send_raw(Qmp *q, const char *cmd) {
@@ -143,6 +152,9 @@ int qmp_new(sd_event *e, int fd, qmp_event_handler_t on_event, void *userdata, Q
         r = fd_nonblock(fd, true);
         if (r >= 0)
                 r = sd_event_add_io(e, &q->io, fd, EPOLLIN, qmp_on_io, q);
+        /* Before the child sources: QEMU's last events must be read before its exit is handled. */
+        if (r >= 0)
+                r = sd_event_source_set_priority(q->io, SD_EVENT_PRIORITY_IMPORTANT);
         if (r < 0) {
                 q->fd = -EBADF;
                 qmp_free(q);

@@ -21,5 +21,8 @@ static inline void qmp_freep(Qmp **q) {
 int qmp_execute(Qmp *q, const char *cmd);
 bool qmp_is_ready(const Qmp *q);
 
-/* Extracts the value of "event" from one QMP line into buf; -ENOENT if it has none. Pure. */
+/* Extracts the string value of "key" (the first occurrence) from one QMP line into buf: -ENOENT if
+ * absent, -EBADMSG unless it is a non-empty [A-Za-z0-9_-] identifier that fits. Pure. */
+int qmp_line_get_string(const char *line, const char *key, char *buf, size_t size);
+/* The value of "event". */
 int qmp_line_event(const char *line, char *buf, size_t size);

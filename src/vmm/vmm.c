@@ -11,6 +11,7 @@
 #include <linux/sched.h>
 #include <poll.h>
 #include <signal.h>
+#include <sys/file.h>
 #include <sys/ioctl.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
@@ -36,6 +37,7 @@
 #define EXIT_QEMU_DIED 2   /* QEMU exited or was killed without a guest poweroff */
 #define EXIT_VSOCKD_DIED 3 /* the device process died; QEMU was killed */
 #define EXIT_FORCED_STOP 4 /* asked to stop, the guest did not power off in time: quit/killed */
+#define EXIT_GUEST_RESET 5 /* the guest rebooted or panicked (-no-reboot turns that into an exit) */
 
 #define GUEST_CID 3
 #define VSOCKD_READY_TIMEOUT_MS 10000
@@ -88,6 +90,8 @@ typedef struct Vmm {
         sd_event_source *timer;
         StopPhase phase;
         bool guest_shutdown;
+        bool guest_reset;
+        char shutdown_reason[32];
         int exit_status;
         char *vsock_path, *vhost_user_path, *qmp_path, *console_path;
 } Vmm;
@@ -202,7 +206,12 @@ static int on_qemu_exit(sd_event_source *s, const siginfo_t *si, void *userdata)
 
         if (v->phase == STOP_TERMINATE)
                 status = v->exit_status;
-        else if (exited_cleanly(si) && (v->guest_shutdown || v->phase == STOP_POWERDOWN)) {
+        else if (exited_cleanly(si) && v->guest_reset) {
+                log_error(
+                        "The guest rebooted or panicked (%s); QEMU (pid %d) exited. See '%s'.",
+                        v->shutdown_reason, (int) v->qemu.pid, v->console_path);
+                status = EXIT_GUEST_RESET;
+        } else if (exited_cleanly(si) && (v->guest_shutdown || v->phase == STOP_POWERDOWN)) {
                 log_info("The guest powered off; QEMU (pid %d) exited.", (int) v->qemu.pid);
                 status = 0;
         } else if (v->phase == STOP_QUIT || v->phase == STOP_KILL) {
@@ -245,9 +254,14 @@ static void on_qmp_event(Qmp *q, const char *event, const char *line, void *user
         Vmm *v = userdata;
 
         if (streq(event, "SHUTDOWN")) {
-                v->guest_shutdown =
-                        v->guest_shutdown || strstr(line, "\"guest\": true") || v->phase == STOP_POWERDOWN;
-                log_info("QEMU reports shutdown%s.", v->guest_shutdown ? " by the guest" : "");
+                if (qmp_line_get_string(line, "reason", v->shutdown_reason, sizeof(v->shutdown_reason)) < 0)
+                        strscpy(v->shutdown_reason, "unknown", sizeof(v->shutdown_reason));
+                /* A guest reboot or panic (panic=-1) ends QEMU too, because of -no-reboot. */
+                if (streq(v->shutdown_reason, "guest-reset") || streq(v->shutdown_reason, "guest-panic"))
+                        v->guest_reset = true;
+                else if (streq(v->shutdown_reason, "guest-shutdown"))
+                        v->guest_shutdown = true;
+                log_info("QEMU reports shutdown (%s).", v->shutdown_reason);
         } else
                 log_debug("QMP event %s", event);
 }
@@ -730,7 +744,7 @@ static int parse_argv(int argc, char *argv[]) {
 static int run(int argc, char *argv[]) {
         _cleanup_free_ char *kernel = NULL, *initrd = NULL, *qemu = NULL, *vsockd = NULL;
         _cleanup_close_ int vu_listen = -EBADF, vs_listen = -EBADF, qmp_listen = -EBADF, vu_client = -EBADF;
-        _cleanup_close_ int qmp_peer = -EBADF, ready_r = -EBADF, ready_w = -EBADF;
+        _cleanup_close_ int qmp_peer = -EBADF, ready_r = -EBADF, ready_w = -EBADF, dir_lock = -EBADF;
         _cleanup_(strv_freep) char **qemu_argv = NULL;
         _cleanup_(jail_done) Jail jail = {};
         QemuDisk disks[QEMU_DISKS_MAX] = {};
@@ -797,6 +811,21 @@ static int run(int argc, char *argv[]) {
         r = mkdir_p(arg_runtime_dir, 0700);
         if (r < 0)
                 return log_error_errno(r, "Cannot create runtime dir '%s': %m", arg_runtime_dir), EXIT_SETUP;
+        /* One vmm per runtime dir: a second one would take over the first one's sockets. The lock
+         * lives as long as this fd, i.e. as long as we do. */
+        dir_lock = open(arg_runtime_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        if (dir_lock < 0)
+                return log_error_errno(errno, "Cannot open runtime dir '%s': %m", arg_runtime_dir),
+                       EXIT_SETUP;
+        if (flock(dir_lock, LOCK_EX | LOCK_NB) < 0) {
+                if (errno == EWOULDBLOCK)
+                        return log_error_errno(
+                                       SYNTHETIC_ERRNO(EBUSY), "Runtime dir '%s' is in use by another vmm.",
+                                       arg_runtime_dir),
+                               EXIT_SETUP;
+                return log_error_errno(errno, "Cannot lock runtime dir '%s': %m", arg_runtime_dir),
+                       EXIT_SETUP;
+        }
         v.vsock_path = path_join(arg_runtime_dir, "vsock.sock");
         v.vhost_user_path = path_join(arg_runtime_dir, "vhost-user.sock");
         v.qmp_path = path_join(arg_runtime_dir, "qmp.sock");

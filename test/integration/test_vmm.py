@@ -5,6 +5,7 @@ import json
 import os
 import signal
 import socket
+import subprocess
 import time
 
 import pytest
@@ -273,3 +274,21 @@ def test_vsock_echo(vm):
         s.sendall(data)
         s.shutdown(socket.SHUT_WR)
         assert gp.recv_line(s) == gp.sink_reply(data)
+
+
+def test_second_vmm_on_same_runtime_dir_refused(vm):
+    # The very same command line: same runtime dir.
+    p = subprocess.run(vm.args, capture_output=True, text=True, timeout=30, env=vm.env)
+    assert p.returncode == EXIT_SETUP
+    assert "in use by another vmm" in p.stderr
+    # The first VM is untouched.
+    assert (vm.runtime_dir / "qmp.sock").exists()
+    assert vm.proc.poll() is None
+
+
+def test_guest_panic_is_reported(vm_factory):
+    # No init in the initramfs -> no root fs -> kernel panic; panic=-1 + -no-reboot end QEMU.
+    v = vm_factory(append="rdinit=/nonexistent", net=False)
+    assert wait_exit(v, 120) == 5, v.diagnostics()
+    assert "rebooted or panicked" in v.vmm_log()
+    assert_nothing_left(v)

@@ -235,13 +235,32 @@ static void test_qmp_line_event(void **state) {
                 -EBADMSG);
 }
 
+static void test_qmp_line_get_string(void **state) {
+        char buf[32];
+
+        assert_int_equal(
+                qmp_line_get_string(
+                        "{\"event\": \"SHUTDOWN\", \"data\": {\"guest\": true, \"reason\": \"guest-reset\"}}",
+                        "reason", buf, sizeof(buf)),
+                0);
+        assert_string_equal(buf, "guest-reset");
+        assert_int_equal(
+                qmp_line_get_string(
+                        "{\"data\": {\"reason\": \"guest-shutdown\"}}", "reason", buf, sizeof(buf)),
+                0);
+        assert_string_equal(buf, "guest-shutdown");
+        assert_int_equal(qmp_line_get_string("{\"data\": {}}", "reason", buf, sizeof(buf)), -ENOENT);
+        assert_int_equal(qmp_line_get_string("{\"reason\": \"a b\"}", "reason", buf, sizeof(buf)), -EBADMSG);
+        assert_int_equal(qmp_line_get_string("{\"reason\": \"x\"}", "reason", buf, 1), -EBADMSG);
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_argv_tcg),       cmocka_unit_test(test_argv_kvm_disks_net),
                 cmocka_unit_test(test_argv_rejects),   cmocka_unit_test(test_hostfwd_parse),
                 cmocka_unit_test(test_accel_names),    cmocka_unit_test(test_tsc_parse),
                 cmocka_unit_test(test_tsc_sample),     cmocka_unit_test(test_tsc_host),
-                cmocka_unit_test(test_qmp_line_event),
+                cmocka_unit_test(test_qmp_line_event), cmocka_unit_test(test_qmp_line_get_string),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }
