@@ -1,0 +1,86 @@
+# SPDX-License-Identifier: LGPL-2.1-or-later
+"""vsockd's sandbox: the seccomp filter really refuses, and the running daemon has no capabilities,
+no_new_privs, a seccomp filter, and a root that is only its socket directory."""
+
+import os
+import signal
+import socket
+import subprocess
+import tempfile
+
+import pytest
+
+from conftest import Vm, have_vsockd, vsockd_binary
+
+pytestmark = pytest.mark.skipif(not have_vsockd(), reason="vsockd not built")
+
+
+def proc_status(pid):
+    with open(f"/proc/{pid}/status") as f:
+        return dict(line.rstrip("\n").split(":\t", 1) for line in f if ":\t" in line)
+
+
+def test_seccomp_selftest_is_killed():
+    """--seccomp-selftest installs the real filter, then calls socket(AF_INET): SIGSYS."""
+    p = subprocess.run([str(vsockd_binary()), "--seccomp-selftest"], capture_output=True, timeout=60)
+    assert p.returncode == -signal.SIGSYS, (p.returncode, p.stderr.decode(errors="replace"))
+    assert b"NOT effective" not in p.stderr
+
+
+def _listening(path):
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    s.bind(path)
+    s.listen(4)
+    return s
+
+
+def test_sandbox_fails_closed():
+    """If the sandbox cannot be set up (here: the socket directory does not exist), vsockd exits
+    non-zero before it would serve anything."""
+    d = tempfile.mkdtemp(prefix="vsockd-sb-")
+    a, b = _listening(os.path.join(d, "vu.sock")), _listening(os.path.join(d, "v.sock"))
+    r, w = os.pipe()
+    try:
+        p = subprocess.run([str(vsockd_binary()), "--vhost-user-fd", str(a.fileno()), "--listen-fd", str(b.fileno()),
+                            "--uds-path", "/nonexistent-dir-for-vsockd/v.sock", "--guest-cid", "3",
+                            "--ready-fd", str(w)],
+                           pass_fds=(a.fileno(), b.fileno(), w), capture_output=True, timeout=60)
+        os.close(w)
+        assert p.returncode != 0
+        assert os.read(r, 16) == b""  # never said READY
+        assert b"sandbox" in p.stderr
+    finally:
+        os.close(r)
+        a.close()
+        b.close()
+
+
+def test_running_vsockd_is_confined(test_image):
+    v = Vm(test_image)
+    v.start()
+    try:
+        v.wait_ready()
+        pid = v.vsockd_pid()
+        assert pid
+        st = proc_status(pid)
+        assert int(st["CapEff"], 16) == 0
+        assert int(st["CapPrm"], 16) == 0
+        assert int(st["CapBnd"], 16) == 0
+        assert st["NoNewPrivs"] == "1"
+        assert st["Seccomp"] == "2"
+        root = f"/proc/{pid}/root"
+        # Its root is the VM's runtime directory, nothing else.
+        assert not os.path.exists(root + "/etc/passwd")
+        assert not os.path.exists(root + "/proc/self")
+        assert os.path.exists(root + "/vsock.sock")
+        assert set(os.listdir(root)) <= set(os.listdir(v.runtime_dir))
+        # Own network namespace: no way to the host's network even if a call slipped through.
+        assert os.readlink(f"/proc/{pid}/ns/net") != os.readlink("/proc/self/ns/net")
+        # And it still works.
+        s = v.connect(5000)
+        with s:
+            s.sendall(b"hi")
+            s.shutdown(socket.SHUT_WR)
+            assert s.recv(10) == b"hi"
+    finally:
+        v.cleanup()
