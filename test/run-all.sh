@@ -63,7 +63,7 @@ export BISTRO_BUILD_DIR="$top/build"
 export BISTRO_ACCEL=${BISTRO_ACCEL:-tcg}
 if [ -d test/integration ] && ls test/integration/test_*.py >/dev/null 2>&1; then
         echo "=== integration (accel: $BISTRO_ACCEL)"
-        python3 -m pytest -v -rs --junitxml="$out/integration.xml" test/integration
+        /usr/bin/python3 -m pytest -v -rs --junitxml="$out/integration.xml" test/integration
         rc=$?
         # pytest exits 5 when it collected nothing: that is a failure of the suite, not a pass.
         [ $rc -eq 5 ] && echo "FAIL integration pytest collected no tests" >>"$steps"
@@ -72,4 +72,4 @@ fi
 args=("steps=x:$steps" "meson=gcc:build/meson-logs/testlog.json" "meson=asan:build-asan/meson-logs/testlog.json")
 [ -f "$out/integration.xml" ] && args+=("junit=integration:$out/integration.xml")
 echo "=== summary"
-python3 test/summarize.py "${args[@]}"
+/usr/bin/python3 test/summarize.py "${args[@]}"

@@ -18,5 +18,5 @@ for p in vmm vsockd concierge cicerone vmc vsh bistro; do
 done
 if [ -x "$b/src/vmm/vmm" ] && [ -x "$top/image/test-guest/build.sh" ]; then
         echo "Booting the test guest through vmm + vsockd and talking to it over vsock:"
-        exec python3 "$top/tools/vm-demo.py" "$b"
+        exec /usr/bin/python3 "$top/tools/vm-demo.py" "$b"
 fi
