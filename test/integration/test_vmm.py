@@ -6,7 +6,9 @@ import os
 import signal
 import socket
 import subprocess
+import tempfile
 import time
+from pathlib import Path
 
 import pytest
 
@@ -292,3 +294,31 @@ def test_guest_panic_is_reported(vm_factory):
     assert wait_exit(v, 120) == 5, v.diagnostics()
     assert "rebooted or panicked" in v.vmm_log()
     assert_nothing_left(v)
+
+
+def test_rootless(test_image, tmp_path):
+    """As an unprivileged user (nobody): user namespaces make the same jail without root."""
+    import shutil
+    if os.geteuid() != 0 or not shutil.which("setpriv"):
+        pytest.skip("needs root to switch to an unprivileged user (setpriv)")
+    from conftest import vmm_binary
+    d = Path(tempfile.mkdtemp(prefix="bistro-rootless-", dir="/tmp"))
+    try:
+        for f in test_image:
+            shutil.copy(f, d / f.name)
+        rt = d / "rt"
+        rt.mkdir()
+        os.chown(rt, 65534, 65534)
+        os.chmod(d, 0o755)
+        for f in test_image:
+            os.chmod(d / f.name, 0o644)
+        args = ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", str(vmm_binary()),
+                "--name", "rootless", "--kernel", str(d / "vmlinuz"), "--initrd", str(d / "initramfs.img"),
+                "--runtime-dir", str(rt), "--append", "bistro.init=poweroff", "--mem", "256M"]
+        p = subprocess.run(args, capture_output=True, text=True, timeout=180,
+                           env=dict(os.environ, BISTRO_ACCEL="tcg"))
+        assert p.returncode == 0, p.stderr + (rt / "console.log").read_text(errors="replace")[-2000:]
+        assert "powered off" in p.stderr
+        assert not any((rt / n).exists() for n in OUR_SOCKETS)
+    finally:
+        shutil.rmtree(d, ignore_errors=True)
