@@ -33,6 +33,29 @@ static int service_spawn(Service *s) {
         return 0;
 }
 
+static void service_respawn(Service *s) {
+        int r;
+
+        s->respawn_timer = sd_event_source_disable_unref(s->respawn_timer);
+        if (s->manager->shutting_down) {
+                s->state = SERVICE_EXITED;
+                return;
+        }
+        s->n_respawns++;
+        r = service_spawn(s);
+        if (r < 0) {
+                s->state = SERVICE_FAILED;
+                log_error_errno(r, "Failed to respawn service '%s', giving up: %m", s->name);
+                return;
+        }
+        log_info("Service '%s' respawned (pid %d, respawn %u).", s->name, (int) s->pid, s->n_respawns);
+}
+
+static int on_respawn_timer(sd_event_source *src, uint64_t usec, void *userdata) {
+        service_respawn(userdata);
+        return 0;
+}
+
 static void service_exited(Manager *m, pid_t pid, const siginfo_t *si, void *userdata) {
         Service *s = userdata;
         uint64_t now = 0;
@@ -59,14 +82,12 @@ static void service_exited(Manager *m, pid_t pid, const siginfo_t *si, void *use
                         SERVICE_RESPAWN_BURST, SERVICE_RESPAWN_INTERVAL_USEC / 1000000u);
                 return;
         }
-        s->n_respawns++;
-        r = service_spawn(s);
-        if (r < 0) {
-                s->state = SERVICE_FAILED;
-                log_error_errno(r, "Failed to respawn service '%s', giving up: %m", s->name);
-                return;
-        }
-        log_info("Service '%s' respawned (pid %d, respawn %u).", s->name, (int) s->pid, s->n_respawns);
+        s->state = SERVICE_RESPAWNING;
+        r = sd_event_add_time_relative(
+                m->event, &s->respawn_timer, CLOCK_MONOTONIC, SERVICE_RESPAWN_DELAY_USEC, 0,
+                on_respawn_timer, s);
+        if (r < 0)
+                service_respawn(s); /* no timer: at once rather than never */
 }
 
 static Service *service_free(Service *s) {
@@ -74,6 +95,7 @@ static Service *service_free(Service *s) {
                 return NULL;
         if (s->pid > 0)
                 manager_unwatch_pid(s->manager, s->pid);
+        sd_event_source_disable_unref(s->respawn_timer);
         free(s->name);
         strv_free(s->argv);
         strv_free(s->envp);

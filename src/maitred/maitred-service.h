@@ -11,11 +11,14 @@
 #define SERVICE_RESPAWN_BURST 10u
 #define SERVICE_RESPAWN_INTERVAL_USEC (30u * 1000000u)
 #define SERVICES_MAX 128u
+/* Between an exit and the respawn, so a service that dies at once does not spin PID 1. */
+#define SERVICE_RESPAWN_DELAY_USEC (100u * 1000u)
 
 typedef enum ServiceState {
         SERVICE_RUNNING,
-        SERVICE_EXITED, /* ended and not respawned (respawn off, or shutting down) */
-        SERVICE_FAILED, /* gave up: respawn limit hit or exec failed */
+        SERVICE_RESPAWNING, /* exited, respawn scheduled */
+        SERVICE_EXITED,     /* ended and not respawned (respawn off, or shutting down) */
+        SERVICE_FAILED,     /* gave up: respawn limit hit or exec failed */
 } ServiceState;
 
 struct Service {
@@ -28,6 +31,7 @@ struct Service {
         ServiceState state;
         unsigned n_respawns;
         RateLimit ratelimit;
+        sd_event_source *respawn_timer;
         Service *next;
 };
 

@@ -314,9 +314,9 @@ def test_early_boot(mvm):
 def test_service_directory(mvm):
     if mvm.guest.kind != "initramfs":
         pytest.skip("Termina ships no service files yet; the test image has two")
-    assert "hello-service: started" in mvm.console()
+    assert mvm.wait_console(r"hello-service: started"), mvm.console()[-2000:]
     # The service still runs, supervised by PID 1 (its environment came from the file).
-    assert mvm.sh_true("for p in /proc/[0-9]*; do read -r c < $p/comm 2>/dev/null && [ \"$c\" = sleep ] && "
+    assert mvm.poll_sh("for p in /proc/[0-9]*; do read -r c < $p/comm 2>/dev/null && [ \"$c\" = sleep ] && "
                        "while read -r k v; do [ \"$k\" = PPid: ] && [ $v = 1 ] && exit 0; done < $p/status; "
                        "done; exit 1"), mvm.console()[-2000:]
     # The broken service file is reported and skipped; PID 1 carried on.

@@ -150,8 +150,7 @@ typedef struct Watch {
 static int on_tick(sd_event_source *s, uint64_t usec, void *userdata) {
         Watch *w = userdata;
 
-        /* A respawn happens inside the exit callback, so RUNNING means "not finished yet". */
-        if (w->service->state != SERVICE_RUNNING) {
+        if (w->service->state == SERVICE_FAILED || w->service->state == SERVICE_EXITED) {
                 w->done = true;
                 return 0;
         }
