@@ -9,6 +9,7 @@
 #include <sys/mount.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -44,7 +45,12 @@ static int write_proc(const char *path, const char *s) {
         return loop_write(fd, s, strlen(s));
 }
 
+/* Any directory that exists everywhere; only our private mount namespace sees the tmpfs on it. */
+#define NEW_ROOT "/tmp"
+
 static int enter_namespaces(const char *dir) {
+        _cleanup_close_ int dir_fd = -EBADF;
+        char fd_path[64];
         uid_t uid = getuid();
         gid_t gid = getgid();
         char map[64];
@@ -68,15 +74,35 @@ static int enter_namespaces(const char *dir) {
 
         if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0)
                 return log_error_errno(errno, "sandbox: making mounts private failed: %m");
-        if (mount(dir, dir, NULL, MS_BIND | MS_REC, NULL) < 0)
+
+        /* The new root is an empty tmpfs, built on top of /tmp in our private mount namespace; the
+         * socket directory is reached through an O_PATH fd, as it may itself live below /tmp. */
+        dir_fd = open(dir, O_PATH | O_DIRECTORY | O_CLOEXEC);
+        if (dir_fd < 0)
+                return log_error_errno(errno, "sandbox: opening '%s' failed: %m", dir);
+        (void) snprintf(fd_path, sizeof(fd_path), "/proc/self/fd/%d", dir_fd);
+        if (mount("tmpfs", NEW_ROOT, "tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC, "mode=0755,size=16k") < 0)
+                return log_error_errno(errno, "sandbox: mounting a tmpfs root failed: %m");
+        if (mkdir(NEW_ROOT SANDBOX_SOCKET_DIR, 0755) < 0)
+                return log_error_errno(errno, "sandbox: mkdir failed: %m");
+        if (mount(fd_path, NEW_ROOT SANDBOX_SOCKET_DIR, NULL, MS_BIND | MS_REC, NULL) < 0)
                 return log_error_errno(errno, "sandbox: bind-mounting '%s' failed: %m", dir);
         /* Read-only is fine: connect() needs no write access to the file system, only to the
          * socket inode, which is not subject to MS_RDONLY. */
-        if (mount(NULL, dir, NULL, MS_REMOUNT | MS_BIND | MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC,
-                  NULL) < 0)
+        if (mount(NULL, NEW_ROOT SANDBOX_SOCKET_DIR, NULL,
+                  MS_REMOUNT | MS_BIND | MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL) < 0)
                 return log_error_errno(errno, "sandbox: remounting '%s' read-only failed: %m", dir);
-        if (chdir(dir) < 0)
-                return log_error_errno(errno, "sandbox: chdir('%s') failed: %m", dir);
+        if (sandbox_sanitizer_build()) {
+                /* LeakSanitizer reads /proc/<pid>/task and maps at exit. */
+                if (mkdir(NEW_ROOT "/proc", 0755) < 0 ||
+                    mount("/proc", NEW_ROOT "/proc", NULL, MS_BIND | MS_REC, NULL) < 0)
+                        return log_error_errno(errno, "sandbox: bind-mounting /proc failed: %m");
+        }
+        if (mount(NULL, NEW_ROOT, NULL, MS_REMOUNT | MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC,
+                  "size=16k") < 0)
+                return log_error_errno(errno, "sandbox: remounting the root read-only failed: %m");
+        if (chdir(NEW_ROOT) < 0)
+                return log_error_errno(errno, "sandbox: chdir failed: %m");
         /* pivot_root(".", ".") stacks the old root on top of the new one; detach it. */
         if (syscall(SYS_pivot_root, ".", ".") < 0)
                 return log_error_errno(errno, "sandbox: pivot_root failed: %m");

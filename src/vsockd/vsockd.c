@@ -288,7 +288,7 @@ static int run(int argc, char **argv) {
         dir_buf = xstrdup(arg_uds_path);
         base_buf = xstrdup(arg_uds_path);
         if (arg_sandbox) {
-                if (asprintf(&uds_base, "/%s", basename(base_buf)) < 0)
+                if (asprintf(&uds_base, SANDBOX_SOCKET_DIR "/%s", basename(base_buf)) < 0)
                         return log_error_errno(SYNTHETIC_ERRNO(ENOMEM), "out of memory");
         } else
                 uds_base = xstrdup(arg_uds_path);
