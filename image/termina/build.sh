@@ -118,11 +118,11 @@ fi
 
 inputs=$(
         {
-                sha256sum "$here"/build.sh "$here"/packages "$here"/exclude "$here"/prune "$here"/modules-root "$stage1" \
+                sha256sum "$here"/build.sh "$here"/packages "$here"/exclude "$here"/prune "$here"/modules-root "$here"/strip-module-signature.py "$stage1" \
                         "$maitred" ${vshd:+"$vshd"} "$kdir/vmlinuz" | cut -d' ' -f1
                 [[ -z $opt_bistro ]] || (cd "$opt_bistro" && find . -type f -print0 | sort -z | xargs -0r sha256sum)
                 cat "$kdir/VERSION" "$res_file"
-                echo "$version $comp $pub"
+                echo "$version $comp $pub ${BISTRO_KEEP_MODULE_SIGNATURES:-}"
         } | sha256sum | cut -d' ' -f1
 )
 if [[ -f $out/inputs.sha256 && $(cat "$out/inputs.sha256") == "$inputs" && -f $out/manifest.sig ]]; then
@@ -243,7 +243,9 @@ done
 
 step "squashfs root ($comp)"
 find "$root" -newermt @0 -print0 | xargs -0r touch -h -d @0 2>/dev/null || true
-mksquashfs "$root" "$tmp/rootfs.img" -comp "$comp" -b 131072 -noappend -all-root -no-xattrs \
+comp_opts=()
+[[ $comp != zstd ]] || comp_opts=(-Xcompression-level 19)
+mksquashfs "$root" "$tmp/rootfs.img" -comp "$comp" "${comp_opts[@]}" -b 131072 -noappend -all-root -no-xattrs \
         -mkfs-time 0 -all-time 0 -quiet -no-progress >&2
 data_size=$(stat -c %s "$tmp/rootfs.img")
 # mksquashfs pads to 4 KiB; verity needs whole blocks.
@@ -269,6 +271,7 @@ for m in "${order[@]}"; do
         cp "$mdir/$m" "$ir/lib/modules/"
         basename "$m" >> "$ir/lib/modules/load-order"
 done
+[[ ${BISTRO_KEEP_MODULE_SIGNATURES:-} ]] || "$here/strip-module-signature.py" "$ir"/lib/modules/*.ko
 echo "$krel" > "$ir/lib/modules/kernel-release"
 # Uncompressed: unpacking is a memcpy, where decompression under TCG costs boot time.
 (cd "$ir" && find . -print0 | LC_ALL=C sort -z |

@@ -8,6 +8,7 @@
  *
  * Command line: bistro.roothash=HEX (64) bistro.verity_blocks=N bistro.verity_salt=HEX
  *               [bistro.root=/dev/vda] [bistro.init=poweroff (exits at once: the boot floor)]
+ *               [bistro.verity_scrub (reads the whole verified root before mounting it)]
  * The hash tree starts right after the N data blocks (4096 bytes each), without a superblock. */
 
 #include <ctype.h>
@@ -86,6 +87,7 @@ struct cmdline {
         char root[64];
         uint64_t blocks;
         bool poweroff;
+        bool scrub;
 };
 
 static void copy_value(char *dst, size_t size, const char *v, const char *key) {
@@ -112,6 +114,8 @@ static void parse_cmdline(struct cmdline *c) {
         for (char *w = strtok_r(buf, " \t\n", &save); w; w = strtok_r(NULL, " \t\n", &save)) {
                 if (strcmp(w, "bistro.init=poweroff") == 0)
                         c->poweroff = true;
+                else if (strcmp(w, "bistro.verity_scrub") == 0)
+                        c->scrub = true;
                 else if (strncmp(w, "bistro.roothash=", 16) == 0)
                         copy_value(c->roothash, sizeof(c->roothash), w + 16, "bistro.roothash");
                 else if (strncmp(w, "bistro.verity_salt=", 19) == 0)
@@ -215,6 +219,34 @@ static dev_t setup_verity(const struct cmdline *c, dev_t disk) {
         return (dev_t) u.io.dev;
 }
 
+/* Reads every block once, so a damaged one stops the boot here instead of failing some read later. */
+static void scrub(const char *dev, uint64_t blocks) {
+        static char buf[256 * 1024];
+        uint64_t off = 0, size = blocks * VERITY_BLOCK;
+        int fd;
+
+        fd = open(dev, O_RDONLY | O_CLOEXEC);
+        if (fd < 0)
+                fatal("cannot open %s: %m", dev);
+        while (off < size) {
+                size_t n = size - off < sizeof(buf) ? (size_t) (size - off) : sizeof(buf);
+                ssize_t k = pread(fd, buf, n, (off_t) off);
+
+                if (k <= 0) {
+                        /* Find the first bad block for the message. */
+                        for (uint64_t b = off; b < off + n; b += VERITY_BLOCK)
+                                if (pread(fd, buf, VERITY_BLOCK, (off_t) b) != VERITY_BLOCK)
+                                        fatal("reading the verified root at block %llu failed: %s",
+                                              (unsigned long long) (b / VERITY_BLOCK),
+                                              k < 0 ? strerror(errno) : "short read");
+                        fatal("reading the verified root at offset %llu failed: %s",
+                              (unsigned long long) off, k < 0 ? strerror(errno) : "short read");
+                }
+                off += (uint64_t) k;
+        }
+        close(fd);
+}
+
 int main(int argc, char **argv) {
         struct cmdline c = {};
         struct stat st;
@@ -257,6 +289,8 @@ int main(int argc, char **argv) {
 
         if (mknod("/dev/bistro-root", S_IFBLK | 0400, dm) < 0 && errno != EEXIST)
                 fatal("mknod /dev/bistro-root failed: %m");
+        if (c.scrub)
+                scrub("/dev/bistro-root", c.blocks);
         if (mount("/dev/bistro-root", "/root", "squashfs", MS_RDONLY, NULL) < 0)
                 fatal("mounting the verified root failed: %m");
         if (access("/root/sbin/init", X_OK) < 0)
