@@ -242,3 +242,31 @@ def test_rebuild_is_cached_and_offline(tmp_path):
     assert "up to date" in second.stderr
     assert (out / "manifest").read_bytes() == before
     assert verify_with_own_key(out).returncode == 0
+
+
+def test_busybox_container_image(tmp_path):
+    """The tiny container image: tarball + metadata whose size and sha256 match; rebuild is cached."""
+    import hashlib
+    import json
+    store = tmp_path / "store"
+    script = REPO / "image/containers/build-busybox.sh"
+    r = subprocess.run([str(script), str(store)], capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+    meta = json.loads((store / "busybox.json").read_text())
+    tarball = store / "busybox.tar.zst"
+    assert meta["name"] == "busybox" and meta["distro"] == "busybox" and meta["arch"]
+    assert meta["size"] == tarball.stat().st_size
+    assert meta["sha256"] == hashlib.sha256(tarball.read_bytes()).hexdigest()
+    listing = subprocess.run(["tar", "--zstd", "-tvf", str(tarball)], capture_output=True, text=True, check=True)
+    names = {line.split()[5] for line in listing.stdout.splitlines()}
+    for p in ("./bin/busybox", "./bin/sh", "./sbin/init", "./etc/passwd", "./etc/os-release"):
+        assert p in names, f"{p} missing from the busybox image"
+    assert all(" 0/0 " in line for line in listing.stdout.splitlines())
+    again = subprocess.run([str(script), str(store)], capture_output=True, text=True)
+    assert again.returncode == 0 and "up to date" in again.stderr
+    # A damaged tarball is noticed (the metadata no longer matches) and rebuilt.
+    flip_byte(tarball, 100)
+    again = subprocess.run([str(script), str(store)], capture_output=True, text=True)
+    assert again.returncode == 0 and "up to date" not in again.stderr
+    assert json.loads((store / "busybox.json").read_text())["sha256"] == \
+        hashlib.sha256(tarball.read_bytes()).hexdigest()
