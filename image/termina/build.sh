@@ -17,7 +17,7 @@
 #                               generated on first build, its public key then added to trusted-image-keys/)
 #        BISTRO_DEB_CACHE       .deb cache (default ${XDG_CACHE_HOME:-~/.cache}/bistro/debs)
 #        BISTRO_TERMINA_INIT    local testing only: use this binary as /usr/sbin/maitred
-#        BISTRO_SQUASHFS_COMP   xz (default) or zstd
+#        BISTRO_SQUASHFS_COMP   zstd (default) or xz
 set -euo pipefail
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -63,7 +63,7 @@ for t in mksquashfs veritysetup dpkg-deb apt-get readelf depmod cpio; do
 done
 export PATH=$PATH:/usr/sbin:/sbin
 
-comp=${BISTRO_SQUASHFS_COMP:-xz}
+comp=${BISTRO_SQUASHFS_COMP:-zstd}
 cfg=${XDG_CONFIG_HOME:-$HOME/.config}/bistro
 key=${BISTRO_IMAGE_KEY:-$cfg/image-signing.key}
 debs=${BISTRO_DEB_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/bistro/debs}
