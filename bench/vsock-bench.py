@@ -7,6 +7,9 @@ run on one VM (booted through vmm with --hostfwd to the guest's TCP 5000-5002).
   throughput guest->host: N bytes out of the source (5002), until EOF
   connect latency: connect (+ CONNECT handshake for vsock) -> 1 byte echoed by port 5000
   vsockd peak RSS: VmHWM (and RssAnon, RssShmem: the guest RAM pages it touched) at the end
+  CPU cost: MB moved per CPU-second of QEMU (guest + its devices, slirp for TCP) plus vsockd, per
+  run. Under TCG the guest's CPU is the bottleneck and wall-clock throughput on a shared machine
+  swings with the load of other processes; CPU cost does not.
 
 Runs alternate vsock, TCP, vsock, TCP ... (the machine is noisy); prints median and min-max of each,
 and the ratio of the medians. Only the Python standard library and /proc.
@@ -186,6 +189,17 @@ def latency(connect):
     return dt
 
 
+def cpu_seconds(pid):
+    if not pid:
+        return 0.0
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def summary(xs, scale, unit):
     m = statistics.median(xs)
     return m, f"median {m * scale:.1f} {unit} (min {min(xs) * scale:.1f}, max {max(xs) * scale:.1f}, n={len(xs)})"
@@ -200,17 +214,23 @@ def main():
         n = args.mib << 20
         results = {}
         for name, fn, port in (("host->guest", to_sink, SINK), ("guest->host", from_source, SOURCE)):
-            v, t = [], []
+            v, t, cv, ct = [], [], [], []
             for _ in range(args.runs):
-                with vm.vsock(port) as s:
-                    v.append(fn(s, n))
-                with vm.tcp(port) as s:
-                    t.append(fn(s, n))
+                for conn, rates, costs in ((vm.vsock, v, cv), (vm.tcp, t, ct)):
+                    c0 = cpu_seconds(vm.qemu) + cpu_seconds(vm.vsockd)
+                    with conn(port) as s:
+                        rates.append(fn(s, n))
+                    costs.append(n / max(cpu_seconds(vm.qemu) + cpu_seconds(vm.vsockd) - c0, 0.01))
             mv, sv = summary(v, 1e-6, "MB/s")
             mt, st = summary(t, 1e-6, "MB/s")
             print(f"throughput {name} vsock: {sv} {conf}")
             print(f"throughput {name} tcp:   {st} {conf}")
             print(f"throughput {name} ratio vsock/tcp: {mv / mt:.2f}x {conf}")
+            mv, sv = summary(cv, 1e-6, "MB per CPU-s")
+            mt, st = summary(ct, 1e-6, "MB per CPU-s")
+            print(f"cpu cost {name} vsock: {sv} {conf}")
+            print(f"cpu cost {name} tcp:   {st} {conf}")
+            print(f"cpu cost {name} ratio vsock/tcp: {mv / mt:.2f}x {conf}")
             results[name] = mv / mt
         lv, lt = [], []
         for _ in range(args.latency_runs):

@@ -205,6 +205,7 @@ void vring_push(Vring *vr, uint16_t head, uint32_t len) {
         memcpy(e, &id, 4);
         memcpy(e + 4, &l, 4);
         vr->used_idx++;
+        vr->n_pushed++;
 }
 
 static bool need_event(uint16_t event, uint16_t new_idx, uint16_t old) {
@@ -229,8 +230,11 @@ void vring_flush(Vring *vr) {
         else
                 notify = !(load16(vr->avail + AVAIL_FLAGS) & VRING_AVAIL_F_NO_INTERRUPT);
 
+        vr->n_flushes++;
         if (notify && vr->call_fd >= 0) {
                 uint64_t one = 1;
+
+                vr->n_signals++;
                 (void) !write(vr->call_fd, &one, sizeof(one));
         }
 }

@@ -40,6 +40,9 @@ typedef struct Vring {
         uint16_t used_idx;       /* shadow of used->idx, published by vring_flush() */
         uint16_t signalled_used; /* used->idx at the last flush */
         bool broken;             /* the guest broke the ring; stop touching it */
+
+        /* statistics, logged at exit */
+        uint64_t n_pushed, n_flushes, n_signals;
 } Vring;
 
 typedef struct VringChain {

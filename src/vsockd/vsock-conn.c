@@ -22,7 +22,8 @@ bool vsock_conn_tx_fits(const VsockConn *c, uint32_t len) {
 }
 
 bool vsock_conn_want_credit_update(const VsockConn *c) {
-        return c->fwd_cnt - c->fwd_cnt_sent >= CONN_BUF_ALLOC / 4;
+        /* Half the window: the guest still has the other half to send while the update travels. */
+        return c->fwd_cnt - c->fwd_cnt_sent >= CONN_BUF_ALLOC / 2;
 }
 
 void vsock_conn_update_peer_credit(VsockConn *c, uint32_t buf_alloc, uint32_t fwd_cnt) {

@@ -353,6 +353,13 @@ static int run(int argc, char **argv) {
                                 if (r < 0)
                                         return r;
                                 if (r == 0) {
+                                        for (unsigned q = 0; q < VHOST_USER_NUM_QUEUES; q++)
+                                                log_debug(
+                                                        "vring %u: %" PRIu64 " used, %" PRIu64
+                                                        " flushes, %" PRIu64 " interrupts",
+                                                        q, dev.vu.vrings[q].n_pushed,
+                                                        dev.vu.vrings[q].n_flushes,
+                                                        dev.vu.vrings[q].n_signals);
                                         log_debug("QEMU disconnected, exiting");
                                         vsock_dev_done(&dev);
                                         safe_close(vhost_fd);

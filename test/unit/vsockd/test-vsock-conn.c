@@ -94,7 +94,9 @@ static void test_credit_math(void **state) {
 
         c.fwd_cnt = c.fwd_cnt_sent = 0;
         assert_false(vsock_conn_want_credit_update(&c));
-        c.fwd_cnt = CONN_BUF_ALLOC / 4;
+        c.fwd_cnt = CONN_BUF_ALLOC / 2 - 1;
+        assert_false(vsock_conn_want_credit_update(&c));
+        c.fwd_cnt = CONN_BUF_ALLOC / 2;
         assert_true(vsock_conn_want_credit_update(&c));
 }
 
