@@ -54,7 +54,8 @@ typedef struct QemuConfig {
 #define QEMU_MEM_MIN (64ULL << 20)
 #define QEMU_MEM_MAX (1ULL << 40)
 #define QEMU_CPUS_MAX 64U
-#define QEMU_TB_SIZE_DEFAULT_MIB 32U
+/* See docs/design/vmm.md, "TCG translation cache". */
+#define QEMU_TB_SIZE_DEFAULT_MIB 16U
 #define QEMU_DISKS_MAX 16U
 #define QEMU_HOSTFWDS_MAX 32U
 
