@@ -86,7 +86,9 @@ int log_internal(int level, int error, const char *file, int line, const char *f
                 { .iov_base = msg, .iov_len = strlen(msg) },
                 { .iov_base = (char *) "\n", .iov_len = 1 },
         };
-        (void) writev(log_target == LOG_TARGET_KMSG && kmsg_fd >= 0 ? kmsg_fd : STDERR_FILENO, iov, 3);
+        /* Nowhere to report a failed log write: drop it. */
+        if (writev(log_target == LOG_TARGET_KMSG && kmsg_fd >= 0 ? kmsg_fd : STDERR_FILENO, iov, 3) < 0)
+                errno = saved;
 
         errno = saved;
         return -error;
