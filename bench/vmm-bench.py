@@ -154,9 +154,11 @@ class Run:
 
 
 def memory(pid):
-    """(pss_kib, rss_kib, guest_ram_pss_kib, guest_ram_rss_kib) from /proc/PID/smaps."""
-    total = {"Pss": 0, "Rss": 0}
-    ram = {"Pss": 0, "Rss": 0}
+    """(pss, rss, guest_ram_pss, guest_ram_rss, uss, guest_ram_uss) in KiB from /proc/PID/smaps.
+    USS (Private_Clean + Private_Dirty) is what one more VM costs; PSS also charges a share of the
+    QEMU binary and libraries, which depends on how many other QEMUs run."""
+    total = {"Pss": 0, "Rss": 0, "Private_Clean": 0, "Private_Dirty": 0}
+    ram = {"Pss": 0, "Rss": 0, "Private_Clean": 0, "Private_Dirty": 0}
     in_ram = False
     with open(f"/proc/{pid}/smaps") as f:
         for line in f:
@@ -172,7 +174,9 @@ def memory(pid):
                 total[key] += int(fields[1])
                 if in_ram:
                     ram[key] += int(fields[1])
-    return total["Pss"], total["Rss"], ram["Pss"], ram["Rss"]
+    uss = total["Private_Clean"] + total["Private_Dirty"]
+    ram_uss = ram["Private_Clean"] + ram["Private_Dirty"]
+    return total["Pss"], total["Rss"], ram["Pss"], ram["Rss"], uss, ram_uss
 
 
 def fmt_stats(xs):
@@ -197,7 +201,7 @@ def main():
         time.sleep(args.settle)
         q = memory(qemu)
         vpid = probe.child(lambda c: c == "vsockd") if vsock else None
-        v = memory(vpid) if vpid else (0, 0, 0, 0)
+        v = memory(vpid) if vpid else (0, 0, 0, 0, 0, 0)
     finally:
         probe.stop()
 
@@ -210,6 +214,9 @@ def main():
     if vsock:
         print(f"memory: vsockd PSS {mib(v[0]):.1f} MiB, of which guest RAM {mib(v[2]):.1f} MiB -> "
               f"vsockd overhead PSS {mib(v[0] - v[2]):.1f} MiB")
+    print(f"memory: qemu USS (private) {mib(q[4]):.1f} MiB minus guest RAM {mib(q[5]):.1f} MiB = "
+          f"{mib(q[4] - q[5]):.1f} MiB; vsockd USS minus guest RAM {mib(v[4] - v[5]):.1f} MiB "
+          f"-> marginal cost of one more VM {mib(q[4] - q[5] + v[4] - v[5]):.1f} MiB")
     overhead = (q[0] - q[2]) + (v[0] - v[2])
     print(f"memory: host overhead per VM (qemu + vsockd PSS minus guest RAM) {mib(overhead):.1f} MiB "
           f"(goal <= 40 MiB: {'met' if mib(overhead) <= 40 else 'NOT met'})")
