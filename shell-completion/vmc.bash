@@ -1,0 +1,52 @@
+# SPDX-License-Identifier: LGPL-2.1-or-later
+# bash completion for vmc
+
+_vmc_vms() {
+        vmc list -q 2>/dev/null
+}
+
+_vmc() {
+        local cur prev verb i
+        cur=${COMP_WORDS[COMP_CWORD]}
+        prev=${COMP_WORDS[COMP_CWORD-1]}
+        local verbs="start stop list ls info destroy logs export import resize sync-time"
+
+        for ((i = 1; i < COMP_CWORD; i++)); do
+                case ${COMP_WORDS[i]} in
+                -*) ;;
+                *) verb=${COMP_WORDS[i]}; break ;;
+                esac
+        done
+        case $prev in
+        --cpus|--mem|--disk-size) return ;;
+        esac
+        if [[ -z $verb ]]; then
+                COMPREPLY=($(compgen -W "$verbs --help --json -q" -- "$cur"))
+                return
+        fi
+        if [[ $cur == -* ]]; then
+                local opts="--help"
+                case $verb in
+                start) opts+=" --cpus --mem --disk-size --json" ;;
+                stop) opts+=" --force" ;;
+                list|ls|info) opts+=" --json -q" ;;
+                destroy) opts+=" --yes" ;;
+                export) opts+=" --force" ;;
+                esac
+                COMPREPLY=($(compgen -W "$opts" -- "$cur"))
+                return
+        fi
+        local n=0
+        for ((i = i + 1; i < COMP_CWORD; i++)); do
+                [[ ${COMP_WORDS[i]} == -* ]] || ((n++))
+        done
+        case $verb in
+        start|stop|info|destroy|logs|resize)
+                ((n == 0)) && COMPREPLY=($(compgen -W "$(_vmc_vms)" -- "$cur")) ;;
+        export)
+                if ((n == 0)); then COMPREPLY=($(compgen -W "$(_vmc_vms)" -- "$cur")); else COMPREPLY=($(compgen -f -- "$cur")); fi ;;
+        import)
+                ((n == 0)) && COMPREPLY=($(compgen -f -- "$cur")) ;;
+        esac
+}
+complete -F _vmc vmc

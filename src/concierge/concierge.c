@@ -1,0 +1,495 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* concierge: per-user VM manager. API on $XDG_RUNTIME_DIR/bistro/concierge.sock (or a socket-activated
+ * fd), state in $XDG_DATA_HOME/bistro/. See docs/design/concierge.md. */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <systemd/sd-daemon.h>
+#include <unistd.h>
+
+#include "concierge.h"
+#include "config.h"
+#include "fd-util.h"
+#include "image-verify.h"
+#include "log.h"
+#include "proto-validate.h"
+#include "socket-util.h"
+#include "string-util.h"
+
+#define USEC_PER_SEC UINT64_C(1000000)
+#define EXIT_BOUND_USEC (60 * USEC_PER_SEC) /* SIGTERM: every VM is gone within this */
+#define CLOCK_CHECK_USEC (5 * USEC_PER_SEC)
+#define CLOCK_JUMP_USEC (2 * USEC_PER_SEC)
+#define CLIENTS_MAX 64u
+
+static const char *arg_image_dir = NULL;
+static const char *arg_trust_dir = NULL;
+
+void manager_check_exit(Manager *m) {
+        if (!m->exiting)
+                return;
+        for (size_t i = 0; i < m->n_vms; i++)
+                if (vm_is_active(m->vms[i]))
+                        return;
+        log_info("All VMs stopped; exiting.");
+        (void) sd_event_exit(m->event, 0);
+}
+
+static int on_exit_timer(sd_event_source *s, uint64_t usec, void *userdata) {
+        Manager *m = userdata;
+
+        for (size_t i = 0; i < m->n_vms; i++)
+                if (vm_is_active(m->vms[i])) {
+                        log_error("VM '%s' did not stop in time; killing it.", m->vms[i]->name);
+                        (void) kill(m->vms[i]->vmm_pid, SIGKILL);
+                }
+        /* The child sources reap them; vmm's children die with it (PR_SET_PDEATHSIG). */
+        return 0;
+}
+
+static int on_term(sd_event_source *s, const struct signalfd_siginfo *si, void *userdata) {
+        Manager *m = userdata;
+
+        if (m->exiting)
+                return 0;
+        log_info("Stopping every VM, then exiting.");
+        m->exiting = true;
+        (void) sd_notify(false, "STOPPING=1");
+        for (size_t i = 0; i < m->n_vms; i++)
+                (void) vm_stop(m->vms[i], NULL, 0, false);
+        (void) sd_event_add_time_relative(
+                m->event, &m->exit_timer, CLOCK_MONOTONIC, EXIT_BOUND_USEC, 0, on_exit_timer, m);
+        manager_check_exit(m);
+        return 0;
+}
+
+static int on_clock_check(sd_event_source *s, uint64_t usec, void *userdata) {
+        Manager *m = userdata;
+        ClockSample now;
+
+        clock_sample(&now);
+        if (clock_jumped(&m->clock, &now, CLOCK_JUMP_USEC)) {
+                log_info("The host clock jumped (suspend or clock change): syncing VM clocks.");
+                (void) op_sync_time(m, NULL, 0);
+        }
+        m->clock = now;
+        (void) sd_event_source_set_time_relative(s, CLOCK_CHECK_USEC);
+        return 0;
+}
+
+static int collect_names(Manager *m, char ***ret, size_t *ret_n) {
+        _cleanup_free_ char **names = NULL;
+        size_t n = 0;
+        DIR *d;
+        struct dirent *de;
+
+        names = calloc(PROTO_LIST_MAX + VMS_MAX, sizeof(char *));
+        if (!names)
+                return -ENOMEM;
+        d = opendir(m->vms_dir);
+        if (d) {
+                while ((de = readdir(d)) && n < PROTO_LIST_MAX)
+                        if (proto_name_ok(de->d_name) && de->d_name[0] != '.')
+                                names[n++] = strdup(de->d_name);
+                closedir(d);
+        }
+        for (size_t i = 0; i < m->n_vms; i++) {
+                bool found = false;
+
+                for (size_t k = 0; k < n; k++)
+                        if (names[k] && streq(names[k], m->vms[i]->name))
+                                found = true;
+                if (!found && vm_is_active(m->vms[i]) && n < PROTO_LIST_MAX)
+                        names[n++] = strdup(m->vms[i]->name);
+        }
+        *ret = TAKE_PTR(names);
+        *ret_n = n;
+        return 0;
+}
+
+static int strcmp_ptr(const void *a, const void *b) {
+        const char *x = *(char *const *) a, *y = *(char *const *) b;
+
+        return strcmp(x ?: "", y ?: "");
+}
+
+static int handle_list(Manager *m, WireConn *c, uint64_t id) {
+        Bistro__Concierge__ListVmsResponse resp = BISTRO__CONCIERGE__LIST_VMS_RESPONSE__INIT;
+        _cleanup_free_ Bistro__Concierge__VmInfo *infos = NULL;
+        _cleanup_free_ Bistro__Concierge__VmInfo **ptrs = NULL;
+        char **names = NULL;
+        size_t n = 0, k = 0;
+        int r;
+
+        r = collect_names(m, &names, &n);
+        if (r < 0)
+                return wire_reply_error(c, id, r, "out of memory");
+        qsort(names, n, sizeof(char *), strcmp_ptr);
+        infos = calloc(n + 1, sizeof(*infos));
+        ptrs = calloc(n + 1, sizeof(*ptrs));
+        for (size_t i = 0; infos && ptrs && i < n; i++) {
+                Vm *vm;
+
+                if (!names[i] || vm_get(m, names[i], false, &vm) < 0)
+                        continue;
+                bistro__concierge__vm_info__init(&infos[k]);
+                vm_fill_info(vm, &infos[k]);
+                ptrs[k] = &infos[k];
+                k++;
+        }
+        resp.vms = ptrs;
+        resp.n_vms = k;
+        r = wire_reply(c, id, BISTRO__MESSAGE_TYPE__LIST_VMS_RESPONSE, &resp.base);
+        for (size_t i = 0; i < n; i++)
+                free(names[i]);
+        free(names);
+        return r;
+}
+
+static int handle_logs(Vm *vm, WireConn *c, uint64_t id, uint32_t max_bytes) {
+        Bistro__Concierge__GetVmLogsResponse resp = BISTRO__CONCIERGE__GET_VM_LOGS_RESPONSE__INIT;
+        _cleanup_free_ uint8_t *buf = NULL;
+        _cleanup_close_ int fd = -EBADF;
+        struct stat st;
+        off_t off = 0;
+        ssize_t n;
+
+        if (max_bytes == 0)
+                max_bytes = 64 * 1024;
+        fd = open(vm->console_path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+        if (fd < 0 || fstat(fd, &st) < 0)
+                return wire_reply_error(c, id, -ENOENT, "VM '%s' has no console log yet", vm->name);
+        if (st.st_size > (off_t) max_bytes) {
+                off = st.st_size - max_bytes;
+                resp.truncated = true;
+        }
+        buf = malloc(max_bytes);
+        if (!buf)
+                return wire_reply_error(c, id, -ENOMEM, "out of memory");
+        n = pread(fd, buf, max_bytes, off);
+        if (n < 0)
+                return wire_reply_error(c, id, -errno, "cannot read %s", vm->console_path);
+        resp.log.data = buf;
+        resp.log.len = (size_t) n;
+        return wire_reply(c, id, BISTRO__MESSAGE_TYPE__GET_VM_LOGS_RESPONSE, &resp.base);
+}
+
+static int reply_unknown(WireConn *c, uint64_t id, const char *name) {
+        return wire_reply_error(c, id, -ENOENT, "no VM named '%s'", name);
+}
+
+static int on_message(
+        WireConn *c,
+        uint32_t type,
+        uint32_t flags,
+        uint64_t id,
+        const ProtobufCMessage *msg,
+        void *userdata) {
+        Manager *m = userdata;
+        Vm *vm = NULL;
+        int r;
+
+        if (flags != FRAME_REQUEST)
+                return -EBADMSG;
+        if (m->exiting && type != BISTRO__MESSAGE_TYPE__LIST_VMS_REQUEST &&
+            type != BISTRO__MESSAGE_TYPE__GET_VM_INFO_REQUEST)
+                return wire_reply_error(c, id, -ESHUTDOWN, "concierge is shutting down");
+
+        switch (type) {
+        case BISTRO__MESSAGE_TYPE__START_VM_REQUEST: {
+                const Bistro__Concierge__StartVmRequest *req = (const void *) msg;
+
+                r = vm_get(m, req->name, true, &vm);
+                if (r < 0)
+                        return wire_reply_error(
+                                c, id, r, "cannot start VM '%s': %s", req->name, strerror(-r));
+                r = vm_start(vm, c, id, req);
+                /* A refused first start leaves nothing behind, not even the object. */
+                if (!vm->exists && !vm_is_active(vm) && !vm->job && !vm->busy)
+                        vm_forget(m, vm);
+                return r;
+        }
+        case BISTRO__MESSAGE_TYPE__STOP_VM_REQUEST: {
+                const Bistro__Concierge__StopVmRequest *req = (const void *) msg;
+
+                if (vm_get(m, req->name, false, &vm) < 0 || (!vm->exists && !vm_is_active(vm)))
+                        return reply_unknown(c, id, req->name);
+                return vm_stop(vm, c, id, req->force);
+        }
+        case BISTRO__MESSAGE_TYPE__LIST_VMS_REQUEST:
+                return handle_list(m, c, id);
+        case BISTRO__MESSAGE_TYPE__GET_VM_INFO_REQUEST: {
+                const Bistro__Concierge__GetVmInfoRequest *req = (const void *) msg;
+                Bistro__Concierge__VmInfoResponse resp = BISTRO__CONCIERGE__VM_INFO_RESPONSE__INIT;
+                Bistro__Concierge__VmInfo info = BISTRO__CONCIERGE__VM_INFO__INIT;
+
+                if (vm_get(m, req->name, false, &vm) < 0 || (!vm->exists && !vm_is_active(vm)))
+                        return reply_unknown(c, id, req->name);
+                vm_fill_info(vm, &info);
+                resp.vm = &info;
+                return wire_reply(c, id, BISTRO__MESSAGE_TYPE__VM_INFO_RESPONSE, &resp.base);
+        }
+        case BISTRO__MESSAGE_TYPE__DESTROY_VM_REQUEST: {
+                const Bistro__Concierge__DestroyVmRequest *req = (const void *) msg;
+                Bistro__Empty empty = BISTRO__EMPTY__INIT;
+                char err[512];
+
+                if (vm_get(m, req->name, false, &vm) < 0 || (!vm->exists && !vm_is_active(vm)))
+                        return reply_unknown(c, id, req->name);
+                r = vm_destroy(vm, err, sizeof(err));
+                if (r < 0)
+                        return wire_reply_error(c, id, r, "%s", err);
+                log_info("VM '%s' destroyed.", req->name);
+                return wire_reply(c, id, BISTRO__MESSAGE_TYPE__EMPTY, &empty.base);
+        }
+        case BISTRO__MESSAGE_TYPE__GET_VM_LOGS_REQUEST: {
+                const Bistro__Concierge__GetVmLogsRequest *req = (const void *) msg;
+
+                if (vm_get(m, req->name, false, &vm) < 0 || (!vm->exists && !vm_is_active(vm)))
+                        return reply_unknown(c, id, req->name);
+                return handle_logs(vm, c, id, req->max_bytes);
+        }
+        case BISTRO__MESSAGE_TYPE__EXPORT_VM_REQUEST:
+                return op_export(m, c, id, (const void *) msg);
+        case BISTRO__MESSAGE_TYPE__IMPORT_VM_REQUEST:
+                return op_import(m, c, id, (const void *) msg);
+        case BISTRO__MESSAGE_TYPE__RESIZE_VM_REQUEST:
+                return op_resize(m, c, id, (const void *) msg);
+        case BISTRO__MESSAGE_TYPE__SYNC_TIME_REQUEST:
+                return op_sync_time(m, c, id);
+        default:
+                return wire_reply_error(
+                        c, id, -EOPNOTSUPP, "concierge does not handle %s",
+                        message_type_to_string(type) ?: "this request");
+        }
+}
+
+static int on_accept(WireServer *s, WireConn *c, void *userdata) {
+        uid_t uid;
+
+        /* The socket is 0600 in a 0700 dir; check anyway (socket activation may differ). */
+        if (unix_peer_uid(wire_conn_get_fd(c), &uid) < 0 || uid != getuid())
+                return -EPERM;
+        return 0;
+}
+
+static char *env_dir(const char *var, const char *fallback_suffix) {
+        const char *v = getenv(var), *home;
+        char *p;
+
+        if (v && v[0] == '/')
+                return asprintf(&p, "%s/bistro", v) < 0 ? NULL : p;
+        if (!fallback_suffix)
+                return NULL;
+        home = getenv("HOME");
+        if (!home || home[0] != '/')
+                return NULL;
+        return asprintf(&p, "%s/%s/bistro", home, fallback_suffix) < 0 ? NULL : p;
+}
+
+/* Programs next to ours in the build tree, else the install location. */
+static char *sibling(const char *rel, const char *installed) {
+        char self[PATH_MAX], *p;
+        ssize_t n;
+
+        n = readlink("/proc/self/exe", self, sizeof(self) - 1);
+        if (n > 0) {
+                self[n] = 0;
+                if (startswith(self, BUILD_ROOT "/") && asprintf(&p, "%s/%s", BUILD_ROOT, rel) >= 0) {
+                        if (access(p, X_OK | R_OK) >= 0 || !installed)
+                                return p;
+                        free(p);
+                }
+        }
+        return installed ? strdup(installed) : NULL;
+}
+
+static int manager_init(Manager *m) {
+        const char *e;
+        char *p;
+        int r;
+
+        m->state_root = env_dir("XDG_DATA_HOME", ".local/share");
+        m->runtime_root = env_dir("XDG_RUNTIME_DIR", NULL);
+        if (!m->state_root)
+                return log_error_errno(SYNTHETIC_ERRNO(EINVAL), "Neither $XDG_DATA_HOME nor $HOME is set.");
+        if (!m->runtime_root)
+                return log_error_errno(
+                        SYNTHETIC_ERRNO(EINVAL), "$XDG_RUNTIME_DIR is not set (or not absolute).");
+        if (asprintf(&m->vms_dir, "%s/vms", m->state_root) < 0)
+                return log_error_errno(SYNTHETIC_ERRNO(ENOMEM), "Out of memory.");
+        r = mkdir_p(m->vms_dir, 0700);
+        if (r < 0)
+                return log_error_errno(r, "Cannot create %s: %m", m->vms_dir);
+        r = mkdir_p(m->runtime_root, 0700);
+        if (r < 0)
+                return log_error_errno(r, "Cannot create %s: %m", m->runtime_root);
+
+        e = arg_image_dir ?: getenv("BISTRO_TERMINA_IMAGE");
+        if (e)
+                m->image_dir = strdup(e);
+        else {
+                if (asprintf(&p, "%s/images/termina", m->state_root) < 0)
+                        return log_error_errno(SYNTHETIC_ERRNO(ENOMEM), "Out of memory.");
+                if (access(p, F_OK) >= 0)
+                        m->image_dir = p;
+                else {
+                        free(p);
+                        m->image_dir = sibling("image/termina", NULL);
+                }
+        }
+        e = arg_trust_dir ?: getenv("BISTRO_TRUSTED_KEYS_DIR");
+        if (e)
+                m->trust_dir = strdup(e);
+        else if (image_trusted_keys_dir(&m->trust_dir) < 0)
+                m->trust_dir = NULL;
+        e = getenv("BISTRO_VMM");
+        m->vmm_path = e ? strdup(e) : sibling("src/vmm/vmm", BISTRO_LIBEXECDIR "/vmm");
+        if (!m->image_dir || !m->trust_dir || !m->vmm_path)
+                return log_error_errno(
+                        SYNTHETIC_ERRNO(ENOMEM), "Cannot determine the image, key or vmm paths.");
+        m->ready_timeout_usec = 120 * USEC_PER_SEC;
+        e = getenv("BISTRO_READY_TIMEOUT");
+        if (e) {
+                uint32_t s;
+
+                if (safe_atou32(e, &s) < 0 || s == 0 || s > 3600)
+                        return log_error_errno(
+                                SYNTHETIC_ERRNO(EINVAL), "Bad $BISTRO_READY_TIMEOUT '%s'.", e);
+                m->ready_timeout_usec = s * USEC_PER_SEC;
+        }
+        log_info(
+                "State %s, runtime %s, image %s, keys %s, vmm %s.", m->state_root, m->runtime_root,
+                m->image_dir, m->trust_dir, m->vmm_path);
+        return 0;
+}
+
+static void manager_done(Manager *m) {
+        for (size_t i = 0; i < m->n_vms; i++)
+                vm_free(m->vms[i]);
+        m->n_vms = 0;
+        m->server = wire_server_free(m->server);
+        m->exit_timer = sd_event_source_disable_unref(m->exit_timer);
+        m->clock_timer = sd_event_source_disable_unref(m->clock_timer);
+        m->event = sd_event_unref(m->event);
+        free(m->state_root);
+        free(m->vms_dir);
+        free(m->runtime_root);
+        free(m->image_dir);
+        free(m->trust_dir);
+        free(m->vmm_path);
+}
+
+static int help(void) {
+        printf("Usage: concierge [--image-dir DIR] [--trust-dir DIR]\n"
+               "Per-user Bistro VM manager; listens on $XDG_RUNTIME_DIR/bistro/concierge.sock.\n\n"
+               "  --image-dir DIR  Termina image (env BISTRO_TERMINA_IMAGE; default\n"
+               "                   $XDG_DATA_HOME/bistro/images/termina, else the build tree's)\n"
+               "  --trust-dir DIR  trusted image keys (env BISTRO_TRUSTED_KEYS_DIR; default\n"
+               "                   ~/.config/bistro/trusted-image-keys)\n"
+               "env: BISTRO_VMM, BISTRO_READY_TIMEOUT (s), BISTRO_LOG_LEVEL\n");
+        return 0;
+}
+
+static int run(int argc, char *argv[]) {
+        static const struct option options[] = {
+                { "image-dir", required_argument, NULL, 'i' },
+                { "trust-dir", required_argument, NULL, 't' },
+                { "help", no_argument, NULL, 'h' },
+                {},
+        };
+        Manager m = {};
+        _cleanup_free_ char *sock = NULL;
+        sigset_t mask;
+        int c, fd, r;
+
+        while ((c = getopt_long(argc, argv, "h", options, NULL)) >= 0)
+                switch (c) {
+                case 'i':
+                        arg_image_dir = optarg;
+                        break;
+                case 't':
+                        arg_trust_dir = optarg;
+                        break;
+                case 'h':
+                        return help();
+                default:
+                        return -EINVAL;
+                }
+        if (optind < argc)
+                return log_error_errno(SYNTHETIC_ERRNO(EINVAL), "Unexpected argument '%s'.", argv[optind]);
+
+        (void) umask(0077);
+        sigemptyset(&mask);
+        sigaddset(&mask, SIGTERM);
+        sigaddset(&mask, SIGINT);
+        sigaddset(&mask, SIGCHLD);
+        sigaddset(&mask, SIGHUP);
+        if (sigprocmask(SIG_BLOCK, &mask, NULL) < 0)
+                return log_error_errno(errno, "sigprocmask failed: %m");
+        (void) signal(SIGPIPE, SIG_IGN);
+
+        r = manager_init(&m);
+        if (r < 0)
+                goto finish;
+        r = sd_event_default(&m.event);
+        if (r < 0)
+                goto finish;
+        (void) sd_event_add_signal(m.event, NULL, SIGTERM, on_term, &m);
+        (void) sd_event_add_signal(m.event, NULL, SIGINT, on_term, &m);
+        (void) sd_event_add_signal(m.event, NULL, SIGHUP, on_term, &m);
+
+        r = sd_listen_fds(true);
+        if (r > 1) {
+                r = log_error_errno(
+                        SYNTHETIC_ERRNO(EINVAL), "Expected one socket from the service manager.");
+                goto finish;
+        } else if (r == 1)
+                fd = SD_LISTEN_FDS_START;
+        else {
+                if (asprintf(&sock, "%s/concierge.sock", m.runtime_root) < 0) {
+                        r = log_error_errno(SYNTHETIC_ERRNO(ENOMEM), "Out of memory.");
+                        goto finish;
+                }
+                fd = unix_listen(sock, 64, 0600);
+                if (fd < 0) {
+                        r = log_error_errno(fd, "Cannot listen on %s: %m", sock);
+                        goto finish;
+                }
+        }
+        r = wire_server_new(m.event, fd, CLIENTS_MAX, &m.server);
+        if (r < 0) {
+                safe_close(fd);
+                log_error_errno(r, "Cannot serve: %m");
+                goto finish;
+        }
+        wire_server_set_handlers(m.server, on_accept, on_message, NULL, &m);
+        wire_server_set_timeouts(m.server, 0, 10 * USEC_PER_SEC);
+
+        clock_sample(&m.clock);
+        (void) sd_event_add_time_relative(
+                m.event, &m.clock_timer, CLOCK_MONOTONIC, CLOCK_CHECK_USEC, 0, on_clock_check, &m);
+        (void) sd_notify(false, "READY=1");
+        log_info("Listening on %s.", sock ?: "the activated socket");
+        r = sd_event_loop(m.event);
+        if (r < 0)
+                log_error_errno(r, "Event loop failed: %m");
+finish:
+        if (sock)
+                (void) unlink(sock);
+        manager_done(&m);
+        return r;
+}
+
+int main(int argc, char *argv[]) {
+        log_set_ident("concierge");
+        log_parse_environment();
+        return run(argc, argv) < 0 ? EXIT_FAILURE : EXIT_SUCCESS;
+}

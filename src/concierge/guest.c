@@ -1,0 +1,270 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "fd-util.h"
+#include "guest.h"
+#include "log.h"
+#include "message-type.h"
+#include "proto-validate.h"
+#include "socket-util.h"
+#include "string-util.h"
+#include "wire.h"
+
+static int read_line(int fd, char *buf, size_t size, int timeout_ms) {
+        size_t n = 0;
+
+        /* One byte at a time: what follows the line belongs to the next protocol. */
+        while (n + 1 < size) {
+                struct pollfd p = { .fd = fd, .events = POLLIN };
+                ssize_t k;
+                int r;
+
+                r = poll(&p, 1, timeout_ms);
+                if (r < 0)
+                        return -errno;
+                if (r == 0)
+                        return -ETIMEDOUT;
+                k = read(fd, buf + n, 1);
+                if (k < 0)
+                        return -errno;
+                if (k == 0)
+                        return -ECONNRESET;
+                if (buf[n++] == '\n')
+                        break;
+        }
+        buf[n] = 0;
+        return (int) n;
+}
+
+int guest_connect(const char *vsock_path, uint32_t port, int timeout_ms) {
+        _cleanup_close_ int fd = -EBADF;
+        char cmd[32], line[64];
+        int r;
+
+        fd = unix_connect(vsock_path);
+        if (fd < 0)
+                return fd;
+        (void) snprintf(cmd, sizeof(cmd), "CONNECT %u\n", port);
+        r = loop_write(fd, cmd, strlen(cmd));
+        if (r < 0)
+                return r;
+        r = read_line(fd, line, sizeof(line), timeout_ms);
+        if (r < 0)
+                return r;
+        if (!startswith(line, "OK "))
+                return -ECONNREFUSED;
+        return TAKE_FD(fd);
+}
+
+int guest_call(
+        const char *vsock_path,
+        uint32_t type,
+        const ProtobufCMessage *req,
+        int timeout_ms,
+        ProtobufCMessage **ret_resp,
+        char *err,
+        size_t err_size) {
+        _cleanup_message_ ProtobufCMessage *resp = NULL;
+        _cleanup_close_ int fd = -EBADF;
+        uint32_t rtype = 0;
+        int r;
+
+        if (err && err_size)
+                err[0] = 0;
+        fd = guest_connect(vsock_path, MAITRED_PORT, timeout_ms);
+        if (fd < 0) {
+                if (err)
+                        (void) snprintf(err, err_size, "cannot reach maitred: %s", strerror(-fd));
+                return fd;
+        }
+        r = wire_call_sync(fd, type, req, timeout_ms, &rtype, &resp);
+        if (r < 0) {
+                if (err && rtype == BISTRO__MESSAGE_TYPE__ERROR_REPLY)
+                        (void) snprintf(err, err_size, "%s", wire_error_message(resp) ?: strerror(-r));
+                else if (err)
+                        (void) snprintf(err, err_size, "maitred call failed: %s", strerror(-r));
+                return r;
+        }
+        if (ret_resp)
+                *ret_resp = TAKE_PTR(resp);
+        return 0;
+}
+
+int guest_run(const char *vsock_path, char **argv, int timeout_ms, char *err, size_t err_size) {
+        Bistro__Maitred__LaunchProcessRequest lp = BISTRO__MAITRED__LAUNCH_PROCESS_REQUEST__INIT;
+        _cleanup_message_ ProtobufCMessage *resp = NULL;
+        const Bistro__Maitred__LaunchProcessResponse *l;
+        size_t n = 0;
+        int r;
+
+        while (argv[n])
+                n++;
+        lp.argv = argv;
+        lp.n_argv = n;
+        lp.wait_for_exit = true;
+        r = guest_call(
+                vsock_path, BISTRO__MESSAGE_TYPE__LAUNCH_PROCESS_REQUEST, &lp.base, timeout_ms, &resp, err,
+                err_size);
+        if (r < 0)
+                return r;
+        l = (const void *) resp;
+        if (l->status == BISTRO__MAITRED__PROCESS_STATUS__PROCESS_STATUS_EXITED)
+                return l->code;
+        if (err)
+                (void) snprintf(err, err_size, "%s killed by signal %d", argv[0], (int) l->code);
+        return -EIO;
+}
+
+int guest_set_time(const char *vsock_path, char *err, size_t err_size) {
+        Bistro__Maitred__SetTimeRequest st = BISTRO__MAITRED__SET_TIME_REQUEST__INIT;
+        struct timespec ts;
+
+        if (clock_gettime(CLOCK_REALTIME, &ts) < 0)
+                return -errno;
+        st.seconds = ts.tv_sec;
+        st.nanos = (int32_t) ts.tv_nsec;
+        return guest_call(
+                vsock_path, BISTRO__MESSAGE_TYPE__SET_TIME_REQUEST, &st.base, 20000, NULL, err, err_size);
+}
+
+/* Reads QMP lines until one is not an event; returns 0 for "return", -EIO for "error". */
+static int qmp_read_reply(int fd, int timeout_ms, char *err, size_t err_size) {
+        char line[4096];
+        int r;
+
+        for (;;) {
+                r = read_line(fd, line, sizeof(line), timeout_ms);
+                if (r < 0)
+                        return r;
+                if (strstr(line, "\"event\""))
+                        continue;
+                if (strstr(line, "\"return\"") || strstr(line, "\"QMP\""))
+                        return 0;
+                if (strstr(line, "\"error\"")) {
+                        const char *d = strstr(line, "\"desc\"");
+
+                        if (err)
+                                (void) snprintf(
+                                        err, err_size, "QMP: %.*s", d ? (int) strcspn(d, "}") : 200,
+                                        d ?: line);
+                        return -EIO;
+                }
+        }
+}
+
+int qmp_command_sync(const char *qmp_path, const char *command, int timeout_ms, char *err, size_t err_size) {
+        static const char caps[] = "{\"execute\":\"qmp_capabilities\"}\n";
+        _cleanup_close_ int fd = -EBADF;
+        int r;
+
+        fd = unix_connect(qmp_path);
+        if (fd < 0)
+                return fd;
+        r = qmp_read_reply(fd, timeout_ms, err, err_size); /* greeting */
+        if (r < 0)
+                return r;
+        r = loop_write(fd, caps, strlen(caps));
+        if (r < 0)
+                return r;
+        r = qmp_read_reply(fd, timeout_ms, err, err_size);
+        if (r < 0)
+                return r;
+        r = loop_write(fd, command, strlen(command));
+        if (r < 0)
+                return r;
+        r = loop_write(fd, "\n", 1);
+        if (r < 0)
+                return r;
+        return qmp_read_reply(fd, timeout_ms, err, err_size);
+}
+
+int run_command(char *const *argv, char *out, size_t out_size) {
+        _cleanup_close_ int rfd = -EBADF;
+        int pfd[2], status;
+        size_t n = 0;
+        pid_t pid;
+
+        if (pipe2(pfd, O_CLOEXEC) < 0)
+                return -errno;
+        pid = fork();
+        if (pid < 0) {
+                safe_close(pfd[0]);
+                safe_close(pfd[1]);
+                return -errno;
+        }
+        if (pid == 0) {
+                int null = open("/dev/null", O_RDONLY | O_CLOEXEC);
+
+                if (null < 0 || dup2(null, 0) < 0 || dup2(pfd[1], 1) < 0 || dup2(pfd[1], 2) < 0)
+                        _exit(127);
+                execvp(argv[0], argv);
+                dprintf(2, "cannot run %s: %m\n", argv[0]);
+                _exit(127);
+        }
+        safe_close(pfd[1]);
+        rfd = pfd[0];
+        for (;;) {
+                char buf[1024];
+                ssize_t k = read(rfd, buf, sizeof(buf));
+
+                if (k < 0 && errno == EINTR)
+                        continue;
+                if (k <= 0)
+                        break;
+                if (out && n + 1 < out_size) {
+                        size_t c = MIN((size_t) k, out_size - 1 - n);
+
+                        memcpy(out + n, buf, c);
+                        n += c;
+                }
+        }
+        if (out && out_size)
+                out[n] = 0;
+        while (waitpid(pid, &status, 0) < 0)
+                if (errno != EINTR)
+                        return -errno;
+        if (WIFEXITED(status))
+                return WEXITSTATUS(status);
+        return -EIO;
+}
+
+static bool tz_ok(const char *s) {
+        Bistro__Maitred__SetTimezoneRequest tz = BISTRO__MAITRED__SET_TIMEZONE_REQUEST__INIT;
+
+        tz.name = (char *) s;
+        return message_validate(BISTRO__MESSAGE_TYPE__SET_TIMEZONE_REQUEST, &tz.base) >= 0;
+}
+
+int host_timezone(char *buf, size_t size) {
+        const char *tz = getenv("TZ");
+        char link[512];
+        ssize_t n;
+
+        if (tz && *tz == ':')
+                tz++;
+        if (tz && tz_ok(tz)) {
+                (void) snprintf(buf, size, "%s", tz);
+                return 0;
+        }
+        n = readlink("/etc/localtime", link, sizeof(link) - 1);
+        if (n > 0) {
+                const char *p;
+
+                link[n] = 0;
+                p = strstr(link, "zoneinfo/");
+                if (p && tz_ok(p + strlen("zoneinfo/"))) {
+                        (void) snprintf(buf, size, "%s", p + strlen("zoneinfo/"));
+                        return 0;
+                }
+        }
+        (void) snprintf(buf, size, "UTC");
+        return 0;
+}

@@ -1,0 +1,623 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* vmc: the VM command line; talks to concierge over $XDG_RUNTIME_DIR/bistro/concierge.sock and
+ * starts concierge when nothing listens there. Exit status: 0 ok, 1 failure, 2 usage. */
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <limits.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "config.h"
+#include "fd-util.h"
+#include "log.h"
+#include "message-type.h"
+#include "proto-validate.h"
+#include "socket-util.h"
+#include "string-util.h"
+#include "wire.h"
+
+#define EXIT_USAGE 2
+#define CALL_TIMEOUT_MS (300 * 1000)
+
+static bool arg_json = false;
+static bool arg_quiet = false;
+static bool arg_force = false;
+static bool arg_yes = false;
+static uint32_t arg_cpus = 0;
+static uint64_t arg_mem_mib = 0;
+static uint64_t arg_disk_size = 0;
+static bool progress_shown = false;
+static bool failed_remotely = false; /* concierge refused: exit 1, never 2 */
+
+typedef struct Verb {
+        const char *name;
+        const char *args;
+        const char *help;
+        int min_args, max_args;
+        int (*run)(char **args);
+} Verb;
+
+static char *socket_path(void) {
+        const char *rt = getenv("XDG_RUNTIME_DIR");
+        char *p;
+
+        if (!rt || rt[0] != '/')
+                return NULL;
+        return asprintf(&p, "%s/bistro/concierge.sock", rt) < 0 ? NULL : p;
+}
+
+static char *concierge_binary(void) {
+        const char *e = getenv("BISTRO_CONCIERGE");
+        char self[PATH_MAX], *p;
+        ssize_t n;
+
+        if (e)
+                return strdup(e);
+        n = readlink("/proc/self/exe", self, sizeof(self) - 1);
+        if (n > 0) {
+                self[n] = 0;
+                if (startswith(self, BUILD_ROOT "/") &&
+                    asprintf(&p, "%s/src/concierge/concierge", BUILD_ROOT) >= 0) {
+                        if (access(p, X_OK) >= 0)
+                                return p;
+                        free(p);
+                }
+        }
+        return strdup(BISTRO_LIBEXECDIR "/concierge");
+}
+
+/* Starts concierge detached (own session, log in $XDG_RUNTIME_DIR/bistro/concierge.log). */
+static int spawn_concierge(void) {
+        _cleanup_free_ char *bin = concierge_binary(), *log = NULL;
+        const char *rt = getenv("XDG_RUNTIME_DIR");
+        pid_t pid;
+        int status;
+
+        if (!bin || !rt)
+                return -ENOMEM;
+        if (asprintf(&log, "%s/bistro", rt) < 0)
+                return -ENOMEM;
+        (void) mkdir_p(log, 0700);
+        free(log);
+        if (asprintf(&log, "%s/bistro/concierge.log", rt) < 0)
+                return -ENOMEM;
+        pid = fork();
+        if (pid < 0)
+                return -errno;
+        if (pid == 0) {
+                int fd;
+
+                if (setsid() < 0)
+                        _exit(1);
+                if (fork() != 0)
+                        _exit(0);
+                fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+                if (fd >= 0)
+                        (void) dup2(fd, 0);
+                fd = open(log, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
+                if (fd >= 0) {
+                        (void) dup2(fd, 1);
+                        (void) dup2(fd, 2);
+                }
+                execl(bin, "concierge", (char *) NULL);
+                _exit(127);
+        }
+        (void) waitpid(pid, &status, 0);
+        return 0;
+}
+
+static int connect_concierge(void) {
+        _cleanup_free_ char *path = socket_path();
+        int fd;
+
+        if (!path)
+                return log_error_errno(SYNTHETIC_ERRNO(EINVAL), "$XDG_RUNTIME_DIR is not set.");
+        fd = unix_connect(path);
+        if (fd >= 0)
+                return fd;
+        if (fd != -ENOENT && fd != -ECONNREFUSED)
+                return log_error_errno(fd, "Cannot connect to concierge at %s: %m", path);
+        fd = spawn_concierge();
+        if (fd < 0)
+                return log_error_errno(fd, "Cannot start concierge: %m");
+        for (int i = 0; i < 200; i++) {
+                struct timespec ts = { 0, 25 * 1000 * 1000 };
+
+                fd = unix_connect(path);
+                if (fd >= 0)
+                        return fd;
+                (void) nanosleep(&ts, NULL);
+        }
+        return log_error_errno(
+                fd, "concierge did not come up (see $XDG_RUNTIME_DIR/bistro/concierge.log): %m");
+}
+
+static void human_size(uint64_t b, char *buf, size_t size) {
+        static const char *const units[] = { "B", "KiB", "MiB", "GiB", "TiB" };
+        double v = (double) b;
+        size_t u = 0;
+
+        while (v >= 1024 && u + 1 < ELEMENTSOF(units)) {
+                v /= 1024;
+                u++;
+        }
+        (void) snprintf(buf, size, u ? "%.1f %s" : "%.0f %s", v, units[u]);
+}
+
+static int on_event(uint32_t type, uint64_t id, const ProtobufCMessage *msg, void *userdata) {
+        const Bistro__Concierge__Progress *p = (const void *) msg;
+
+        if (type != BISTRO__MESSAGE_TYPE__PROGRESS)
+                return 0;
+        if (startswith(p->stage, "warning:")) {
+                if (progress_shown && isatty(2))
+                        fputc('\n', stderr);
+                progress_shown = false;
+                fprintf(stderr, "vmc: %s\n", p->stage);
+                return 0;
+        }
+        if (arg_quiet || !isatty(2))
+                return 0;
+        if (p->total > 0 && p->operation != BISTRO__CONCIERGE__OPERATION__OPERATION_START_VM) {
+                int pct = (int) (p->done * 100 / p->total), w = pct / 4;
+                char done[32], total[32];
+
+                human_size(p->done, done, sizeof(done));
+                human_size(p->total, total, sizeof(total));
+                fprintf(stderr, "\r%-14s [%.*s%*s] %3d%% %s / %s   ", p->stage, w,
+                        "=========================", 25 - w, "", pct, done, total);
+        } else
+                fprintf(stderr, "\r%-60s", p->stage);
+        progress_shown = true;
+        return 0;
+}
+
+/* Sends req and waits; prints concierge's error on failure. */
+static int call(uint32_t type, const ProtobufCMessage *req, const char *what, ProtobufCMessage **ret) {
+        _cleanup_message_ ProtobufCMessage *resp = NULL;
+        _cleanup_close_ int fd = -EBADF;
+        uint32_t rtype = 0;
+        int r;
+
+        fd = connect_concierge();
+        if (fd < 0)
+                return fd;
+        r = wire_call_sync_full(fd, type, req, CALL_TIMEOUT_MS, on_event, NULL, &rtype, &resp);
+        if (progress_shown && isatty(2))
+                fputc('\n', stderr);
+        if (r < 0)
+                failed_remotely = true;
+        if (r < 0 && rtype == BISTRO__MESSAGE_TYPE__ERROR_REPLY) {
+                fprintf(stderr, "vmc: %s: %s\n", what, wire_error_message(resp) ?: strerror(-r));
+                return r;
+        }
+        if (r < 0)
+                return log_error_errno(r, "%s: %m", what);
+        if (ret)
+                *ret = TAKE_PTR(resp);
+        return 0;
+}
+
+static int check_name(const char *name) {
+        if (!proto_name_ok(name)) {
+                fprintf(stderr,
+                        "vmc: invalid VM name '%s': 1-64 characters of A-Z a-z 0-9 . _ -, "
+                        "not starting with '.' or '-'\n",
+                        utf8_is_valid(name) ? name : "(not UTF-8)");
+                return -EINVAL;
+        }
+        return 0;
+}
+
+static const char *state_str(int s) {
+        switch (s) {
+        case BISTRO__CONCIERGE__VM_STATE__VM_STATE_STOPPED:
+                return "stopped";
+        case BISTRO__CONCIERGE__VM_STATE__VM_STATE_STARTING:
+                return "starting";
+        case BISTRO__CONCIERGE__VM_STATE__VM_STATE_RUNNING:
+                return "running";
+        case BISTRO__CONCIERGE__VM_STATE__VM_STATE_STOPPING:
+                return "stopping";
+        case BISTRO__CONCIERGE__VM_STATE__VM_STATE_FAILED:
+                return "failed";
+        default:
+                return "unknown";
+        }
+}
+
+/* Strings in VmInfo are validated text without control characters; quotes and backslashes
+ * still need escaping. */
+static void json_str(const char *s) {
+        putchar('"');
+        for (; *s; s++) {
+                if (*s == '"' || *s == '\\')
+                        putchar('\\');
+                putchar(*s);
+        }
+        putchar('"');
+}
+
+static void print_info_json(const Bistro__Concierge__VmInfo *v) {
+        printf("{\"name\":");
+        json_str(v->name);
+        printf(",\"state\":\"%s\",\"pid\":%d,\"cpus\":%u,\"memory_mib\":%llu,\"disk_path\":",
+               state_str(v->state), (int) v->pid, v->cpus, (unsigned long long) v->memory_mib);
+        json_str(v->disk_path);
+        printf(",\"disk_size\":%llu,\"disk_used\":%llu,\"kernel_version\":",
+               (unsigned long long) v->disk_size, (unsigned long long) v->disk_used);
+        json_str(v->kernel_version);
+        printf(",\"image_version\":");
+        json_str(v->image_version);
+        printf(",\"started_at\":%lld}", (long long) v->started_at);
+}
+
+static void print_info(const Bistro__Concierge__VmInfo *v) {
+        char size[32], used[32];
+
+        if (arg_json) {
+                print_info_json(v);
+                putchar('\n');
+                return;
+        }
+        human_size(v->disk_size, size, sizeof(size));
+        human_size(v->disk_used, used, sizeof(used));
+        printf("Name:        %s\nState:       %s\n", v->name, state_str(v->state));
+        if (v->pid)
+                printf("PID:         %d\n", (int) v->pid);
+        printf("CPUs:        %u\nMemory:      %llu MiB\nDisk:        %s\nDisk size:   %s (%s used on the host)\n",
+               v->cpus, (unsigned long long) v->memory_mib, v->disk_path, size, used);
+        if (v->kernel_version[0])
+                printf("Kernel:      %s\n", v->kernel_version);
+        if (v->image_version[0])
+                printf("Image:       %s\n", v->image_version);
+        if (v->started_at) {
+                time_t t = (time_t) v->started_at;
+                char buf[64];
+
+                (void) strftime(buf, sizeof(buf), "%Y-%m-%d %H:%M:%S", localtime(&t));
+                printf("Started:     %s\n", buf);
+        }
+}
+
+static int verb_start(char **args) {
+        Bistro__Concierge__StartVmRequest req = BISTRO__CONCIERGE__START_VM_REQUEST__INIT;
+        _cleanup_message_ ProtobufCMessage *resp = NULL;
+        int r;
+
+        req.name = args[0] ?: (char *) "termina";
+        if (check_name(req.name) < 0)
+                return -EINVAL;
+        req.cpus = arg_cpus;
+        req.memory_mib = arg_mem_mib;
+        req.disk_size = arg_disk_size;
+        r = call(BISTRO__MESSAGE_TYPE__START_VM_REQUEST, &req.base, "start", &resp);
+        if (r < 0)
+                return r;
+        if (arg_json)
+                print_info(((Bistro__Concierge__VmInfoResponse *) resp)->vm);
+        else if (!arg_quiet)
+                printf("VM '%s' is running.\n", req.name);
+        return 0;
+}
+
+static int verb_stop(char **args) {
+        Bistro__Concierge__StopVmRequest req = BISTRO__CONCIERGE__STOP_VM_REQUEST__INIT;
+
+        req.name = args[0] ?: (char *) "termina";
+        if (check_name(req.name) < 0)
+                return -EINVAL;
+        req.force = arg_force;
+        return call(BISTRO__MESSAGE_TYPE__STOP_VM_REQUEST, &req.base, "stop", NULL);
+}
+
+static int verb_list(char **args) {
+        Bistro__Concierge__ListVmsRequest req = BISTRO__CONCIERGE__LIST_VMS_REQUEST__INIT;
+        _cleanup_message_ ProtobufCMessage *resp = NULL;
+        const Bistro__Concierge__ListVmsResponse *l;
+        int r;
+
+        r = call(BISTRO__MESSAGE_TYPE__LIST_VMS_REQUEST, &req.base, "list", &resp);
+        if (r < 0)
+                return r;
+        l = (const void *) resp;
+        if (arg_json) {
+                putchar('[');
+                for (size_t i = 0; i < l->n_vms; i++) {
+                        if (i)
+                                putchar(',');
+                        print_info_json(l->vms[i]);
+                }
+                printf("]\n");
+                return 0;
+        }
+        if (arg_quiet) {
+                for (size_t i = 0; i < l->n_vms; i++)
+                        printf("%s\n", l->vms[i]->name);
+                return 0;
+        }
+        printf("%-24s %-9s %4s %8s %10s %10s\n", "NAME", "STATE", "CPUS", "MEMORY", "DISK", "USED");
+        for (size_t i = 0; i < l->n_vms; i++) {
+                const Bistro__Concierge__VmInfo *v = l->vms[i];
+                char size[32], used[32], mem[32];
+
+                human_size(v->disk_size, size, sizeof(size));
+                human_size(v->disk_used, used, sizeof(used));
+                human_size(v->memory_mib << 20, mem, sizeof(mem));
+                printf("%-24s %-9s %4u %8s %10s %10s\n", v->name, state_str(v->state), v->cpus, mem, size,
+                       used);
+        }
+        return 0;
+}
+
+static int verb_info(char **args) {
+        Bistro__Concierge__GetVmInfoRequest req = BISTRO__CONCIERGE__GET_VM_INFO_REQUEST__INIT;
+        _cleanup_message_ ProtobufCMessage *resp = NULL;
+        int r;
+
+        req.name = args[0] ?: (char *) "termina";
+        if (check_name(req.name) < 0)
+                return -EINVAL;
+        r = call(BISTRO__MESSAGE_TYPE__GET_VM_INFO_REQUEST, &req.base, "info", &resp);
+        if (r < 0)
+                return r;
+        print_info(((Bistro__Concierge__VmInfoResponse *) resp)->vm);
+        return 0;
+}
+
+static int verb_destroy(char **args) {
+        Bistro__Concierge__DestroyVmRequest req = BISTRO__CONCIERGE__DESTROY_VM_REQUEST__INIT;
+
+        req.name = args[0];
+        if (check_name(req.name) < 0)
+                return -EINVAL;
+        if (!arg_yes) {
+                char line[16];
+
+                if (!isatty(0)) {
+                        fprintf(stderr, "vmc: destroy: refusing without a terminal to ask on; use --yes\n");
+                        return -EPERM;
+                }
+                fprintf(stderr, "Destroy VM '%s' and all its data? [y/N] ", req.name);
+                if (!fgets(line, sizeof(line), stdin) || (line[0] != 'y' && line[0] != 'Y')) {
+                        fprintf(stderr, "vmc: not destroyed\n");
+                        return -ECANCELED;
+                }
+        }
+        return call(BISTRO__MESSAGE_TYPE__DESTROY_VM_REQUEST, &req.base, "destroy", NULL);
+}
+
+static int verb_logs(char **args) {
+        Bistro__Concierge__GetVmLogsRequest req = BISTRO__CONCIERGE__GET_VM_LOGS_REQUEST__INIT;
+        _cleanup_message_ ProtobufCMessage *resp = NULL;
+        const Bistro__Concierge__GetVmLogsResponse *l;
+        int r;
+
+        req.name = args[0] ?: (char *) "termina";
+        if (check_name(req.name) < 0)
+                return -EINVAL;
+        r = call(BISTRO__MESSAGE_TYPE__GET_VM_LOGS_REQUEST, &req.base, "logs", &resp);
+        if (r < 0)
+                return r;
+        l = (const void *) resp;
+        /* Raw guest console bytes: make control characters other than newline/tab visible. */
+        for (size_t i = 0; i < l->log.len; i++) {
+                uint8_t c = l->log.data[i];
+
+                if (c < 0x20 && c != '\n' && c != '\t')
+                        continue;
+                if (c == 0x7f)
+                        continue;
+                putchar(c);
+        }
+        return 0;
+}
+
+static int absolute(const char *p, char **ret) {
+        char cwd[PATH_MAX];
+
+        if (p[0] == '/')
+                *ret = strdup(p);
+        else if (!getcwd(cwd, sizeof(cwd)) || asprintf(ret, "%s/%s", cwd, p) < 0)
+                *ret = NULL;
+        return *ret ? 0 : -ENOMEM;
+}
+
+static int verb_export(char **args) {
+        Bistro__Concierge__ExportVmRequest req = BISTRO__CONCIERGE__EXPORT_VM_REQUEST__INIT;
+        _cleanup_free_ char *path = NULL;
+        int r;
+
+        req.name = args[0];
+        if (check_name(req.name) < 0 || absolute(args[1], &path) < 0)
+                return -EINVAL;
+        req.path = path;
+        req.force = arg_force;
+        r = call(BISTRO__MESSAGE_TYPE__EXPORT_VM_REQUEST, &req.base, "export", NULL);
+        if (r >= 0 && !arg_quiet)
+                printf("Exported VM '%s' to %s (checksum in %s.sha256).\n", req.name, path, path);
+        return r;
+}
+
+static int verb_import(char **args) {
+        Bistro__Concierge__ImportVmRequest req = BISTRO__CONCIERGE__IMPORT_VM_REQUEST__INIT;
+        _cleanup_free_ char *path = NULL;
+
+        req.name = args[1];
+        if (check_name(req.name) < 0 || absolute(args[0], &path) < 0)
+                return -EINVAL;
+        req.path = path;
+        return call(BISTRO__MESSAGE_TYPE__IMPORT_VM_REQUEST, &req.base, "import", NULL);
+}
+
+static int verb_resize(char **args) {
+        Bistro__Concierge__ResizeVmRequest req = BISTRO__CONCIERGE__RESIZE_VM_REQUEST__INIT;
+
+        req.name = args[0];
+        if (check_name(req.name) < 0)
+                return -EINVAL;
+        if (parse_size(args[1], &req.size) < 0 ||
+            message_validate(BISTRO__MESSAGE_TYPE__RESIZE_VM_REQUEST, &req.base) < 0) {
+                fprintf(stderr, "vmc: resize: invalid size '%s' (1G to 64T)\n", args[1]);
+                return -EINVAL;
+        }
+        return call(BISTRO__MESSAGE_TYPE__RESIZE_VM_REQUEST, &req.base, "resize", NULL);
+}
+
+static int verb_sync_time(char **args) {
+        Bistro__Concierge__SyncTimeRequest req = BISTRO__CONCIERGE__SYNC_TIME_REQUEST__INIT;
+
+        return call(BISTRO__MESSAGE_TYPE__SYNC_TIME_REQUEST, &req.base, "sync-time", NULL);
+}
+
+static const Verb verbs[] = {
+        { "start", "[VM]",
+          "Start a VM (default 'termina'); creates its disk on first start.\n"
+          "  --cpus N --mem SIZE --disk-size SIZE (disk size only on creation), --json",
+          0, 1, verb_start },
+        { "stop", "[VM]",
+          "Stop a VM gracefully (maitred, then power button, then kill).\n  --force: kill at once", 0, 1,
+          verb_stop },
+        { "list", "", "List VMs.  --json, -q (names only)", 0, 0, verb_list },
+        { "ls", "", "Same as list.", 0, 0, verb_list },
+        { "info", "[VM]", "Show a VM.  --json", 0, 1, verb_info },
+        { "destroy", "VM", "Delete a stopped VM's disk and configuration.  --yes: do not ask", 1, 1,
+          verb_destroy },
+        { "logs", "[VM]", "Print the tail of the VM's console log.", 0, 1, verb_logs },
+        { "export", "VM FILE",
+          "Write the VM's disk to FILE (zstd) and FILE.sha256.\n  --force: export a running VM", 2, 2,
+          verb_export },
+        { "import", "FILE VM", "Create VM from an export (checked against FILE.sha256).", 2, 2,
+          verb_import },
+        { "resize", "VM SIZE", "Grow the VM's disk (live when running); shrinking is refused.", 2, 2,
+          verb_resize },
+        { "sync-time", "", "Push the host clock into every running VM.", 0, 0, verb_sync_time },
+};
+
+static int help(const Verb *v) {
+        if (v) {
+                printf("Usage: vmc %s %s\n%s\n", v->name, v->args, v->help);
+                return 0;
+        }
+        printf("Usage: vmc [-q] [--json] VERB [ARGS]\nManage Bistro VMs (through concierge).\n\nVerbs:\n");
+        for (size_t i = 0; i < ELEMENTSOF(verbs); i++)
+                printf("  %-10s %-8s %.*s\n", verbs[i].name, verbs[i].args,
+                       (int) strcspn(verbs[i].help, "\n"), verbs[i].help);
+        printf("\n'vmc VERB --help' for a verb's options. Exit status: 0 ok, 1 failed, 2 usage.\n");
+        return 0;
+}
+
+int main(int argc, char *argv[]) {
+        enum {
+                ARG_JSON = 0x100,
+                ARG_CPUS,
+                ARG_MEM,
+                ARG_DISK,
+                ARG_FORCE,
+                ARG_YES
+        };
+        static const struct option options[] = {
+                { "help", no_argument, NULL, 'h' },
+                { "json", no_argument, NULL, ARG_JSON },
+                { "quiet", no_argument, NULL, 'q' },
+                { "cpus", required_argument, NULL, ARG_CPUS },
+                { "mem", required_argument, NULL, ARG_MEM },
+                { "disk-size", required_argument, NULL, ARG_DISK },
+                { "force", no_argument, NULL, ARG_FORCE },
+                { "yes", no_argument, NULL, ARG_YES },
+                {},
+        };
+        const Verb *verb = NULL;
+        char *args[3] = {};
+        int c, n = 0, r;
+        bool want_help = false;
+
+        log_set_ident("vmc");
+        log_parse_environment();
+        (void) signal(SIGPIPE, SIG_IGN);
+        /* Options may come before or after the verb. */
+        while ((c = getopt_long(argc, argv, "hqy", options, NULL)) >= 0) {
+                uint64_t v;
+
+                switch (c) {
+                case 'h':
+                        want_help = true;
+                        break;
+                case ARG_JSON:
+                        arg_json = true;
+                        break;
+                case 'q':
+                        arg_quiet = true;
+                        break;
+                case ARG_CPUS:
+                        if (safe_atou64(optarg, &v) < 0 || v < 1 || v > 256) {
+                                fprintf(stderr, "vmc: invalid --cpus '%s' (1-256)\n", optarg);
+                                return EXIT_USAGE;
+                        }
+                        arg_cpus = (uint32_t) v;
+                        break;
+                case ARG_MEM:
+                        if (parse_size(optarg, &v) < 0 || (v >> 20) < 64 || (v >> 20) > 1024 * 1024) {
+                                fprintf(stderr, "vmc: invalid --mem '%s' (64M to 1T)\n", optarg);
+                                return EXIT_USAGE;
+                        }
+                        arg_mem_mib = v >> 20;
+                        break;
+                case ARG_DISK:
+                        if (parse_size(optarg, &v) < 0 || v < (UINT64_C(1) << 30) ||
+                            v > (UINT64_C(64) << 40)) {
+                                fprintf(stderr, "vmc: invalid --disk-size '%s' (1G to 64T)\n", optarg);
+                                return EXIT_USAGE;
+                        }
+                        arg_disk_size = v;
+                        break;
+                case ARG_FORCE:
+                        arg_force = true;
+                        break;
+                case 'y':
+                case ARG_YES:
+                        arg_yes = true;
+                        break;
+                default:
+                        return EXIT_USAGE;
+                }
+        }
+        if (optind >= argc) {
+                if (want_help)
+                        return help(NULL);
+                help(NULL);
+                return EXIT_USAGE;
+        }
+        for (size_t i = 0; i < ELEMENTSOF(verbs); i++)
+                if (streq(argv[optind], verbs[i].name))
+                        verb = &verbs[i];
+        if (!verb) {
+                fprintf(stderr, "vmc: unknown verb '%s' (see 'vmc --help')\n", argv[optind]);
+                return EXIT_USAGE;
+        }
+        if (want_help)
+                return help(verb);
+        for (int i = optind + 1; i < argc; i++) {
+                if (n >= verb->max_args) {
+                        fprintf(stderr, "vmc: %s: too many arguments (usage: vmc %s %s)\n", verb->name,
+                                verb->name, verb->args);
+                        return EXIT_USAGE;
+                }
+                args[n++] = argv[i];
+        }
+        if (n < verb->min_args) {
+                fprintf(stderr, "vmc: %s: missing arguments (usage: vmc %s %s)\n", verb->name, verb->name,
+                        verb->args);
+                return EXIT_USAGE;
+        }
+        r = verb->run(args);
+        return r < 0 ? (r == -EINVAL && !failed_remotely ? EXIT_USAGE : EXIT_FAILURE) : EXIT_SUCCESS;
+}
