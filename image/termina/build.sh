@@ -187,6 +187,7 @@ echo termina > "$root/etc/bistro/hostname"
 ln -sf /run/bistro/localtime "$root/etc/localtime"
 # Stage 1 already loaded the boot modules; this list is for maitred (see docs/design/maitred.md).
 printf '# Modules maitred loads at boot; stage 1 loads the boot set (docs/design/termina.md).\n' > "$root/etc/bistro/modules"
+printf 'btrfs\n' >> "$root/etc/bistro/modules" # concierge mounts the stateful disk as btrfs
 # Every binary we ship must find its libraries inside the root.
 for bin in "$root/usr/sbin/maitred" ${vshd:+"$root/usr/sbin/vshd"} "$root/usr/bin/lxc-start" "$root/usr/sbin/mkfs.btrfs"; do
         while read -r so; do
