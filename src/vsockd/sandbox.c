@@ -30,7 +30,7 @@
 
 /* Sanitizer runtimes define these; weak references are NULL otherwise (minijail's trick). */
 extern void __asan_init(void) __attribute__((weak));
-extern void __ubsan_handle_add_overflow(void) __attribute__((weak));
+extern void __ubsan_handle_add_overflow(void *, void *, void *) __attribute__((weak));
 
 bool sandbox_sanitizer_build(void) {
         return __asan_init || __ubsan_handle_add_overflow;
