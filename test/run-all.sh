@@ -52,7 +52,7 @@ step clang-format check_format
 # 3. ASan + UBSan build of the unit tests and corpus replays (leak detection stays on).
 export ASAN_OPTIONS=strict_string_checks=1:detect_stack_use_after_return=1:detect_leaks=1
 export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
-if step build-asan setup build-asan --werror -Db_sanitize=address,undefined -Db_lundef=false \
+if step build-asan setup build-asan --werror -Db_sanitize=address,undefined -Db_lundef=false -Dimages=false \
         -Dbuildtype=debug && step compile-asan ninja -C build-asan -j"$jobs"; then
         meson test -C build-asan --suite unit --suite fuzz --num-processes "$jobs" --print-errorlogs
 fi
