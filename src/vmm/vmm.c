@@ -352,7 +352,7 @@ static char *exe_dir(void) {
         return xstrdup(dirname(buf));
 }
 
-/* --vsockd, else $BISTRO_LIBEXECDIR/vsockd, else the build tree's sibling, else the install dir. */
+/* --vsockd, else $BISTRO_LIBEXECDIR/vsockd, else next to vmm, else the install dir. */
 static char *find_vsockd(void) {
         _cleanup_free_ char *dir = exe_dir();
         const char *env = getenv("BISTRO_LIBEXECDIR");
@@ -367,7 +367,12 @@ static char *find_vsockd(void) {
                 free(p);
         }
         if (dir) {
+                /* Build tree (src/vmm/vmm, src/vsockd/vsockd), then installed side by side. */
                 p = path_join(dir, "../vsockd/vsockd");
+                if (access(p, X_OK) == 0)
+                        return p;
+                free(p);
+                p = path_join(dir, "vsockd");
                 if (access(p, X_OK) == 0)
                         return p;
                 free(p);
