@@ -11,7 +11,8 @@ PACKAGES=(
         # tests
         libcmocka-dev python3 python3-pytest socat
         # VMs and images
-        qemu-system-x86 qemu-utils busybox-static cpio zstd squashfs-tools kmod
+        qemu-system-x86 qemu-utils busybox-static cpio zstd squashfs-tools kmod cryptsetup-bin binutils
+        debootstrap e2fsprogs
 )
 
 if [ "$(id -u)" -eq 0 ]; then
@@ -26,6 +27,18 @@ for p in "${PACKAGES[@]}"; do
                 missing+=("$p")
         fi
 done
+
+# The image builders download Debian packages (kernel, Termina's root): they need package lists
+# that exist and are recent enough for the mirror to still serve what they name.
+lists_fresh() {
+        local newest
+        newest=$(find /var/lib/apt/lists -maxdepth 1 -name '*_Packages*' -mmin -1440 2>/dev/null | head -1)
+        [ -n "$newest" ]
+}
+if ! lists_fresh; then
+        echo "bootstrap: apt package lists missing or older than a day: updating"
+        "${SUDO[@]}" apt-get update -q
+fi
 
 if [ ${#missing[@]} -eq 0 ]; then
         echo "bootstrap: all ${#PACKAGES[@]} packages present"
