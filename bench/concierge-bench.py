@@ -2,8 +2,9 @@
 # SPDX-License-Identifier: LGPL-2.1-or-later
 """concierge benchmark (not a test): what concierge adds on top of a bare Termina boot.
 
-  A = `vmc start` -> returns with the VM running (image verify, disk, boot, ready call, SetTime,
-      SetTimezone, btrfs mount, resize).
+  A = `vmc start` of an existing VM -> returns with the VM running (image verify, boot, ready call,
+      SetTime, SetTimezone, btrfs mount, resize); A1 the same for the first start (qemu-img create
+      and mkfs.btrfs of a 1 GiB disk).
   R = bare ready: vmm + Termina started directly, -> maitred's VmReady on port 7777 (maitred-client).
   F = boot floor: the same vmm + Termina with bistro.init=poweroff (stage 1 powers off at once).
   S = `vmc stop` of an idle running VM -> returns (maitred Shutdown, vmm exit).
@@ -34,7 +35,7 @@ def pss(pid, skip_memfd):
         with open(f"/proc/{pid}/smaps") as f:
             for line in f:
                 parts = line.split()
-                if len(parts) >= 5 and "-" in parts[0] and ":" in parts[2]:
+                if len(parts) >= 5 and "-" in parts[0] and ":" in parts[3]:
                     name = " ".join(parts[5:]) if len(parts) > 5 else ""
                 elif parts and parts[0] == "Pss:":
                     if not (skip_memfd and name.startswith("/memfd:")):
@@ -99,7 +100,7 @@ def main():
     args = p.parse_args()
 
     append = cmdline_of_image()
-    A, R, F, S = [], [], [], []
+    A1, A, R, F, S = [], [], [], [], []
     mem = []
     cc = Concierge().start()
     try:
@@ -107,6 +108,10 @@ def main():
             name = f"b{i}"
             t0 = time.monotonic()
             cc.vmc("start", name, "--disk-size", "1G", check=True)
+            A1.append(time.monotonic() - t0)
+            cc.vmc("stop", name, check=True)
+            t0 = time.monotonic()
+            cc.vmc("start", name, check=True)
             A.append(time.monotonic() - t0)
             if i == 0:
                 time.sleep(args.settle)
@@ -121,6 +126,7 @@ def main():
         cc.cleanup()
     accel = os.environ.get("BISTRO_ACCEL", "tcg")
     print(f"concierge bench ({accel}, {args.runs} runs, 512 MiB, 1 vCPU)")
+    print(f"  A1 first vmc start (mkfs) {fmt(A1)}")
     print(f"  A vmc start -> running     {fmt(A)}")
     print(f"  R bare vmm -> VmReady      {fmt(R)}")
     print(f"  F boot floor (poweroff)    {fmt(F)}")

@@ -290,8 +290,16 @@ static int on_vmm_exit(sd_event_source *s, const siginfo_t *si, void *userdata) 
 }
 
 /* The configure job: runs in a child once maitred called VmReady. */
+static uint64_t now_ms(void) {
+        struct timespec ts;
+
+        (void) clock_gettime(CLOCK_MONOTONIC, &ts);
+        return (uint64_t) ts.tv_sec * 1000u + (uint64_t) ts.tv_nsec / 1000000u;
+}
+
 static int configure_job(Job *j, void *userdata) {
         Vm *vm = userdata;
+        uint64_t t[5];
         Bistro__Maitred__SetTimezoneRequest tz = BISTRO__MAITRED__SET_TIMEZONE_REQUEST__INIT;
         Bistro__Maitred__MountRequest mr = BISTRO__MAITRED__MOUNT_REQUEST__INIT;
         static const char *const recovery[] = { "rescue=usebackuproot", "ro,rescue=all" };
@@ -301,12 +309,15 @@ static int configure_job(Job *j, void *userdata) {
                            (char *) STATEFUL_MOUNT,   NULL };
         int r;
 
+        t[0] = now_ms();
+
         job_progress(j, 1, 4, "setting the time");
         r = guest_set_time(vm->vsock_path, err, sizeof(err));
         if (r < 0) {
                 job_set_message(j, "SetTime failed: %s", err);
                 return r;
         }
+        t[1] = now_ms();
         job_progress(j, 2, 4, "setting the time zone");
         (void) host_timezone(tzname, sizeof(tzname));
         tz.name = tzname;
@@ -316,6 +327,8 @@ static int configure_job(Job *j, void *userdata) {
         if (r < 0)
                 log_warning_errno(
                         r, "VM '%s': SetTimezone '%s' failed, ignoring: %s", vm->name, tzname, err);
+
+        t[2] = now_ms();
 
         job_progress(j, 3, 4, "mounting the stateful disk");
         mr.source = (char *) STATEFUL_DEVICE;
@@ -348,10 +361,17 @@ static int configure_job(Job *j, void *userdata) {
                 job_set_message(j, "cannot mount the stateful disk: %s", first_err);
                 return -EIO;
         }
+        t[3] = now_ms();
         job_progress(j, 4, 4, "growing the file system");
         r = guest_run(vm->vsock_path, resize, 60000, err, sizeof(err));
         if (r != 0)
                 log_warning("VM '%s': btrfs resize failed (%d), ignoring: %s", vm->name, r, err);
+        t[4] = now_ms();
+        log_info(
+                "VM '%s': configured in %llu ms (time %llu, zone %llu, mount %llu, fs resize %llu).",
+                vm->name, (unsigned long long) (t[4] - t[0]), (unsigned long long) (t[1] - t[0]),
+                (unsigned long long) (t[2] - t[1]), (unsigned long long) (t[3] - t[2]),
+                (unsigned long long) (t[4] - t[3]));
         return 0;
 }
 

@@ -12,6 +12,7 @@ import signal
 import subprocess
 import threading
 import time
+from pathlib import Path
 
 import pytest
 
@@ -153,8 +154,8 @@ def test_two_vms_at_once(cc):
     cc.write_synced("a", "/mnt/stateful/who", "A")
     cc.write_synced("b", "/mnt/stateful/who", "B")
     assert cc.read_equals("a", "/mnt/stateful/who", "A") and cc.read_equals("b", "/mnt/stateful/who", "B")
-    assert cc.vmc("stop", "a").returncode == 0
-    assert cc.vm_info("b")["state"] == "running"
+    assert cc.vmc("stop", "--force", "a").returncode == 0
+    assert cc.vm_info("a")["state"] == "stopped" and cc.vm_info("b")["state"] == "running"
     # SIGTERM to concierge stops every remaining VM within the bound, then it exits 0.
     cc.track()
     t0 = time.monotonic()
@@ -269,3 +270,18 @@ def test_on_demand_start_and_no_vm_running(tmp_path):
         assert not c.alive()
     finally:
         c.cleanup()
+
+
+def test_bash_completion():
+    comp = Path(__file__).resolve().parents[2] / "shell-completion/vmc.bash"
+
+    def complete(*words):
+        script = (f"source {comp}; COMP_WORDS=({' '.join(words)}); COMP_CWORD={len(words) - 1}; _vmc; "
+                  'echo "${COMPREPLY[*]}"')
+        r = subprocess.run(["bash", "-c", script], capture_output=True, text=True)
+        assert r.returncode == 0, r.stderr
+        return r.stdout.split()
+
+    assert complete("vmc", "st") == ["start", "stop"]
+    assert "--disk-size" in complete("vmc", "start", "--d")
+    assert complete("vmc", "stop", "--f") == ["--force"]
