@@ -17,11 +17,13 @@ step() { # step NAME COMMAND...: runs a non-test stage and records it
         local name=$1
         shift
         echo "=== $name"
-        if "$@"; then
+        local rc=0
+        "$@" || rc=$?
+        if [ $rc -eq 0 ]; then
                 echo "PASS $name" >>"$steps"
                 return 0
         fi
-        echo "FAIL $name exit status $?" >>"$steps"
+        echo "FAIL $name exit status $rc" >>"$steps"
         return 1
 }
 
