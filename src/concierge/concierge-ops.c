@@ -69,6 +69,12 @@ static void op_done(Job *j, int error, const char *message, void *userdata) {
                 op->vm->job = NULL;
                 op->vm->busy = false;
         }
+        if (op->vm && op->operation == BISTRO__CONCIERGE__OPERATION__OPERATION_RESIZE_VM &&
+            (!op->running || error < 0)) {
+                /* The image may have grown without the file system: finish at the next start. */
+                op->vm->grow_pending = true;
+                (void) vm_save_config(op->vm);
+        }
         if (op->conn) {
                 if (error < 0)
                         (void) wire_reply_error(

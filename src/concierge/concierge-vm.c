@@ -68,15 +68,17 @@ static void vm_load_config(Vm *vm) {
                         startswith(line, "memory_mib=") && safe_atou64(line + 11, &v) >= 0 && v >= 64 &&
                         v <= 1024 * 1024)
                         vm->memory_mib = v;
+                else if (streq(line, "grow_pending=1"))
+                        vm->grow_pending = true;
         }
 }
 
-static int vm_save_config(Vm *vm) {
+int vm_save_config(Vm *vm) {
         char buf[128];
 
         (void) snprintf(
-                buf, sizeof(buf), "cpus=%u\nmemory_mib=%llu\n", vm->cpus,
-                (unsigned long long) vm->memory_mib);
+                buf, sizeof(buf), "cpus=%u\nmemory_mib=%llu\n%s", vm->cpus,
+                (unsigned long long) vm->memory_mib, vm->grow_pending ? "grow_pending=1\n" : "");
         return write_file_atomic(vm->config_path, buf, 0600);
 }
 
@@ -362,10 +364,17 @@ static int configure_job(Job *j, void *userdata) {
                 return -EIO;
         }
         t[3] = now_ms();
-        job_progress(j, 4, 4, "growing the file system");
-        r = guest_run(vm->vsock_path, resize, 60000, err, sizeof(err));
-        if (r != 0)
-                log_warning("VM '%s': btrfs resize failed (%d), ignoring: %s", vm->name, r, err);
+        /* Only after the disk grew while the file system could not follow (offline, or a failed
+         * live grow): it costs a process start in the guest. */
+        if (vm->grow_pending) {
+                job_progress(j, 4, 4, "growing the file system");
+                r = guest_run(vm->vsock_path, resize, 60000, err, sizeof(err));
+                if (r != 0) {
+                        job_set_message(j, "growing the file system failed (%d): %s", r, err);
+                        return 0;
+                }
+                job_set_message(j, "grown");
+        }
         t[4] = now_ms();
         log_info(
                 "VM '%s': configured in %llu ms (time %llu, zone %llu, mount %llu, fs resize %llu).",
@@ -398,7 +407,10 @@ static void configure_done(Job *j, int error, const char *message, void *userdat
                 vm_fail_start(vm, error, message[0] ? message : "configuring the VM failed");
                 return;
         }
-        if (message[0]) {
+        if (streq(message, "grown")) {
+                vm->grow_pending = false;
+                (void) vm_save_config(vm);
+        } else if (message[0]) {
                 Bistro__Concierge__Progress p = BISTRO__CONCIERGE__PROGRESS__INIT;
 
                 /* The start succeeded with a warning: vmc prints stages starting "warning:". */

@@ -53,7 +53,8 @@ typedef struct Vm {
         char kernel_version[65], image_version[65];
         char start_error[256];
         int64_t started_at;
-        bool exists; /* has a state dir */
+        bool exists;       /* has a state dir */
+        bool grow_pending; /* the disk grew but btrfs may not have: resize at the next start */
 } Vm;
 
 struct Manager {
@@ -81,6 +82,7 @@ int vm_start(Vm *vm, WireConn *c, uint64_t id, const Bistro__Concierge__StartVmR
 int vm_stop(Vm *vm, WireConn *c, uint64_t id, bool force);
 int vm_destroy(Vm *vm, char *err, size_t err_size);
 bool vm_is_active(const Vm *vm);
+int vm_save_config(Vm *vm);
 void manager_check_exit(Manager *m);
 
 /* concierge-ops.c: jobs answering requests. */

@@ -84,8 +84,17 @@ def test_lifecycle_resize_export_import(cc, tmp_path):
     assert cc.vm_info("t1")["state"] == "stopped"
     assert "Linux version" in cc.vmc("logs", "t1").stdout
 
+    # Offline grow: the image now, the file system at the next start (without a warning).
+    r = cc.vmc("resize", "t1", "3G")
+    assert r.returncode == 0, r.stderr
+    assert cc.vm_info("t1")["disk_size"] == 3 * GIB
+    assert "grow_pending=1" in (cc.data_dir / "bistro/vms/t1/config").read_text()
+
     # Data persists across stop/start.
-    started(cc, "t1")
+    r = started(cc, "t1")
+    assert "warning" not in r.stderr, r.stderr
+    assert "grow_pending" not in (cc.data_dir / "bistro/vms/t1/config").read_text()
+    assert cc.read_equals("t1", "/sys/block/vdb/size", str(3 * GIB // 512))
     assert cc.stateful_mounted("t1") and cc.read_equals("t1", "/mnt/stateful/f", "hello-1")
     assert cc.vmc("stop", "t1").returncode == 0
 
@@ -127,7 +136,7 @@ def test_lifecycle_resize_export_import(cc, tmp_path):
     assert r.returncode == 0, r.stderr
     started(cc, "t1")
     assert cc.read_equals("t1", "/mnt/stateful/f", "hello-1")
-    assert cc.vm_info("t1")["disk_size"] == 2 * GIB
+    assert cc.vm_info("t1")["disk_size"] == 3 * GIB
     # Destroying a running VM is refused.
     r = cc.vmc("destroy", "--yes", "t1")
     assert r.returncode == 1 and "stop it first" in r.stderr
