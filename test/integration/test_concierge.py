@@ -294,3 +294,36 @@ def test_bash_completion():
     assert complete("vmc", "st") == ["start", "stop"]
     assert "--disk-size" in complete("vmc", "start", "--d")
     assert complete("vmc", "stop", "--f") == ["--force"]
+
+
+def _frame(type_, flags, id_, payload, length=None):
+    import struct
+    return struct.pack("<IIQII", 0x01534942, type_, id_, flags, len(payload) if length is None else length) + payload
+
+
+def test_hostile_client_frames(cc):
+    """Invalid requests sent around vmc: each connection is closed, the daemon stays up, nothing is made."""
+    import socket
+    bad_name = b"\x0a\x03a/b"  # StartVmRequest{name: "a/b"}
+    frames = [
+        b"\x00" * 64,                                    # garbage
+        _frame(100, 1, 1, bad_name),                     # START_VM_REQUEST with a path in the name
+        _frame(100, 1, 1, b"", length=0xFFFFFFFF),       # length over the cap
+        _frame(150, 2, 7, b""),                          # a response nobody asked for
+        _frame(100, 1, 1, b"\x0a\xff\xff\xff\xff\x0f"),  # truncated protobuf
+        _frame(9999, 1, 1, b""),                         # unknown type
+    ]
+    for data in frames:
+        s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        s.settimeout(20)
+        s.connect(str(cc.run_dir / "bistro/concierge.sock"))
+        s.sendall(data)
+        try:
+            while s.recv(4096):
+                pass
+        except (ConnectionResetError, socket.timeout):
+            pass
+        s.close()
+        assert cc.proc.poll() is None
+    assert cc.vmc_json("list") == []
+    assert not any((cc.data_dir / "bistro/vms").iterdir())
