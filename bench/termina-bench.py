@@ -4,8 +4,9 @@
 
   A = Termina: vmm start (QEMU start) -> maitred's VmReady reaches the host on vsock port 7777
       (test/tools/maitred-client wait-ready), with the verified root on the first disk.
-  B = the floor: the same kernel, initramfs, disk and command line plus bistro.init=poweroff:
-      stage 1 powers off as the first thing it does; vmm start -> vmm exit.
+  B = the floor: the same kernel, QEMU options, disk and command line plus bistro.init=poweroff,
+      with an initramfs holding only stage 1 (taken from the image's initramfs), which powers off
+      as the first thing it does; vmm start -> vmm exit.
   Runs alternate A B A B ... (the machine is noisy); prints median and min-max, and A/B against
   the goal (1.15). The image is verified with bistro-image first, as the host would.
 Only the Python standard library.
@@ -38,12 +39,12 @@ def parse_args():
 
 
 class Boot:
-    def __init__(self, args, image, cmdline, floor):
+    def __init__(self, args, image, cmdline, floor, floor_initrd=None):
         build = Path(args.build_dir)
         self.dir = Path(tempfile.mkdtemp(prefix="bistro-tbench-", dir="/tmp"))
         self.floor = floor
         self.vmm_cmd = [str(build / "src/vmm/vmm"), "--name", "tbench", "--kernel", str(image / "vmlinuz"),
-                        "--initrd", str(image / "initramfs.img"), "--disk", f"ro:{image / 'rootfs.img'}",
+                        "--initrd", str(floor_initrd if floor else image / "initramfs.img"), "--disk", f"ro:{image / 'rootfs.img'}",
                         "--runtime-dir", str(self.dir), "--mem", args.mem,
                         "--append", cmdline + (" bistro.init=poweroff" if floor else "")]
         if args.accel:
@@ -70,7 +71,7 @@ class Boot:
             out, _ = client.communicate(timeout=self.timeout)
             t = time.monotonic() - t0
             if client.returncode != 0 or not out.startswith(b"READY"):
-                raise RuntimeError(f"no ready call: {out!r}; console:\n{self.console()[-2000:]}")
+                raise RuntimeError(f"no ready call: {out!r}; console:\n{self.console()[-2000:]}\nvmm:\n{self.vmm_log()}")
             subprocess.run([self.client_cmd[0], "call", "--vsock", str(self.dir / "vsock.sock"), "shutdown"],
                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, timeout=30)
             try:
@@ -87,11 +88,31 @@ class Boot:
             log.close()
             subprocess.run(["rm", "-rf", str(self.dir), str(self.dir) + ".log"])
 
+    def vmm_log(self):
+        try:
+            return (self.dir.parent / (self.dir.name + ".log")).read_text(errors="replace")[-2000:]
+        except OSError:
+            return ""
+
     def console(self):
         try:
             return (self.dir / "console.log").read_text(errors="replace")
         except OSError:
             return ""
+
+
+def make_floor_initrd(image):
+    """An initramfs with only /init (stage 1) and /proc, extracted from the image's initramfs."""
+    d = Path(tempfile.mkdtemp(prefix="bistro-tbench-floor-", dir="/tmp"))
+    with open(image / "initramfs.img", "rb") as f:
+        subprocess.run(["cpio", "-idm", "--quiet", "init"], stdin=f, cwd=d, check=True)
+    (d / "proc").mkdir()
+    out = d.parent / (d.name + ".img")
+    with open(out, "wb") as f:
+        subprocess.run(["cpio", "--create", "--format=newc", "--owner=0:0", "--quiet"],
+                       input=b"init\nproc\n", stdout=f, cwd=d, check=True)
+    subprocess.run(["rm", "-rf", str(d)])
+    return out
 
 
 def fmt(xs):
@@ -100,8 +121,9 @@ def fmt(xs):
 
 def main():
     args = parse_args()
-    build = Path(args.build_dir)
-    image = Path(args.image) if args.image else build / "image/termina"
+    build = Path(args.build_dir).resolve()
+    args.build_dir = str(build)
+    image = (Path(args.image) if args.image else build / "image/termina").resolve()
     if args.accel is None and os.environ.get("BISTRO_ACCEL"):
         args.accel = os.environ["BISTRO_ACCEL"]
     for f in (build / "src/vmm/vmm", build / "test/tools/maitred-client", build / "src/bistro-image/bistro-image",
@@ -115,10 +137,11 @@ def main():
         sys.exit(f"termina-bench: the image does not verify: {v.stderr.strip()}")
     cmdline = v.stdout.strip()
 
+    floor_initrd = make_floor_initrd(image)
     termina, floor = [], []
     for i in range(args.runs):
         termina.append(Boot(args, image, cmdline, floor=False).run())
-        floor.append(Boot(args, image, cmdline, floor=True).run())
+        floor.append(Boot(args, image, cmdline, floor=True, floor_initrd=floor_initrd).run())
         if not args.json:
             print(f"run {i + 1}/{args.runs}: termina ready {termina[-1]:.3f} s, floor {floor[-1]:.3f} s",
                   file=sys.stderr)
@@ -130,6 +153,7 @@ def main():
             sizes[k] = int(val)
     except (OSError, ValueError):
         pass
+    os.unlink(floor_initrd)
     ratio = statistics.median(termina) / statistics.median(floor)
     if args.json:
         print(json.dumps({"accel": args.accel or "auto", "termina_ready_s": termina, "floor_s": floor,

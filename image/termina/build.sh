@@ -122,7 +122,7 @@ inputs=$(
                         "$maitred" ${vshd:+"$vshd"} "$kdir/vmlinuz" | cut -d' ' -f1
                 [[ -z $opt_bistro ]] || (cd "$opt_bistro" && find . -type f -print0 | sort -z | xargs -0r sha256sum)
                 cat "$kdir/VERSION" "$res_file"
-                echo "$version $comp $pub ${BISTRO_KEEP_MODULE_SIGNATURES:-}"
+                echo "$version $comp ${BISTRO_SQUASHFS_BLOCK:-} $pub ${BISTRO_KEEP_MODULE_SIGNATURES:-}"
         } | sha256sum | cut -d' ' -f1
 )
 if [[ -f $out/inputs.sha256 && $(cat "$out/inputs.sha256") == "$inputs" && -f $out/manifest.sig ]]; then
@@ -221,6 +221,9 @@ while IFS=: read -r mod deps; do
                         die "$mod needs $d, which image/termina/modules-root does not list"
         done
 done < "$mdir/modules.dep"
+# The root is dm-verity protected: the kernel's per-module RSA check adds nothing there either.
+[[ ${BISTRO_KEEP_MODULE_SIGNATURES:-} ]] ||
+        find "$root/usr/lib/modules/$krel" -name '*.ko' -print0 | xargs -0r "$here/strip-module-signature.py"
 depmod -b "$root/usr" "$krel" 2>"$tmp/depmod.err" || { cat "$tmp/depmod.err" >&2; die "depmod failed"; }
 
 # Stage 1 modules: block device, dm-verity, squashfs, vsock and the ACPI power button (maitred
@@ -245,8 +248,10 @@ done
 step "squashfs root ($comp)"
 find "$root" -newermt @0 -print0 | xargs -0r touch -h -d @0 2>/dev/null || true
 comp_opts=()
+block=${BISTRO_SQUASHFS_BLOCK:-131072}
 [[ $comp != zstd ]] || comp_opts=(-Xcompression-level 19)
-mksquashfs "$root" "$tmp/rootfs.img" -comp "$comp" "${comp_opts[@]}" -b 131072 -noappend -all-root -no-xattrs \
+[[ $comp != lz4 ]] || comp_opts=(-Xhc)
+mksquashfs "$root" "$tmp/rootfs.img" -comp "$comp" "${comp_opts[@]}" -b "$block" -noappend -all-root -no-xattrs \
         -mkfs-time 0 -all-time 0 -quiet -no-progress >&2
 data_size=$(stat -c %s "$tmp/rootfs.img")
 # mksquashfs pads to 4 KiB; verity needs whole blocks.
