@@ -593,7 +593,7 @@ int main(int argc, char *argv[]) {
         if (optind >= argc) {
                 if (want_help)
                         return help(NULL);
-                help(NULL);
+                fprintf(stderr, "vmc: missing verb (see 'vmc --help')\n");
                 return EXIT_USAGE;
         }
         for (size_t i = 0; i < ELEMENTSOF(verbs); i++)
