@@ -79,6 +79,16 @@ def test_lifecycle_resize_export_import(cc, tmp_path):
     exp = tmp_path / "t1.export"
     r = cc.vmc("export", "t1", str(exp))
     assert r.returncode == 1 and "--force" in r.stderr and not exp.exists()
+    live = tmp_path / "live.export"
+    r = cc.vmc("export", "--force", "t1", str(live))
+    assert r.returncode == 0, r.stderr
+    r = cc.vmc("import", str(live), "t1copy")
+    assert r.returncode == 0, r.stderr
+    assert cc.vm_info("t1copy")["disk_size"] == 2 * GIB
+    assert cc.vmc("destroy", "--yes", "t1copy").returncode == 0
+    # Export never overwrites.
+    r = cc.vmc("export", "--force", "t1", str(live))
+    assert r.returncode == 1 and "exists" in r.stderr
 
     assert cc.vmc("stop", "t1").returncode == 0
     assert cc.vm_info("t1")["state"] == "stopped"
