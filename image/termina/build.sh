@@ -69,6 +69,26 @@ key=${BISTRO_IMAGE_KEY:-$cfg/image-signing.key}
 debs=${BISTRO_DEB_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/bistro/debs}
 mkdir -p "$out" "$debs"
 
+# Fast path: nothing the image depends on changed since the last build (no apt or dpkg queries).
+# The full input digest below is the authority; this one only avoids recomputing it.
+quick=$(
+        {
+                sha256sum "$here"/*.sh "$here"/*.py "$here"/packages "$here"/exclude "$here"/prune \
+                        "$here"/modules-root "$top/image/kernel/VERSION" "$stage1" "$maitred" ${vshd:+"$vshd"} |
+                        cut -d' ' -f1
+                [[ -z $opt_bistro ]] || (cd "$opt_bistro" && find . -type f -print0 | sort -z | xargs -0r sha256sum)
+                ls -l --time-style=+%s /var/lib/apt/lists/ 2>/dev/null
+                stat -c '%n %s %Y' "$key" 2>/dev/null || true
+                echo "${version:-} $comp ${BISTRO_SQUASHFS_BLOCK:-} ${BISTRO_KEEP_MODULE_SIGNATURES:-} $debs"
+        } | sha256sum | cut -d' ' -f1
+)
+if [[ -f $out/quick-inputs.sha256 && $(cat "$out/quick-inputs.sha256") == "$quick" && -f $out/manifest.sig &&
+        -f $out/inputs.sha256 ]]; then
+        log "up to date: $out"
+        finish_stamp "$(cat "$out/inputs.sha256")"
+        exit 0
+fi
+
 step "kernel"
 kdir=$("$top/image/kernel/fetch-kernel.sh")
 read -r kpkg kver krel < "$kdir/VERSION"
@@ -127,6 +147,7 @@ inputs=$(
 )
 if [[ -f $out/inputs.sha256 && $(cat "$out/inputs.sha256") == "$inputs" && -f $out/manifest.sig ]]; then
         log "up to date: $out"
+        echo "$quick" > "$out/quick-inputs.sha256"
         finish_stamp "$inputs"
         exit 0
 fi
@@ -188,6 +209,7 @@ ln -sf /run/bistro/localtime "$root/etc/localtime"
 # Stage 1 already loaded the boot modules; this list is for maitred (see docs/design/maitred.md).
 printf '# Modules maitred loads at boot; stage 1 loads the boot set (docs/design/termina.md).\n' > "$root/etc/bistro/modules"
 printf 'btrfs\n' >> "$root/etc/bistro/modules" # concierge mounts the stateful disk as btrfs
+printf 'virtio_net\n' >> "$root/etc/bistro/modules" # eth0 for ConfigureNetwork (vmm --net user)
 # Every binary we ship must find its libraries inside the root.
 for bin in "$root/usr/sbin/maitred" ${vshd:+"$root/usr/sbin/vshd"} "$root/usr/bin/lxc-start" "$root/usr/sbin/mkfs.btrfs"; do
         while read -r so; do
@@ -312,10 +334,11 @@ echo "$pub" > "$tmp/signing-key.pub"
         echo "total $(( $(stat -c %s "$tmp/vmlinuz") + $(stat -c %s "$tmp/initramfs.img") + $(stat -c %s "$tmp/rootfs.img") ))"
 } > "$tmp/sizes"
 # Replace the old image: signature last, so a half-updated directory never verifies.
-rm -f "$out/manifest.sig" "$out/inputs.sha256"
+rm -f "$out/manifest.sig" "$out/inputs.sha256" "$out/quick-inputs.sha256"
 mv -f "$tmp"/{vmlinuz,initramfs.img,rootfs.img,manifest,signing-key.pub,sizes} "$out/"
 mv -f "$tmp/manifest.sig" "$out/"
 echo "$inputs" > "$out/inputs.sha256"
+echo "$quick" > "$out/quick-inputs.sha256"
 mib() { awk -v b="$1" 'BEGIN { printf "%.1f MiB", b / 1048576 }'; }
 while read -r f s; do log "  $(printf '%-16s' "$f") $(mib "$s")"; done < "$out/sizes"
 log "built $out (image $version, kernel $krel, root hash ${root_hash:0:16}...)"
