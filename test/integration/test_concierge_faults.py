@@ -151,6 +151,22 @@ def test_full_disk_during_export(cc, mounts, tmp_path):
     assert sorted(os.listdir(out2.path)) == ["filler"], "partial export left behind"
     filler.unlink()
 
+    # Room for the qcow2 copy but not for everything after it (here the late steps fail: the
+    # compressed file or its .sha256 next to it).
+    copy = tmp_path / "copy.qcow2"
+    subprocess.run(["qemu-img", "convert", "-q", "-O", "qcow2", str(disk), str(copy)], check=True)
+    q = copy.stat().st_blocks * 512  # qemu-img leaves holes
+    z = len(subprocess.run(["zstd", "-q", "-c", str(copy)], capture_output=True, check=True).stdout)
+    copy.unlink()
+    out3 = mounts(tmp_path / "mid", str(q + (4 << 20)))
+    filler = out3.fill(q + 4095)  # exactly the copy's pages stay free
+    r = cc.vmc("export", "ex", str(out3.path / "ex.export"))
+    ok, lines = one_line_error(r)
+    assert ok, f"copy {q}, zstd {z}: rc={r.returncode} stderr={lines}"
+    assert "zstd failed" in r.stderr or ("cannot write" in r.stderr and "No space" in r.stderr), r.stderr
+    assert sorted(os.listdir(out3.path)) == ["filler"], "partial export left behind"
+    filler.unlink()
+
     started(cc, "ex")
     assert cc.read_equals("ex", "/mnt/stateful/mark", "exported7")
     assert cc.vmc("stop", "ex").returncode == 0
