@@ -7,6 +7,7 @@
 
 #include "macro.h"
 #include "maitred-util.h"
+#include "proto-validate.h"
 #include "string-util.h"
 
 char **strv_free(char **l) {
@@ -280,33 +281,10 @@ char *service_name_from_filename(const char *fn) {
         return name;
 }
 
-bool timezone_name_ok(const char *name) {
-        size_t n;
-
-        if (!name)
-                return false;
-        n = strnlen(name, 65);
-        if (n == 0 || n > 64 || name[0] == '/')
-                return false;
-        for (size_t i = 0; i < n; i++)
-                if (!(isalnum((unsigned char) name[i]) || strchr("_+-/", name[i])))
-                        return false;
-        for (const char *p = name, *slash;; p = slash + 1) {
-                size_t len;
-
-                slash = strchr(p, '/');
-                len = slash ? (size_t) (slash - p) : strlen(p);
-                if (len == 0 || (len == 1 && p[0] == '.') || (len == 2 && p[0] == '.' && p[1] == '.'))
-                        return false;
-                if (!slash)
-                        return true;
-        }
-}
-
 int timezone_path(const char *zoneinfo_dir, const char *name, char **ret) {
         char *p;
 
-        if (!timezone_name_ok(name))
+        if (!proto_timezone_ok(name))
                 return -EINVAL;
         if (asprintf(&p, "%s/%s", zoneinfo_dir, name) < 0)
                 return -ENOMEM;

@@ -68,7 +68,6 @@ char *service_name_from_filename(const char *fn);
 
 /* The path under zoneinfo_dir for a timezone name, or -EINVAL when the name is not an acceptable
  * zoneinfo name (same rules as the SetTimezone validator: defence in depth). */
-bool timezone_name_ok(const char *name);
 int timezone_path(const char *zoneinfo_dir, const char *name, char **ret);
 
 /* The first line of an image-version file, trimmed; "dev" when empty; -EINVAL when it is longer

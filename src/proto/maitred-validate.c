@@ -13,7 +13,6 @@
 #define DNS_LABEL_MAX 63u
 #define TIME_MIN INT64_C(1577836800) /* 2020-01-01 */
 #define TIME_MAX (INT64_C(1) << 40)
-#define TIMEZONE_MAX 64u
 #define FSTYPE_MAX 31u
 #define MOUNT_DATA_MAX 1024u
 #define ENV_MAX 256u
@@ -46,31 +45,6 @@ static bool dns_name_ok(const char *s) {
                 if (!dns_label_ok(p, dot ? (size_t) (dot - p) : strlen(p)))
                         return false;
                 if (!dot)
-                        return true;
-        }
-}
-
-static bool timezone_ok(const char *s) {
-        size_t n;
-
-        if (!s)
-                return false;
-        n = strnlen(s, TIMEZONE_MAX + 1);
-        if (n == 0 || n > TIMEZONE_MAX || s[0] == '/')
-                return false;
-        for (size_t i = 0; i < n; i++)
-                if (!((s[i] >= 'a' && s[i] <= 'z') || (s[i] >= 'A' && s[i] <= 'Z') ||
-                      (s[i] >= '0' && s[i] <= '9') || strchr("_+-/", s[i])))
-                        return false;
-        /* Every component non-empty and not "." or "..": the name becomes a path below zoneinfo. */
-        for (const char *p = s, *slash;; p = slash + 1) {
-                size_t len;
-
-                slash = strchr(p, '/');
-                len = slash ? (size_t) (slash - p) : strlen(p);
-                if (len == 0 || (len == 1 && p[0] == '.') || (len == 2 && p[0] == '.' && p[1] == '.'))
-                        return false;
-                if (!slash)
                         return true;
         }
 }
@@ -123,7 +97,7 @@ static int validate_set_time_impl(const Bistro__Maitred__SetTimeRequest *m) {
 
 PROTO_VALIDATOR(validate_set_timezone, Bistro__Maitred__SetTimezoneRequest)
 static int validate_set_timezone_impl(const Bistro__Maitred__SetTimezoneRequest *m) {
-        PROTO_CHECK(timezone_ok(m->name));
+        PROTO_CHECK(proto_timezone_ok(m->name));
         return 0;
 }
 

@@ -125,3 +125,28 @@ bool proto_ip_ok(const char *s, int family, bool allow_empty) {
 bool proto_image_name_ok(const char *s) {
         return s && (s[0] == '\0' || name_is_valid(s, PROTO_IMAGE_NAME_MAX));
 }
+
+bool proto_timezone_ok(const char *s) {
+        size_t n;
+
+        if (!s)
+                return false;
+        n = strnlen(s, PROTO_TIMEZONE_MAX + 1);
+        if (n == 0 || n > PROTO_TIMEZONE_MAX || s[0] == '/')
+                return false;
+        for (size_t i = 0; i < n; i++)
+                if (!((s[i] >= 'a' && s[i] <= 'z') || (s[i] >= 'A' && s[i] <= 'Z') ||
+                      (s[i] >= '0' && s[i] <= '9') || strchr("_+-/", s[i])))
+                        return false;
+        /* Every component non-empty and not "." or "..": the name becomes a path below zoneinfo. */
+        for (const char *p = s, *slash;; p = slash + 1) {
+                size_t len;
+
+                slash = strchr(p, '/');
+                len = slash ? (size_t) (slash - p) : strlen(p);
+                if (len == 0 || (len == 1 && p[0] == '.') || (len == 2 && p[0] == '.' && p[1] == '.'))
+                        return false;
+                if (!slash)
+                        return true;
+        }
+}

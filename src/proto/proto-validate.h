@@ -21,6 +21,11 @@ bool proto_name_ok(const char *s);
 /* An absolute path of at most PROTO_PATH_MAX bytes, valid UTF-8 without control characters;
  * no_dotdot additionally refuses ".." components. */
 bool proto_abs_path_ok(const char *s, bool no_dotdot);
+
+/* A zoneinfo name ("Europe/Paris", "UTC"): 1..PROTO_TIMEZONE_MAX bytes of [A-Za-z0-9_+-/], not
+ * absolute, no empty, "." or ".." component, so it can become a path below a zoneinfo dir. */
+#define PROTO_TIMEZONE_MAX 64u
+bool proto_timezone_ok(const char *s);
 /* A token: PROTO_TOKEN_MIN..PROTO_TOKEN_MAX bytes of [A-Za-z0-9_-]. */
 bool proto_token_ok(const char *s);
 /* A "KEY=value" environment entry: key [A-Za-z_][A-Za-z0-9_]*, value text without control

@@ -8,6 +8,7 @@
 
 #include "macro.h"
 #include "maitred-util.h"
+#include "proto-validate.h"
 
 #define SEC 1000000ull
 
@@ -133,21 +134,21 @@ static void test_service_name(void **state) {
 static void test_timezone(void **state) {
         char *p = NULL;
 
-        assert_true(timezone_name_ok("UTC"));
-        assert_true(timezone_name_ok("Europe/Paris"));
-        assert_true(timezone_name_ok("America/Argentina/Buenos_Aires"));
-        assert_true(timezone_name_ok("Etc/GMT+5"));
-        assert_false(timezone_name_ok(""));
-        assert_false(timezone_name_ok(NULL));
-        assert_false(timezone_name_ok("/etc/passwd"));
-        assert_false(timezone_name_ok("../../etc/shadow"));
-        assert_false(timezone_name_ok("Europe/../../x"));
-        assert_false(timezone_name_ok("Europe/./Paris"));
-        assert_false(timezone_name_ok("Europe//Paris"));
-        assert_false(timezone_name_ok("Europe/"));
-        assert_false(timezone_name_ok("Europe/Paris\n"));
-        assert_false(timezone_name_ok("Europe Paris"));
-        assert_false(timezone_name_ok("AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"));
+        assert_true(proto_timezone_ok("UTC"));
+        assert_true(proto_timezone_ok("Europe/Paris"));
+        assert_true(proto_timezone_ok("America/Argentina/Buenos_Aires"));
+        assert_true(proto_timezone_ok("Etc/GMT+5"));
+        assert_false(proto_timezone_ok(""));
+        assert_false(proto_timezone_ok(NULL));
+        assert_false(proto_timezone_ok("/etc/passwd"));
+        assert_false(proto_timezone_ok("../../etc/shadow"));
+        assert_false(proto_timezone_ok("Europe/../../x"));
+        assert_false(proto_timezone_ok("Europe/./Paris"));
+        assert_false(proto_timezone_ok("Europe//Paris"));
+        assert_false(proto_timezone_ok("Europe/"));
+        assert_false(proto_timezone_ok("Europe/Paris\n"));
+        assert_false(proto_timezone_ok("Europe Paris"));
+        assert_false(proto_timezone_ok("AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"));
 
         assert_int_equal(timezone_path("/usr/share/zoneinfo", "Europe/Paris", &p), 0);
         assert_string_equal(p, "/usr/share/zoneinfo/Europe/Paris");
