@@ -313,6 +313,18 @@ static int configure_job(Job *j, void *userdata) {
 
         t[0] = now_ms();
 
+        /* The kernel may lack IPv6: IPv4 alone is still worth having. A VM without network still
+         * runs, so neither failure fails the start. */
+        r = guest_configure_network(vm->vsock_path, true, err, sizeof(err));
+        if (r < 0) {
+                log_warning_errno(
+                        r, "VM '%s': ConfigureNetwork with IPv6 failed, retrying IPv4 only: %s", vm->name,
+                        err);
+                r = guest_configure_network(vm->vsock_path, false, err, sizeof(err));
+                if (r < 0)
+                        log_warning_errno(r, "VM '%s': ConfigureNetwork failed: %s", vm->name, err);
+        }
+
         job_progress(j, 1, 4, "setting the time");
         r = guest_set_time(vm->vsock_path, err, sizeof(err));
         if (r < 0) {
@@ -575,6 +587,8 @@ static int spawn_vmm(Vm *vm, const char *cmdline) {
                                  (char *) cmdline,
                                  (char *) "--stop-timeout",
                                  (char *) VMM_STOP_TIMEOUT,
+                                 (char *) "--net",
+                                 (char *) "user",
                                  NULL };
                 sigset_t all;
                 int fd;

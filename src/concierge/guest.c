@@ -1,4 +1,5 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
@@ -121,6 +122,31 @@ int guest_run(const char *vsock_path, char **argv, int timeout_ms, char *err, si
         if (err)
                 (void) snprintf(err, err_size, "%s killed by signal %d", argv[0], (int) l->code);
         return -EIO;
+}
+
+int guest_configure_network(const char *vsock_path, bool ipv6, char *err, size_t err_size) {
+        Bistro__Maitred__ConfigureNetworkRequest cn = BISTRO__MAITRED__CONFIGURE_NETWORK_REQUEST__INIT;
+        struct in_addr a4, gw4;
+        uint8_t a6[16], gw6[16];
+        char *ns[] = { (char *) "10.0.2.3" };
+
+        (void) inet_pton(AF_INET, "10.0.2.15", &a4);
+        (void) inet_pton(AF_INET, "10.0.2.2", &gw4);
+        (void) inet_pton(AF_INET6, "fec0::15", a6);
+        (void) inet_pton(AF_INET6, "fec0::2", gw6);
+        cn.ipv4_address = a4.s_addr;
+        cn.ipv4_prefix_len = 24;
+        cn.ipv4_gateway = gw4.s_addr;
+        cn.nameservers = ns;
+        cn.n_nameservers = ELEMENTSOF(ns);
+        if (ipv6) {
+                cn.ipv6_address = (ProtobufCBinaryData){ .len = sizeof(a6), .data = a6 };
+                cn.ipv6_prefix_len = 64;
+                cn.ipv6_gateway = (ProtobufCBinaryData){ .len = sizeof(gw6), .data = gw6 };
+        }
+        return guest_call(
+                vsock_path, BISTRO__MESSAGE_TYPE__CONFIGURE_NETWORK_REQUEST, &cn.base, 20000, NULL, err,
+                err_size);
 }
 
 int guest_set_time(const char *vsock_path, char *err, size_t err_size) {

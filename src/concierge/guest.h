@@ -4,6 +4,7 @@
 /* Blocking helpers that concierge runs inside jobs (job.h), never in its event loop: maitred RPCs
  * through the VM's hybrid vsock socket, QMP commands, and helper programs. */
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <protobuf-c/protobuf-c.h>
@@ -25,6 +26,9 @@ int guest_call(
         size_t err_size);
 /* Runs argv as root in the guest and waits; returns the exit status (>= 0) or a negative errno. */
 int guest_run(const char *vsock_path, char **argv, int timeout_ms, char *err, size_t err_size);
+/* ConfigureNetwork for QEMU's user network (vmm --net user): 10.0.2.15/24 via 10.0.2.2, DNS 10.0.2.3,
+ * and with ipv6 fec0::15/64 via fec0::2. */
+int guest_configure_network(const char *vsock_path, bool ipv6, char *err, size_t err_size);
 /* SetTime to the host's CLOCK_REALTIME. */
 int guest_set_time(const char *vsock_path, char *err, size_t err_size);
 

@@ -14,6 +14,7 @@
 #include "fd-util.h"
 #include "log.h"
 #include "macro.h"
+#include "maitred-network.h"
 #include "maitred-process.h"
 #include "maitred-service.h"
 #include "maitred-util.h"
@@ -292,6 +293,22 @@ static int handle_launch(
         return wire_reply(c, id, BISTRO__MESSAGE_TYPE__LAUNCH_PROCESS_RESPONSE, &resp.base);
 }
 
+static int handle_configure_network(
+        WireConn *c, uint64_t id, const Bistro__Maitred__ConfigureNetworkRequest *req) {
+        const char *step = NULL;
+        int r;
+
+        r = network_configure(req, &step);
+        if (r < 0) {
+                log_warning_errno(r, "ConfigureNetwork failed at %s: %m", step ?: "?");
+                return wire_reply_error(c, id, r, "%s: %s", step ?: "?", strerror(-r));
+        }
+        log_info(
+                "Network configured (IPv4/%u%s).", req->ipv4_prefix_len,
+                req->ipv6_address.len ? ", IPv6" : "");
+        return reply_empty(c, id);
+}
+
 static int handle_get_kernel_version(WireConn *c, uint64_t id) {
         Bistro__Maitred__GetKernelVersionResponse resp = BISTRO__MAITRED__GET_KERNEL_VERSION_RESPONSE__INIT;
         struct utsname u;
@@ -320,6 +337,9 @@ static int rpc_on_message(
                 return wire_reply_error(c, id, -ESHUTDOWN, "shutting down");
 
         switch (type) {
+        case BISTRO__MESSAGE_TYPE__CONFIGURE_NETWORK_REQUEST:
+                return handle_configure_network(
+                        c, id, (const Bistro__Maitred__ConfigureNetworkRequest *) msg);
         case BISTRO__MESSAGE_TYPE__SET_TIME_REQUEST:
                 return handle_set_time(c, id, (const Bistro__Maitred__SetTimeRequest *) msg);
         case BISTRO__MESSAGE_TYPE__SET_TIMEZONE_REQUEST:

@@ -4,8 +4,10 @@
  *
  *   maitred-client wait-ready --vsock PATH [--timeout S]
  *   maitred-client call --vsock PATH [--timeout S] VERB [ARGS]
+ *   maitred-client call --vsock PATH configure-network 10.0.2.15/24 --gateway 10.0.2.2 ...
  *
  * Exit status: 0 success, 1 maitred answered with an error, 2 usage, 3 transport failure. */
+#include <arpa/inet.h>
 #include <errno.h>
 #include <getopt.h>
 #include <poll.h>
@@ -39,11 +41,14 @@ static uint64_t now_ms(void) {
 }
 
 static int usage(void) {
-        fprintf(stderr, "Usage: maitred-client wait-ready --vsock PATH [--timeout S]\n"
-                        "       maitred-client call --vsock PATH [--timeout S] VERB [ARGS]\n"
-                        "Verbs: get-kernel-version | set-time SECONDS [NANOS] | set-timezone NAME |\n"
-                        "       mount SOURCE TARGET FSTYPE [--flags a,b|N] [--data S] [--mkfs] |\n"
-                        "       launch [--wait] [--respawn] [--env K=V]... -- ARGV... | shutdown\n");
+        fprintf(stderr,
+                "Usage: maitred-client wait-ready --vsock PATH [--timeout S]\n"
+                "       maitred-client call --vsock PATH [--timeout S] VERB [ARGS]\n"
+                "Verbs: get-kernel-version | set-time SECONDS [NANOS] | set-timezone NAME |\n"
+                "       mount SOURCE TARGET FSTYPE [--flags a,b|N] [--data S] [--mkfs] |\n"
+                "       launch [--wait] [--respawn] [--env K=V]... -- ARGV... | shutdown |\n"
+                "       configure-network A.B.C.D/N [--gateway A.B.C.D] [--ipv6 ADDR/N]\n"
+                "         [--gateway6 ADDR] [--nameserver IP]... [--search NAME]... [--hostname H]\n");
         return EXIT_USAGE;
 }
 
@@ -173,6 +178,60 @@ static int parse_flags(const char *s, uint64_t *ret) {
         return 0;
 }
 
+/* "ADDR/N" into family-sized bytes and a prefix length. */
+static int parse_prefix(const char *s, int family, void *addr, uint32_t *plen) {
+        _cleanup_free_ char *copy = strdup(s);
+        char *slash;
+
+        if (!copy)
+                return -ENOMEM;
+        slash = strchr(copy, '/');
+        if (!slash)
+                return -EINVAL;
+        *slash = 0;
+        if (inet_pton(family, copy, addr) != 1 || safe_atou32(slash + 1, plen) < 0)
+                return -EINVAL;
+        return 0;
+}
+
+static int parse_configure_network(
+        int argc,
+        char **argv,
+        Bistro__Maitred__ConfigureNetworkRequest *cn,
+        uint8_t v6[static 16],
+        uint8_t gw6[static 16]) {
+        struct in_addr a;
+
+        if (argc < 2 || parse_prefix(argv[1], AF_INET, &a, &cn->ipv4_prefix_len) < 0)
+                return -EINVAL;
+        cn->ipv4_address = a.s_addr;
+        for (int i = 2; i < argc; i++) {
+                if (i + 1 >= argc)
+                        return -EINVAL;
+                if (streq(argv[i], "--gateway")) {
+                        if (inet_pton(AF_INET, argv[++i], &a) != 1)
+                                return -EINVAL;
+                        cn->ipv4_gateway = a.s_addr;
+                } else if (streq(argv[i], "--ipv6")) {
+                        if (parse_prefix(argv[++i], AF_INET6, v6, &cn->ipv6_prefix_len) < 0)
+                                return -EINVAL;
+                        cn->ipv6_address = (ProtobufCBinaryData){ .len = 16, .data = v6 };
+                } else if (streq(argv[i], "--gateway6")) {
+                        if (inet_pton(AF_INET6, argv[++i], gw6) != 1)
+                                return -EINVAL;
+                        cn->ipv6_gateway = (ProtobufCBinaryData){ .len = 16, .data = gw6 };
+                } else if (streq(argv[i], "--nameserver"))
+                        cn->nameservers[cn->n_nameservers++] = argv[++i];
+                else if (streq(argv[i], "--search"))
+                        cn->search_domains[cn->n_search_domains++] = argv[++i];
+                else if (streq(argv[i], "--hostname"))
+                        cn->hostname = argv[++i];
+                else
+                        return -EINVAL;
+        }
+        return 0;
+}
+
 static int do_call(int argc, char **argv) {
         _cleanup_message_ ProtobufCMessage *resp = NULL;
         _cleanup_close_ int fd = -EBADF;
@@ -183,7 +242,9 @@ static int do_call(int argc, char **argv) {
         Bistro__Maitred__LaunchProcessRequest lp = BISTRO__MAITRED__LAUNCH_PROCESS_REQUEST__INIT;
         Bistro__Maitred__ShutdownRequest sd = BISTRO__MAITRED__SHUTDOWN_REQUEST__INIT;
         Bistro__Maitred__GetKernelVersionRequest gk = BISTRO__MAITRED__GET_KERNEL_VERSION_REQUEST__INIT;
-        _cleanup_free_ char **env = NULL;
+        Bistro__Maitred__ConfigureNetworkRequest cn = BISTRO__MAITRED__CONFIGURE_NETWORK_REQUEST__INIT;
+        _cleanup_free_ char **env = NULL, **ns = NULL, **search = NULL;
+        uint8_t v6[16], gw6[16];
         const ProtobufCMessage *req;
         uint32_t type, rtype = 0;
         int r;
@@ -226,6 +287,20 @@ static int do_call(int argc, char **argv) {
                 }
                 type = BISTRO__MESSAGE_TYPE__MOUNT_REQUEST;
                 req = &mr.base;
+        } else if (streq(verb, "configure-network")) {
+                /* Sized by argc so the validator, not this parser, enforces the limits. */
+                ns = calloc(argc, sizeof(char *));
+                search = calloc(argc, sizeof(char *));
+                if (!ns || !search) {
+                        log_error("Out of memory.");
+                        return EXIT_TRANSPORT;
+                }
+                cn.nameservers = ns;
+                cn.search_domains = search;
+                if (parse_configure_network(argc, argv, &cn, v6, gw6) < 0)
+                        return usage();
+                type = BISTRO__MESSAGE_TYPE__CONFIGURE_NETWORK_REQUEST;
+                req = &cn.base;
         } else if (streq(verb, "launch")) {
                 int i;
 

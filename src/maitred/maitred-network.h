@@ -1,0 +1,31 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#pragma once
+
+/* ConfigureNetwork: eth0 through rtnetlink (the guest has no iproute2), resolv.conf and the
+ * hostname. The builders and the reply parser are pure so unit tests run them. */
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "maitred.pb-c.h"
+
+#define NETWORK_IFNAME "eth0"
+#define RESOLV_CONF_PATH "/run/resolv.conf"
+
+/* Each writes one request (NLM_F_REQUEST|NLM_F_ACK) into buf; returns its length or -ENOBUFS. */
+int rtnl_build_link_up(void *buf, size_t size, uint32_t seq, int ifindex);
+int rtnl_build_addr(
+        void *buf, size_t size, uint32_t seq, int family, int ifindex, const void *addr, unsigned prefixlen);
+int rtnl_build_default_route(void *buf, size_t size, uint32_t seq, int family, int ifindex, const void *gw);
+
+/* Looks through one datagram for the ack of seq: 0 for an ack, the negative errno of an error,
+ * -EAGAIN when it is not there, -EBADMSG when the datagram is malformed. */
+int rtnl_parse_ack(const void *buf, size_t len, uint32_t seq);
+
+/* resolv.conf text; *ret is malloc()ed. */
+int resolv_conf_format(
+        char *const *nameservers, size_t n_ns, char *const *search, size_t n_search, char **ret);
+
+/* Applies req (validated by the wire layer). IPv4, DNS and the hostname first, IPv6 last, so an
+ * IPv6 failure leaves IPv4 working. On failure *ret_step names what failed. */
+int network_configure(const Bistro__Maitred__ConfigureNetworkRequest *req, const char **ret_step);
