@@ -270,3 +270,28 @@ def test_busybox_container_image(tmp_path):
     assert again.returncode == 0 and "up to date" not in again.stderr
     assert json.loads((store / "busybox.json").read_text())["sha256"] == \
         hashlib.sha256(tarball.read_bytes()).hexdigest()
+
+
+def test_debian_container_image():
+    """The debian image, when the store has one (the suite never rebuilds it: debootstrap takes
+    minutes; image/containers/build-debian.sh makes it)."""
+    import hashlib
+    import json
+    store = Path(os.environ.get("BISTRO_IMAGE_STORE") or
+                 Path(os.environ.get("XDG_DATA_HOME", Path.home() / ".local/share")) / "bistro/images/containers")
+    meta_path, tarball = store / "debian.json", store / "debian.tar.zst"
+    if not meta_path.exists():
+        pytest.skip(f"no debian image in {store} (build it with image/containers/build-debian.sh)")
+    meta = json.loads(meta_path.read_text())
+    assert (meta["name"], meta["distro"], meta["release"]) == ("debian", "debian", "12")
+    assert meta["size"] == tarball.stat().st_size
+    h = hashlib.sha256()
+    with open(tarball, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    assert meta["sha256"] == h.hexdigest()
+    names = set(subprocess.run(["tar", "--zstd", "-tf", str(tarball)], capture_output=True, text=True,
+                               check=True).stdout.split())
+    for p in ("./usr/bin/bash", "./usr/bin/sudo", "./usr/bin/apt", "./usr/bin/less", "./usr/bin/ps",
+              "./usr/bin/ip", "./etc/ssl/certs/ca-certificates.crt", "./usr/lib/locale/locale-archive"):
+        assert p in names, f"{p} missing from the debian image"
