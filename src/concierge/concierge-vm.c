@@ -70,15 +70,18 @@ static void vm_load_config(Vm *vm) {
                         vm->memory_mib = v;
                 else if (streq(line, "grow_pending=1"))
                         vm->grow_pending = true;
+                else if (streq(line, "mkfs_pending=1"))
+                        vm->mkfs_pending = true;
         }
 }
 
 int vm_save_config(Vm *vm) {
-        char buf[128];
+        char buf[160];
 
         (void) snprintf(
-                buf, sizeof(buf), "cpus=%u\nmemory_mib=%llu\n%s", vm->cpus,
-                (unsigned long long) vm->memory_mib, vm->grow_pending ? "grow_pending=1\n" : "");
+                buf, sizeof(buf), "cpus=%u\nmemory_mib=%llu\n%s%s", vm->cpus,
+                (unsigned long long) vm->memory_mib, vm->grow_pending ? "grow_pending=1\n" : "",
+                vm->mkfs_pending ? "mkfs_pending=1\n" : "");
         return write_file_atomic(vm->config_path, buf, 0600);
 }
 
@@ -349,7 +352,9 @@ static int configure_job(Job *j, void *userdata) {
         mr.target = (char *) STATEFUL_MOUNT;
         mr.fstype = (char *) "btrfs";
         mr.data = (char *) "";
-        mr.mkfs_if_needed = true;
+        /* Format only a disk we created and never mounted: a used disk that lost its superblock
+         * must fail loudly (and go to recovery), never be silently reformatted. */
+        mr.mkfs_if_needed = vm->mkfs_pending;
         r = guest_call(
                 vm->vsock_path, BISTRO__MESSAGE_TYPE__MOUNT_REQUEST, &mr.base, 180000, NULL, first_err,
                 sizeof(first_err));
@@ -418,6 +423,11 @@ static void configure_done(Job *j, int error, const char *message, void *userdat
         if (error < 0) {
                 vm_fail_start(vm, error, message[0] ? message : "configuring the VM failed");
                 return;
+        }
+        if (vm->mkfs_pending) {
+                /* Mounted once: from now on the disk holds the user's data. */
+                vm->mkfs_pending = false;
+                (void) vm_save_config(vm);
         }
         if (streq(message, "grown")) {
                 vm->grow_pending = false;
@@ -673,6 +683,7 @@ int vm_start(Vm *vm, WireConn *c, uint64_t id, const Bistro__Concierge__StartVmR
                 if (r < 0)
                         return wire_reply_error(c, id, r, "%s", err);
                 log_info("VM '%s': created %s.", vm->name, vm->disk_path);
+                vm->mkfs_pending = true;
         }
         vm->exists = true;
         r = vm_save_config(vm);

@@ -55,6 +55,7 @@ typedef struct Vm {
         int64_t started_at;
         bool exists;       /* has a state dir */
         bool grow_pending; /* the disk grew but btrfs may not have: resize at the next start */
+        bool mkfs_pending; /* the disk is new and never mounted: the first mount may format it */
 } Vm;
 
 struct Manager {
