@@ -206,9 +206,12 @@ printf 'root:x:0:\n' > "$root/etc/group"
 echo termina > "$root/etc/hostname"
 echo termina > "$root/etc/bistro/hostname"
 ln -sf /run/bistro/localtime "$root/etc/localtime"
+# maitred writes the resolver configuration on ConfigureNetwork; the root is read-only.
+ln -sf /run/resolv.conf "$root/etc/resolv.conf"
+# btrfs loads on the first btrfs Mount (modules_load_filesystem): it costs seconds of raid6/xor
+# calibration that the ready call need not wait for.
 # Stage 1 already loaded the boot modules; this list is for maitred (see docs/design/maitred.md).
 printf '# Modules maitred loads at boot; stage 1 loads the boot set (docs/design/termina.md).\n' > "$root/etc/bistro/modules"
-printf 'btrfs\n' >> "$root/etc/bistro/modules" # concierge mounts the stateful disk as btrfs
 printf 'virtio_net\n' >> "$root/etc/bistro/modules" # eth0 for ConfigureNetwork (vmm --net user)
 # Every binary we ship must find its libraries inside the root.
 for bin in "$root/usr/sbin/maitred" ${vshd:+"$root/usr/sbin/vshd"} "$root/usr/bin/lxc-start" "$root/usr/sbin/mkfs.btrfs"; do

@@ -141,70 +141,113 @@ static int load_module_file(const char *path) {
         return 0;
 }
 
+/* Loads module name (or an absolute .ko path) after its dependencies, skipping what *loaded lists
+ * and adding what it loads. dep may be NULL (no modules.dep). Logs its own failures. */
+static int load_module(const char *dir, const char *dep, const char *name, char ***loaded) {
+        _cleanup_strv_free_ char **paths = NULL;
+        int r;
+
+        if (name[0] == '/') {
+                r = load_module_file(name);
+                if (r < 0)
+                        return log_error_errno(r, "Failed to load module '%s': %m", name);
+                return 0;
+        }
+        r = dep ? modules_dep_resolve(dep, name, &paths) : -ENOENT;
+        if (r < 0) {
+                /* Built into the kernel: nothing to load. */
+                _cleanup_free_ char *sys = NULL, *n = NULL;
+
+                if (module_name_normalize(name, &n) >= 0 && asprintf(&sys, "/sys/module/%s", n) >= 0 &&
+                    access(sys, F_OK) >= 0)
+                        return 0;
+                return log_error_errno(r, "Cannot resolve module '%s': %m", name);
+        }
+        for (char **p = paths; *p; p++) {
+                _cleanup_free_ char *full = NULL;
+
+                if (strv_contains(*loaded, *p))
+                        continue;
+                if (asprintf(&full, "%s/%s", dir, *p) < 0)
+                        return log_oom();
+                r = load_module_file(full);
+                if (r < 0)
+                        return log_error_errno(r, "Failed to load module '%s': %m", full);
+                (void) strv_extend(loaded, *p);
+        }
+        return 0;
+}
+
+static int read_modules_dep(const char *kernel_release, char **ret_dir, char **ret_dep) {
+        _cleanup_free_ char *dir = NULL, *dep_path = NULL;
+        int r;
+
+        if (asprintf(&dir, "/lib/modules/%s", kernel_release) < 0 ||
+            asprintf(&dep_path, "%s/modules.dep", dir) < 0)
+                return log_oom();
+        r = read_file(dep_path, MODULES_DEP_MAX, ret_dep, NULL);
+        if (r < 0) {
+                log_warning_errno(r, "Cannot read '%s', loading modules by path only: %m", dep_path);
+                *ret_dep = NULL;
+        }
+        *ret_dir = TAKE_PTR(dir);
+        return 0;
+}
+
 int init_modules(const char *conf_dir, const char *kernel_release) {
-        _cleanup_free_ char *list = NULL, *dep = NULL, *list_path = NULL, *dir = NULL, *dep_path = NULL;
+        _cleanup_free_ char *list = NULL, *dep = NULL, *list_path = NULL, *dir = NULL;
         _cleanup_strv_free_ char **loaded = NULL;
         int failures = 0, r;
 
-        if (asprintf(&list_path, "%s/modules", conf_dir) < 0 ||
-            asprintf(&dir, "/lib/modules/%s", kernel_release) < 0 ||
-            asprintf(&dep_path, "%s/modules.dep", dir) < 0)
+        if (asprintf(&list_path, "%s/modules", conf_dir) < 0)
                 return log_oom();
         r = read_file(list_path, MODULES_LIST_MAX, &list, NULL);
         if (r == -ENOENT)
                 return 0;
         if (r < 0)
                 return log_error_errno(r, "Cannot read '%s': %m", list_path);
-        r = read_file(dep_path, MODULES_DEP_MAX, &dep, NULL);
+        r = read_modules_dep(kernel_release, &dir, &dep);
         if (r < 0)
-                log_warning_errno(r, "Cannot read '%s', loading modules by path only: %m", dep_path);
+                return r;
 
         for (char *line = list, *next; line; line = next) {
-                _cleanup_strv_free_ char **paths = NULL;
-
                 next = strchr(line, '\n');
                 if (next)
                         *next++ = 0;
                 line += strspn(line, " \t");
                 line[strcspn(line, " \t\r#")] = 0;
-                if (!*line)
-                        continue;
-                if (line[0] == '/') {
-                        r = load_module_file(line);
-                        if (r < 0) {
-                                log_error_errno(r, "Failed to load module '%s': %m", line);
-                                failures++;
-                        }
-                        continue;
-                }
-                r = dep ? modules_dep_resolve(dep, line, &paths) : -ENOENT;
-                if (r < 0) {
-                        /* Built into the kernel: nothing to load. */
-                        _cleanup_free_ char *sys = NULL, *n = NULL;
-
-                        if (module_name_normalize(line, &n) >= 0 &&
-                            asprintf(&sys, "/sys/module/%s", n) >= 0 && access(sys, F_OK) >= 0)
-                                continue;
-                        log_error_errno(r, "Cannot resolve module '%s': %m", line);
+                if (*line && load_module(dir, dep, line, &loaded) < 0)
                         failures++;
-                        continue;
-                }
-                for (char **p = paths; *p; p++) {
-                        _cleanup_free_ char *full = NULL;
-
-                        if (strv_contains(loaded, *p))
-                                continue;
-                        if (asprintf(&full, "%s/%s", dir, *p) < 0)
-                                return log_oom();
-                        r = load_module_file(full);
-                        if (r < 0) {
-                                log_error_errno(r, "Failed to load module '%s': %m", full);
-                                failures++;
-                                break;
-                        }
-                        (void) strv_extend(&loaded, *p);
-                }
         }
         log_info("Loaded %zu modules (%d failures).", strv_length(loaded), failures);
         return failures;
+}
+
+static bool filesystem_known(const char *fstype) {
+        _cleanup_free_ char *text = NULL;
+        size_t n = strlen(fstype);
+
+        if (read_file("/proc/filesystems", 64 * 1024, &text, NULL) < 0)
+                return false;
+        /* Lines are "[nodev]\t<name>". */
+        for (char *p = text; (p = strstr(p, fstype)); p += n)
+                if (p > text && p[-1] == '\t' && (p[n] == '\n' || p[n] == 0))
+                        return true;
+        return false;
+}
+
+int modules_load_filesystem(const char *kernel_release, const char *fstype) {
+        _cleanup_free_ char *dir = NULL, *dep = NULL;
+        _cleanup_strv_free_ char **loaded = NULL;
+        int r;
+
+        if (!*fstype || filesystem_known(fstype))
+                return 0;
+        r = read_modules_dep(kernel_release, &dir, &dep);
+        if (r < 0)
+                return r;
+        r = load_module(dir, dep, fstype, &loaded);
+        if (r >= 0)
+                log_info("Loaded the '%s' filesystem (%zu modules).", fstype, strv_length(loaded));
+        return r;
 }

@@ -15,3 +15,7 @@ void init_kmsg(void);
 /* Loads the modules named in conf_dir/modules (one per line, '#' comments), each after its
  * dependencies from /lib/modules/<release>/modules.dep. Returns the number of failures. */
 int init_modules(const char *conf_dir, const char *kernel_release);
+/* Loads the module of filesystem fstype (and its dependencies) unless /proc/filesystems knows it
+ * already. Expensive modules (btrfs calibrates raid6 and xor for seconds under TCG) are loaded
+ * here, on the first Mount that needs them, instead of before the ready call. Logs failures. */
+int modules_load_filesystem(const char *kernel_release, const char *fstype);

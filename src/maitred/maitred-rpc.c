@@ -14,6 +14,7 @@
 #include "fd-util.h"
 #include "log.h"
 #include "macro.h"
+#include "maitred-init.h"
 #include "maitred-network.h"
 #include "maitred-process.h"
 #include "maitred-service.h"
@@ -185,6 +186,9 @@ static int handle_mount(Manager *m, WireConn *c, uint64_t id, const Bistro__Mait
         j->data = strdup(req->data);
         if (!j->source || !j->target || !j->fstype || !j->data)
                 return wire_reply_error(c, id, -ENOMEM, "out of memory");
+
+        /* A failure here is logged; mount(2) then says what is really missing. */
+        (void) modules_load_filesystem(m->kernel_release, j->fstype);
 
         /* Writable places are tmpfs (the root is read-only): this fails with EROFS elsewhere. */
         r = mkdir_p(j->target, 0755);
