@@ -11,8 +11,7 @@
 #include "macro.h"
 #include "string-util.h"
 
-static int fail(char **ret_error, int r, const char *fmt, ...) _printf_(3, 4);
-static int fail(char **ret_error, int r, const char *fmt, ...) {
+int image_set_error(char **ret_error, int r, const char *fmt, ...) {
         va_list ap;
 
         if (ret_error) {
@@ -196,11 +195,13 @@ int image_manifest_parse(const char *data, size_t size, ImageManifest *ret, char
         if (!data || !ret)
                 return -EINVAL;
         if (size > IMAGE_MANIFEST_MAX)
-                return fail(ret_error, -EFBIG, "manifest: larger than %d bytes", IMAGE_MANIFEST_MAX);
+                return image_set_error(
+                        ret_error, -EFBIG, "manifest: larger than %d bytes", IMAGE_MANIFEST_MAX);
         if (size == 0)
-                return fail(ret_error, -EBADMSG, "manifest: truncated (empty)");
+                return image_set_error(ret_error, -EBADMSG, "manifest: truncated (empty)");
         if (data[size - 1] != '\n')
-                return fail(ret_error, -EBADMSG, "manifest: truncated (last line has no newline)");
+                return image_set_error(
+                        ret_error, -EBADMSG, "manifest: truncated (last line has no newline)");
 
         while (pos < size) {
                 const char *l = data + pos, *nl, *sp;
@@ -213,51 +214,53 @@ int image_manifest_parse(const char *data, size_t size, ImageManifest *ret, char
                 pos += len + 1;
                 for (size_t i = 0; i < len; i++)
                         if ((unsigned char) l[i] < 0x20 || (unsigned char) l[i] > 0x7e)
-                                return fail(
+                                return image_set_error(
                                         ret_error, -EBADMSG,
                                         "manifest: line %u: control or non-ASCII character", line);
                 sp = memchr(l, ' ', len);
                 if (!sp)
-                        return fail(ret_error, -EBADMSG, "manifest: line %u: expected 'key value'", line);
+                        return image_set_error(
+                                ret_error, -EBADMSG, "manifest: line %u: expected 'key value'", line);
                 klen = (size_t) (sp - l);
                 for (k = 0; k < _K_MAX; k++)
                         if (strlen(keys[k]) == klen && memcmp(keys[k], l, klen) == 0)
                                 break;
                 if (k == _K_MAX)
-                        return fail(
+                        return image_set_error(
                                 ret_error, -EBADMSG, "manifest: line %u: unknown key '%.*s'", line,
                                 (int) MIN(klen, (size_t) 32), l);
                 if (seen[k])
-                        return fail(
+                        return image_set_error(
                                 ret_error, -EBADMSG, "manifest: line %u: duplicate key '%s'", line, keys[k]);
                 seen[k] = true;
                 if (k != K_FORMAT && !seen[K_FORMAT])
-                        return fail(
+                        return image_set_error(
                                 ret_error, -EBADMSG, "manifest: line %u: 'format' must come first", line);
                 r = parse_value(&m, k, sp + 1, len - klen - 1);
                 if (r == -EPROTONOSUPPORT)
-                        return fail(
+                        return image_set_error(
                                 ret_error, r, "manifest: line %u: unsupported %s '%.*s'", line, keys[k],
                                 (int) MIN(len - klen - 1, (size_t) 32), sp + 1);
                 if (r < 0)
-                        return fail(
+                        return image_set_error(
                                 ret_error, -EBADMSG, "manifest: line %u: invalid value for '%s'", line,
                                 keys[k]);
         }
         for (int k = 0; k < _K_MAX; k++)
                 if (!seen[k])
-                        return fail(
+                        return image_set_error(
                                 ret_error, -EBADMSG, "manifest: truncated or incomplete (no '%s' line)",
                                 keys[k]);
 
         /* The verity layout must describe the file: data blocks, then the hash tree right after. */
         if (m.verity_hash_offset != m.verity_data_blocks * m.verity_block_size)
-                return fail(
+                return image_set_error(
                         ret_error, -EBADMSG,
                         "manifest: verity_hash_offset is not verity_data_blocks * %" PRIu32,
                         m.verity_block_size);
         if (m.rootfs_size <= m.verity_hash_offset)
-                return fail(ret_error, -EBADMSG, "manifest: rootfs_size leaves no room for the hash tree");
+                return image_set_error(
+                        ret_error, -EBADMSG, "manifest: rootfs_size leaves no room for the hash tree");
 
         *ret = m;
         return 0;
@@ -328,7 +331,7 @@ int image_key_parse(const char *data, size_t size, ImageKey *ret, char **ret_err
         if (!data || !ret)
                 return -EINVAL;
         if (parse_key_line(data, size, "ed25519", 0, NULL, pk, sizeof(pk)) < 0)
-                return fail(
+                return image_set_error(
                         ret_error, -EBADMSG, "not an Ed25519 public key line ('ed25519 <64 hex digits>')");
         return image_key_from_public(pk, ret);
 }
@@ -350,13 +353,14 @@ int image_signature_parse(const char *data, size_t size, ImageSignature *ret, ch
         if (!data || !ret)
                 return -EINVAL;
         if (size > IMAGE_SIGNATURE_MAX)
-                return fail(ret_error, -EFBIG, "manifest.sig: larger than %d bytes", IMAGE_SIGNATURE_MAX);
+                return image_set_error(
+                        ret_error, -EFBIG, "manifest.sig: larger than %d bytes", IMAGE_SIGNATURE_MAX);
         if (size == 0 || data[size - 1] != '\n')
-                return fail(ret_error, -EBADMSG, "manifest.sig: truncated");
+                return image_set_error(ret_error, -EBADMSG, "manifest.sig: truncated");
         if (parse_key_line(
                     data, size, "ed25519", IMAGE_KEY_ID_LEN, ret->key_id, ret->signature,
                     sizeof(ret->signature)) < 0)
-                return fail(
+                return image_set_error(
                         ret_error, -EBADMSG,
                         "manifest.sig: malformed (expected 'ed25519 <key id> <signature>')");
         return 0;

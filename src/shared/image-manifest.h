@@ -17,6 +17,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "macro.h"
+
 #define IMAGE_MANIFEST_MAX 4096
 #define IMAGE_SIGNATURE_MAX 256
 #define IMAGE_KEY_FILE_MAX 256
@@ -65,4 +67,6 @@ int image_signature_format(const ImageSignature *sig, char **ret);
 
 /* Lowercase hex, exactly 2*size digits; returns -EINVAL otherwise. */
 int image_unhex(const char *s, size_t len, uint8_t *ret, size_t size);
+/* Replaces *ret_error (when ret_error is not NULL) with the formatted message; returns r. */
+int image_set_error(char **ret_error, int r, const char *fmt, ...) _printf_(3, 4);
 void image_hex(const uint8_t *data, size_t size, char *ret);

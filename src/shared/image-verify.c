@@ -14,23 +14,6 @@
 #include "macro.h"
 #include "string-util.h"
 
-static int fail(char **ret_error, int r, const char *fmt, ...) _printf_(3, 4);
-static int fail(char **ret_error, int r, const char *fmt, ...) {
-        va_list ap;
-
-        if (ret_error) {
-                char *s = NULL;
-
-                va_start(ap, fmt);
-                if (vasprintf(&s, fmt, ap) < 0)
-                        s = NULL;
-                va_end(ap);
-                free(*ret_error);
-                *ret_error = s;
-        }
-        return r;
-}
-
 static int sodium_ready(void) {
         return sodium_init() < 0 ? -EIO : 0;
 }
@@ -63,17 +46,17 @@ static int read_small(
 
         fd = open_regular(dirfd, name, &st);
         if (fd < 0)
-                return fail(ret_error, fd, "%s: cannot open: %s", name, why(fd));
+                return image_set_error(ret_error, fd, "%s: cannot open: %s", name, why(fd));
         if ((uint64_t) st.st_size > max)
-                return fail(ret_error, -EFBIG, "%s: larger than %zu bytes", name, max);
+                return image_set_error(ret_error, -EFBIG, "%s: larger than %zu bytes", name, max);
         buf = malloc(max + 1);
         if (!buf)
                 return -ENOMEM;
         n = loop_read(fd, buf, max + 1);
         if (n < 0)
-                return fail(ret_error, (int) n, "%s: read error: %s", name, strerror((int) -n));
+                return image_set_error(ret_error, (int) n, "%s: read error: %s", name, strerror((int) -n));
         if ((size_t) n > max)
-                return fail(ret_error, -EFBIG, "%s: larger than %zu bytes", name, max);
+                return image_set_error(ret_error, -EFBIG, "%s: larger than %zu bytes", name, max);
         buf[n] = 0;
         *ret = TAKE_PTR(buf);
         *ret_size = (size_t) n;
@@ -95,31 +78,33 @@ static int hash_file(
 
         fd = open_regular(dirfd, name, &st);
         if (fd < 0)
-                return fail(ret_error, fd, "%s: cannot open: %s", name, why(fd));
+                return image_set_error(ret_error, fd, "%s: cannot open: %s", name, why(fd));
         if (want_size && (uint64_t) st.st_size != *want_size)
-                return fail(
+                return image_set_error(
                         ret_error, -EBADMSG, "%s: size %" PRIu64 " bytes, manifest says %" PRIu64, name,
                         (uint64_t) st.st_size, *want_size);
         if ((uint64_t) st.st_size > max)
-                return fail(ret_error, -EFBIG, "%s: larger than %" PRIu64 " bytes", name, max);
+                return image_set_error(ret_error, -EFBIG, "%s: larger than %" PRIu64 " bytes", name, max);
         crypto_hash_sha256_init(&h);
         for (;;) {
                 ssize_t n = loop_read(fd, buf, sizeof(buf));
 
                 if (n < 0)
-                        return fail(ret_error, (int) n, "%s: read error: %s", name, strerror((int) -n));
+                        return image_set_error(
+                                ret_error, (int) n, "%s: read error: %s", name, strerror((int) -n));
                 if (n == 0)
                         break;
                 total += (uint64_t) n;
                 if (total > max)
-                        return fail(ret_error, -EFBIG, "%s: larger than %" PRIu64 " bytes", name, max);
+                        return image_set_error(
+                                ret_error, -EFBIG, "%s: larger than %" PRIu64 " bytes", name, max);
                 crypto_hash_sha256_update(&h, buf, (unsigned long long) n);
         }
         if (want_size && total != *want_size)
-                return fail(ret_error, -EBADMSG, "%s: size changed while reading", name);
+                return image_set_error(ret_error, -EBADMSG, "%s: size changed while reading", name);
         crypto_hash_sha256_final(&h, digest);
         if (sodium_memcmp(digest, want, 32) != 0)
-                return fail(ret_error, -EBADMSG, "%s: sha256 mismatch", name);
+                return image_set_error(ret_error, -EBADMSG, "%s: sha256 mismatch", name);
         return 0;
 }
 
@@ -148,13 +133,13 @@ int image_key_load(const char *path, ImageKey *ret, char **ret_error) {
                 return -EINVAL;
         r = sodium_ready();
         if (r < 0)
-                return fail(ret_error, r, "libsodium failed to initialize");
+                return image_set_error(ret_error, r, "libsodium failed to initialize");
         r = read_small(AT_FDCWD, path, IMAGE_KEY_FILE_MAX, &data, &size, ret_error);
         if (r < 0)
                 return r;
         r = image_key_parse(data, size, ret, &err);
         if (r < 0)
-                return fail(ret_error, r, "%s: %s", path, err ? err : "bad key");
+                return image_set_error(ret_error, r, "%s: %s", path, err ? err : "bad key");
         return 0;
 }
 
@@ -173,7 +158,7 @@ int image_keys_load_dir(const char *dir, ImageKey **ret, size_t *ret_n, char **r
                         *ret_n = 0;
                         return 0;
                 }
-                return fail(ret_error, -errno, "%s: %m", dir);
+                return image_set_error(ret_error, -errno, "%s: %m", dir);
         }
         keys = calloc(IMAGE_TRUSTED_KEYS_MAX, sizeof(ImageKey));
         if (!keys)
@@ -186,9 +171,9 @@ int image_keys_load_dir(const char *dir, ImageKey **ret, size_t *ret_n, char **r
                         _cleanup_free_ char *p = NULL;
 
                         if (n >= IMAGE_TRUSTED_KEYS_MAX)
-                                r =
-                                        fail(ret_error, -E2BIG, "%s: more than %d keys", dir,
-                                             IMAGE_TRUSTED_KEYS_MAX);
+                                r = image_set_error(
+                                        ret_error, -E2BIG, "%s: more than %d keys", dir,
+                                        IMAGE_TRUSTED_KEYS_MAX);
                         else if (asprintf(&p, "%s/%s", dir, d) < 0)
                                 r = -ENOMEM;
                         else {
@@ -233,7 +218,7 @@ int image_secret_key_generate(const char *secret_path, const char *public_path, 
                 return -EINVAL;
         r = sodium_ready();
         if (r < 0)
-                return fail(ret_error, r, "libsodium failed to initialize");
+                return image_set_error(ret_error, r, "libsodium failed to initialize");
         crypto_sign_keypair(pk, sk);
         crypto_sign_ed25519_sk_to_seed(seed, sk);
         image_hex(seed, sizeof(seed), hex);
@@ -244,14 +229,14 @@ int image_secret_key_generate(const char *secret_path, const char *public_path, 
         sodium_memzero(seed, sizeof(seed));
         sodium_memzero(sk, sizeof(sk));
         if (r < 0)
-                return fail(ret_error, r, "%s: cannot create: %s", secret_path, strerror(-r));
+                return image_set_error(ret_error, r, "%s: cannot create: %s", secret_path, strerror(-r));
         image_key_from_public(pk, &key);
         r = image_key_format(&key, &pub);
         if (r < 0)
                 return r;
         r = write_new_file(public_path, pub, 0644, false);
         if (r < 0)
-                return fail(ret_error, r, "%s: cannot write: %s", public_path, strerror(-r));
+                return image_set_error(ret_error, r, "%s: cannot write: %s", public_path, strerror(-r));
         return 0;
 }
 
@@ -266,18 +251,19 @@ int image_secret_key_load(const char *path, uint8_t secret[64], ImageKey *ret_pu
                 return -EINVAL;
         r = sodium_ready();
         if (r < 0)
-                return fail(ret_error, r, "libsodium failed to initialize");
+                return image_set_error(ret_error, r, "libsodium failed to initialize");
         if (stat(path, &st) < 0)
-                return fail(ret_error, -errno, "%s: %m", path);
+                return image_set_error(ret_error, -errno, "%s: %m", path);
         if (st.st_mode & 0077)
-                return fail(ret_error, -EPERM, "%s: secret key is accessible by others (chmod 600)", path);
+                return image_set_error(
+                        ret_error, -EPERM, "%s: secret key is accessible by others (chmod 600)", path);
         r = read_small(AT_FDCWD, path, IMAGE_KEY_FILE_MAX, &data, &size, ret_error);
         if (r < 0)
                 return r;
         if (size != strlen("ed25519-secret ") + 64 + 1 || !startswith(data, "ed25519-secret ") ||
             data[size - 1] != '\n' || image_unhex(data + 15, 64, seed, sizeof(seed)) < 0) {
                 sodium_memzero(data, size);
-                return fail(
+                return image_set_error(
                         ret_error, -EBADMSG, "%s: not an Ed25519 secret key ('ed25519-secret <64 hex>')",
                         path);
         }
@@ -317,10 +303,10 @@ int image_verify(
                 return -EINVAL;
         r = sodium_ready();
         if (r < 0)
-                return fail(ret_error, r, "libsodium failed to initialize");
+                return image_set_error(ret_error, r, "libsodium failed to initialize");
         dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
         if (dfd < 0)
-                return fail(ret_error, -errno, "%s: %m", dir);
+                return image_set_error(ret_error, -errno, "%s: %m", dir);
 
         r = read_small(dfd, "manifest", IMAGE_MANIFEST_MAX, &manifest, &msize, ret_error);
         if (r < 0)
@@ -336,7 +322,7 @@ int image_verify(
         if (r < 0)
                 return r;
         if (n_keys == 0)
-                return fail(
+                return image_set_error(
                         ret_error, -ENOKEY, "manifest: no trusted image keys (signed by key %s)",
                         sig.key_id);
         for (size_t i = 0; i < n_keys; i++)
@@ -345,13 +331,13 @@ int image_verify(
                         break;
                 }
         if (!key)
-                return fail(
+                return image_set_error(
                         ret_error, -EKEYREJECTED,
                         "manifest: signed by key %s, which is not trusted (trusted: %s%s)", sig.key_id,
                         keys[0].id, n_keys > 1 ? ", ..." : "");
         if (crypto_sign_verify_detached(
                     sig.signature, (const unsigned char *) manifest, msize, key->public_key) != 0)
-                return fail(
+                return image_set_error(
                         ret_error, -EKEYREJECTED, "manifest: signature does not verify with trusted key %s",
                         key->id);
 
