@@ -15,13 +15,9 @@ import tempfile
 import time
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[2]
+from procutil import REPO, build_dir, children as _children, pid_alive  # noqa: E402,F401
 BOOT_TIMEOUT = float(os.environ.get("BISTRO_BOOT_TIMEOUT", "120"))
 EXIT_BOUND = 75.0  # concierge's own bound is 60 s
-
-
-def build_dir():
-    return Path(os.environ.get("BISTRO_BUILD_DIR", REPO / "build")).resolve()
 
 
 def image_dir():
@@ -37,25 +33,6 @@ def _cmdline(pid):
             return f.read().replace(b"\0", b" ").decode(errors="replace")
     except OSError:
         return ""
-
-
-def _children(pid):
-    out = []
-    try:
-        for tid in os.listdir(f"/proc/{pid}/task"):
-            with open(f"/proc/{pid}/task/{tid}/children") as f:
-                out += [int(x) for x in f.read().split()]
-    except OSError:
-        pass
-    return out
-
-
-def pid_alive(pid):
-    try:
-        with open(f"/proc/{pid}/stat") as f:
-            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
-    except OSError:
-        return False
 
 
 class Concierge:

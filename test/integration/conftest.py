@@ -19,14 +19,10 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-REPO = Path(__file__).resolve().parents[2]
+from procutil import REPO, build_dir, children as _children, comm as _comm, pid_alive  # noqa: E402,F401
 READY_LINE = "bistro-guest-test: ready"
 BOOT_TIMEOUT = float(os.environ.get("BISTRO_BOOT_TIMEOUT", "90"))
 STOP_TIMEOUT = 30.0
-
-
-def build_dir():
-    return Path(os.environ.get("BISTRO_BUILD_DIR", REPO / "build")).resolve()
 
 
 def vmm_binary():
@@ -64,31 +60,6 @@ def test_image():
     if not vmm_binary().exists():
         pytest.fail(f"{vmm_binary()} missing: build the tree first")
     return build_test_image()
-
-
-def _children(pid):
-    try:
-        with open(f"/proc/{pid}/task/{pid}/children") as f:
-            return [int(x) for x in f.read().split()]
-    except OSError:
-        return []
-
-
-def _comm(pid):
-    try:
-        with open(f"/proc/{pid}/comm") as f:
-            return f.read().strip()
-    except OSError:
-        return None
-
-
-def pid_alive(pid):
-    """True while pid exists and is not a zombie."""
-    try:
-        with open(f"/proc/{pid}/stat") as f:
-            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
-    except OSError:
-        return False
 
 
 class Vm:
