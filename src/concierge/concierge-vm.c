@@ -639,7 +639,7 @@ static int create_disk(Vm *vm, uint64_t size, char *err, size_t err_size) {
         r = run_command(argv, out, sizeof(out));
         if (r != 0) {
                 out[strcspn(out, "\n")] = 0;
-                (void) snprintf(err, err_size, "qemu-img create failed: %s", out);
+                (void) snprintf(err, err_size, "qemu-img create failed: %.400s", out);
                 (void) unlink(vm->disk_path);
                 return -EIO;
         }
