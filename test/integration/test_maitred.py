@@ -488,9 +488,9 @@ def test_shutdown_powers_off_within_bound(fresh_vm, tmp_path):
     # Data written without sync must reach the disk: shutdown syncs and unmounts.
     assert v.sh_true("echo persisted > /mnt/stateful/marker")
     # A process that ignores SIGTERM needs the SIGKILL after 5 s.
-    out = v.ok("launch", "--", "/bin/sh", "-c", "trap '' TERM; : > /run/stubborn; while :; do :; done")
+    out = v.ok("launch", "--", "/bin/sh", "-c", "trap '' TERM; : > /run/ignores-sigterm; while :; do :; done")
     assert "status=launched" in out
-    assert v.poll_sh("[ -e /run/stubborn ]")  # the trap is set
+    assert v.poll_sh("[ -e /run/ignores-sigterm ]")  # the trap is set
     assert v.ok("shutdown").strip() == "ok"
     t0 = time.monotonic()
     try:
