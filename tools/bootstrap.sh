@@ -13,6 +13,8 @@ PACKAGES=(
         # VMs and images
         qemu-system-x86 qemu-utils busybox-static cpio zstd squashfs-tools kmod cryptsetup-bin binutils
         debootstrap e2fsprogs
+        # containers (liblxc for tremplin and vshd), the vsh-vs-ssh benchmark
+        lxc-dev openssh-client dropbear-bin
 )
 
 if [ "$(id -u)" -eq 0 ]; then

@@ -12,7 +12,7 @@
 # Rebuilds only when an input changed (OUTDIR/inputs.sha256); offline once the .debs are cached.
 #
 # Usage: build.sh --out DIR --stage1 PATH --bistro-image PATH [--maitred PATH] [--vshd PATH]
-#                 [--opt-bistro DIR] [--image-version V] [--stamp FILE]
+#                 [--tremplin PATH] [--opt-bistro DIR] [--image-version V] [--stamp FILE]
 # Env:   BISTRO_IMAGE_KEY       signing key (default ${XDG_CONFIG_HOME:-~/.config}/bistro/image-signing.key,
 #                               generated on first build, its public key then added to trusted-image-keys/)
 #        BISTRO_DEB_CACHE       .deb cache (default ${XDG_CACHE_HOME:-~/.cache}/bistro/debs)
@@ -28,14 +28,16 @@ step() { step_n=$((step_n + 1)); echo "termina: [$step_n/$step_total] $*" >&2; }
 log() { echo "termina: $*" >&2; }
 die() { echo "termina: error: $*" >&2; exit 1; }
 
-out= stage1= bimg= maitred= vshd= opt_bistro= version= stamp=
+out= stage1= bimg= maitred= opt_bistro= version= stamp=
+# Guest daemons maitred supervises (/etc/bistro/services/NAME.conf); a missing one is left out.
+daemons=()
 while [[ $# -gt 0 ]]; do
         case $1 in
         --out) out=$2; shift 2 ;;
         --stage1) stage1=$2; shift 2 ;;
         --bistro-image) bimg=$2; shift 2 ;;
         --maitred) maitred=$2; shift 2 ;;
-        --vshd) vshd=$2; shift 2 ;;
+        --vshd | --tremplin) daemons+=("$2"); shift 2 ;;
         --opt-bistro) opt_bistro=$2; shift 2 ;;
         --image-version) version=$2; shift 2 ;;
         --stamp) stamp=$2; shift 2 ;;
@@ -56,7 +58,11 @@ if [[ -z $maitred || ! -x $maitred ]]; then
         finish_stamp "skipped: no maitred"
         exit 0
 fi
-[[ -z $vshd || -x $vshd ]] || vshd=
+present=()
+for d in "${daemons[@]}"; do
+        if [[ -x $d ]]; then present+=("$d"); else log "$d is not built: left out of the image"; fi
+done
+daemons=("${present[@]}")
 for t in mksquashfs veritysetup dpkg-deb apt-get readelf depmod cpio; do
         command -v "$t" >/dev/null || [[ -x /usr/sbin/$t || -x /sbin/$t ]] ||
                 die "$t not found (Debian packages: squashfs-tools cryptsetup-bin dpkg apt binutils kmod cpio)"
@@ -74,7 +80,7 @@ mkdir -p "$out" "$debs"
 quick=$(
         {
                 sha256sum "$here"/*.sh "$here"/*.py "$here"/packages "$here"/exclude "$here"/prune \
-                        "$here"/modules-root "$top/image/kernel/VERSION" "$stage1" "$maitred" ${vshd:+"$vshd"} |
+                        "$here"/modules-root "$top/image/kernel/VERSION" "$stage1" "$maitred" "${daemons[@]}" |
                         cut -d' ' -f1
                 [[ -z $opt_bistro ]] || (cd "$opt_bistro" && find . -type f -print0 | sort -z | xargs -0r sha256sum)
                 ls -l --time-style=+%s /var/lib/apt/lists/ 2>/dev/null
@@ -104,9 +110,9 @@ fi
 pub=$("$bimg" pubkey "$key")
 
 step "resolving Debian packages"
-# The libraries maitred and vshd link against, as host packages (the host is Debian 12 too).
+# The libraries maitred and the guest daemons link against, as host packages (the host is Debian 12 too).
 extra=()
-for bin in "$maitred" ${vshd:+"$vshd"}; do
+for bin in "$maitred" "${daemons[@]}"; do
         while read -r so; do
                 p=$(dpkg -S "*/$so" 2>/dev/null | awk -F': ' 'NR == 1 { sub(/:.*/, "", $1); print $1 }')
                 [[ -n $p ]] || die "$bin needs $so, which no installed Debian package provides"
@@ -139,7 +145,7 @@ fi
 inputs=$(
         {
                 sha256sum "$here"/build.sh "$here"/packages "$here"/exclude "$here"/prune "$here"/modules-root "$here"/strip-module-signature.py "$stage1" \
-                        "$maitred" ${vshd:+"$vshd"} "$kdir/vmlinuz" | cut -d' ' -f1
+                        "$maitred" "${daemons[@]}" "$kdir/vmlinuz" | cut -d' ' -f1
                 [[ -z $opt_bistro ]] || (cd "$opt_bistro" && find . -type f -print0 | sort -z | xargs -0r sha256sum)
                 cat "$kdir/VERSION" "$res_file"
                 echo "$version $comp ${BISTRO_SQUASHFS_BLOCK:-} $pub ${BISTRO_KEEP_MODULE_SIGNATURES:-}"
@@ -193,7 +199,14 @@ find "$root" -name '*.a' -delete
 find "$root/usr/lib" -maxdepth 2 -name '*.la' -delete
 install -D -m 0755 "$maitred" "$root/usr/sbin/maitred"
 ln -sf maitred "$root/usr/sbin/init"
-[[ -z $vshd ]] || install -D -m 0755 "$vshd" "$root/usr/sbin/vshd"
+installed=()
+for d in "${daemons[@]}"; do
+        n=$(basename "$d")
+        install -D -m 0755 "$d" "$root/usr/sbin/$n"
+        mkdir -p "$root/etc/bistro/services"
+        printf '# Supervised by maitred (respawned when it exits).\nexec = /usr/sbin/%s\n' "$n" > "$root/etc/bistro/services/$n.conf"
+        installed+=("$root/usr/sbin/$n")
+done
 mkdir -p "$root/opt/bistro" "$root/etc/bistro"
 [[ -z $opt_bistro ]] || cp -a "$opt_bistro/." "$root/opt/bistro/"
 echo "$version" > "$root/etc/bistro/image-version"
@@ -214,7 +227,7 @@ ln -sf /run/resolv.conf "$root/etc/resolv.conf"
 printf '# Modules maitred loads at boot; stage 1 loads the boot set (docs/design/termina.md).\n' > "$root/etc/bistro/modules"
 printf 'virtio_net\n' >> "$root/etc/bistro/modules" # eth0 for ConfigureNetwork (vmm --net user)
 # Every binary we ship must find its libraries inside the root.
-for bin in "$root/usr/sbin/maitred" ${vshd:+"$root/usr/sbin/vshd"} "$root/usr/bin/lxc-start" "$root/usr/sbin/mkfs.btrfs"; do
+for bin in "$root/usr/sbin/maitred" "${installed[@]}" "$root/usr/bin/lxc-start" "$root/usr/sbin/mkfs.btrfs"; do
         while read -r so; do
                 [[ -e $root/usr/lib/x86_64-linux-gnu/$so || -e $root/usr/lib/$so ]] ||
                         die "${bin#"$root"} needs $so, which is not in the root"

@@ -13,6 +13,7 @@ static const struct {
         { maitred_message_types, &maitred_message_types_count },
         { vsh_message_types, &vsh_message_types_count },
         { container_message_types, &container_message_types_count },
+        { tremplin_message_types, &tremplin_message_types_count },
 };
 
 const MessageTypeInfo *message_type_lookup(uint32_t type) {

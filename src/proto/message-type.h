@@ -13,6 +13,7 @@
 #include "concierge.pb-c.h"
 #include "container.pb-c.h"
 #include "maitred.pb-c.h"
+#include "tremplin.pb-c.h"
 #include "vsh.pb-c.h"
 
 /* Frame kinds; the frame header's flags field holds exactly one of them. */
@@ -63,6 +64,8 @@ extern const MessageTypeInfo vsh_message_types[];
 extern const size_t vsh_message_types_count;
 extern const MessageTypeInfo container_message_types[];
 extern const size_t container_message_types_count;
+extern const MessageTypeInfo tremplin_message_types[];
+extern const size_t tremplin_message_types_count;
 
 /* NULL for a type number nobody defined. */
 const MessageTypeInfo *message_type_lookup(uint32_t type);
