@@ -12,7 +12,7 @@
 # Rebuilds only when an input changed (OUTDIR/inputs.sha256); offline once the .debs are cached.
 #
 # Usage: build.sh --out DIR --stage1 PATH --bistro-image PATH [--maitred PATH] [--vshd PATH]
-#                 [--tremplin PATH] [--opt-bistro DIR] [--image-version V] [--stamp FILE]
+#                 [--tremplin PATH] [--opt-bin PATH]... [--opt-bistro DIR] [--image-version V] [--stamp FILE]
 # Env:   BISTRO_IMAGE_KEY       signing key (default ${XDG_CONFIG_HOME:-~/.config}/bistro/image-signing.key,
 #                               generated on first build, its public key then added to trusted-image-keys/)
 #        BISTRO_DEB_CACHE       .deb cache (default ${XDG_CACHE_HOME:-~/.cache}/bistro/debs)
@@ -31,6 +31,8 @@ die() { echo "termina: error: $*" >&2; exit 1; }
 out= stage1= bimg= maitred= opt_bistro= version= stamp=
 # Guest daemons maitred supervises (/etc/bistro/services/NAME.conf); a missing one is left out.
 daemons=()
+# Static helpers for containers, installed as /opt/bistro/bin/NAME (bind-mounted into each one).
+opt_bins=()
 while [[ $# -gt 0 ]]; do
         case $1 in
         --out) out=$2; shift 2 ;;
@@ -38,6 +40,7 @@ while [[ $# -gt 0 ]]; do
         --bistro-image) bimg=$2; shift 2 ;;
         --maitred) maitred=$2; shift 2 ;;
         --vshd | --tremplin) daemons+=("$2"); shift 2 ;;
+        --opt-bin) [[ ! -x $2 ]] || opt_bins+=("$2"); shift 2 ;;
         --opt-bistro) opt_bistro=$2; shift 2 ;;
         --image-version) version=$2; shift 2 ;;
         --stamp) stamp=$2; shift 2 ;;
@@ -80,7 +83,7 @@ mkdir -p "$out" "$debs"
 quick=$(
         {
                 sha256sum "$here"/*.sh "$here"/*.py "$here"/packages "$here"/exclude "$here"/prune \
-                        "$here"/modules-root "$top/image/kernel/VERSION" "$stage1" "$maitred" "${daemons[@]}" |
+                        "$here"/modules-root "$top/image/kernel/VERSION" "$stage1" "$maitred" "${daemons[@]}" "${opt_bins[@]}" |
                         cut -d' ' -f1
                 [[ -z $opt_bistro ]] || (cd "$opt_bistro" && find . -type f -print0 | sort -z | xargs -0r sha256sum)
                 ls -l --time-style=+%s /var/lib/apt/lists/ 2>/dev/null
@@ -145,7 +148,7 @@ fi
 inputs=$(
         {
                 sha256sum "$here"/build.sh "$here"/packages "$here"/exclude "$here"/prune "$here"/modules-root "$here"/strip-module-signature.py "$stage1" \
-                        "$maitred" "${daemons[@]}" "$kdir/vmlinuz" | cut -d' ' -f1
+                        "$maitred" "${daemons[@]}" "${opt_bins[@]}" "$kdir/vmlinuz" | cut -d' ' -f1
                 [[ -z $opt_bistro ]] || (cd "$opt_bistro" && find . -type f -print0 | sort -z | xargs -0r sha256sum)
                 cat "$kdir/VERSION" "$res_file"
                 echo "$version $comp ${BISTRO_SQUASHFS_BLOCK:-} $pub ${BISTRO_KEEP_MODULE_SIGNATURES:-}"
@@ -209,6 +212,7 @@ for d in "${daemons[@]}"; do
 done
 mkdir -p "$root/opt/bistro" "$root/etc/bistro"
 [[ -z $opt_bistro ]] || cp -a "$opt_bistro/." "$root/opt/bistro/"
+for b in "${opt_bins[@]}"; do install -D -m 0755 "$b" "$root/opt/bistro/bin/$(basename "$b")"; done
 echo "$version" > "$root/etc/bistro/image-version"
 echo "$krel" > "$root/etc/bistro/kernel-release"
 for d in dev proc sys run tmp var mnt/stateful root; do mkdir -p "$root/$d"; done
