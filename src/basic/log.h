@@ -52,3 +52,4 @@ int log_internal(int level, int error, const char *file, int line, const char *f
 
 /* An error we invent (not from errno) is marked so readers know no syscall failed. */
 #define SYNTHETIC_ERRNO(e) (e)
+#define log_oom() log_error_errno(SYNTHETIC_ERRNO(ENOMEM), "Out of memory.")

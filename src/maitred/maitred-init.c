@@ -17,7 +17,6 @@
 #include "maitred.h"
 #include "string-util.h"
 
-#define MODULES_DEP_MAX (4u * 1024u * 1024u)
 #define MODULES_LIST_MAX (64u * 1024u)
 
 typedef struct MountEntry {
@@ -128,70 +127,6 @@ void init_kmsg(void) {
 
         if (fd < 0 || loop_write(fd, "on\n", 3) < 0)
                 log_debug_errno(errno, "Cannot turn off /dev/kmsg rate limiting: %m");
-}
-
-static int load_module_file(const char *path) {
-        _cleanup_close_ int fd = -EBADF;
-
-        fd = open(path, O_RDONLY | O_CLOEXEC);
-        if (fd < 0)
-                return -errno;
-        if (syscall(SYS_finit_module, fd, "", 0) < 0 && errno != EEXIST)
-                return -errno;
-        return 0;
-}
-
-/* Loads module name (or an absolute .ko path) after its dependencies, skipping what *loaded lists
- * and adding what it loads. dep may be NULL (no modules.dep). Logs its own failures. */
-static int load_module(const char *dir, const char *dep, const char *name, char ***loaded) {
-        _cleanup_strv_free_ char **paths = NULL;
-        int r;
-
-        if (name[0] == '/') {
-                r = load_module_file(name);
-                if (r < 0)
-                        return log_error_errno(r, "Failed to load module '%s': %m", name);
-                return 0;
-        }
-        r = dep ? modules_dep_resolve(dep, name, &paths) : -ENOENT;
-        if (r < 0) {
-                /* Built into the kernel: nothing to load. */
-                _cleanup_free_ char *sys = NULL, *n = NULL;
-
-                if (module_name_normalize(name, &n) >= 0 && asprintf(&sys, "/sys/module/%s", n) >= 0 &&
-                    access(sys, F_OK) >= 0)
-                        return 0;
-                return log_error_errno(r, "Cannot resolve module '%s': %m", name);
-        }
-        for (char **p = paths; *p; p++) {
-                _cleanup_free_ char *full = NULL;
-
-                if (strv_contains(*loaded, *p))
-                        continue;
-                if (asprintf(&full, "%s/%s", dir, *p) < 0)
-                        return log_oom();
-                r = load_module_file(full);
-                if (r < 0)
-                        return log_error_errno(r, "Failed to load module '%s': %m", full);
-                (void) strv_extend(loaded, *p);
-        }
-        return 0;
-}
-
-static int read_modules_dep(const char *kernel_release, char **ret_dir, char **ret_dep) {
-        _cleanup_free_ char *dir = NULL, *dep_path = NULL;
-        int r;
-
-        if (asprintf(&dir, "/lib/modules/%s", kernel_release) < 0 ||
-            asprintf(&dep_path, "%s/modules.dep", dir) < 0)
-                return log_oom();
-        r = read_file(dep_path, MODULES_DEP_MAX, ret_dep, NULL);
-        if (r < 0) {
-                log_warning_errno(r, "Cannot read '%s', loading modules by path only: %m", dep_path);
-                *ret_dep = NULL;
-        }
-        *ret_dir = TAKE_PTR(dir);
-        return 0;
 }
 
 int init_modules(const char *conf_dir, const char *kernel_release) {

@@ -8,19 +8,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-/* NULL-terminated string vectors. */
-char **strv_free(char **l);
-static inline void strv_freep(char ***l) {
-        strv_free(*l);
-}
-#define _cleanup_strv_free_ _cleanup_(strv_freep)
-size_t strv_length(char *const *l);
-/* Appends a copy of s; -ENOMEM. */
-int strv_extend(char ***l, const char *s);
-/* Appends s and takes ownership of it (freed on failure too). */
-int strv_consume(char ***l, char *s);
-char **strv_copy_n(char *const *l, size_t n);
-bool strv_contains(char *const *l, const char *s);
+#include "kmod-util.h"
+#include "strv.h"
 
 /* Splits a command line into words: blanks separate, '...' quotes literally, "..." quotes with
  * \" \\ \$ escapes, a backslash outside quotes escapes the next byte. Returns -EINVAL for an
@@ -89,12 +78,6 @@ int mkfs_argv(const char *fstype, const char *source, char ***ret);
 
 /* Mount points from /proc/self/mountinfo text, in file order (octal escapes decoded). */
 int mountinfo_targets(const char *text, char ***ret);
-
-/* Module name normalised: basename, without .ko[.xz|.zst|.gz], '-' -> '_'. */
-int module_name_normalize(const char *s, char **ret);
-/* Paths (relative to the modules dir, as in modules.dep) to load for module name, dependencies
- * first, each once. -ENOENT when modules.dep has no such module, -ELOOP on a cycle. */
-int modules_dep_resolve(const char *dep_text, const char *name, char ***ret);
 
 /* Whether word appears as a whole word in a kernel command line. */
 bool proc_cmdline_has(const char *cmdline, const char *word);

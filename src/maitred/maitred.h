@@ -20,7 +20,6 @@
 #define MAITRED_RPC_CONNS_MAX 16u
 #define MAITRED_DEFAULT_PATH "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 
-#define log_oom() log_error_errno(SYNTHETIC_ERRNO(ENOMEM), "Out of memory.")
 
 typedef struct Manager Manager;
 typedef struct Service Service;

@@ -24,14 +24,6 @@ Accel accel_from_string(const char *s) {
         return _ACCEL_INVALID;
 }
 
-void strv_free(char **l) {
-        if (!l)
-                return;
-        for (char **p = l; *p; p++)
-                free(*p);
-        free(l);
-}
-
 typedef struct Argv {
         char **v;
         size_t n, allocated;

@@ -1,6 +1,8 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #pragma once
 
+#include "strv.h"
+
 #include <errno.h>
 #include <stdbool.h>
 #include <stddef.h>
@@ -64,9 +66,5 @@ int qemu_build_kernel_cmdline(const QemuConfig *c, char **ret);
 /* A NULL-terminated argv; free with strv_free(). Validates c first (-EINVAL). */
 int qemu_build_argv(const QemuConfig *c, char ***ret);
 
-void strv_free(char **l);
-static inline void strv_freep(char ***l) {
-        strv_free(*l);
-}
 /* Parses "tcp:HOSTPORT:GUESTPORT". */
 int qemu_parse_hostfwd(const char *s, QemuHostfwd *ret);
