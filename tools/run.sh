@@ -1,44 +1,46 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: LGPL-2.1-or-later
-# The README's run command. Once `bistro` exists it opens the Terminal (a shell in penguin); until
-# then it shows what is built and proves the VM layers work: the test guest through vmm + vsockd,
-# then the default VM 'termina' through vmc and concierge. Never waits for input.
+# The README's run command (`make run`, after the build): opens the Terminal, `bistro` — a shell in
+# the container penguin of the VM termina, set up on first use. Arguments go to bistro
+# (`tools/run.sh -- uname -a`). Never waits for input when stdin is not a terminal: bistro then sets
+# everything up, shows what it did and exits.
 set -euo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
-b=$top/build
+b=${BISTRO_BUILD_DIR:-$top/build}
+bistro=$b/src/bistro/bistro
 
-if [ -x "$b/src/bistro/bistro" ]; then
-        exec "$b/src/bistro/bistro" "$@"
+if [ ! -x "$bistro" ]; then
+        echo "run.sh: $bistro is not built: run 'make run' (or 'make build') first" >&2
+        exit 1
 fi
 
 if [ -z "${XDG_RUNTIME_DIR:-}" ]; then
         # No login session (CI, su): a private runtime dir, as systemd would give us.
-        if [ -d "/run/user/$(id -u)" ]; then
+        if [ -d "/run/user/$(id -u)" ] && [ -w "/run/user/$(id -u)" ]; then
                 export XDG_RUNTIME_DIR=/run/user/$(id -u)
         else
                 export XDG_RUNTIME_DIR=/tmp/bistro-runtime-$(id -u)
                 mkdir -p -m 0700 "$XDG_RUNTIME_DIR"
+                if [ "$(stat -c %u "$XDG_RUNTIME_DIR")" != "$(id -u)" ]; then
+                        echo "run.sh: $XDG_RUNTIME_DIR belongs to someone else; set XDG_RUNTIME_DIR" >&2
+                        exit 1
+                fi
+                chmod 0700 "$XDG_RUNTIME_DIR"
         fi
 fi
 
-echo "Bistro $(git -C "$top" describe --always --dirty 2>/dev/null || echo dev): the Terminal (bistro) is not built yet."
-echo "Built programs:"
-for p in concierge vmc vmm vsockd maitred bistro-image; do
-        f=$(find "$b/src" -maxdepth 2 -type f -name "$p" -perm -u+x 2>/dev/null | head -1)
-        [ -n "$f" ] && echo "  $p  ($f)"
-done
-
-echo
-echo "1. The VM layer: a test guest through vmm (jailed QEMU) + vsockd (our vsock device):"
-/usr/bin/python3 "$top/tools/vm-demo.py" "$b"
-
-vmc=$b/src/vmc/vmc
-if [ -x "$vmc" ]; then
-        echo
-        echo "2. The default VM through vmc and concierge (Termina image, stateful btrfs disk):"
-        "$vmc" start termina
-        "$vmc" list
-        "$vmc" info termina
-        "$vmc" stop termina
-        echo "termina's disk is kept in ${XDG_DATA_HOME:-$HOME/.local/share}/bistro/vms/termina/; 'vmc destroy termina' removes it."
+# penguin's image. bistro builds it itself when it runs as root; otherwise debootstrap needs sudo,
+# once (the image is cached in the store afterwards).
+store=${BISTRO_IMAGE_STORE:-${XDG_DATA_HOME:-$HOME/.local/share}/bistro/images/containers}
+if [ "$(id -u)" -ne 0 ] && ! [[ -f $store/debian.tar.zst && -f $store/debian.json ]]; then
+        echo "The Debian image for penguin is not in $store yet: building it (debootstrap, as root through sudo; takes minutes)." >&2
+        sudo_args=()
+        [ -t 0 ] || sudo_args=(-n) # no terminal: never wait for a password
+        mkdir -p "$store"
+        if ! sudo "${sudo_args[@]}" "$top/image/containers/build-debian.sh" "$store"; then
+                echo "run.sh: building the Debian image failed; run: sudo $top/image/containers/build-debian.sh $store" >&2
+                exit 1
+        fi
 fi
+
+exec "$bistro" "$@"
