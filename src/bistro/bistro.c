@@ -141,7 +141,8 @@ static int call(
                         fd, "$XDG_RUNTIME_DIR is not set (or not absolute): it holds concierge's socket.");
         if (fd == -ETIMEDOUT)
                 return log_error_errno(
-                        fd, "concierge did not come up (see $XDG_RUNTIME_DIR/bistro/concierge.log).");
+                        fd, "concierge did not come up within %d s (see %s/bistro/concierge.log).",
+                        CONCIERGE_SPAWN_TIMEOUT_MS / 1000, getenv("XDG_RUNTIME_DIR"));
         if (fd < 0)
                 return log_error_errno(fd, "Cannot reach concierge: %m");
         r = concierge_call(fd, type, req, CALL_TIMEOUT_MS, on_progress, &p, ret, &error);
