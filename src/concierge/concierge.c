@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
+#include <sodium.h>
 #include <limits.h>
 #include <signal.h>
 #include <stdio.h>
@@ -264,6 +265,12 @@ static int on_message(
                 return op_resize(m, c, id, (const void *) msg);
         case BISTRO__MESSAGE_TYPE__SYNC_TIME_REQUEST:
                 return op_sync_time(m, c, id);
+        case BISTRO__MESSAGE_TYPE__CREATE_CONTAINER_REQUEST:
+        case BISTRO__MESSAGE_TYPE__START_CONTAINER_REQUEST:
+        case BISTRO__MESSAGE_TYPE__STOP_CONTAINER_REQUEST:
+        case BISTRO__MESSAGE_TYPE__DELETE_CONTAINER_REQUEST:
+        case BISTRO__MESSAGE_TYPE__LIST_CONTAINERS_REQUEST:
+                return container_request(m, c, type, id, msg);
         default:
                 return wire_reply_error(
                         c, id, -EOPNOTSUPP, "concierge does not handle %s",
@@ -385,6 +392,9 @@ static void manager_done(Manager *m) {
         free(m->image_dir);
         free(m->trust_dir);
         free(m->vmm_path);
+        if (m->tokens)
+                sodium_memzero(m->tokens, m->n_tokens * sizeof(*m->tokens));
+        free(m->tokens);
 }
 
 static int help(void) {

@@ -22,6 +22,14 @@
 
 typedef struct Manager Manager;
 
+/* A container's token (docs/design/containers.md): made by concierge at its first start, written
+ * by tremplin to the file the container sees at /dev/.container_token. */
+typedef struct ContainerToken {
+        char vm[PROTO_NAME_MAX + 1];
+        char name[PROTO_NAME_MAX + 1];
+        char token[PROTO_TOKEN_MAX + 1];
+} ContainerToken;
+
 typedef struct Pending {
         WireConn *conn;
         uint64_t id;
@@ -71,6 +79,8 @@ struct Manager {
         bool exiting;
         sd_event_source *exit_timer, *clock_timer;
         ClockSample clock;
+        ContainerToken *tokens;
+        size_t n_tokens;
 };
 
 /* concierge-vm.c */
@@ -91,6 +101,11 @@ int op_export(Manager *m, WireConn *c, uint64_t id, const Bistro__Concierge__Exp
 int op_import(Manager *m, WireConn *c, uint64_t id, const Bistro__Concierge__ImportVmRequest *req);
 int op_resize(Manager *m, WireConn *c, uint64_t id, const Bistro__Concierge__ResizeVmRequest *req);
 int op_sync_time(Manager *m, WireConn *c, uint64_t id);
+
+/* concierge-container.c: the container verbs, forwarded to tremplin in the VM. */
+int container_request(Manager *m, WireConn *c, uint32_t type, uint64_t id, const ProtobufCMessage *msg);
+/* The token given to container name of VM vm, NULL before its first start by this concierge. */
+const char *container_token(Manager *m, const char *vm, const char *name);
 
 /* The virtual size from a qcow2 header, 0 when unreadable. */
 uint64_t qcow2_virtual_size(const char *path);

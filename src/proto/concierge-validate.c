@@ -117,6 +117,7 @@ static int validate_create_container_impl(const Bistro__Concierge__CreateContain
         PROTO_CHECK(proto_name_ok(m->vm_name));
         PROTO_CHECK(proto_name_ok(m->name));
         PROTO_CHECK(proto_image_name_ok(m->image));
+        PROTO_CHECK(m->image_path && (m->image_path[0] == '\0' || proto_abs_path_ok(m->image_path, false)));
         return 0;
 }
 

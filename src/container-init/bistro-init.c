@@ -1,0 +1,79 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* bistro-init: PID 1 for containers whose rootfs has no init (Debian minbase, most rootfs
+ * tarballs). It reaps orphans and, on SIGPWR (LXC's halt signal), SIGTERM or SIGINT, sends
+ * SIGTERM to every process, waits up to a few seconds, SIGKILLs what is left and exits, which
+ * stops the container. Static, libc only: it runs on any distro from /opt/bistro/bin. */
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#define GRACE_SECONDS 5
+
+static void reap_all(void) {
+        while (waitpid(-1, NULL, WNOHANG) > 0)
+                ;
+}
+
+/* Waits until no child is left or the deadline passes; returns 1 when none is left. */
+static int wait_children(int seconds) {
+        struct timespec deadline, now;
+
+        clock_gettime(CLOCK_MONOTONIC, &deadline);
+        deadline.tv_sec += seconds;
+        for (;;) {
+                pid_t p = waitpid(-1, NULL, WNOHANG);
+
+                if (p < 0 && errno == ECHILD)
+                        return 1;
+                if (p > 0)
+                        continue;
+                clock_gettime(CLOCK_MONOTONIC, &now);
+                if (now.tv_sec > deadline.tv_sec ||
+                    (now.tv_sec == deadline.tv_sec && now.tv_nsec >= deadline.tv_nsec))
+                        return 0;
+                (void) nanosleep(&(struct timespec){ .tv_nsec = 50 * 1000 * 1000 }, NULL);
+        }
+}
+
+int main(int argc, char *argv[]) {
+        sigset_t mask;
+        int sig;
+
+        if (argc > 1 && (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0)) {
+                printf("Usage: bistro-init\nMinimal PID 1 for Bistro containers: reaps zombies; SIGPWR,\n"
+                       "SIGTERM or SIGINT stop every process (SIGTERM, %d s, SIGKILL) and exit.\n",
+                       GRACE_SECONDS);
+                return 0;
+        }
+        if (getpid() != 1)
+                fprintf(stderr, "bistro-init: not PID 1, running anyway\n");
+
+        sigemptyset(&mask);
+        sigaddset(&mask, SIGCHLD);
+        sigaddset(&mask, SIGPWR);
+        sigaddset(&mask, SIGTERM);
+        sigaddset(&mask, SIGINT);
+        if (sigprocmask(SIG_BLOCK, &mask, NULL) < 0)
+                return 1;
+        for (;;) {
+                if (sigwait(&mask, &sig) != 0)
+                        continue;
+                if (sig == SIGCHLD) {
+                        reap_all();
+                        continue;
+                }
+                break;
+        }
+        /* kill(-1) skips the caller: every other process of the container's pid namespace. */
+        (void) kill(-1, SIGTERM);
+        (void) kill(-1, SIGCONT);
+        if (!wait_children(GRACE_SECONDS)) {
+                (void) kill(-1, SIGKILL);
+                (void) wait_children(2);
+        }
+        return 0;
+}

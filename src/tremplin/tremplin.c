@@ -1,0 +1,302 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* tremplin: the container helper in the VM (docs/design/containers.md). Listens on vsock port
+ * 8890, accepts only the host (peer CID 2), and forks one worker per connection, which reads the
+ * one request, does the (blocking) work through liblxc and answers. The main loop only accepts,
+ * reaps and, on SIGTERM (VM shutdown), stops the running containers and exits. */
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/vm_sockets.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <systemd/sd-event.h>
+#include <unistd.h>
+
+#include "fd-util.h"
+#include "log.h"
+#include "macro.h"
+#include "message-type.h"
+#include "proto-validate.h"
+#include "socket-util.h"
+#include "string-util.h"
+#include "tremplin-container.h"
+#include "tremplin-network.h"
+#include "wire.h"
+
+#define TREMPLIN_PORT 8890u
+#define WORKERS_MAX 32u
+#define REQUEST_TIMEOUT_MS 10000
+#define REPLY_TIMEOUT_MS 30000
+#define WORKER_BOUND_S 3600u  /* no worker lives longer than this (create has its own, shorter bound) */
+#define SHUTDOWN_STOP_MS 3000 /* SIGTERM: containers get this long to stop cleanly */
+
+typedef struct Manager {
+        sd_event *event;
+        int listen_fd;
+        sd_event_source *listen_source;
+        pid_t workers[WORKERS_MAX];
+        sd_event_source *worker_sources[WORKERS_MAX];
+} Manager;
+
+static int reply_error(int fd, uint64_t id, int error, const char *message) {
+        Bistro__ErrorReply e = BISTRO__ERROR_REPLY__INIT;
+        char buf[PROTO_ERROR_MESSAGE_MAX + 1];
+
+        if (error >= 0 || error < -4095)
+                error = -EIO;
+        strscpy(buf, message && message[0] ? message : strerror(-error), sizeof(buf));
+        for (char *p = buf; *p; p++)
+                if ((unsigned char) *p < 0x20 || (unsigned char) *p >= 0x7f)
+                        *p = (*p == '\n') ? ' ' : '?';
+        e.error = error;
+        e.message = buf;
+        return wire_send_sync(
+                fd, BISTRO__MESSAGE_TYPE__ERROR_REPLY, FRAME_RESPONSE, id, &e.base, REPLY_TIMEOUT_MS);
+}
+
+static int reply_info(int fd, uint64_t id, Bistro__Tremplin__ContainerInfo *info) {
+        Bistro__Tremplin__ContainerInfoResponse resp = BISTRO__TREMPLIN__CONTAINER_INFO_RESPONSE__INIT;
+        int r;
+
+        resp.container = info;
+        r = wire_send_sync(
+                fd, BISTRO__MESSAGE_TYPE__TREMPLIN_CONTAINER_INFO_RESPONSE, FRAME_RESPONSE, id, &resp.base,
+                REPLY_TIMEOUT_MS);
+        container_info_done(info);
+        return r;
+}
+
+static int reply_empty(int fd, uint64_t id) {
+        Bistro__Empty e = BISTRO__EMPTY__INIT;
+
+        return wire_send_sync(
+                fd, BISTRO__MESSAGE_TYPE__EMPTY, FRAME_RESPONSE, id, &e.base, REPLY_TIMEOUT_MS);
+}
+
+/* Reads what the host still sends of a failed create (until eof or a quiet second), so that the
+ * error reply is not lost in a connection reset. */
+static void drain_image(int fd, uint64_t id) {
+        for (unsigned i = 0; i < 100000; i++) {
+                _cleanup_message_ ProtobufCMessage *msg = NULL;
+                FrameHeader h;
+
+                if (wire_recv_sync(fd, 1000, &h, &msg) < 0)
+                        return;
+                if (h.type != BISTRO__MESSAGE_TYPE__TREMPLIN_IMAGE_CHUNK ||
+                    ((const Bistro__Tremplin__ImageChunk *) msg)->eof)
+                        return;
+        }
+}
+
+static int worker_run(int fd) {
+        _cleanup_message_ ProtobufCMessage *msg = NULL;
+        Bistro__Tremplin__ContainerInfo info = BISTRO__TREMPLIN__CONTAINER_INFO__INIT;
+        char err[1024] = "";
+        FrameHeader h;
+        int r;
+
+        r = wire_recv_sync(fd, REQUEST_TIMEOUT_MS, &h, &msg);
+        if (r < 0)
+                return log_debug_errno(r, "No request: %m");
+        if (h.flags != FRAME_REQUEST)
+                return -EBADMSG;
+        log_debug("Request %s.", message_type_to_string(h.type) ?: "?");
+
+        switch (h.type) {
+        case BISTRO__MESSAGE_TYPE__TREMPLIN_CREATE_CONTAINER_REQUEST:
+                r = container_create(fd, h.id, (const void *) msg, &info, err, sizeof(err));
+                if (r < 0) {
+                        (void) reply_error(fd, h.id, r, err);
+                        drain_image(fd, h.id);
+                        return r;
+                }
+                return reply_info(fd, h.id, &info);
+        case BISTRO__MESSAGE_TYPE__TREMPLIN_START_CONTAINER_REQUEST: {
+                const Bistro__Tremplin__StartContainerRequest *req = (const void *) msg;
+
+                r = container_start(req->name, req->token, &info, err, sizeof(err));
+                return r < 0 ? reply_error(fd, h.id, r, err) : reply_info(fd, h.id, &info);
+        }
+        case BISTRO__MESSAGE_TYPE__TREMPLIN_STOP_CONTAINER_REQUEST: {
+                const Bistro__Tremplin__StopContainerRequest *req = (const void *) msg;
+
+                r = container_stop(req->name, req->force, err, sizeof(err));
+                return r < 0 ? reply_error(fd, h.id, r, err) : reply_empty(fd, h.id);
+        }
+        case BISTRO__MESSAGE_TYPE__TREMPLIN_DELETE_CONTAINER_REQUEST: {
+                const Bistro__Tremplin__DeleteContainerRequest *req = (const void *) msg;
+
+                r = container_delete(req->name, err, sizeof(err));
+                return r < 0 ? reply_error(fd, h.id, r, err) : reply_empty(fd, h.id);
+        }
+        case BISTRO__MESSAGE_TYPE__TREMPLIN_GET_CONTAINER_INFO_REQUEST: {
+                const Bistro__Tremplin__GetContainerInfoRequest *req = (const void *) msg;
+
+                r = container_get_info(req->name, &info, err, sizeof(err));
+                return r < 0 ? reply_error(fd, h.id, r, err) : reply_info(fd, h.id, &info);
+        }
+        case BISTRO__MESSAGE_TYPE__TREMPLIN_LIST_CONTAINERS_REQUEST: {
+                Bistro__Tremplin__ListContainersResponse resp =
+                        BISTRO__TREMPLIN__LIST_CONTAINERS_RESPONSE__INIT;
+                Bistro__Tremplin__ContainerInfo **l = NULL;
+                size_t n = 0;
+
+                r = container_list(&l, &n, err, sizeof(err));
+                if (r < 0)
+                        return reply_error(fd, h.id, r, err);
+                resp.containers = l;
+                resp.n_containers = n;
+                r = wire_send_sync(
+                        fd, BISTRO__MESSAGE_TYPE__TREMPLIN_LIST_CONTAINERS_RESPONSE, FRAME_RESPONSE, h.id,
+                        &resp.base, REPLY_TIMEOUT_MS);
+                container_infos_free(l, n);
+                return r;
+        }
+        default:
+                return reply_error(fd, h.id, -EOPNOTSUPP, "not a tremplin request");
+        }
+}
+
+static int peer_cid(int fd, uint32_t *ret) {
+        struct sockaddr_vm sa = {};
+        socklen_t len = sizeof(sa);
+
+        if (getpeername(fd, (struct sockaddr *) &sa, &len) < 0)
+                return -errno;
+        if (sa.svm_family != AF_VSOCK)
+                return -EAFNOSUPPORT;
+        *ret = sa.svm_cid;
+        return 0;
+}
+
+static int on_worker_exit(sd_event_source *s, const siginfo_t *si, void *userdata) {
+        Manager *m = userdata;
+
+        for (size_t i = 0; i < WORKERS_MAX; i++)
+                if (m->workers[i] == si->si_pid) {
+                        m->workers[i] = 0;
+                        m->worker_sources[i] = sd_event_source_disable_unref(m->worker_sources[i]);
+                }
+        if (si->si_code != CLD_EXITED)
+                log_warning("Worker %d killed by signal %d.", (int) si->si_pid, si->si_status);
+        return 0;
+}
+
+static int on_accept(sd_event_source *s, int lfd, uint32_t revents, void *userdata) {
+        Manager *m = userdata;
+        _cleanup_close_ int fd = -EBADF;
+        size_t slot = WORKERS_MAX;
+        uint32_t cid = 0;
+        pid_t pid;
+        int r;
+
+        fd = accept4(lfd, NULL, NULL, SOCK_CLOEXEC);
+        if (fd < 0)
+                return 0;
+        r = peer_cid(fd, &cid);
+        if (r < 0 || cid != VMADDR_CID_HOST) {
+                log_warning("Refused a connection from CID %u: only the host (CID 2) may connect.", cid);
+                return 0;
+        }
+        for (size_t i = 0; i < WORKERS_MAX; i++)
+                if (m->workers[i] == 0) {
+                        slot = i;
+                        break;
+                }
+        if (slot == WORKERS_MAX) {
+                log_warning("Too many requests in progress, refusing one.");
+                return 0;
+        }
+        pid = fork();
+        if (pid < 0) {
+                log_error_errno(errno, "fork failed: %m");
+                return 0;
+        }
+        if (pid == 0) {
+                sigset_t all;
+
+                (void) prctl(PR_SET_PDEATHSIG, SIGKILL);
+                sigfillset(&all);
+                (void) sigprocmask(SIG_UNBLOCK, &all, NULL);
+                (void) signal(SIGTERM, SIG_DFL);
+                (void) signal(SIGPIPE, SIG_IGN);
+                safe_close(m->listen_fd);
+                (void) alarm(WORKER_BOUND_S);
+                r = worker_run(fd);
+                _exit(r < 0 ? EXIT_FAILURE : EXIT_SUCCESS);
+        }
+        m->workers[slot] = pid;
+        r = sd_event_add_child(m->event, &m->worker_sources[slot], pid, WEXITED, on_worker_exit, m);
+        if (r < 0)
+                log_warning_errno(r, "Cannot watch worker %d: %m", (int) pid);
+        return 0;
+}
+
+static int on_term(sd_event_source *s, const struct signalfd_siginfo *si, void *userdata) {
+        Manager *m = userdata;
+
+        log_info("Stopping: no more requests, stopping the containers.");
+        m->listen_source = sd_event_source_disable_unref(m->listen_source);
+        m->listen_fd = safe_close(m->listen_fd);
+        for (size_t i = 0; i < WORKERS_MAX; i++)
+                if (m->workers[i] > 0)
+                        (void) kill(m->workers[i], SIGKILL);
+        containers_stop_all(SHUTDOWN_STOP_MS);
+        return sd_event_exit(m->event, 0);
+}
+
+int main(int argc, char *argv[]) {
+        Manager m = { .listen_fd = -EBADF };
+        sigset_t mask;
+        int r;
+
+        log_set_ident("tremplin");
+        log_parse_environment();
+        if (argc > 1) {
+                printf("Usage: tremplin\nBistro's container helper in the VM; vsock port %u, host only.\n",
+                       TREMPLIN_PORT);
+                return streq(argv[1], "--help") ? EXIT_SUCCESS : EXIT_FAILURE;
+        }
+        (void) umask(0022);
+        (void) signal(SIGPIPE, SIG_IGN);
+        sigemptyset(&mask);
+        sigaddset(&mask, SIGTERM);
+        sigaddset(&mask, SIGINT);
+        sigaddset(&mask, SIGCHLD);
+        if (sigprocmask(SIG_BLOCK, &mask, NULL) < 0)
+                return log_error_errno(errno, "sigprocmask failed: %m"), EXIT_FAILURE;
+
+        (void) mkdir_p(LXC_PATH, 0711);
+        containers_cleanup_leftovers();
+        r = network_setup();
+        if (r < 0)
+                log_warning_errno(r, "Container network setup failed (retried at each start): %m");
+
+        r = sd_event_default(&m.event);
+        if (r < 0)
+                return log_error_errno(r, "sd_event_default failed: %m"), EXIT_FAILURE;
+        m.listen_fd = vsock_listen(TREMPLIN_PORT, 16);
+        if (m.listen_fd < 0)
+                return log_error_errno(m.listen_fd, "Cannot listen on vsock port %u: %m", TREMPLIN_PORT),
+                       EXIT_FAILURE;
+        r = sd_event_add_io(m.event, &m.listen_source, m.listen_fd, EPOLLIN, on_accept, &m);
+        if (r >= 0)
+                r = sd_event_add_signal(m.event, NULL, SIGTERM, on_term, &m);
+        if (r >= 0)
+                r = sd_event_add_signal(m.event, NULL, SIGINT, on_term, &m);
+        if (r < 0)
+                return log_error_errno(r, "Cannot set up the event loop: %m"), EXIT_FAILURE;
+        log_info("Listening on vsock port %u.", TREMPLIN_PORT);
+        r = sd_event_loop(m.event);
+        m.listen_source = sd_event_source_disable_unref(m.listen_source);
+        for (size_t i = 0; i < WORKERS_MAX; i++)
+                m.worker_sources[i] = sd_event_source_disable_unref(m.worker_sources[i]);
+        safe_close(m.listen_fd);
+        sd_event_unref(m.event);
+        return r < 0 ? EXIT_FAILURE : EXIT_SUCCESS;
+}
