@@ -21,17 +21,17 @@
 
 typedef enum State {
         STATE_HEADER,
-        STATE_DATA,  /* regular file contents */
-        STATE_META,  /* pax 'x', GNU 'L'/'K' contents being collected */
-        STATE_SKIP,  /* data we do not use, and padding */
-        STATE_END,   /* after the end-of-archive block: the rest is ignored */
+        STATE_DATA, /* regular file contents */
+        STATE_META, /* pax 'x', GNU 'L'/'K' contents being collected */
+        STATE_SKIP, /* data we do not use, and padding */
+        STATE_END,  /* after the end-of-archive block: the rest is ignored */
         STATE_FINISHED,
 } State;
 
 typedef struct DeferredDir {
         char *path; /* normalized, "" for the root */
         uint32_t mode;
-        int64_t mtime;
+        struct timespec mtime;
 } DeferredDir;
 
 struct TarExtract {
@@ -61,7 +61,7 @@ struct TarExtract {
         int file_fd;
         char *file_path;
         uint32_t file_mode;
-        int64_t file_mtime;
+        struct timespec file_mtime;
         uint32_t file_uid, file_gid;
         TarXattr *file_xattrs;
         size_t file_n_xattrs;
@@ -273,8 +273,11 @@ static int mkdir_parents(TarExtract *t, const char *path) {
                         if (mkdirat(cur, s, 0755) < 0) {
                                 if (errno != EEXIST)
                                         return -errno;
-                        } else if (t->options.id_count > 0 &&
-                                   fchownat(cur, s, t->options.id_shift, t->options.id_shift, AT_SYMLINK_NOFOLLOW) < 0)
+                        } else if (
+                                t->options.id_count > 0 &&
+                                fchownat(
+                                        cur, s, t->options.id_shift, t->options.id_shift,
+                                        AT_SYMLINK_NOFOLLOW) < 0)
                                 return -errno;
                         fd = openat2_dir(t->root_fd, p);
                 }
@@ -332,22 +335,25 @@ static int remove_existing(TarExtract *t, int dir_fd, const char *name) {
         return errno == ENOENT ? 0 : -errno;
 }
 
-static int shift_ids(TarExtract *t, const char *path, uint64_t uid, uint64_t gid, uint32_t *ret_uid, uint32_t *ret_gid) {
+static int shift_ids(
+        TarExtract *t, const char *path, uint64_t uid, uint64_t gid, uint32_t *ret_uid, uint32_t *ret_gid) {
         if (uid >= t->options.id_count)
-                return set_error(t, -EBADMSG, path, "owner uid %llu outside the id range (0-%llu)", (unsigned long long) uid,
-                                 (unsigned long long) t->options.id_count - 1);
+                return set_error(
+                        t, -EBADMSG, path, "owner uid %llu outside the id range (0-%llu)",
+                        (unsigned long long) uid, (unsigned long long) t->options.id_count - 1);
         if (gid >= t->options.id_count)
-                return set_error(t, -EBADMSG, path, "owner gid %llu outside the id range (0-%llu)", (unsigned long long) gid,
-                                 (unsigned long long) t->options.id_count - 1);
+                return set_error(
+                        t, -EBADMSG, path, "owner gid %llu outside the id range (0-%llu)",
+                        (unsigned long long) gid, (unsigned long long) t->options.id_count - 1);
         *ret_uid = (uint32_t) uid + t->options.id_shift;
         *ret_gid = (uint32_t) gid + t->options.id_shift;
         return 0;
 }
 
-static int times_set(int fd, const char *name, int flags, int64_t mtime) {
+static int times_set(int fd, const char *name, int flags, struct timespec mtime) {
         struct timespec ts[2] = {
                 { .tv_nsec = UTIME_OMIT },
-                { .tv_sec = (time_t) mtime },
+                mtime,
         };
         if (name)
                 return RET_NERRNO(utimensat(fd, name, ts, flags));
@@ -458,8 +464,15 @@ static int create_file(TarExtract *t, const char *path, int dir_fd, const char *
         return 0;
 }
 
-static int make_directory(TarExtract *t, const char *path, int dir_fd, const char *name, uint32_t uid, uint32_t gid,
-                          uint32_t mode, int64_t mtime) {
+static int make_directory(
+        TarExtract *t,
+        const char *path,
+        int dir_fd,
+        const char *name,
+        uint32_t uid,
+        uint32_t gid,
+        uint32_t mode,
+        struct timespec mtime) {
         _cleanup_close_ int fd = -EBADF;
         _cleanup_free_ char *copy = NULL;
         int r;
@@ -499,12 +512,19 @@ static int make_directory(TarExtract *t, const char *path, int dir_fd, const cha
         if (!d)
                 return set_errno(t, -ENOMEM, path, "directory list");
         t->dirs = d;
-        d[t->n_dirs++] = (DeferredDir) { .path = TAKE_PTR(copy), .mode = mode, .mtime = mtime };
+        d[t->n_dirs++] = (DeferredDir){ .path = TAKE_PTR(copy), .mode = mode, .mtime = mtime };
         return 0;
 }
 
-static int make_symlink(TarExtract *t, const char *path, int dir_fd, const char *name, const char *target, uint32_t uid,
-                        uint32_t gid, int64_t mtime) {
+static int make_symlink(
+        TarExtract *t,
+        const char *path,
+        int dir_fd,
+        const char *name,
+        const char *target,
+        uint32_t uid,
+        uint32_t gid,
+        struct timespec mtime) {
         int r;
 
         if (*target == 0)
@@ -527,7 +547,8 @@ static int make_symlink(TarExtract *t, const char *path, int dir_fd, const char 
         return 0;
 }
 
-static int make_hardlink(TarExtract *t, const char *path, int dir_fd, const char *name, const char *target_raw) {
+static int make_hardlink(
+        TarExtract *t, const char *path, int dir_fd, const char *name, const char *target_raw) {
         _cleanup_free_ char *target = NULL, *target_parent = NULL;
         _cleanup_close_ int target_fd = -EBADF;
         const char *target_name;
@@ -566,8 +587,15 @@ static int make_hardlink(TarExtract *t, const char *path, int dir_fd, const char
         return 0;
 }
 
-static int make_fifo(TarExtract *t, const char *path, int dir_fd, const char *name, uint32_t uid, uint32_t gid, uint32_t mode,
-                     int64_t mtime) {
+static int make_fifo(
+        TarExtract *t,
+        const char *path,
+        int dir_fd,
+        const char *name,
+        uint32_t uid,
+        uint32_t gid,
+        uint32_t mode,
+        struct timespec mtime) {
         _cleanup_close_ int fd = -EBADF;
         int r;
 
@@ -600,7 +628,7 @@ static int apply_entry(TarExtract *t, const TarHeader *h) {
         const char *raw_name, *link, *name;
         uint64_t size, uid, gid;
         uint32_t suid = 0, sgid = 0;
-        int64_t mtime;
+        struct timespec mtime;
         int dir_fd, r = 0;
 
         t->entries++;
@@ -610,7 +638,10 @@ static int apply_entry(TarExtract *t, const TarHeader *h) {
         size = t->pax.has_size ? t->pax.size : h->size;
         uid = t->pax.has_uid ? t->pax.uid : h->uid;
         gid = t->pax.has_gid ? t->pax.gid : h->gid;
-        mtime = t->pax.has_mtime ? t->pax.mtime : h->mtime;
+        if (t->pax.has_mtime)
+                mtime = (struct timespec){ .tv_sec = (time_t) t->pax.mtime, .tv_nsec = t->pax.mtime_nsec };
+        else
+                mtime = (struct timespec){ .tv_sec = (time_t) h->mtime };
 
         if (size > (uint64_t) INT64_MAX)
                 return set_error(t, -EBADMSG, raw_name, "size out of range");
@@ -726,8 +757,9 @@ static int process_header(TarExtract *t) {
                 uint64_t max = h.typeflag == 'x' ? TAR_PAX_MAX : TAR_PATH_MAX + 1;
 
                 if (h.size > max)
-                        return set_error(t, -EBADMSG, NULL, "entry %llu: extended header too large (%llu bytes)",
-                                         (unsigned long long) t->entries + 1, (unsigned long long) h.size);
+                        return set_error(
+                                t, -EBADMSG, NULL, "entry %llu: extended header too large (%llu bytes)",
+                                (unsigned long long) t->entries + 1, (unsigned long long) h.size);
                 free(t->meta);
                 t->meta = malloc(h.size + 1);
                 if (!t->meta)
@@ -759,7 +791,8 @@ static int process_meta(TarExtract *t) {
                 if (r == -ENOMEM)
                         return set_errno(t, r, NULL, "pax header");
                 if (r < 0)
-                        return set_error(t, r, NULL, "entry %llu: %s", (unsigned long long) t->entries + 1, msg);
+                        return set_error(
+                                t, r, NULL, "entry %llu: %s", (unsigned long long) t->entries + 1, msg);
                 break;
         case 'L':
         case 'K': {
@@ -768,7 +801,9 @@ static int process_meta(TarExtract *t) {
                 char **dst = t->meta_type == 'L' ? &t->long_name : &t->long_link;
 
                 if (len == 0 || len > TAR_PATH_MAX)
-                        return set_error(t, -EBADMSG, NULL, "entry %llu: bad GNU long name", (unsigned long long) t->entries + 1);
+                        return set_error(
+                                t, -EBADMSG, NULL, "entry %llu: bad GNU long name",
+                                (unsigned long long) t->entries + 1);
                 free(*dst);
                 *dst = strdup((char *) t->meta);
                 if (!*dst)
@@ -897,15 +932,18 @@ int tar_extract_finish(TarExtract *t) {
         if (t->state == STATE_DATA)
                 return set_error(t, -EBADMSG, t->file_path, "archive truncated inside the file's data");
         if (t->state != STATE_END && !(t->state == STATE_HEADER && t->block_fill == 0))
-                return set_error(t, -EBADMSG, NULL, "archive truncated inside entry %llu", (unsigned long long) t->entries + 1);
+                return set_error(
+                        t, -EBADMSG, NULL, "archive truncated inside entry %llu",
+                        (unsigned long long) t->entries + 1);
         if (t->pax.path || t->long_name || t->long_link)
                 return set_error(t, -EBADMSG, NULL, "archive ends after an extended header");
 
         parent_cache_drop(t);
 
-        /* deepest last in the archive first: a parent made read-only later still lets us in */
-        for (size_t i = t->n_dirs; i > 0; i--) {
-                DeferredDir *d = &t->dirs[i - 1];
+        /* in archive order, so the last entry for a directory wins (we run as root in the VM:
+         * a read-only parent does not keep us out of its children) */
+        for (size_t i = 0; i < t->n_dirs; i++) {
+                DeferredDir *d = &t->dirs[i];
                 struct open_how how = {
                         .flags = O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC,
                         .resolve = RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS | RESOLVE_NO_SYMLINKS,

@@ -176,7 +176,7 @@ static int parse_decimal(const char *s, size_t n, uint64_t *ret) {
         return 0;
 }
 
-static int parse_pax_time(const char *s, size_t n, int64_t *ret) {
+static int parse_pax_time(const char *s, size_t n, int64_t *ret, uint32_t *ret_nsec) {
         bool negative = false;
         uint64_t v;
         size_t i = 0;
@@ -190,15 +190,27 @@ static int parse_pax_time(const char *s, size_t n, int64_t *ret) {
                 i++;
         if (i == start || parse_decimal(s + start, i - start, &v) < 0 || v > INT64_MAX)
                 return -EBADMSG;
+        uint32_t nsec = 0, scale = 100000000;
         if (i < n) {
-                /* fractional seconds: dropped */
+                /* fractional seconds: nanoseconds kept, finer digits dropped */
                 if (s[i] != '.')
                         return -EBADMSG;
-                for (i++; i < n; i++)
+                for (i++; i < n; i++) {
                         if (s[i] < '0' || s[i] > '9')
                                 return -EBADMSG;
+                        nsec += (uint32_t) (s[i] - '0') * scale;
+                        scale /= 10;
+                }
+        }
+        if (negative && nsec > 0) {
+                /* -1.25 is 1.25 s before the epoch: -2 s + 0.75 s */
+                if (v == (uint64_t) INT64_MAX)
+                        return -EBADMSG;
+                v++;
+                nsec = 1000000000u - nsec;
         }
         *ret = negative ? -(int64_t) v : (int64_t) v;
+        *ret_nsec = nsec;
         return 0;
 }
 
@@ -252,7 +264,7 @@ static int add_xattr(TarPax *pax, const char *name, size_t name_len, const char 
         if (!a)
                 return -ENOMEM;
         pax->xattrs = a;
-        a[pax->n_xattrs++] = (TarXattr) { .name = TAKE_PTR(k), .value = TAKE_PTR(v), .size = n };
+        a[pax->n_xattrs++] = (TarXattr){ .name = TAKE_PTR(k), .value = TAKE_PTR(v), .size = n };
         return 0;
 }
 
@@ -260,7 +272,8 @@ static bool key_is(const char *key, size_t key_len, const char *s) {
         return strlen(s) == key_len && memcmp(key, s, key_len) == 0;
 }
 
-static int pax_record(TarPax *pax, const char *key, size_t key_len, const char *value, size_t n, const char **ret_error) {
+static int pax_record(
+        TarPax *pax, const char *key, size_t key_len, const char *value, size_t n, const char **ret_error) {
         static const char xattr_prefix[] = "SCHILY.xattr.";
         int r;
 
@@ -268,7 +281,8 @@ static int pax_record(TarPax *pax, const char *key, size_t key_len, const char *
                 r = set_string(&pax->path, value, n);
         else if (key_is(key, key_len, "linkpath"))
                 r = set_string(&pax->linkpath, value, n);
-        else if (key_is(key, key_len, "size") || key_is(key, key_len, "uid") || key_is(key, key_len, "gid")) {
+        else if (
+                key_is(key, key_len, "size") || key_is(key, key_len, "uid") || key_is(key, key_len, "gid")) {
                 uint64_t v = 0;
 
                 r = n == 0 ? 0 : parse_decimal(value, n, &v);
@@ -287,11 +301,13 @@ static int pax_record(TarPax *pax, const char *key, size_t key_len, const char *
                 }
         } else if (key_is(key, key_len, "mtime")) {
                 int64_t t = 0;
+                uint32_t nsec = 0;
 
-                r = n == 0 ? 0 : parse_pax_time(value, n, &t);
+                r = n == 0 ? 0 : parse_pax_time(value, n, &t, &nsec);
                 if (r >= 0) {
                         pax->has_mtime = n > 0;
                         pax->mtime = t;
+                        pax->mtime_nsec = nsec;
                 }
         } else if (key_len > strlen(xattr_prefix) && memcmp(key, xattr_prefix, strlen(xattr_prefix)) == 0)
                 r = add_xattr(pax, key + strlen(xattr_prefix), key_len - strlen(xattr_prefix), value, n);
@@ -358,5 +374,5 @@ void tar_pax_done(TarPax *pax) {
                 free(pax->xattrs[i].value);
         }
         free(pax->xattrs);
-        *pax = (TarPax) {};
+        *pax = (TarPax){};
 }

@@ -12,9 +12,9 @@
 #include <stdint.h>
 
 #define TAR_BLOCK_SIZE 512u
-#define TAR_PATH_MAX 4096u        /* longest name or link target accepted */
-#define TAR_PAX_MAX (1u << 20)    /* largest pax extended header accepted */
-#define TAR_PAX_XATTR_MAX 128u    /* xattrs per entry */
+#define TAR_PATH_MAX 4096u     /* longest name or link target accepted */
+#define TAR_PAX_MAX (1u << 20) /* largest pax extended header accepted */
+#define TAR_PAX_XATTR_MAX 128u /* xattrs per entry */
 #define TAR_XATTR_VALUE_MAX 65536u
 
 typedef enum TarHeaderResult {
@@ -23,15 +23,15 @@ typedef enum TarHeaderResult {
 } TarHeaderResult;
 
 typedef struct TarHeader {
-        char typeflag;                    /* '0' for the old '\0' */
-        char name[256 + 1];               /* ustar prefix "/" name, NUL terminated */
+        char typeflag;      /* '0' for the old '\0' */
+        char name[256 + 1]; /* ustar prefix "/" name, NUL terminated */
         char linkname[100 + 1];
-        uint32_t mode;                    /* & 07777 */
+        uint32_t mode; /* & 07777 */
         uint64_t uid;
         uint64_t gid;
-        uint64_t size;                    /* data bytes that follow (before padding) */
+        uint64_t size; /* data bytes that follow (before padding) */
         int64_t mtime;
-        bool gnu_extended;                /* GNU sparse header with continuation blocks */
+        bool gnu_extended; /* GNU sparse header with continuation blocks */
 } TarHeader;
 
 /* Parses one 512-byte block. Returns TAR_HEADER_ENTRY, TAR_HEADER_ZERO, or -EBADMSG with a
@@ -56,6 +56,7 @@ typedef struct TarPax {
         uint64_t uid;
         uint64_t gid;
         int64_t mtime;
+        uint32_t mtime_nsec;
         TarXattr *xattrs;
         size_t n_xattrs;
         bool sparse; /* GNU.sparse.* seen: not supported */
