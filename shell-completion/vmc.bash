@@ -5,11 +5,22 @@ _vmc_vms() {
         vmc list -q 2>/dev/null
 }
 
+_vmc_containers() {
+        vmc container-list -q "$1" 2>/dev/null
+}
+
+_vmc_images() {
+        local store=${BISTRO_IMAGE_STORE:-${XDG_DATA_HOME:-$HOME/.local/share}/bistro/images/containers} f
+        for f in "$store"/*.tar.zst; do
+                [[ -e $f ]] && f=${f##*/} && echo "${f%.tar.zst}"
+        done
+}
+
 _vmc() {
         local cur prev verb i
         cur=${COMP_WORDS[COMP_CWORD]}
         prev=${COMP_WORDS[COMP_CWORD-1]}
-        local verbs="start stop list ls info destroy logs export import resize sync-time"
+        local verbs="start stop list ls info destroy logs export import resize sync-time container container-stop container-delete container-list"
 
         for ((i = 1; i < COMP_CWORD; i++)); do
                 case ${COMP_WORDS[i]} in
@@ -19,6 +30,9 @@ _vmc() {
         done
         case $prev in
         --cpus|--mem|--disk-size) return ;;
+        --image)
+                COMPREPLY=($(compgen -W "$(_vmc_images)" -- "$cur") $(compgen -f -- "$cur"))
+                return ;;
         esac
         if [[ -z $verb ]]; then
                 COMPREPLY=($(compgen -W "$verbs --help --json -q" -- "$cur"))
@@ -32,6 +46,10 @@ _vmc() {
                 list|ls|info) opts+=" --json -q" ;;
                 destroy) opts+=" --yes" ;;
                 export) opts+=" --force" ;;
+                container) opts+=" --image --json -q" ;;
+                container-stop) opts+=" --force" ;;
+                container-delete) opts+=" --yes" ;;
+                container-list) opts+=" --json -q" ;;
                 esac
                 COMPREPLY=($(compgen -W "$opts" -- "$cur"))
                 return
@@ -47,6 +65,15 @@ _vmc() {
                 if ((n == 0)); then COMPREPLY=($(compgen -W "$(_vmc_vms)" -- "$cur")); else COMPREPLY=($(compgen -f -- "$cur")); fi ;;
         import)
                 ((n == 0)) && COMPREPLY=($(compgen -f -- "$cur")) ;;
+        container-list)
+                ((n == 0)) && COMPREPLY=($(compgen -W "$(_vmc_vms)" -- "$cur")) ;;
+        container|container-stop|container-delete)
+                local vm
+                for ((i = 1; i < COMP_CWORD; i++)); do
+                        [[ ${COMP_WORDS[i]} == "$verb" ]] && { vm=${COMP_WORDS[i+1]}; break; }
+                done
+                if ((n == 0)); then COMPREPLY=($(compgen -W "$(_vmc_vms)" -- "$cur"))
+                elif ((n == 1)); then COMPREPLY=($(compgen -W "$(_vmc_containers "$vm")" -- "$cur")); fi ;;
         esac
 }
 complete -F _vmc vmc

@@ -3,9 +3,11 @@
  * handler answers exactly once (a response or an ErrorReply) and never takes PID 1 down. */
 #include <errno.h>
 #include <fcntl.h>
+#include <linux/vm_sockets.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mount.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/utsname.h>
 #include <sys/wait.h>
@@ -373,6 +375,20 @@ static void rpc_on_close(WireConn *c, int reason, void *userdata) {
                 log_info_errno(reason, "RPC connection closed: %m");
 }
 
+/* Only the host (CID 2) may call maitred: a container reaching it through vsock_loopback (CID 1 or
+ * the VM's own CID) is refused (docs/design/containers.md). */
+static int rpc_on_accept(WireServer *s, WireConn *c, void *userdata) {
+        struct sockaddr_vm sa = {};
+        socklen_t len = sizeof(sa);
+
+        if (getpeername(wire_conn_get_fd(c), (struct sockaddr *) &sa, &len) < 0 ||
+            sa.svm_family != AF_VSOCK || sa.svm_cid != VMADDR_CID_HOST) {
+                log_warning("Refused an RPC connection from CID %u: only the host may connect.", sa.svm_cid);
+                return -EPERM;
+        }
+        return 0;
+}
+
 int manager_start_rpc(Manager *m) {
         int fd, r;
 
@@ -384,7 +400,7 @@ int manager_start_rpc(Manager *m) {
                 safe_close(fd);
                 return log_error_errno(r, "Failed to start the RPC server: %m");
         }
-        wire_server_set_handlers(m->rpc, NULL, rpc_on_message, rpc_on_close, m);
+        wire_server_set_handlers(m->rpc, rpc_on_accept, rpc_on_message, rpc_on_close, m);
         log_info("Listening on vsock port %u.", MAITRED_PORT);
         return 0;
 }

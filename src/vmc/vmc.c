@@ -34,7 +34,11 @@ static bool arg_yes = false;
 static uint32_t arg_cpus = 0;
 static uint64_t arg_mem_mib = 0;
 static uint64_t arg_disk_size = 0;
+static const char *arg_image = NULL;
 static bool progress_shown = false;
+static bool progress_lines = false; /* container create: plain progress lines when not a terminal */
+static int progress_last = -1;
+static int quiet_errno = 0;          /* call() does not print this error */
 static bool failed_remotely = false; /* concierge refused: exit 1, never 2 */
 
 typedef struct Verb {
@@ -164,8 +168,29 @@ static int on_event(uint32_t type, uint64_t id, const ProtobufCMessage *msg, voi
                 fprintf(stderr, "vmc: %s\n", p->stage);
                 return 0;
         }
-        if (arg_quiet || !isatty(2))
+        if (arg_quiet)
                 return 0;
+        if (!isatty(2)) {
+                int step;
+
+                if (!progress_lines)
+                        return 0;
+                /* Not a terminal: a line per 10% (per 64 MiB when the size is unknown). */
+                step = p->total > 0 ? (int) (p->done * 10 / p->total) : (int) (p->done >> 26);
+                if (step != progress_last) {
+                        char done[32], total[32];
+
+                        human_size(p->done, done, sizeof(done));
+                        human_size(p->total, total, sizeof(total));
+                        if (p->total > 0)
+                                fprintf(stderr, "%s: %d%% (%s / %s)\n", p->stage,
+                                        (int) (p->done * 100 / p->total), done, total);
+                        else
+                                fprintf(stderr, "%s: %s\n", p->stage, done);
+                        progress_last = step;
+                }
+                return 0;
+        }
         if (p->total > 0 && p->operation != BISTRO__CONCIERGE__OPERATION__OPERATION_START_VM) {
                 int pct = (int) (p->done * 100 / p->total), w = pct / 4;
                 char done[32], total[32];
@@ -195,6 +220,8 @@ static int call(uint32_t type, const ProtobufCMessage *req, const char *what, Pr
                 fputc('\n', stderr);
         if (r < 0)
                 failed_remotely = true;
+        if (r < 0 && r == quiet_errno && rtype == BISTRO__MESSAGE_TYPE__ERROR_REPLY)
+                return r;
         if (r < 0 && rtype == BISTRO__MESSAGE_TYPE__ERROR_REPLY) {
                 fprintf(stderr, "vmc: %s: %s\n", what, wire_error_message(resp) ?: strerror(-r));
                 return r;
@@ -478,6 +505,186 @@ static int verb_sync_time(char **args) {
         return call(BISTRO__MESSAGE_TYPE__SYNC_TIME_REQUEST, &req.base, "sync-time", NULL);
 }
 
+static int check_container_name(const char *name) {
+        if (!proto_name_ok(name)) {
+                fprintf(stderr,
+                        "vmc: invalid container name '%s': 1-64 characters of A-Z a-z 0-9 . _ -, "
+                        "not starting with '.' or '-'\n",
+                        utf8_is_valid(name) ? name : "(not UTF-8)");
+                return -EINVAL;
+        }
+        return 0;
+}
+
+static const char *container_state_str(int s) {
+        switch (s) {
+        case BISTRO__CONCIERGE__CONTAINER_STATE__CONTAINER_STATE_STOPPED:
+                return "stopped";
+        case BISTRO__CONCIERGE__CONTAINER_STATE__CONTAINER_STATE_STARTING:
+                return "starting";
+        case BISTRO__CONCIERGE__CONTAINER_STATE__CONTAINER_STATE_RUNNING:
+                return "running";
+        case BISTRO__CONCIERGE__CONTAINER_STATE__CONTAINER_STATE_STOPPING:
+                return "stopping";
+        case BISTRO__CONCIERGE__CONTAINER_STATE__CONTAINER_STATE_FAILED:
+                return "failed";
+        default:
+                return "unknown";
+        }
+}
+
+static void print_container_json(const Bistro__Concierge__ContainerInfo *c) {
+        printf("{\"vm_name\":");
+        json_str(c->vm_name);
+        printf(",\"name\":");
+        json_str(c->name);
+        printf(",\"state\":\"%s\",\"image\":", container_state_str(c->state));
+        json_str(c->image);
+        printf(",\"ipv4_address\":");
+        json_str(c->ipv4_address);
+        printf(",\"ipv6_address\":");
+        json_str(c->ipv6_address);
+        putchar('}');
+}
+
+static int start_container(const char *vm, const char *name, ProtobufCMessage **ret) {
+        Bistro__Concierge__StartContainerRequest req = BISTRO__CONCIERGE__START_CONTAINER_REQUEST__INIT;
+
+        req.vm_name = (char *) vm;
+        req.name = (char *) name;
+        return call(BISTRO__MESSAGE_TYPE__START_CONTAINER_REQUEST, &req.base, "container", ret);
+}
+
+static int verb_container(char **args) {
+        _cleanup_message_ ProtobufCMessage *resp = NULL;
+        _cleanup_free_ char *path = NULL;
+        const Bistro__Concierge__ContainerInfo *info;
+        int r;
+
+        if (check_name(args[0]) < 0 || check_container_name(args[1]) < 0)
+                return -EINVAL;
+        if (arg_image && !strchr(arg_image, '/') && access(arg_image, F_OK) < 0 &&
+            !proto_image_name_ok(arg_image)) {
+                fprintf(stderr, "vmc: container: '%s' is neither an image name nor a file\n", arg_image);
+                return -EINVAL;
+        }
+        /* Start it; when it does not exist, create it first. */
+        quiet_errno = -ENOENT;
+        r = start_container(args[0], args[1], &resp);
+        quiet_errno = 0;
+        if (r == -ENOENT) {
+                Bistro__Concierge__CreateContainerRequest req =
+                        BISTRO__CONCIERGE__CREATE_CONTAINER_REQUEST__INIT;
+
+                req.vm_name = args[0];
+                req.name = args[1];
+                req.image = (char *) "";
+                req.image_path = (char *) "";
+                if (arg_image && (strchr(arg_image, '/') || access(arg_image, F_OK) >= 0)) {
+                        if (absolute(arg_image, &path) < 0)
+                                return -ENOMEM;
+                        req.image_path = path;
+                } else if (arg_image)
+                        req.image = (char *) arg_image;
+                if (!arg_quiet)
+                        fprintf(stderr, "Creating container '%s' in VM '%s' from %s.\n", args[1], args[0],
+                                path ?: arg_image ?: "the default image (debian)");
+                progress_lines = true;
+                r = call(
+                        BISTRO__MESSAGE_TYPE__CREATE_CONTAINER_REQUEST, &req.base, "container create", NULL);
+                progress_lines = false;
+                if (r < 0)
+                        return r;
+                r = start_container(args[0], args[1], &resp);
+        }
+        if (r < 0)
+                return r;
+        info = ((const Bistro__Concierge__ContainerInfoResponse *) resp)->container;
+        if (arg_json) {
+                print_container_json(info);
+                putchar('\n');
+        } else if (!arg_quiet)
+                printf("Container '%s' is running in VM '%s'.\nIPv4: %s\nIPv6: %s\n", info->name,
+                       info->vm_name, info->ipv4_address[0] ? info->ipv4_address : "-",
+                       info->ipv6_address[0] ? info->ipv6_address : "-");
+        return 0;
+}
+
+static int verb_container_stop(char **args) {
+        Bistro__Concierge__StopContainerRequest req = BISTRO__CONCIERGE__STOP_CONTAINER_REQUEST__INIT;
+
+        if (check_name(args[0]) < 0 || check_container_name(args[1]) < 0)
+                return -EINVAL;
+        req.vm_name = args[0];
+        req.name = args[1];
+        req.force = arg_force;
+        return call(BISTRO__MESSAGE_TYPE__STOP_CONTAINER_REQUEST, &req.base, "container-stop", NULL);
+}
+
+static int verb_container_delete(char **args) {
+        Bistro__Concierge__DeleteContainerRequest req = BISTRO__CONCIERGE__DELETE_CONTAINER_REQUEST__INIT;
+
+        if (check_name(args[0]) < 0 || check_container_name(args[1]) < 0)
+                return -EINVAL;
+        req.vm_name = args[0];
+        req.name = args[1];
+        if (!arg_yes) {
+                char line[16];
+
+                if (!isatty(0)) {
+                        fprintf(stderr,
+                                "vmc: container-delete: refusing without a terminal to ask on; use --yes\n");
+                        return -EPERM;
+                }
+                fprintf(stderr, "Delete container '%s' of VM '%s' and all its files? [y/N] ", args[1],
+                        args[0]);
+                if (!fgets(line, sizeof(line), stdin) || (line[0] != 'y' && line[0] != 'Y')) {
+                        fprintf(stderr, "vmc: not deleted\n");
+                        return -ECANCELED;
+                }
+        }
+        return call(BISTRO__MESSAGE_TYPE__DELETE_CONTAINER_REQUEST, &req.base, "container-delete", NULL);
+}
+
+static int verb_container_list(char **args) {
+        Bistro__Concierge__ListContainersRequest req = BISTRO__CONCIERGE__LIST_CONTAINERS_REQUEST__INIT;
+        _cleanup_message_ ProtobufCMessage *resp = NULL;
+        const Bistro__Concierge__ListContainersResponse *l;
+        int r;
+
+        req.vm_name = args[0] ?: (char *) "termina";
+        if (check_name(req.vm_name) < 0)
+                return -EINVAL;
+        r = call(BISTRO__MESSAGE_TYPE__LIST_CONTAINERS_REQUEST, &req.base, "container-list", &resp);
+        if (r < 0)
+                return r;
+        l = (const void *) resp;
+        if (arg_json) {
+                putchar('[');
+                for (size_t i = 0; i < l->n_containers; i++) {
+                        if (i)
+                                putchar(',');
+                        print_container_json(l->containers[i]);
+                }
+                printf("]\n");
+                return 0;
+        }
+        if (arg_quiet) {
+                for (size_t i = 0; i < l->n_containers; i++)
+                        printf("%s\n", l->containers[i]->name);
+                return 0;
+        }
+        printf("%-24s %-9s %-16s %-15s %s\n", "NAME", "STATE", "IMAGE", "IPV4", "IPV6");
+        for (size_t i = 0; i < l->n_containers; i++) {
+                const Bistro__Concierge__ContainerInfo *c = l->containers[i];
+
+                printf("%-24s %-9s %-16s %-15s %s\n", c->name, container_state_str(c->state),
+                       c->image[0] ? c->image : "-", c->ipv4_address[0] ? c->ipv4_address : "-",
+                       c->ipv6_address[0] ? c->ipv6_address : "-");
+        }
+        return 0;
+}
+
 static const Verb verbs[] = {
         { "start", "[VM]",
           "Start a VM (default 'termina'); creates its disk on first start.\n"
@@ -500,6 +707,18 @@ static const Verb verbs[] = {
         { "resize", "VM SIZE", "Grow the VM's disk (live when running); shrinking is refused.", 2, 2,
           verb_resize },
         { "sync-time", "", "Push the host clock into every running VM.", 0, 0, verb_sync_time },
+        { "container", "VM NAME",
+          "Start container NAME in VM (and the VM), creating it first when missing.\n"
+          "  --image IMAGE|FILE: image of the host store (default 'debian') or any rootfs tarball\n"
+          "  (tar, tar.zst, tar.gz, tar.xz) to create it from.  --json, -q",
+          2, 2, verb_container },
+        { "container-stop", "VM NAME",
+          "Stop a container cleanly (killed after 10 s).\n  --force: kill at once", 2, 2,
+          verb_container_stop },
+        { "container-delete", "VM NAME", "Delete a stopped container and its files.  --yes: do not ask", 2,
+          2, verb_container_delete },
+        { "container-list", "[VM]", "List the containers of a running VM (default 'termina').  --json, -q",
+          0, 1, verb_container_list },
 };
 
 static int help(const Verb *v) {
@@ -507,9 +726,9 @@ static int help(const Verb *v) {
                 printf("Usage: vmc %s %s\n%s\n", v->name, v->args, v->help);
                 return 0;
         }
-        printf("Usage: vmc [-q] [--json] VERB [ARGS]\nManage Bistro VMs (through concierge).\n\nVerbs:\n");
+        printf("Usage: vmc [-q] [--json] VERB [ARGS]\nManage Bistro VMs and their containers (through concierge).\n\nVerbs:\n");
         for (size_t i = 0; i < ELEMENTSOF(verbs); i++)
-                printf("  %-10s %-8s %.*s\n", verbs[i].name, verbs[i].args,
+                printf("  %-16s %-8s %.*s\n", verbs[i].name, verbs[i].args,
                        (int) strcspn(verbs[i].help, "\n"), verbs[i].help);
         printf("\n'vmc VERB --help' for a verb's options. Exit status: 0 ok, 1 failed, 2 usage.\n");
         return 0;
@@ -522,7 +741,8 @@ int main(int argc, char *argv[]) {
                 ARG_MEM,
                 ARG_DISK,
                 ARG_FORCE,
-                ARG_YES
+                ARG_YES,
+                ARG_IMAGE
         };
         static const struct option options[] = {
                 { "help", no_argument, NULL, 'h' },
@@ -533,6 +753,7 @@ int main(int argc, char *argv[]) {
                 { "disk-size", required_argument, NULL, ARG_DISK },
                 { "force", no_argument, NULL, ARG_FORCE },
                 { "yes", no_argument, NULL, ARG_YES },
+                { "image", required_argument, NULL, ARG_IMAGE },
                 {},
         };
         const Verb *verb = NULL;
@@ -585,6 +806,9 @@ int main(int argc, char *argv[]) {
                 case 'y':
                 case ARG_YES:
                         arg_yes = true;
+                        break;
+                case ARG_IMAGE:
+                        arg_image = optarg;
                         break;
                 default:
                         return EXIT_USAGE;
