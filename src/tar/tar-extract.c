@@ -667,8 +667,10 @@ static int apply_entry(TarExtract *t, const TarHeader *h) {
         r = path_normalize(raw_name, &path);
         if (r == -EPERM)
                 return set_error(t, -EBADMSG, raw_name, "refusing a path with a \"..\" component");
+        if (r == -ENOMEM)
+                return set_errno(t, r, raw_name, "bad path");
         if (r < 0)
-                return set_errno(t, r == -ENOMEM ? r : -EBADMSG, raw_name, "bad path");
+                return set_error(t, -EBADMSG, raw_name, "bad path: %s", strerror(-r));
         if (*path == 0 && h->typeflag != '5')
                 return set_error(t, -EBADMSG, raw_name, "empty name");
 
