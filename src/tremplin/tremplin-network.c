@@ -1,0 +1,427 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/if_addr.h>
+#include <linux/if_link.h>
+#include <linux/netlink.h>
+#include <linux/openat2.h>
+#include <linux/rtnetlink.h>
+#include <net/if.h>
+#include <poll.h>
+#include <signal.h>
+#include <spawn.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "fd-util.h"
+#include "kmod-util.h"
+#include "log.h"
+#include "macro.h"
+#include "tremplin-network.h"
+
+#define NETWORK_UPLINK "eth0"
+#define NETWORK_IPV4_PREFIX "10.0.3."
+#define NETWORK_IPV6_PREFIX "fd42:b157:3::"
+#define NFT_PATH "/usr/sbin/nft"
+#define NFT_TIMEOUT_SEC 20
+
+#define NL_BUF_SIZE 1024u
+#define NL_RECV_SIZE 8192u
+#define NL_TIMEOUT_MS 5000
+
+/* What the bridge, veth and masquerading need; their dependencies come from modules.dep. The
+ * Termina root has no modprobe, so the kernel cannot autoload them when nft asks. */
+static char *const network_modules[] = {
+        (char *) "bridge",   (char *) "veth",   (char *) "nf_tables",    (char *) "nft_chain_nat",
+        (char *) "nft_masq", (char *) "nf_nat", (char *) "nf_conntrack", NULL,
+};
+
+/* The NAT tables: flushed and rewritten at each setup, so it is idempotent. */
+static const char nft_ruleset[] =
+        "table ip bistro\n"
+        "delete table ip bistro\n"
+        "table ip bistro {\n"
+        "        chain postrouting {\n"
+        "                type nat hook postrouting priority srcnat; policy accept;\n"
+        "                ip saddr " NETWORK_IPV4_PREFIX "0/24 oifname \"" NETWORK_UPLINK "\" masquerade\n"
+        "        }\n"
+        "}\n"
+        "table ip6 bistro\n"
+        "delete table ip6 bistro\n"
+        "table ip6 bistro {\n"
+        "        chain postrouting {\n"
+        "                type nat hook postrouting priority srcnat; policy accept;\n"
+        "                ip6 saddr " NETWORK_IPV6_PREFIX "/64 oifname \"" NETWORK_UPLINK "\" masquerade\n"
+        "        }\n"
+        "}\n";
+
+int network_slot_addresses(unsigned slot, NetworkAddresses *ret) {
+        if (slot < 1 || slot > NETWORK_SLOT_MAX || !ret)
+                return -EINVAL;
+        snprintf(ret->ipv4, sizeof(ret->ipv4), NETWORK_IPV4_PREFIX "%u", slot + 1);
+        snprintf(ret->ipv6, sizeof(ret->ipv6), NETWORK_IPV6_PREFIX "%x", slot + 1);
+        return 0;
+}
+
+int network_write_lxc_config(FILE *f, unsigned slot) {
+        NetworkAddresses a;
+        int r;
+
+        r = network_slot_addresses(slot, &a);
+        if (r < 0)
+                return r;
+        /* 00:16:3e is the Xen OUI LXC uses for its own random MACs; b1:57 is "bistro", then the
+         * slot: stable across restarts, unique among the VM's containers. */
+        fprintf(f,
+                "lxc.net.0.type = veth\n"
+                "lxc.net.0.link = " NETWORK_BRIDGE "\n"
+                "lxc.net.0.flags = up\n"
+                "lxc.net.0.name = eth0\n"
+                "lxc.net.0.hwaddr = 00:16:3e:b1:57:%02x\n"
+                "lxc.net.0.ipv4.address = %s/24\n"
+                "lxc.net.0.ipv4.gateway = " NETWORK_IPV4_PREFIX "1\n"
+                "lxc.net.0.ipv6.address = %s/64\n"
+                "lxc.net.0.ipv6.gateway = " NETWORK_IPV6_PREFIX "1\n",
+                slot, a.ipv4, a.ipv6);
+        return ferror(f) ? -EIO : 0;
+}
+
+/* rtnetlink */
+
+typedef struct NlMsg {
+        uint8_t buf[NL_BUF_SIZE];
+} NlMsg;
+
+static struct nlmsghdr *nl_hdr(NlMsg *m) {
+        return (struct nlmsghdr *) m->buf;
+}
+
+static void nl_init(NlMsg *m, uint16_t type, uint16_t flags, const void *hdr, size_t hlen) {
+        struct nlmsghdr *n = nl_hdr(m);
+
+        memset(m->buf, 0, sizeof(m->buf));
+        n->nlmsg_len = (uint32_t) NLMSG_LENGTH(hlen);
+        n->nlmsg_type = type;
+        n->nlmsg_flags = NLM_F_REQUEST | NLM_F_ACK | flags;
+        memcpy(NLMSG_DATA(n), hdr, hlen);
+}
+
+static struct rtattr *nl_attr(NlMsg *m, uint16_t type, const void *data, size_t dlen) {
+        struct nlmsghdr *n = nl_hdr(m);
+        size_t off = NLMSG_ALIGN(n->nlmsg_len);
+        struct rtattr *a;
+
+        /* every message here is built from constants and fits: a bug otherwise */
+        if (off + RTA_SPACE(dlen) > sizeof(m->buf))
+                abort();
+        a = (struct rtattr *) (m->buf + off);
+        a->rta_type = type;
+        a->rta_len = (unsigned short) RTA_LENGTH(dlen);
+        if (dlen > 0)
+                memcpy(RTA_DATA(a), data, dlen);
+        n->nlmsg_len = (uint32_t) (off + RTA_ALIGN(a->rta_len));
+        return a;
+}
+
+static void nl_nest_end(NlMsg *m, struct rtattr *nest) {
+        nest->rta_len = (unsigned short) (m->buf + nl_hdr(m)->nlmsg_len - (uint8_t *) nest);
+}
+
+static int nl_call(int fd, NlMsg *m, uint32_t seq) {
+        struct sockaddr_nl kernel = { .nl_family = AF_NETLINK };
+        _cleanup_free_ uint8_t *rbuf = NULL;
+
+        nl_hdr(m)->nlmsg_seq = seq;
+        if (sendto(fd, m->buf, nl_hdr(m)->nlmsg_len, 0, (struct sockaddr *) &kernel, sizeof(kernel)) < 0)
+                return -errno;
+        rbuf = malloc(NL_RECV_SIZE);
+        if (!rbuf)
+                return -ENOMEM;
+        for (;;) {
+                struct pollfd pfd = { .fd = fd, .events = POLLIN };
+                struct sockaddr_nl from = {};
+                socklen_t fl = sizeof(from);
+                ssize_t n;
+                int r;
+
+                r = poll(&pfd, 1, NL_TIMEOUT_MS);
+                if (r < 0) {
+                        if (errno == EINTR)
+                                continue;
+                        return -errno;
+                }
+                if (r == 0)
+                        return -ETIMEDOUT;
+                n = recvfrom(fd, rbuf, NL_RECV_SIZE, 0, (struct sockaddr *) &from, &fl);
+                if (n < 0) {
+                        if (errno == EINTR || errno == EAGAIN)
+                                continue;
+                        return -errno;
+                }
+                if (from.nl_pid != 0)
+                        continue;
+                for (size_t off = 0; off + sizeof(struct nlmsghdr) <= (size_t) n;) {
+                        struct nlmsghdr h;
+
+                        memcpy(&h, rbuf + off, sizeof(h));
+                        if (h.nlmsg_len < sizeof(h) || h.nlmsg_len > (size_t) n - off)
+                                return -EBADMSG;
+                        if (h.nlmsg_seq == seq && h.nlmsg_type == NLMSG_ERROR) {
+                                int32_t e;
+
+                                if (h.nlmsg_len < NLMSG_LENGTH(sizeof(e)))
+                                        return -EBADMSG;
+                                memcpy(&e, rbuf + off + NLMSG_HDRLEN, sizeof(e));
+                                if (e > 0 || e < -4095)
+                                        return -EBADMSG;
+                                return e;
+                        }
+                        off += NLMSG_ALIGN(h.nlmsg_len);
+                }
+        }
+}
+
+static int bridge_create(int fd, uint32_t *seq) {
+        struct ifinfomsg ifi = { .ifi_family = AF_UNSPEC };
+        struct rtattr *linkinfo;
+        NlMsg m;
+        int r;
+
+        nl_init(&m, RTM_NEWLINK, NLM_F_CREATE | NLM_F_EXCL, &ifi, sizeof(ifi));
+        nl_attr(&m, IFLA_IFNAME, NETWORK_BRIDGE, sizeof(NETWORK_BRIDGE));
+        linkinfo = nl_attr(&m, IFLA_LINKINFO, NULL, 0);
+        nl_attr(&m, IFLA_INFO_KIND, "bridge", sizeof("bridge"));
+        nl_nest_end(&m, linkinfo);
+        r = nl_call(fd, &m, ++*seq);
+        return r == -EEXIST ? 0 : r;
+}
+
+static int link_up(int fd, uint32_t *seq, int ifindex) {
+        struct ifinfomsg ifi = {
+                .ifi_family = AF_UNSPEC,
+                .ifi_index = ifindex,
+                .ifi_flags = IFF_UP,
+                .ifi_change = IFF_UP,
+        };
+        NlMsg m;
+
+        nl_init(&m, RTM_NEWLINK, 0, &ifi, sizeof(ifi));
+        return nl_call(fd, &m, ++*seq);
+}
+
+static int addr_add(
+        int fd, uint32_t *seq, int family, int ifindex, const char *address, unsigned prefixlen) {
+        uint8_t a[16];
+        size_t alen = family == AF_INET ? 4 : 16;
+        struct ifaddrmsg ifa = {
+                .ifa_family = (uint8_t) family,
+                .ifa_prefixlen = (uint8_t) prefixlen,
+                /* no duplicate address detection: nothing else is on the bridge yet */
+                .ifa_flags = family == AF_INET6 ? IFA_F_NODAD : 0,
+                .ifa_scope = RT_SCOPE_UNIVERSE,
+                .ifa_index = (uint32_t) ifindex,
+        };
+        NlMsg m;
+
+        if (inet_pton(family, address, a) != 1)
+                return -EINVAL;
+        nl_init(&m, RTM_NEWADDR, NLM_F_CREATE | NLM_F_REPLACE, &ifa, sizeof(ifa));
+        nl_attr(&m, IFA_LOCAL, a, alen);
+        nl_attr(&m, IFA_ADDRESS, a, alen);
+        if (family == AF_INET) {
+                uint8_t brd[4] = { 10, 0, 3, 255 };
+                nl_attr(&m, IFA_BROADCAST, brd, sizeof(brd));
+        }
+        return nl_call(fd, &m, ++*seq);
+}
+
+static int sysctl_write(const char *path, const char *value) {
+        _cleanup_close_ int fd = open(path, O_WRONLY | O_CLOEXEC);
+
+        if (fd < 0)
+                return -errno;
+        return loop_write(fd, value, strlen(value));
+}
+
+/* Runs nft -f - with the ruleset on stdin, with a deadline. */
+static int nft_apply(const char *ruleset) {
+        _cleanup_close_ int in_r = -EBADF, in_w = -EBADF;
+        posix_spawn_file_actions_t fa;
+        char *argv[] = { (char *) NFT_PATH, (char *) "-f", (char *) "-", NULL };
+        char *envp[] = { (char *) "PATH=/usr/sbin:/usr/bin:/sbin:/bin", NULL };
+        int p[2], status, r;
+        pid_t pid;
+
+        if (pipe2(p, O_CLOEXEC) < 0)
+                return -errno;
+        in_r = p[0];
+        in_w = p[1];
+
+        r = posix_spawn_file_actions_init(&fa);
+        if (r != 0)
+                return -r;
+        r = posix_spawn_file_actions_adddup2(&fa, in_r, STDIN_FILENO);
+        if (r == 0)
+                r = posix_spawn(&pid, NFT_PATH, &fa, NULL, argv, envp);
+        posix_spawn_file_actions_destroy(&fa);
+        if (r != 0)
+                return log_error_errno(r, "Cannot run " NFT_PATH ": %m");
+        in_r = safe_close(in_r);
+
+        /* the ruleset is far below the pipe's capacity: this write cannot block */
+        r = loop_write(in_w, ruleset, strlen(ruleset));
+        in_w = safe_close(in_w);
+        if (r < 0)
+                log_warning_errno(r, "Writing the ruleset to nft failed: %m");
+
+        for (unsigned waited_ms = 0;; waited_ms += 50) {
+                pid_t w = waitpid(pid, &status, WNOHANG);
+
+                if (w == pid)
+                        break;
+                if (w < 0 && errno != EINTR)
+                        return log_error_errno(errno, "waitpid(nft) failed: %m");
+                if (waited_ms >= NFT_TIMEOUT_SEC * 1000) {
+                        (void) kill(pid, SIGKILL);
+                        (void) waitpid(pid, &status, 0);
+                        return log_error_errno(
+                                ETIMEDOUT, "nft did not finish within %d s, killed.", NFT_TIMEOUT_SEC);
+                }
+                (void) nanosleep(&(struct timespec){ .tv_nsec = 50 * 1000 * 1000 }, NULL);
+        }
+        if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+                log_error(
+                        "nft failed (%s %d) applying the container NAT rules.",
+                        WIFEXITED(status) ? "exit status" : "signal",
+                        WIFEXITED(status) ? WEXITSTATUS(status) : WTERMSIG(status));
+                return -EPROTO;
+        }
+        return r < 0 ? r : 0;
+}
+
+int network_setup(void) {
+        _cleanup_close_ int fd = -EBADF;
+        uint32_t seq = 0;
+        int ifindex, r;
+
+        r = modules_load(network_modules);
+        if (r < 0)
+                log_warning_errno(r, "Loading the container network modules failed, continuing: %m");
+
+        fd = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_ROUTE);
+        if (fd < 0)
+                return log_error_errno(errno, "Cannot open a netlink socket: %m");
+
+        r = bridge_create(fd, &seq);
+        if (r < 0)
+                return log_error_errno(r, "Cannot create the bridge " NETWORK_BRIDGE ": %m");
+        ifindex = (int) if_nametoindex(NETWORK_BRIDGE);
+        if (ifindex <= 0)
+                return log_error_errno(
+                        errno > 0 ? errno : ENODEV, "Bridge " NETWORK_BRIDGE " missing after creation: %m");
+
+        r = addr_add(fd, &seq, AF_INET, ifindex, NETWORK_IPV4_PREFIX "1", 24);
+        if (r < 0)
+                return log_error_errno(
+                        r, "Cannot add " NETWORK_IPV4_PREFIX "1/24 to " NETWORK_BRIDGE ": %m");
+        r = addr_add(fd, &seq, AF_INET6, ifindex, NETWORK_IPV6_PREFIX "1", 64);
+        if (r < 0)
+                /* a VM without IPv6 still gets IPv4 containers */
+                log_warning_errno(
+                        r, "Cannot add " NETWORK_IPV6_PREFIX "1/64 to " NETWORK_BRIDGE ", continuing: %m");
+        r = link_up(fd, &seq, ifindex);
+        if (r < 0)
+                return log_error_errno(r, "Cannot bring " NETWORK_BRIDGE " up: %m");
+
+        r = sysctl_write("/proc/sys/net/ipv4/ip_forward", "1\n");
+        if (r < 0)
+                return log_error_errno(r, "Cannot enable IPv4 forwarding: %m");
+        /* forwarding=1 makes eth0 ignore router advertisements unless accept_ra is 2; eth0's
+         * address and route are static (maitred), this keeps RA working if that ever changes */
+        (void) sysctl_write("/proc/sys/net/ipv6/conf/" NETWORK_UPLINK "/accept_ra", "2\n");
+        r = sysctl_write("/proc/sys/net/ipv6/conf/all/forwarding", "1\n");
+        if (r < 0)
+                log_warning_errno(r, "Cannot enable IPv6 forwarding, continuing: %m");
+
+        r = nft_apply(nft_ruleset);
+        if (r < 0)
+                return r;
+
+        log_info("Container network ready: " NETWORK_BRIDGE " " NETWORK_IPV4_PREFIX
+                 "1/24 " NETWORK_IPV6_PREFIX "1/64, NAT out of " NETWORK_UPLINK ".");
+        return 0;
+}
+
+/* The VM has IPv6 when eth0 carries QEMU's fec0::/64 site-local address. */
+static bool vm_has_ipv6(void) {
+        _cleanup_free_ char *text = NULL;
+
+        if (read_file("/proc/net/if_inet6", 256 * 1024, &text, NULL) < 0)
+                return false;
+        for (char *line = text, *next; line && *line; line = next) {
+                next = strchr(line, '\n');
+                if (next)
+                        *next++ = 0;
+                size_t n = strlen(line);
+                if (strncmp(line, "fec0", 4) == 0 && n > 5 && streq(line + n - 5, " " NETWORK_UPLINK))
+                        return true;
+        }
+        return false;
+}
+
+int network_write_resolv_conf(int rootfs_fd) {
+        static const char tmp_name[] = ".resolv.conf.bistro";
+        struct open_how how = {
+                .flags = O_PATH | O_DIRECTORY | O_CLOEXEC,
+                .resolve = RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS,
+        };
+        _cleanup_close_ int etc_fd = -EBADF, fd = -EBADF;
+        char text[128];
+        struct stat st;
+        int r;
+
+        if (fstat(rootfs_fd, &st) < 0)
+                return -errno;
+
+        etc_fd = (int) syscall(SYS_openat2, rootfs_fd, "etc", &how, sizeof(how));
+        if (etc_fd < 0 && errno == ENOENT) {
+                if (mkdirat(rootfs_fd, "etc", 0755) < 0 && errno != EEXIST)
+                        return -errno;
+                if (fchownat(rootfs_fd, "etc", st.st_uid, st.st_gid, AT_SYMLINK_NOFOLLOW) < 0)
+                        return -errno;
+                etc_fd = (int) syscall(SYS_openat2, rootfs_fd, "etc", &how, sizeof(how));
+        }
+        if (etc_fd < 0)
+                return -errno;
+
+        snprintf(
+                text, sizeof(text),
+                "# Written by tremplin at each container start.\nnameserver 10.0.2.3\n%s",
+                vm_has_ipv6() ? "nameserver fec0::3\n" : "");
+
+        /* a new file renamed over the old entry: a symlink there is replaced, never followed */
+        if (unlinkat(etc_fd, tmp_name, 0) < 0 && errno != ENOENT)
+                return -errno;
+        fd = openat(etc_fd, tmp_name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
+        if (fd < 0)
+                return -errno;
+        r = loop_write(fd, text, strlen(text));
+        /* owned by the container's root, like the rootfs directory itself */
+        if (r >= 0 && fchown(fd, st.st_uid, st.st_gid) < 0)
+                r = -errno;
+        if (r >= 0 && fchmod(fd, 0644) < 0)
+                r = -errno;
+        if (r >= 0 && renameat(etc_fd, tmp_name, etc_fd, "resolv.conf") < 0)
+                r = -errno;
+        if (r < 0) {
+                (void) unlinkat(etc_fd, tmp_name, 0);
+                return r;
+        }
+        return 0;
+}
