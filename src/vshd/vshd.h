@@ -1,0 +1,54 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#pragma once
+
+/* vshd (docs/design/vsh.md): one forked process per vsh session. vshd_session_run() is the whole
+ * session on one connected socket: SetupConnectionRequest, start the process (in the VM or, through
+ * liblxc, in a container), SetupConnectionResponse, then the relay until the exit status is sent. */
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <sys/types.h>
+
+#include "message-type.h"
+
+#define VSHD_PORT 9001u
+#define VSHD_LXC_PATH "/mnt/stateful/lxc"
+#define VSHD_SETUP_TIMEOUT_MS 10000
+#define VSHD_ERROR_MAX 1024u
+
+typedef Bistro__Vsh__SetupConnectionRequest VshSetup;
+
+/* What the process is started with: fds 0, 1, 2 (the pty slave three times, or pipe ends) and a
+ * close-on-exec pipe on which the child reports why it could not exec (nothing: it did). */
+typedef struct VshdExec {
+        const VshSetup *setup;
+        int stdio[3];
+        bool tty;
+        bool in_container;
+        int error_fd;
+} VshdExec;
+
+/* Runs in the new process (forked in the VM, or attached to a container): session, controlling
+ * tty, user, groups, cwd, environment, exec. Writes the reason to error_fd and _exit(127)s on
+ * failure. Never returns. */
+_noreturn_ void vshd_exec_child(const VshdExec *x);
+
+/* Starts the process in the container x->setup->container. Returns 0 with *ret_pid, or a negative
+ * errno with a message for the client in err. */
+int vshd_spawn_container(const VshdExec *x, pid_t *ret_pid, char *err, size_t err_size);
+
+/* Runs a session on fd (connected, owned). Returns the session process's exit status. */
+int vshd_session_run(int fd);
+
+/* The passwd entry for name (empty: the default user: uid 1000 when passwd has one and
+ * prefer_1000, else uid fallback_uid) read from path with fgetpwent(). Fills the strings into buf.
+ * Returns 0, -ESRCH when there is no such user, -errno when path cannot be read. */
+struct passwd;
+int vshd_lookup_user(
+        const char *path,
+        const char *name,
+        bool prefer_1000,
+        uid_t fallback_uid,
+        struct passwd *ret,
+        char *buf,
+        size_t buf_size);
