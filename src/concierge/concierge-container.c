@@ -636,6 +636,7 @@ static int on_vm_wait(sd_event_source *s, uint64_t usec, void *userdata) {
                 return 0;
         }
         (void) sd_event_source_set_time_relative(s, VM_POLL_USEC);
+        (void) sd_event_source_set_enabled(s, SD_EVENT_ONESHOT);
         return 0;
 }
 
