@@ -150,7 +150,8 @@ _noreturn_ void vshd_exec_child(const VshdExec *x) {
         sigemptyset(&none);
         (void) sigprocmask(SIG_SETMASK, &none, NULL);
 
-        for (int i = 0; i < 3; i++)
+        /* liblxc's attach has already put stdio on 0-2 (and closed the originals). */
+        for (int i = 0; i < 3 && !x->in_container; i++)
                 if (x->stdio[i] != i && dup2(x->stdio[i], i) < 0)
                         fail(x, "cannot set up stdio: %s", strerror(errno));
         if (setsid() < 0 && errno != EPERM)
