@@ -137,6 +137,7 @@ int main(int argc, char **argv) {
                 { "fuzz-wire-maitred", maitred_message_types, &maitred_message_types_count },
                 { "fuzz-wire-vsh", vsh_message_types, &vsh_message_types_count },
                 { "fuzz-wire-container", container_message_types, &container_message_types_count },
+                { "fuzz-wire-tremplin", tremplin_message_types, &tremplin_message_types_count },
         };
 
         for (size_t i = 0; i < ELEMENTSOF(files); i++) {

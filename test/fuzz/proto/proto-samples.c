@@ -376,6 +376,87 @@ static int sample_container(uint32_t type, uint8_t **ret, size_t *ret_size) {
         }
 }
 
+static int sample_tremplin(uint32_t type, uint8_t **ret, size_t *ret_size) {
+        static uint8_t tar[1024] = { 'e', 't', 'c', '/' };
+        Bistro__Tremplin__ContainerInfo ci = BISTRO__TREMPLIN__CONTAINER_INFO__INIT;
+
+        ci.name = (char *) "penguin";
+        ci.state = BISTRO__TREMPLIN__CONTAINER_STATE__CONTAINER_STATE_RUNNING;
+        ci.image = (char *) "debian";
+        ci.ipv4_address = (char *) "10.0.3.2";
+        ci.ipv6_address = (char *) "fd42:b157:3::2";
+        ci.init_pid = 412;
+        ci.id_base = 100000;
+
+        switch (type) {
+        case BISTRO__MESSAGE_TYPE__TREMPLIN_CREATE_CONTAINER_REQUEST: {
+                Bistro__Tremplin__CreateContainerRequest m =
+                        BISTRO__TREMPLIN__CREATE_CONTAINER_REQUEST__INIT;
+                m.name = (char *) "penguin";
+                m.image = (char *) "debian";
+                m.unpacked_size = 169307142;
+                return PACK(m);
+        }
+        case BISTRO__MESSAGE_TYPE__TREMPLIN_START_CONTAINER_REQUEST: {
+                Bistro__Tremplin__StartContainerRequest m = BISTRO__TREMPLIN__START_CONTAINER_REQUEST__INIT;
+                m.name = (char *) "penguin";
+                m.token = token;
+                return PACK(m);
+        }
+        case BISTRO__MESSAGE_TYPE__TREMPLIN_STOP_CONTAINER_REQUEST: {
+                Bistro__Tremplin__StopContainerRequest m = BISTRO__TREMPLIN__STOP_CONTAINER_REQUEST__INIT;
+                m.name = (char *) "penguin";
+                m.force = true;
+                return PACK(m);
+        }
+        case BISTRO__MESSAGE_TYPE__TREMPLIN_DELETE_CONTAINER_REQUEST: {
+                Bistro__Tremplin__DeleteContainerRequest m =
+                        BISTRO__TREMPLIN__DELETE_CONTAINER_REQUEST__INIT;
+                m.name = (char *) "penguin";
+                return PACK(m);
+        }
+        case BISTRO__MESSAGE_TYPE__TREMPLIN_GET_CONTAINER_INFO_REQUEST: {
+                Bistro__Tremplin__GetContainerInfoRequest m =
+                        BISTRO__TREMPLIN__GET_CONTAINER_INFO_REQUEST__INIT;
+                m.name = (char *) "penguin";
+                return PACK(m);
+        }
+        case BISTRO__MESSAGE_TYPE__TREMPLIN_LIST_CONTAINERS_REQUEST: {
+                Bistro__Tremplin__ListContainersRequest m = BISTRO__TREMPLIN__LIST_CONTAINERS_REQUEST__INIT;
+                return PACK(m);
+        }
+        case BISTRO__MESSAGE_TYPE__TREMPLIN_IMAGE_CHUNK: {
+                Bistro__Tremplin__ImageChunk m = BISTRO__TREMPLIN__IMAGE_CHUNK__INIT;
+                m.data.data = tar;
+                m.data.len = sizeof(tar);
+                m.eof = true;
+                return PACK(m);
+        }
+        case BISTRO__MESSAGE_TYPE__TREMPLIN_CONTAINER_INFO_RESPONSE: {
+                Bistro__Tremplin__ContainerInfoResponse m = BISTRO__TREMPLIN__CONTAINER_INFO_RESPONSE__INIT;
+                m.container = &ci;
+                return PACK(m);
+        }
+        case BISTRO__MESSAGE_TYPE__TREMPLIN_LIST_CONTAINERS_RESPONSE: {
+                Bistro__Tremplin__ListContainersResponse m =
+                        BISTRO__TREMPLIN__LIST_CONTAINERS_RESPONSE__INIT;
+                Bistro__Tremplin__ContainerInfo stopped = BISTRO__TREMPLIN__CONTAINER_INFO__INIT;
+                Bistro__Tremplin__ContainerInfo *cs[] = { &ci, &stopped };
+                stopped.name = (char *) "bb";
+                stopped.state = BISTRO__TREMPLIN__CONTAINER_STATE__CONTAINER_STATE_STOPPED;
+                stopped.image = (char *) "busybox";
+                stopped.ipv4_address = (char *) "";
+                stopped.ipv6_address = (char *) "";
+                stopped.id_base = 165536;
+                m.containers = cs;
+                m.n_containers = ELEMENTSOF(cs);
+                return PACK(m);
+        }
+        default:
+                return -ENOENT;
+        }
+}
+
 int proto_sample_pack(uint32_t type, uint8_t **ret, size_t *ret_size) {
         switch (type) {
         case BISTRO__MESSAGE_TYPE__ERROR_REPLY: {
@@ -397,5 +478,7 @@ int proto_sample_pack(uint32_t type, uint8_t **ret, size_t *ret_size) {
                 return sample_vsh(type, ret, ret_size);
         if (type >= 400 && type < 500)
                 return sample_container(type, ret, ret_size);
+        if (type >= 500 && type < 600)
+                return sample_tremplin(type, ret, ret_size);
         return -ENOENT;
 }
