@@ -165,6 +165,10 @@ def test_lifecycle_busybox(cc):
     r = cc.vmc("container-delete", "termina", "bb", "--yes")
     assert r.returncode == 1 and "running" in r.stderr, r.stderr
     assert attach(cc, "bb", "true") == 0
+    # Its address and the bridge (tremplin-network.c's side of the config).
+    ip = info["ipv4_address"]
+    assert attach(cc, "bb", f"ip -4 addr show eth0 | grep -q 'inet {ip}/24'") == 0
+    assert attach(cc, "bb", "ping -c 1 -W 5 10.0.3.1 > /dev/null") == 0
 
     vmc_ok(cc, "container-stop", "termina", "bb")
     info = containers(cc)["bb"]
