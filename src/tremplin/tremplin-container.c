@@ -245,7 +245,7 @@ static unsigned pick_slot(void) {
 }
 
 static int write_meta(const char *dir, const ContainerMeta *m) {
-        char path[PATH_MAX], text[256];
+        char path[PATH_MAX + 32], text[256];
 
         (void) snprintf(path, sizeof(path), "%s/" META_FILE, dir);
         (void) snprintf(text, sizeof(text), "image=%s\nslot=%u\n", m->image, m->slot);
@@ -527,7 +527,11 @@ int container_create(
                 goto fail;
         }
         /* The container's root owns its /. */
-        (void) fchown(rootfs, slot_id_base(m.slot), slot_id_base(m.slot));
+        if (fchown(rootfs, slot_id_base(m.slot), slot_id_base(m.slot)) < 0) {
+                r = -errno;
+                set_err(err, err_size, "cannot chown the rootfs: %s", strerror(-r));
+                goto fail;
+        }
         r = tar_extract_new(
                 rootfs, &(TarExtractOptions){ .id_shift = slot_id_base(m.slot), .id_count = ID_COUNT }, &t);
         if (r < 0) {
@@ -741,7 +745,8 @@ int container_start(
                 char logpath[PATH_MAX];
 
                 (void) snprintf(logpath, sizeof(logpath), LXC_LOG_DIR "/%s.log", name);
-                (void) truncate(logpath, 0);
+                if (truncate(logpath, 0) < 0 && errno != ENOENT)
+                        log_debug_errno(errno, "Cannot truncate %s: %m", logpath);
         }
 
         c = container_open(name);
