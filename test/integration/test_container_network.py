@@ -1,0 +1,163 @@
+# SPDX-License-Identifier: LGPL-2.1-or-later
+"""The containers' network (docs/design/containers.md): tremplin's bridge bistrobr0, forwarding and
+nft masquerading out of the VM's eth0 (QEMU user networking).
+
+Driven through the real tools: `vmc container termina NAME --image busybox` (concierge -> tremplin)
+and `vsh termina NAME -- CMD`. Traffic goes only to the host's loopback through QEMU (10.0.2.2 and
+fec0::2 are the host's 127.0.0.1 and ::1), to QEMU's DNS forwarder 10.0.2.3, and to addresses
+inside the VM.
+"""
+
+import http.server
+import os
+import re
+import socket
+import subprocess
+import threading
+from pathlib import Path
+
+import pytest
+
+from concierge_helpers import Concierge
+from procutil import build_dir
+
+VM = "termina"
+STORE = Path(os.environ.get("BISTRO_IMAGE_STORE", Path.home() / ".local/share/bistro/images/containers"))
+TOKEN = "bistro-network-ok"
+
+
+def vsh_path():
+    return build_dir() / "src/vsh/vsh"
+
+
+def vsh(cc, name, script, timeout=120):
+    return subprocess.run([str(vsh_path()), VM, name, "--", "/bin/sh", "-c", script], env=cc.env,
+                          stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=timeout)
+
+
+def vsh_ok(cc, name, script, timeout=120):
+    r = vsh(cc, name, script, timeout)
+    assert r.returncode == 0, (f"in container {name}: {script!r} failed ({r.returncode})\n"
+                               f"stdout: {r.stdout}\nstderr: {r.stderr}\n" + cc.diagnostics())
+    return r.stdout
+
+
+class Handler(http.server.BaseHTTPRequestHandler):
+    def do_GET(self):
+        body = (TOKEN + "\n").encode()
+        self.send_response(200)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *args):
+        pass
+
+
+class Server6(http.server.ThreadingHTTPServer):
+    address_family = socket.AF_INET6
+
+
+def serve(cls, addr):
+    srv = cls((addr, 0), Handler)
+    threading.Thread(target=srv.serve_forever, daemon=True).start()
+    return srv
+
+
+def host_has_ipv6_loopback():
+    try:
+        with socket.socket(socket.AF_INET6) as s:
+            s.bind(("::1", 0))
+        return True
+    except OSError:
+        return False
+
+
+@pytest.fixture(scope="module")
+def cc():
+    for p in (vsh_path(), build_dir() / "src/vmc/vmc", build_dir() / "src/tremplin/tremplin"):
+        if not os.access(p, os.X_OK):
+            pytest.skip(f"{p} is not built")
+    if not (STORE / "busybox.tar.zst").exists():
+        pytest.skip(f"no busybox image in {STORE} (image/containers/build-busybox.sh)")
+    c = Concierge(env={"BISTRO_IMAGE_STORE": str(STORE)})
+    c.start()
+    try:
+        for name in ("net1", "net2"):
+            c.vmc("container", VM, name, "--image", "busybox", check=True, timeout=900)
+        yield c
+    finally:
+        c.cleanup()
+
+
+def container_addresses(cc, name):
+    out = vsh_ok(cc, name, "ip -4 addr show dev eth0; ip -6 addr show dev eth0 scope global")
+    v4 = re.findall(r"inet (10\.0\.3\.\d+)/24", out)
+    v6 = re.findall(r"inet6 (fd42:b157:3::[0-9a-f]+)/64", out)
+    assert len(v4) == 1, f"{name}: no single 10.0.3.x/24 on eth0:\n{out}"
+    return v4[0], v6[0] if v6 else None
+
+
+def test_distinct_addresses_and_gateway(cc):
+    a1 = container_addresses(cc, "net1")
+    a2 = container_addresses(cc, "net2")
+    assert a1[0] != a2[0], f"both containers have {a1[0]}"
+    for name in ("net1", "net2"):
+        vsh_ok(cc, name, "ping -c 1 -W 10 10.0.3.1")
+    # and the other container, across the bridge
+    vsh_ok(cc, "net1", f"ping -c 1 -W 10 {a2[0]}")
+    if a1[1] and a2[1]:
+        assert a1[1] != a2[1]
+        vsh_ok(cc, "net2", "ping6 -c 1 -W 10 fd42:b157:3::1")
+    # the default route points at the bridge
+    out = vsh_ok(cc, "net1", "ip -4 route show default")
+    assert "via 10.0.3.1" in out, out
+
+
+def test_ipv4_to_host(cc):
+    srv = serve(http.server.ThreadingHTTPServer, "127.0.0.1")
+    try:
+        port = srv.server_address[1]
+        out = vsh_ok(cc, "net1", f"wget -q -T 20 -O - http://10.0.2.2:{port}/")
+        assert TOKEN in out, out
+    finally:
+        srv.shutdown()
+        srv.server_close()
+
+
+def test_ipv6_to_host(cc):
+    if not host_has_ipv6_loopback():
+        pytest.skip("the host has no IPv6 loopback (::1)")
+    if "fec0::3" not in vsh_ok(cc, "net1", "cat /etc/resolv.conf"):
+        pytest.skip("the VM has no IPv6 (tremplin wrote no fec0::3 nameserver: eth0 has no fec0:: address)")
+    srv = serve(Server6, "::1")
+    try:
+        port = srv.server_address[1]
+        out = vsh_ok(cc, "net2", f"wget -q -T 20 -O - 'http://[fec0::2]:{port}/'")
+        assert TOKEN in out, out
+    finally:
+        srv.shutdown()
+        srv.server_close()
+
+
+def test_dns(cc):
+    conf = vsh_ok(cc, "net1", "cat /etc/resolv.conf")
+    assert re.search(r"^nameserver 10\.0\.2\.3$", conf, re.M), conf
+    # A name the host resolves through its own DNS servers (QEMU forwards 10.0.2.3 to them).
+    name = os.environ.get("BISTRO_TEST_DNS_NAME", "deb.debian.org")
+    try:
+        socket.getaddrinfo(name, None, socket.AF_INET, socket.SOCK_STREAM)
+        host_resolves = True
+    except OSError:
+        host_resolves = False
+    r = vsh(cc, "net1", f"nslookup {name} 10.0.2.3", timeout=120)
+    out = r.stdout + r.stderr
+    if host_resolves:
+        assert r.returncode == 0 and re.search(r"Address:?\s+\d+\.\d+\.\d+\.\d+", out.split(name, 1)[-1]), out
+    else:
+        # The query reached QEMU's forwarder (it answered, even if only with an error) ...
+        if "10.0.2.3" in out and ("NXDOMAIN" in out or "SERVFAIL" in out or "REFUSED" in out or r.returncode == 0):
+            pytest.skip(f"the host cannot resolve {name} (no DNS server reachable from this sandbox); "
+                        f"the container's query reached 10.0.2.3 and got an answer")
+        pytest.skip(f"the host cannot resolve {name} (no DNS server reachable from this sandbox); "
+                    f"nslookup through 10.0.2.3 got no answer either: {out.strip()[-300:]}")
