@@ -7,6 +7,7 @@
 #include <fcntl.h>
 #include <getopt.h>
 #include <limits.h>
+#include <poll.h>
 #include <pwd.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -348,6 +349,95 @@ static int run_bounded(char *const argv[], int out_fd, int timeout_sec) {
         return wait_bounded(pid, timeout_sec);
 }
 
+/* One line of the image builder's output. debootstrap's "I: Verb thing..." lines are condensed:
+ * on a terminal into one redrawn status line, otherwise into one line per verb; everything else
+ * (the builder's steps, warnings, errors) is shown as it is. */
+static void builder_line(Progress *p, const char *line) {
+        size_t verb = strcspn(line + MIN(strlen(line), 3), " ");
+
+        if (!startswith(line, "I: ")) {
+                progress_end(p);
+                announce("%s", line);
+                return;
+        }
+        if (p->tty) {
+                fprintf(stderr, "\r  %-76.76s", line + 3);
+                p->shown = true;
+                return;
+        }
+        if (verb >= sizeof(p->stage) || (strneq(p->stage, line + 3, verb) && p->stage[verb] == 0))
+                return;
+        memcpy(p->stage, line + 3, verb);
+        p->stage[verb] = 0;
+        announce("  %s", line + 3);
+}
+
+/* Runs the image builder with its stdout and stderr through builder_line(); bounded. */
+static int run_builder(char *const argv[], int timeout_sec) {
+        Progress p = { .tty = isatty(STDERR_FILENO) };
+        _cleanup_close_ int rfd = -EBADF;
+        char buf[4096];
+        size_t have = 0;
+        time_t deadline = time(NULL) + timeout_sec;
+        int pipefd[2];
+        pid_t pid;
+
+        if (pipe2(pipefd, O_CLOEXEC) < 0)
+                return log_error_errno(errno, "pipe: %m");
+        pid = fork();
+        if (pid < 0) {
+                safe_close(pipefd[0]);
+                safe_close(pipefd[1]);
+                return log_error_errno(errno, "fork: %m");
+        }
+        if (pid == 0) {
+                int fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+
+                if (fd < 0 || dup2(fd, STDIN_FILENO) < 0 || dup2(pipefd[1], STDOUT_FILENO) < 0 ||
+                    dup2(pipefd[1], STDERR_FILENO) < 0)
+                        _exit(127);
+                execv(argv[0], argv);
+                fprintf(stderr, "bistro: cannot run %s: %m\n", argv[0]);
+                _exit(127);
+        }
+        safe_close(pipefd[1]);
+        rfd = pipefd[0];
+        for (;;) {
+                struct pollfd pfd = { .fd = rfd, .events = POLLIN };
+                ssize_t n;
+                char *nl;
+
+                if (time(NULL) > deadline)
+                        break;
+                if (poll(&pfd, 1, 1000) <= 0)
+                        continue;
+                n = read(rfd, buf + have, sizeof(buf) - 1 - have);
+                if (n < 0 && errno == EINTR)
+                        continue;
+                if (n <= 0)
+                        break;
+                have += (size_t) n;
+                buf[have] = 0;
+                while ((nl = strchr(buf, '\n'))) {
+                        *nl = 0;
+                        builder_line(&p, buf);
+                        have -= (size_t) (nl + 1 - buf);
+                        memmove(buf, nl + 1, have + 1);
+                }
+                if (have == sizeof(buf) - 1) { /* a very long line: show what we have */
+                        builder_line(&p, buf);
+                        have = 0;
+                }
+        }
+        if (have > 0) {
+                buf[have] = 0;
+                builder_line(&p, buf);
+        }
+        progress_end(&p);
+        /* EOF (or the deadline): the builder is exiting, or gets what is left of its time. */
+        return wait_bounded(pid, (int) MAX(deadline - time(NULL), 1));
+}
+
 static int build_script(char **ret) {
         if (in_build_tree())
                 *ret = strdup(SOURCE_ROOT "/image/containers/build-debian.sh");
@@ -386,8 +476,7 @@ static int ensure_image(void) {
         {
                 char *argv[] = { script, store, NULL };
 
-                /* The builder reports its steps on stderr; its stdout goes there too. */
-                r = run_bounded(argv, STDERR_FILENO, IMAGE_BUILD_TIMEOUT_SEC);
+                r = run_builder(argv, IMAGE_BUILD_TIMEOUT_SEC);
         }
         if (r == -ETIMEDOUT)
                 return log_error_errno(
