@@ -948,7 +948,7 @@ int tar_extract_finish(TarExtract *t) {
                 DeferredDir *d = &t->dirs[i];
                 struct open_how how = {
                         .flags = O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC,
-                        .resolve = RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS | RESOLVE_NO_SYMLINKS,
+                        .resolve = RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS,
                 };
                 _cleanup_close_ int fd = -EBADF;
 

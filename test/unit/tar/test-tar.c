@@ -673,6 +673,10 @@ static void test_replace_existing(void **state) {
         add(&b, &(Entry){ .name = "d/", .type = '5', .mode = 0711 }, NULL); /* existing dir kept */
         add(&b, &(Entry){ .name = "e/", .type = '5', .mode = 0755 }, NULL);
         add_file(&b, "e", "file over an empty dir", 0644, 0);
+        /* a directory replaced by a symlink: its deferred mode does not follow the symlink */
+        add(&b, &(Entry){ .name = "g/", .type = '5', .mode = 0750 }, NULL);
+        add(&b, &(Entry){ .name = "m/", .type = '5', .mode = 0777 }, NULL);
+        add(&b, &(Entry){ .name = "m", .type = '2', .link = "g" }, NULL);
         add(&b, &(Entry){ .name = "s", .type = '2', .link = "f" }, NULL);
         add(&b, &(Entry){ .name = "s", .type = '2', .link = "d" }, NULL);
         add_end(&b);
@@ -683,6 +687,10 @@ static void test_replace_existing(void **state) {
         assert_int_equal(lstat(path_in("r", "d"), &st), 0);
         assert_int_equal(st.st_mode & 07777, 0711);
         assert_string_equal(read_all(path_in("r", "e")), "file over an empty dir");
+        assert_int_equal(lstat(path_in("r", "g"), &st), 0);
+        assert_int_equal(st.st_mode & 07777, 0750);
+        assert_int_equal(lstat(path_in("r", "m"), &st), 0);
+        assert_true(S_ISLNK(st.st_mode));
         char t[16];
         assert_int_equal(readlink(path_in("r", "s"), t, sizeof(t)), 1);
         assert_int_equal(t[0], 'd');
