@@ -253,16 +253,33 @@ static int write_meta(const char *dir, const ContainerMeta *m) {
 }
 
 /* /sbin/init inside the rootfs (resolved inside it) is an executable file. */
-static bool rootfs_has_init(int rootfs_fd) {
+static int stat_in_root(int rootfs_fd, const char *path, struct stat *ret) {
         struct open_how how = { .flags = O_PATH | O_CLOEXEC,
                                 .resolve = RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS };
         _cleanup_close_ int fd = -EBADF;
-        struct stat st;
 
-        fd = (int) syscall(SYS_openat2, rootfs_fd, "sbin/init", &how, sizeof(how));
-        if (fd < 0 || fstat(fd, &st) < 0)
-                return false;
-        return S_ISREG(st.st_mode) && (st.st_mode & 0111);
+        fd = (int) syscall(SYS_openat2, rootfs_fd, path, &how, sizeof(how));
+        if (fd < 0 || fstat(fd, ret) < 0)
+                return -errno;
+        return 0;
+}
+
+typedef enum InitKind {
+        INIT_NONE,    /* use bistro-init */
+        INIT_OTHER,   /* busybox, sysvinit...: LXC's default halt signal, SIGPWR */
+        INIT_SYSTEMD, /* halts on SIGRTMIN+3 */
+} InitKind;
+
+static InitKind rootfs_init(int rootfs_fd) {
+        struct stat st, sd;
+
+        if (stat_in_root(rootfs_fd, "sbin/init", &st) < 0 || !S_ISREG(st.st_mode) || !(st.st_mode & 0111))
+                return INIT_NONE;
+        if ((stat_in_root(rootfs_fd, "lib/systemd/systemd", &sd) >= 0 ||
+             stat_in_root(rootfs_fd, "usr/lib/systemd/systemd", &sd) >= 0) &&
+            sd.st_dev == st.st_dev && sd.st_ino == st.st_ino)
+                return INIT_SYSTEMD;
+        return INIT_OTHER;
 }
 
 /* The LXC config, rewritten at each start (and at create). It goes to writedir/config and names
@@ -296,8 +313,16 @@ static int write_config(
                 "lxc.log.file = " LXC_LOG_DIR "/%s.log\n"
                 "lxc.log.level = WARN\n",
                 name, dir, base, ID_COUNT, base, ID_COUNT, name, name);
-        if (rootfs_fd >= 0 && !rootfs_has_init(rootfs_fd))
+        switch (rootfs_fd >= 0 ? rootfs_init(rootfs_fd) : INIT_OTHER) {
+        case INIT_NONE:
                 fprintf(f, "# No executable /sbin/init in the rootfs.\nlxc.init.cmd = " BISTRO_INIT "\n");
+                break;
+        case INIT_SYSTEMD:
+                fprintf(f, "lxc.signal.halt = SIGRTMIN+3\n");
+                break;
+        case INIT_OTHER:
+                break;
+        }
         r = network_write_lxc_config(f, m->slot);
         if (r < 0) {
                 (void) unlink(tmp);
