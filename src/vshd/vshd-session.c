@@ -11,6 +11,7 @@
 #include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
+#include <sys/uio.h>
 #include <sys/wait.h>
 #include <termios.h>
 #include <time.h>
@@ -28,6 +29,10 @@
 #define PTY_DRAIN_MS 100           /* after the exit, a pty is read until quiet this long */
 #define SPAWN_TIMEOUT_MS 30000     /* the child must exec (or report why not) within this */
 #define CLOSE_WAIT_MS 5000         /* after the status: wait this long for the client to close */
+#define COALESCE_BELOW (16u * 1024u) /* a read shorter than this waits once for more ... */
+#define COALESCE_USEC 1000           /* ... this long (see read_output()) */
+#define PIPE_SIZE (1024 * 1024)
+#define READ_FRAMES 4u              /* frames read with one readv() */
 
 typedef struct Session {
         int sock;
@@ -238,22 +243,132 @@ static void reap(Session *s) {
         }
 }
 
-/* Reads one chunk of the process's output. Returns false at EOF. */
-static bool read_output(Session *s, int fd, Bistro__Vsh__Stream stream) {
-        uint8_t buf[PROTO_VSH_DATA_MAX];
-        ssize_t n;
-
-        n = read(fd, buf, sizeof(buf));
-        if (n < 0) {
-                if (errno == EAGAIN || errno == EINTR)
-                        return true;
-                /* EIO: the pty's last slave is closed. */
-                return false;
+static int obuf_reserve(Session *s, size_t n) {
+        if (s->ooff > 0 && s->ooff == s->olen)
+                s->ooff = s->olen = 0;
+        if (s->olen + n <= s->oalloc)
+                return 0;
+        if (s->ooff > 0) {
+                memmove(s->obuf, s->obuf + s->ooff, s->olen - s->ooff);
+                s->olen -= s->ooff;
+                s->ooff = 0;
         }
-        if (n == 0)
-                return false;
-        if (queue_data(s, stream, buf, (size_t) n) < 0)
-                return false;
+        if (s->olen + n > s->oalloc) {
+                size_t a = MAX(s->oalloc * 2, s->olen + n);
+                uint8_t *p = realloc(s->obuf, a);
+
+                if (!p)
+                        return -ENOMEM;
+                s->obuf = p;
+                s->oalloc = a;
+        }
+        return 0;
+}
+
+static void put_varint3(uint8_t *p, uint32_t v) {
+        p[0] = (uint8_t) ((v & 0x7fu) | 0x80u);
+        p[1] = (uint8_t) (((v >> 7) & 0x7fu) | 0x80u);
+        p[2] = (uint8_t) (v >> 14);
+}
+
+void vshd_data_frame_prefix(uint8_t out[static VSHD_DATA_PREFIX], uint32_t stream, size_t n) {
+        /* GuestMessage { data (1, len) = DataMessage { stream (1, varint), data (2, len) } }, the
+         * same bytes protobuf-c writes for n in [VSHD_DATA_FAST_MIN, PROTO_VSH_DATA_MAX]: both
+         * lengths then take exactly three varint bytes. */
+        uint32_t dlen = 1 + 1 + 1 + 3 + (uint32_t) n;
+        FrameHeader h = {
+                .type = BISTRO__MESSAGE_TYPE__GUEST_MESSAGE,
+                .flags = FRAME_EVENT,
+                .id = 0,
+                .length = 1 + 3 + dlen,
+        };
+        uint8_t *p = out + FRAME_HEADER_SIZE;
+
+        frame_header_pack(&h, out);
+        p[0] = 0x0a;
+        put_varint3(p + 1, dlen);
+        p[4] = 0x08;
+        p[5] = (uint8_t) stream;
+        p[6] = 0x12;
+        put_varint3(p + 7, (uint32_t) n);
+}
+
+/* Reads the process's output into frames of up to 32 KiB until nothing more is there or the
+ * socket's queue is full. Returns false at EOF.
+ *
+ * Under TCG every syscall and every copy of the stream shows, so bulk data is read with one
+ * readv() of up to READ_FRAMES frames straight into the send buffer, each behind room for its
+ * frame header, which is written in place afterwards (vshd_data_frame_prefix()). A short tail goes
+ * through the general (validating) encoder.
+ *
+ * A producer that writes small pieces (busybox's 4 KiB) would otherwise cost a frame and a vsock
+ * packet per piece: on one vCPU the reader is woken for each write. After a short read we sleep
+ * COALESCE_USEC once so the producer can fill the pipe: at most that much latency per chunk. */
+static bool read_output(Session *s, int fd, Bistro__Vsh__Stream stream) {
+        const size_t seg = VSHD_DATA_PREFIX + PROTO_VSH_DATA_MAX;
+        bool slept = false;
+
+        while (s->olen - s->ooff < OUT_HIGH) {
+                struct iovec iov[READ_FRAMES];
+                size_t n = 0, want = READ_FRAMES * PROTO_VSH_DATA_MAX, full, tail;
+                uint8_t *base;
+                bool eof = false;
+
+                if (obuf_reserve(s, READ_FRAMES * seg) < 0)
+                        return false;
+                base = s->obuf + s->olen;
+                while (n < want) {
+                        size_t i = n / PROTO_VSH_DATA_MAX, off = n % PROTO_VSH_DATA_MAX, k_iov = 0;
+                        ssize_t k;
+
+                        for (size_t j = i; j < READ_FRAMES; j++, k_iov++) {
+                                size_t o = j == i ? off : 0;
+
+                                iov[k_iov].iov_base = base + j * seg + VSHD_DATA_PREFIX + o;
+                                iov[k_iov].iov_len = PROTO_VSH_DATA_MAX - o;
+                        }
+                        k = readv(fd, iov, (int) k_iov);
+                        if (k > 0) {
+                                n += (size_t) k;
+                                continue;
+                        }
+                        if (k < 0 && errno == EINTR)
+                                continue;
+                        if (k < 0 && errno == EAGAIN) {
+                                if (n > 0 && n < COALESCE_BELOW && !slept) {
+                                        slept = true;
+                                        (void) usleep(COALESCE_USEC);
+                                        continue;
+                                }
+                                break;
+                        }
+                        /* EOF, or EIO: the pty's last slave is closed. */
+                        eof = true;
+                        break;
+                }
+
+                full = n / PROTO_VSH_DATA_MAX;
+                tail = n % PROTO_VSH_DATA_MAX;
+                for (size_t j = 0; j < full; j++)
+                        vshd_data_frame_prefix(base + j * seg, stream, PROTO_VSH_DATA_MAX);
+                if (tail >= VSHD_DATA_FAST_MIN) {
+                        vshd_data_frame_prefix(base + full * seg, stream, tail);
+                        s->olen += full * seg + VSHD_DATA_PREFIX + tail;
+                } else {
+                        s->olen += full * seg;
+                        if (tail > 0) {
+                                uint8_t small[VSHD_DATA_FAST_MIN];
+
+                                memcpy(small, s->obuf + s->olen + VSHD_DATA_PREFIX, tail);
+                                if (queue_data(s, stream, small, tail) < 0)
+                                        return false;
+                        }
+                }
+                if (eof)
+                        return false;
+                if (n < want)
+                        break;
+        }
         return true;
 }
 
@@ -312,17 +427,6 @@ static int relay(Session *s) {
                         continue;
                 }
 
-                if (p[P_SOCK].revents & POLLOUT) {
-                        ssize_t n = send(s->sock, s->obuf + s->ooff, s->olen - s->ooff, MSG_NOSIGNAL | MSG_DONTWAIT);
-
-                        if (n < 0 && errno != EAGAIN && errno != EINTR) {
-                                log_debug_errno(errno, "send: %m");
-                                hangup(s);
-                                return -errno;
-                        }
-                        if (n > 0)
-                                s->ooff += (size_t) n;
-                }
                 if (p[P_SOCK].events & POLLIN && p[P_SOCK].revents & (POLLIN | POLLHUP | POLLERR)) {
                         ssize_t n = recv(s->sock, s->rbuf, sizeof(s->rbuf), MSG_DONTWAIT);
 
@@ -373,6 +477,18 @@ static int relay(Session *s) {
                         out_open = read_output(s, s->out_fd, BISTRO__VSH__STREAM__STREAM_STDOUT);
                 if (p[P_ERR].revents)
                         err_open = read_output(s, s->err_fd, BISTRO__VSH__STREAM__STREAM_STDERR);
+                /* After reading the process: one send for all the frames that are ready. */
+                if (s->ooff < s->olen && (p[P_SOCK].revents & POLLOUT || !(p[P_SOCK].events & POLLOUT))) {
+                        ssize_t n = send(s->sock, s->obuf + s->ooff, s->olen - s->ooff, MSG_NOSIGNAL | MSG_DONTWAIT);
+
+                        if (n < 0 && errno != EAGAIN && errno != EINTR) {
+                                log_debug_errno(errno, "send: %m");
+                                hangup(s);
+                                return -errno;
+                        }
+                        if (n > 0)
+                                s->ooff += (size_t) n;
+                }
                 if (p[P_PID].revents)
                         reap(s);
         }
@@ -452,6 +568,10 @@ static int spawn(Session *s, const VshSetup *req, char *err, size_t err_size) {
                         (void) snprintf(err, err_size, "cannot create pipes: %s", strerror(errno));
                         goto fail_pipes;
                 }
+                /* Room for a producer to run ahead while we send (best effort). */
+                (void) fcntl(in[1], F_SETPIPE_SZ, PIPE_SIZE);
+                (void) fcntl(out[1], F_SETPIPE_SZ, PIPE_SIZE);
+                (void) fcntl(errp[1], F_SETPIPE_SZ, PIPE_SIZE);
                 x.stdio[0] = in[0];
                 x.stdio[1] = out[1];
                 x.stdio[2] = errp[1];

@@ -7,6 +7,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <sys/types.h>
 
 #include "message-type.h"
@@ -36,6 +37,14 @@ _noreturn_ void vshd_exec_child(const VshdExec *x);
 /* Starts the process in the container x->setup->container. Returns 0 with *ret_pid, or a negative
  * errno with a message for the client in err. */
 int vshd_spawn_container(const VshdExec *x, pid_t *ret_pid, char *err, size_t err_size);
+
+/* The frame header and protobuf prefix of a GuestMessage carrying n bytes of stream data, for
+ * VSHD_DATA_FAST_MIN <= n <= PROTO_VSH_DATA_MAX: exactly the bytes frame_encode() produces before
+ * the data (the unit tests compare them). Lets the session read output straight into its send
+ * buffer. */
+#define VSHD_DATA_PREFIX 34u
+#define VSHD_DATA_FAST_MIN 16384u
+void vshd_data_frame_prefix(uint8_t out[static VSHD_DATA_PREFIX], uint32_t stream, size_t n);
 
 /* Runs a session on fd (connected, owned). Returns the session process's exit status. */
 int vshd_session_run(int fd);

@@ -16,6 +16,7 @@
 #include <unistd.h>
 #include <cmocka.h>
 
+#include "frame.h"
 #include "macro.h"
 #include "message-type.h"
 #include "vshd.h"
@@ -397,6 +398,30 @@ static void test_lookup_user(void **state) {
         assert_int_equal(vshd_lookup_user(path, "", true, 0, &pw, buf, sizeof(buf)), -ENOENT);
 }
 
+static void test_data_frame_prefix(void **state) {
+        static uint8_t data[PROTO_VSH_DATA_MAX];
+        size_t sizes[] = { VSHD_DATA_FAST_MIN, 20000, PROTO_VSH_DATA_MAX - 1, PROTO_VSH_DATA_MAX };
+
+        for (size_t i = 0; i < ELEMENTSOF(sizes); i++)
+                for (uint32_t st = BISTRO__VSH__STREAM__STREAM_STDOUT; st <= BISTRO__VSH__STREAM__STREAM_STDERR; st++) {
+                        Bistro__Vsh__GuestMessage g = BISTRO__VSH__GUEST_MESSAGE__INIT;
+                        Bistro__Vsh__DataMessage d = BISTRO__VSH__DATA_MESSAGE__INIT;
+                        uint8_t prefix[VSHD_DATA_PREFIX], *f = NULL;
+                        size_t n = 0;
+
+                        d.stream = st;
+                        d.data.data = data;
+                        d.data.len = sizes[i];
+                        g.msg_case = BISTRO__VSH__GUEST_MESSAGE__MSG_DATA;
+                        g.data = &d;
+                        assert_int_equal(frame_encode(BISTRO__MESSAGE_TYPE__GUEST_MESSAGE, FRAME_EVENT, 0, &g.base, &f, &n), 0);
+                        vshd_data_frame_prefix(prefix, st, sizes[i]);
+                        assert_int_equal(n, VSHD_DATA_PREFIX + sizes[i]);
+                        assert_memory_equal(f, prefix, VSHD_DATA_PREFIX);
+                        free(f);
+                }
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_exit_codes),
@@ -410,6 +435,7 @@ int main(void) {
                 cmocka_unit_test(test_failures),
                 cmocka_unit_test(test_garbage_and_hangup),
                 cmocka_unit_test(test_lookup_user),
+                cmocka_unit_test(test_data_frame_prefix),
         };
 
         /* Sessions are children of this process: ignore nothing, reap explicitly. */
