@@ -84,7 +84,7 @@ int network_write_lxc_config(FILE *f, unsigned slot) {
                 "lxc.net.0.flags = up\n"
                 "lxc.net.0.name = eth0\n"
                 "lxc.net.0.hwaddr = 00:16:3e:b1:57:%02x\n"
-                "lxc.net.0.ipv4.address = %s/24\n"
+                "lxc.net.0.ipv4.address = %s/24 " NETWORK_IPV4_PREFIX "255\n"
                 "lxc.net.0.ipv4.gateway = " NETWORK_IPV4_PREFIX "1\n"
                 "lxc.net.0.ipv6.address = %s/64\n"
                 "lxc.net.0.ipv6.gateway = " NETWORK_IPV6_PREFIX "1\n",
