@@ -404,7 +404,8 @@ static int help(void) {
                "                   $XDG_DATA_HOME/bistro/images/termina, else the build tree's)\n"
                "  --trust-dir DIR  trusted image keys (env BISTRO_TRUSTED_KEYS_DIR; default\n"
                "                   ~/.config/bistro/trusted-image-keys)\n"
-               "env: BISTRO_VMM, BISTRO_READY_TIMEOUT (s), BISTRO_LOG_LEVEL\n");
+               "env: BISTRO_VMM, BISTRO_READY_TIMEOUT (s), BISTRO_LOG_LEVEL, BISTRO_IMAGE_STORE (container\n"
+               "     images; default $XDG_DATA_HOME/bistro/images/containers)\n");
         return 0;
 }
 
