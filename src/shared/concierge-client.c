@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -118,14 +119,64 @@ int concierge_spawn(const char *binary) {
         return 0;
 }
 
+static long elapsed_ms(const struct timespec *start) {
+        struct timespec now;
+
+        (void) clock_gettime(CLOCK_MONOTONIC, &now);
+        return (now.tv_sec - start->tv_sec) * 1000 + (now.tv_nsec - start->tv_nsec) / 1000000;
+}
+
+/* Serializes the start of concierge among clients of this runtime dir: without it, two clients
+ * finding no socket at once would start two concierges, the second taking the socket over. */
+static int lock_spawn(const struct timespec *start) {
+        _cleanup_free_ char *dir = NULL, *path = NULL;
+        _cleanup_close_ int fd = -EBADF;
+        const char *rt;
+        int r;
+
+        r = runtime_dir(&rt);
+        if (r < 0)
+                return r;
+        if (asprintf(&dir, "%s/bistro", rt) < 0 || asprintf(&path, "%s/concierge.spawn.lock", dir) < 0)
+                return -ENOMEM;
+        r = mkdir_p(dir, 0700);
+        if (r < 0)
+                return r;
+        fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+        if (fd < 0)
+                return -errno;
+        while (flock(fd, LOCK_EX | LOCK_NB) < 0) {
+                struct timespec ts = { 0, 20 * 1000 * 1000 };
+
+                if (errno != EWOULDBLOCK && errno != EINTR)
+                        return -errno;
+                if (elapsed_ms(start) > 2 * CONCIERGE_SPAWN_TIMEOUT_MS)
+                        return -ETIMEDOUT;
+                (void) nanosleep(&ts, NULL);
+        }
+        return TAKE_FD(fd);
+}
+
 int concierge_connect(const char *build_root, ConciergeSpawnHandler on_spawn, void *userdata) {
         _cleanup_free_ char *path = NULL, *bin = NULL;
-        struct timespec start, now;
+        _cleanup_close_ int lock = -EBADF;
+        struct timespec start;
         int fd, r;
 
         r = concierge_socket_path(&path);
         if (r < 0)
                 return r;
+        fd = unix_connect(path);
+        if (fd >= 0)
+                return fd;
+        if (fd != -ENOENT && fd != -ECONNREFUSED)
+                return fd;
+
+        (void) clock_gettime(CLOCK_MONOTONIC, &start);
+        lock = lock_spawn(&start);
+        if (lock < 0)
+                return lock;
+        /* Whoever held the lock may have started it meanwhile. */
         fd = unix_connect(path);
         if (fd >= 0)
                 return fd;
@@ -144,14 +195,11 @@ int concierge_connect(const char *build_root, ConciergeSpawnHandler on_spawn, vo
         (void) clock_gettime(CLOCK_MONOTONIC, &start);
         for (;;) {
                 struct timespec ts = { 0, 20 * 1000 * 1000 };
-                long ms;
 
                 fd = unix_connect(path);
                 if (fd >= 0)
-                        return fd;
-                (void) clock_gettime(CLOCK_MONOTONIC, &now);
-                ms = (now.tv_sec - start.tv_sec) * 1000 + (now.tv_nsec - start.tv_nsec) / 1000000;
-                if (ms > CONCIERGE_SPAWN_TIMEOUT_MS)
+                        return fd; /* the lock is released only now: concierge listens */
+                if (elapsed_ms(&start) > CONCIERGE_SPAWN_TIMEOUT_MS)
                         return -ETIMEDOUT;
                 (void) nanosleep(&ts, NULL);
         }

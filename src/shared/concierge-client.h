@@ -32,8 +32,10 @@ typedef void (*ConciergeSpawnHandler)(void *userdata);
 
 /* Connects to concierge's socket; when nothing listens there (no socket file, or connection
  * refused), starts concierge (concierge_binary_path(build_root)) and waits up to
- * CONCIERGE_SPAWN_TIMEOUT_MS for it. Returns the connected fd or -errno: -EINVAL (no
- * $XDG_RUNTIME_DIR), -ETIMEDOUT (concierge started but did not listen: see its log), ... */
+ * CONCIERGE_SPAWN_TIMEOUT_MS for it. Clients of one runtime dir start concierge one at a time
+ * (flock on $XDG_RUNTIME_DIR/bistro/concierge.spawn.lock), so concurrent first calls start one. Returns the
+ * connected fd or -errno: -EINVAL (no $XDG_RUNTIME_DIR), -ETIMEDOUT (concierge started but did not listen:
+ * see its log), ... */
 int concierge_connect(const char *build_root, ConciergeSpawnHandler on_spawn, void *userdata);
 
 /* A PROGRESS event about the call (validated, borrowed). Return < 0 to abort the call. */

@@ -226,3 +226,32 @@ def test_bad_usage(cc):
     assert bistro(cc, "--no-such-option").returncode == 2
     r = bistro(cc, "--help")
     assert r.returncode == 0 and "Usage: bistro" in r.stdout
+
+
+def test_concurrent_first_calls_start_one_concierge():
+    """Six bistro calls at once with nothing running start one concierge (no VM: the Termina image
+    path is missing, so every call fails at StartVm with concierge's clear error)."""
+    c = Concierge(image=Path("/nonexistent/termina-image"))
+    try:
+        procs = [subprocess.Popen([str(build_dir() / "src/bistro/bistro"), "--", "true"], env=c.env,
+                                  stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                  text=True) for _ in range(6)]
+        outs = [p.communicate(timeout=120) for p in procs]
+        errs = "".join(e for _, e in outs)
+        assert all(p.returncode == 1 for p in procs), errs
+        assert errs.count("Starting concierge") == 1, errs
+        assert errs.count("Termina image") == 6, errs
+        concierges = []
+        for d in os.listdir("/proc"):
+            try:
+                with open(f"/proc/{d}/cmdline", "rb") as f:
+                    if not f.read().split(b"\0")[0].endswith(b"concierge"):
+                        continue
+                with open(f"/proc/{d}/environ", "rb") as f:
+                    if str(c.run_dir).encode() in f.read():
+                        concierges.append(int(d))
+            except (OSError, ValueError):
+                pass
+        assert len(concierges) == 1, concierges
+    finally:
+        c.cleanup()
