@@ -205,3 +205,15 @@ def test_dns_through_qemu(cc):
         pytest.skip(f"QEMU's DNS forwarder 10.0.2.3 did not answer (the host resolves {name}, but "
                     f"libslirp's forwarded query got no reply in this sandbox): {out.strip()[-200:]}")
     assert r.returncode == 0 and re.search(r"Address:?\s+\d+\.\d+\.\d+\.\d+", out.split(name, 1)[-1]), out
+
+
+def test_resolv_conf_symlink_replaced(cc):
+    """A container that points /etc/resolv.conf at a path of the VM (/run is the VM's writable
+    tmpfs) gets a new regular file at its next start; tremplin never writes through the link."""
+    vsh_ok(cc, "net2", "ln -sf /run/bistro-resolv-escape /etc/resolv.conf && test -L /etc/resolv.conf")
+    cc.vmc("container-stop", VM, "net2", check=True)
+    cc.vmc("container", VM, "net2", check=True, timeout=300)
+    out = vsh_ok(cc, "net2", "test -f /etc/resolv.conf && test ! -L /etc/resolv.conf && cat /etc/resolv.conf")
+    assert re.search(r"^nameserver 10\.0\.2\.3$", out, re.M), out
+    # nothing appeared at the link's target in the VM
+    assert cc.guest_sh(VM, "test ! -e /run/bistro-resolv-escape") == 0, "tremplin wrote through the symlink"
