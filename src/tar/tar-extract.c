@@ -69,7 +69,7 @@ struct TarExtract {
         size_t wfill;
 
         DeferredDir *dirs;
-        size_t n_dirs;
+        size_t n_dirs, n_dirs_allocated;
 
         /* the parent directory of the last entry, re-used while entries stay in it */
         char *parent_path;
@@ -508,11 +508,15 @@ static int make_directory(
         copy = strdup(path);
         if (!copy)
                 return set_errno(t, -ENOMEM, path, "directory list");
-        DeferredDir *d = realloc(t->dirs, (t->n_dirs + 1) * sizeof(DeferredDir));
-        if (!d)
-                return set_errno(t, -ENOMEM, path, "directory list");
-        t->dirs = d;
-        d[t->n_dirs++] = (DeferredDir){ .path = TAKE_PTR(copy), .mode = mode, .mtime = mtime };
+        if (t->n_dirs == t->n_dirs_allocated) {
+                size_t n = MAX(t->n_dirs_allocated * 2, (size_t) 64);
+                DeferredDir *d = reallocarray(t->dirs, n, sizeof(DeferredDir));
+                if (!d)
+                        return set_errno(t, -ENOMEM, path, "directory list");
+                t->dirs = d;
+                t->n_dirs_allocated = n;
+        }
+        t->dirs[t->n_dirs++] = (DeferredDir){ .path = TAKE_PTR(copy), .mode = mode, .mtime = mtime };
         return 0;
 }
 
