@@ -58,7 +58,9 @@ static void on_signal(int sig) {
         int saved = errno;
         unsigned char c = (unsigned char) sig;
 
-        (void) write(signal_pipe[1], &c, 1);
+        if (write(signal_pipe[1], &c, 1) < 0) {
+                /* The pipe is full: the loop has signals to read anyway. */
+        }
         errno = saved;
 }
 
@@ -85,7 +87,8 @@ static int add_env(const char *kv) {
         size_t l;
 
         if (!proto_env_ok(kv))
-                return log_error_errno(SYNTHETIC_ERRNO(EINVAL), "vsh: invalid --env '%s' (expected KEY=VALUE).", kv);
+                return log_error_errno(
+                        SYNTHETIC_ERRNO(EINVAL), "vsh: invalid --env '%s' (expected KEY=VALUE).", kv);
         l = strcspn(kv, "=") + 1;
         /* A later entry replaces an earlier one with the same key. */
         for (size_t i = 0; i < arg_n_env; i++)
@@ -100,8 +103,14 @@ static int add_env(const char *kv) {
 }
 
 /* Splits at the first "--": options and VM [CONTAINER] before it, the command after it. */
-static int parse_argv(int argc, char *argv[], char **ret_vm, char **ret_container, char ***ret_cmd, size_t *ret_n_cmd) {
-        enum { ARG_VERSION = 0x100, ARG_USER, ARG_CWD, ARG_ENV };
+static int parse_argv(
+        int argc, char *argv[], char **ret_vm, char **ret_container, char ***ret_cmd, size_t *ret_n_cmd) {
+        enum {
+                ARG_VERSION = 0x100,
+                ARG_USER,
+                ARG_CWD,
+                ARG_ENV
+        };
         static const struct option options[] = {
                 { "help", no_argument, NULL, 'h' },
                 { "version", no_argument, NULL, ARG_VERSION },
@@ -130,12 +139,15 @@ static int parse_argv(int argc, char *argv[], char **ret_vm, char **ret_containe
                         exit(0);
                 case ARG_USER:
                         if (!proto_user_ok(optarg))
-                                return log_error_errno(SYNTHETIC_ERRNO(EINVAL), "vsh: invalid user name '%s'.", optarg);
+                                return log_error_errno(
+                                        SYNTHETIC_ERRNO(EINVAL), "vsh: invalid user name '%s'.", optarg);
                         arg_user = optarg;
                         break;
                 case ARG_CWD:
                         if (!proto_abs_path_ok(optarg, false))
-                                return log_error_errno(SYNTHETIC_ERRNO(EINVAL), "vsh: --cwd needs an absolute path, not '%s'.", optarg);
+                                return log_error_errno(
+                                        SYNTHETIC_ERRNO(EINVAL),
+                                        "vsh: --cwd needs an absolute path, not '%s'.", optarg);
                         arg_cwd = optarg;
                         break;
                 case ARG_ENV:
@@ -154,12 +166,15 @@ static int parse_argv(int argc, char *argv[], char **ret_vm, char **ret_containe
                 }
         for (int i = optind; i < n_opts; i++) {
                 if (n_pos >= 2)
-                        return log_error_errno(SYNTHETIC_ERRNO(EINVAL),
-                                               "vsh: unexpected argument '%s' (put the command after --).", argv[i]);
+                        return log_error_errno(
+                                SYNTHETIC_ERRNO(EINVAL),
+                                "vsh: unexpected argument '%s' (put the command after --).", argv[i]);
                 pos[n_pos++] = argv[i];
         }
         if (n_pos == 0)
-                return log_error_errno(SYNTHETIC_ERRNO(EINVAL), "vsh: which VM? Usage: vsh [OPTIONS] VM [CONTAINER] [-- CMD [ARGS...]]");
+                return log_error_errno(
+                        SYNTHETIC_ERRNO(EINVAL),
+                        "vsh: which VM? Usage: vsh [OPTIONS] VM [CONTAINER] [-- CMD [ARGS...]]");
         if (!name_is_valid(pos[0], PROTO_NAME_MAX))
                 return log_error_errno(SYNTHETIC_ERRNO(EINVAL), "vsh: invalid VM name '%s'.", pos[0]);
         if (n_pos == 2 && !proto_name_ok(pos[1]))
@@ -171,10 +186,15 @@ static int parse_argv(int argc, char *argv[], char **ret_vm, char **ret_containe
         if (n_opts < argc && *ret_n_cmd == 0)
                 return log_error_errno(SYNTHETIC_ERRNO(EINVAL), "vsh: no command after --.");
         if (*ret_n_cmd > PROTO_ARGV_MAX)
-                return log_error_errno(SYNTHETIC_ERRNO(E2BIG), "vsh: too many arguments (at most %u).", PROTO_ARGV_MAX);
+                return log_error_errno(
+                        SYNTHETIC_ERRNO(E2BIG), "vsh: too many arguments (at most %u).", PROTO_ARGV_MAX);
         for (size_t i = 0; i < *ret_n_cmd; i++)
-                if (strlen((*ret_cmd)[i]) > PROTO_ARG_MAX || !utf8_is_valid((*ret_cmd)[i]))
-                        return log_error_errno(SYNTHETIC_ERRNO(EINVAL), "vsh: argument %zu is too long or not UTF-8.", i + 1);
+                if (!proto_text_ok((*ret_cmd)[i], PROTO_ARG_MAX, true))
+                        return log_error_errno(
+                                SYNTHETIC_ERRNO(EINVAL),
+                                "vsh: argument %zu is longer than %u bytes, not UTF-8 or holds control "
+                                "characters other than newline and tab.",
+                                i + 1, PROTO_ARG_MAX);
         return 0;
 }
 
@@ -282,7 +302,9 @@ static int process_input(Client *c) {
                         break;
                 if (f.header.type != BISTRO__MESSAGE_TYPE__GUEST_MESSAGE) {
                         frame_done(&f);
-                        return log_error_errno(SYNTHETIC_ERRNO(EBADMSG), "vsh: unexpected message type %u from vshd.", f.header.type);
+                        return log_error_errno(
+                                SYNTHETIC_ERRNO(EBADMSG), "vsh: unexpected message type %u from vshd.",
+                                f.header.type);
                 }
                 r = wire_unpack(f.header.type, f.payload, f.header.length, &m);
                 frame_done(&f);
@@ -299,7 +321,8 @@ static int process_input(Client *c) {
                         memcpy(c->pbuf, g->data->data.data, g->data->data.len);
                         c->plen = g->data->data.len;
                         c->poff = 0;
-                        c->pfd = g->data->stream == BISTRO__VSH__STREAM__STREAM_STDERR ? STDERR_FILENO : STDOUT_FILENO;
+                        c->pfd = g->data->stream == BISTRO__VSH__STREAM__STREAM_STDERR ? STDERR_FILENO
+                                                                                       : STDOUT_FILENO;
                 }
         }
         if (c->roff == c->rlen)
@@ -326,7 +349,12 @@ static int relay(Client *c) {
 
         for (;;) {
                 struct pollfd p[4];
-                enum { P_SOCK, P_STDIN, P_OUT, P_SIG };
+                enum {
+                        P_SOCK,
+                        P_STDIN,
+                        P_OUT,
+                        P_SIG
+                };
 
                 r = process_input(c);
                 if (r < 0)
@@ -339,8 +367,10 @@ static int relay(Client *c) {
                         p[P_SOCK].events |= POLLIN;
                 if (c->ooff < c->olen)
                         p[P_SOCK].events |= POLLOUT;
-                p[P_STDIN] = (struct pollfd){ .fd = c->stdin_open && c->olen - c->ooff < OUT_HIGH ? STDIN_FILENO : -1,
-                                              .events = POLLIN };
+                p[P_STDIN] =
+                        (struct pollfd){ .fd = c->stdin_open && c->olen - c->ooff < OUT_HIGH ? STDIN_FILENO
+                                                                                             : -1,
+                                         .events = POLLIN };
                 p[P_OUT] = (struct pollfd){ .fd = c->plen > 0 ? c->pfd : -1, .events = POLLOUT };
                 p[P_SIG] = (struct pollfd){ .fd = signal_pipe[0], .events = POLLIN };
 
@@ -372,7 +402,8 @@ static int relay(Client *c) {
                 }
 
                 if (p[P_SOCK].revents & POLLOUT) {
-                        ssize_t n = send(c->sock, c->obuf + c->ooff, c->olen - c->ooff, MSG_NOSIGNAL | MSG_DONTWAIT);
+                        ssize_t n = send(
+                                c->sock, c->obuf + c->ooff, c->olen - c->ooff, MSG_NOSIGNAL | MSG_DONTWAIT);
 
                         if (n < 0 && errno != EAGAIN && errno != EINTR)
                                 return -ECONNRESET;
@@ -429,9 +460,11 @@ static int connect_vm(const char *vm) {
                 return log_oom();
         fd = vsock_hybrid_connect(path, VSHD_PORT, CONNECT_TIMEOUT_MS);
         if (fd == -ENOENT || fd == -ECONNREFUSED)
-                return log_error_errno(fd, "vsh: VM '%s' is not running; start it with: vmc start %s", vm, vm);
+                return log_error_errno(
+                        fd, "vsh: VM '%s' is not running; start it with: vmc start %s", vm, vm);
         if (fd == -ECONNABORTED)
-                return log_error_errno(fd, "vsh: vshd does not answer in VM '%s' (is the VM still starting?)", vm);
+                return log_error_errno(
+                        fd, "vsh: vshd does not answer in VM '%s' (is the VM still starting?)", vm);
         if (fd < 0)
                 return log_error_errno(fd, "vsh: cannot connect to VM '%s': %m", vm);
         return fd;
@@ -441,8 +474,8 @@ int main(int argc, char *argv[]) {
         Bistro__Vsh__SetupConnectionRequest req = BISTRO__VSH__SETUP_CONNECTION_REQUEST__INIT;
         _cleanup_message_ ProtobufCMessage *resp = NULL;
         const Bistro__Vsh__SetupConnectionResponse *sr;
-        char *vm, *container, **cmd, *env[ENV_MAX + 2], term[256], lang[256];
-        size_t n_cmd, n_env = 0;
+        char *vm = NULL, *container = NULL, **cmd = NULL, *env[ENV_MAX + 2], term[256], lang[256];
+        size_t n_cmd = 0, n_env = 0;
         Client c = { .sock = -EBADF, .dec = FRAME_DECODER_INIT, .stdin_open = true };
         uint32_t rtype = 0;
         const char *e;
@@ -499,12 +532,16 @@ int main(int argc, char *argv[]) {
         if (c.sock < 0)
                 return EXIT_VSH;
 
-        r = wire_call_sync(c.sock, BISTRO__MESSAGE_TYPE__SETUP_CONNECTION_REQUEST, &req.base, SETUP_TIMEOUT_MS, &rtype, &resp);
+        r = wire_call_sync(
+                c.sock, BISTRO__MESSAGE_TYPE__SETUP_CONNECTION_REQUEST, &req.base, SETUP_TIMEOUT_MS, &rtype,
+                &resp);
         if (r < 0) {
                 if (rtype == BISTRO__MESSAGE_TYPE__ERROR_REPLY)
                         log_error("vsh: %s", wire_error_message(resp) ?: strerror(-r));
                 else if (r == -ECONNRESET)
-                        log_error("vsh: vshd in VM '%s' closed the connection during setup (see: vmc logs %s)", vm, vm);
+                        log_error(
+                                "vsh: vshd in VM '%s' closed the connection during setup (see: vmc logs %s)",
+                                vm, vm);
                 else
                         log_error_errno(r, "vsh: session setup failed: %m");
                 return EXIT_VSH;

@@ -159,7 +159,9 @@ _noreturn_ void vshd_exec_child(const VshdExec *x) {
         if (x->tty && ioctl(STDIN_FILENO, TIOCSCTTY, 0) < 0)
                 fail(x, "cannot make the pty the controlling terminal: %s", strerror(errno));
 
-        r = vshd_lookup_user("/etc/passwd", s->user, x->in_container, x->in_container ? 0 : getuid(), &pw, pwbuf, sizeof(pwbuf));
+        r = vshd_lookup_user(
+                "/etc/passwd", s->user, x->in_container, x->in_container ? 0 : getuid(), &pw, pwbuf,
+                sizeof(pwbuf));
         if (r == -ESRCH) {
                 if (isempty(s->user))
                         fail(x, "no default user (no uid 1000 or 0) in /etc/passwd");
@@ -187,7 +189,8 @@ _noreturn_ void vshd_exec_child(const VshdExec *x) {
                 if (chdir(s->cwd) < 0)
                         fail(x, "cannot change directory to %s: %s", s->cwd, strerror(errno));
         } else if (chdir(pw.pw_dir) < 0)
-                (void) chdir("/");
+                if (chdir("/") < 0)
+                        fail(x, "cannot change directory to /: %s", strerror(errno));
 
         path = pw.pw_uid == 0 ? "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
                               : "PATH=/usr/local/bin:/usr/bin:/bin:/usr/local/games:/usr/games";

@@ -24,15 +24,15 @@
 #include "vshd.h"
 #include "wire.h"
 
-#define OUT_HIGH (128u * 1024u)    /* stop reading the process while this much waits for the socket */
-#define READ_BUF (64u * 1024u)     /* socket reads */
-#define PTY_DRAIN_MS 100           /* after the exit, a pty is read until quiet this long */
-#define SPAWN_TIMEOUT_MS 30000     /* the child must exec (or report why not) within this */
-#define CLOSE_WAIT_MS 5000         /* after the status: wait this long for the client to close */
+#define OUT_HIGH (128u * 1024u)      /* stop reading the process while this much waits for the socket */
+#define READ_BUF (64u * 1024u)       /* socket reads */
+#define PTY_DRAIN_MS 100             /* after the exit, a pty is read until quiet this long */
+#define SPAWN_TIMEOUT_MS 30000       /* the child must exec (or report why not) within this */
+#define CLOSE_WAIT_MS 5000           /* after the status: wait this long for the client to close */
 #define COALESCE_BELOW (16u * 1024u) /* a read shorter than this waits once for more ... */
 #define COALESCE_USEC 1000           /* ... this long (see read_output()) */
 #define PIPE_SIZE (1024 * 1024)
-#define READ_FRAMES 4u              /* frames read with one readv() */
+#define READ_FRAMES 4u /* frames read with one readv() */
 
 typedef struct Session {
         int sock;
@@ -154,7 +154,8 @@ static void close_stdin(Session *s) {
                 /* A pty has no half close: the line discipline's end-of-file character. */
                 if (tcgetattr(s->in_fd, &t) >= 0 && t.c_cc[VEOF] != _POSIX_VDISABLE)
                         c = (char) t.c_cc[VEOF];
-                (void) write(s->in_fd, &c, 1);
+                if (write(s->in_fd, &c, 1) < 0)
+                        log_debug_errno(errno, "Cannot write VEOF: %m");
                 s->in_fd = -EBADF; /* the master stays open as out_fd */
         } else
                 s->in_fd = safe_close(s->in_fd);
@@ -209,7 +210,9 @@ static int process_input(Session *s) {
                         break;
                 if (f.header.type != BISTRO__MESSAGE_TYPE__HOST_MESSAGE) {
                         frame_done(&f);
-                        return log_warning_errno(SYNTHETIC_ERRNO(EBADMSG), "Unexpected message type %u from the host.", f.header.type);
+                        return log_warning_errno(
+                                SYNTHETIC_ERRNO(EBADMSG), "Unexpected message type %u from the host.",
+                                f.header.type);
                 }
                 r = wire_unpack(f.header.type, f.payload, f.header.length, &m);
                 frame_done(&f);
@@ -385,7 +388,13 @@ static int relay(Session *s) {
 
         for (;;) {
                 struct pollfd p[5];
-                enum { P_SOCK, P_IN, P_OUT, P_ERR, P_PID };
+                enum {
+                        P_SOCK,
+                        P_IN,
+                        P_OUT,
+                        P_ERR,
+                        P_PID
+                };
                 bool can_read_output = s->olen - s->ooff < OUT_HIGH;
                 int timeout = -1;
 
@@ -408,8 +417,10 @@ static int relay(Session *s) {
                 if (s->ooff < s->olen)
                         p[P_SOCK].events |= POLLOUT;
                 p[P_IN] = (struct pollfd){ .fd = s->in_len > 0 ? s->in_fd : -1, .events = POLLOUT };
-                p[P_OUT] = (struct pollfd){ .fd = out_open && can_read_output ? s->out_fd : -1, .events = POLLIN };
-                p[P_ERR] = (struct pollfd){ .fd = err_open && can_read_output ? s->err_fd : -1, .events = POLLIN };
+                p[P_OUT] = (struct pollfd){ .fd = out_open && can_read_output ? s->out_fd : -1,
+                                            .events = POLLIN };
+                p[P_ERR] = (struct pollfd){ .fd = err_open && can_read_output ? s->err_fd : -1,
+                                            .events = POLLIN };
                 p[P_PID] = (struct pollfd){ .fd = s->exited ? -1 : s->pidfd, .events = POLLIN };
                 if (s->exited && s->tty && out_open && can_read_output)
                         timeout = PTY_DRAIN_MS;
@@ -479,7 +490,8 @@ static int relay(Session *s) {
                         err_open = read_output(s, s->err_fd, BISTRO__VSH__STREAM__STREAM_STDERR);
                 /* After reading the process: one send for all the frames that are ready. */
                 if (s->ooff < s->olen && (p[P_SOCK].revents & POLLOUT || !(p[P_SOCK].events & POLLOUT))) {
-                        ssize_t n = send(s->sock, s->obuf + s->ooff, s->olen - s->ooff, MSG_NOSIGNAL | MSG_DONTWAIT);
+                        ssize_t n = send(
+                                s->sock, s->obuf + s->ooff, s->olen - s->ooff, MSG_NOSIGNAL | MSG_DONTWAIT);
 
                         if (n < 0 && errno != EAGAIN && errno != EINTR) {
                                 log_debug_errno(errno, "send: %m");
@@ -496,7 +508,8 @@ static int relay(Session *s) {
 
 static int open_pty(const VshSetup *req, int *ret_master, int *ret_slave) {
         _cleanup_close_ int master = -EBADF, slave = -EBADF;
-        struct winsize w = { .ws_row = (unsigned short) req->window_rows, .ws_col = (unsigned short) req->window_cols };
+        struct winsize w = { .ws_row = (unsigned short) req->window_rows,
+                             .ws_col = (unsigned short) req->window_cols };
         char name[128];
 
         master = posix_openpt(O_RDWR | O_NOCTTY | O_CLOEXEC);
@@ -532,7 +545,9 @@ static int read_spawn_error(int fd, char *err, size_t err_size) {
                 if (r < 0)
                         return -errno;
                 if (r == 0) {
-                        (void) snprintf(err, err_size, "the process did not start within %d s", SPAWN_TIMEOUT_MS / 1000);
+                        (void) snprintf(
+                                err, err_size, "the process did not start within %d s",
+                                SPAWN_TIMEOUT_MS / 1000);
                         return -ETIMEDOUT;
                 }
                 k = read(fd, err + n, err_size - 1 - n);
@@ -654,7 +669,8 @@ static int send_response(int fd, uint64_t id, pid_t pid, const char *error) {
                             : BISTRO__VSH__CONNECTION_STATUS__CONNECTION_STATUS_READY;
         resp.pid = error ? 0 : pid;
         resp.error = (char *) (error ?: "");
-        return wire_send_sync(fd, BISTRO__MESSAGE_TYPE__SETUP_CONNECTION_RESPONSE, FRAME_RESPONSE, id, &resp.base, 10000);
+        return wire_send_sync(
+                fd, BISTRO__MESSAGE_TYPE__SETUP_CONNECTION_RESPONSE, FRAME_RESPONSE, id, &resp.base, 10000);
 }
 
 /* Keeps only what the validator accepts in an error text (it came from errno strings and names we
@@ -692,16 +708,15 @@ int vshd_session_run(int fd) {
                 goto finish;
         }
         if (h.type != BISTRO__MESSAGE_TYPE__SETUP_CONNECTION_REQUEST || h.flags != FRAME_REQUEST) {
-                r = log_warning_errno(SYNTHETIC_ERRNO(EBADMSG), "Expected a SetupConnectionRequest, got type %u.", h.type);
+                r = log_warning_errno(
+                        SYNTHETIC_ERRNO(EBADMSG), "Expected a SetupConnectionRequest, got type %u.", h.type);
                 goto finish;
         }
         req = (const VshSetup *) msg;
-        log_info("Session: %s%s, user '%s', %s, %s.",
-                 req->container[0] ? "container " : "the VM",
-                 req->container,
-                 req->user,
-                 req->n_argv > 0 ? req->argv[0] : "login shell",
-                 req->tty ? "pty" : "pipes");
+        log_info(
+                "Session: %s%s, user '%s', %s, %s.", req->container[0] ? "container " : "the VM",
+                req->container, req->user, req->n_argv > 0 ? req->argv[0] : "login shell",
+                req->tty ? "pty" : "pipes");
 
         r = spawn(&s, req, err, sizeof(err));
         if (r < 0) {

@@ -101,7 +101,9 @@ int main(int argc, char *argv[]) {
                         continue;
                 }
                 if (sa.svm_family != AF_VSOCK || sa.svm_cid != VMADDR_CID_HOST) {
-                        log_warning("Refusing a connection from CID %u (only the host may connect).", sa.svm_cid);
+                        log_warning(
+                                "Refusing a connection from CID %u (only the host may connect).",
+                                sa.svm_cid);
                         safe_close(conn);
                         continue;
                 }

@@ -25,8 +25,8 @@
 typedef struct Result {
         char *out, *err;
         size_t n_out, n_err;
-        int exit_code;   /* -1 when killed */
-        int signal;      /* 0 when exited */
+        int exit_code;    /* -1 when killed */
+        int signal;       /* 0 when exited */
         char error[1100]; /* FAILED */
 } Result;
 
@@ -47,7 +47,8 @@ static pid_t start_session(int *ret_fd) {
 }
 
 static void send_host(int fd, Bistro__Vsh__HostMessage *h) {
-        assert_int_equal(wire_send_sync(fd, BISTRO__MESSAGE_TYPE__HOST_MESSAGE, FRAME_EVENT, 0, &h->base, 5000), 0);
+        assert_int_equal(
+                wire_send_sync(fd, BISTRO__MESSAGE_TYPE__HOST_MESSAGE, FRAME_EVENT, 0, &h->base, 5000), 0);
 }
 
 static void send_stdin(int fd, const char *s, bool eof) {
@@ -108,7 +109,10 @@ static bool setup(int fd, char **argv, bool tty, const char *cwd, Result *r) {
         req.window_rows = tty ? 33 : 0;
         req.window_cols = tty ? 77 : 0;
         assert_int_equal(
-                wire_send_sync(fd, BISTRO__MESSAGE_TYPE__SETUP_CONNECTION_REQUEST, FRAME_REQUEST, 7, &req.base, 5000), 0);
+                wire_send_sync(
+                        fd, BISTRO__MESSAGE_TYPE__SETUP_CONNECTION_REQUEST, FRAME_REQUEST, 7, &req.base,
+                        5000),
+                0);
         assert_int_equal(wire_recv_sync(fd, 30000, &h, &m), 0);
         assert_int_equal(h.type, BISTRO__MESSAGE_TYPE__SETUP_CONNECTION_RESPONSE);
         assert_int_equal(h.id, 7);
@@ -217,7 +221,8 @@ static void test_environment(void **state) {
 }
 
 static void test_stdin_eof(void **state) {
-        char *a[] = { (char *) "/bin/sh", (char *) "-c", (char *) "while read l; do echo got $l; done; echo end", NULL };
+        char *a[] = { (char *) "/bin/sh", (char *) "-c",
+                      (char *) "while read l; do echo got $l; done; echo end", NULL };
         Result r;
         int fd;
         pid_t pid = start_session(&fd);
@@ -232,7 +237,8 @@ static void test_stdin_eof(void **state) {
 }
 
 static void test_signal(void **state) {
-        char *a[] = { (char *) "/bin/sh", (char *) "-c", (char *) "echo ready; while :; do sleep 1; done", NULL };
+        char *a[] = { (char *) "/bin/sh", (char *) "-c", (char *) "echo ready; while :; do sleep 1; done",
+                      NULL };
         Result r;
         int fd;
         pid_t pid = start_session(&fd);
@@ -264,7 +270,8 @@ static void wait_for(int fd, Result *r, const char *want) {
 }
 
 static void test_pty(void **state) {
-        char *a[] = { (char *) "/bin/sh", (char *) "-c", (char *) "stty size; read x; stty size; tty >/dev/null && echo tty", NULL };
+        char *a[] = { (char *) "/bin/sh", (char *) "-c",
+                      (char *) "stty size; read x; stty size; tty >/dev/null && echo tty", NULL };
         Result r;
         int fd;
         pid_t pid = start_session(&fd);
@@ -312,7 +319,8 @@ static void test_pty_ctrl_c(void **state) {
 }
 
 static void test_large_output(void **state) {
-        char *a[] = { (char *) "/bin/sh", (char *) "-c", (char *) "head -c 5000000 /dev/zero; head -c 100000 /dev/zero >&2", NULL };
+        char *a[] = { (char *) "/bin/sh", (char *) "-c",
+                      (char *) "head -c 5000000 /dev/zero; head -c 100000 /dev/zero >&2", NULL };
         Result r;
 
         run(a, false, &r);
@@ -403,7 +411,8 @@ static void test_data_frame_prefix(void **state) {
         size_t sizes[] = { VSHD_DATA_FAST_MIN, 20000, PROTO_VSH_DATA_MAX - 1, PROTO_VSH_DATA_MAX };
 
         for (size_t i = 0; i < ELEMENTSOF(sizes); i++)
-                for (uint32_t st = BISTRO__VSH__STREAM__STREAM_STDOUT; st <= BISTRO__VSH__STREAM__STREAM_STDERR; st++) {
+                for (uint32_t st = BISTRO__VSH__STREAM__STREAM_STDOUT;
+                     st <= BISTRO__VSH__STREAM__STREAM_STDERR; st++) {
                         Bistro__Vsh__GuestMessage g = BISTRO__VSH__GUEST_MESSAGE__INIT;
                         Bistro__Vsh__DataMessage d = BISTRO__VSH__DATA_MESSAGE__INIT;
                         uint8_t prefix[VSHD_DATA_PREFIX], *f = NULL;
@@ -414,7 +423,11 @@ static void test_data_frame_prefix(void **state) {
                         d.data.len = sizes[i];
                         g.msg_case = BISTRO__VSH__GUEST_MESSAGE__MSG_DATA;
                         g.data = &d;
-                        assert_int_equal(frame_encode(BISTRO__MESSAGE_TYPE__GUEST_MESSAGE, FRAME_EVENT, 0, &g.base, &f, &n), 0);
+                        assert_int_equal(
+                                frame_encode(
+                                        BISTRO__MESSAGE_TYPE__GUEST_MESSAGE, FRAME_EVENT, 0, &g.base, &f,
+                                        &n),
+                                0);
                         vshd_data_frame_prefix(prefix, st, sizes[i]);
                         assert_int_equal(n, VSHD_DATA_PREFIX + sizes[i]);
                         assert_memory_equal(f, prefix, VSHD_DATA_PREFIX);
@@ -424,18 +437,12 @@ static void test_data_frame_prefix(void **state) {
 
 int main(void) {
         const struct CMUnitTest tests[] = {
-                cmocka_unit_test(test_exit_codes),
-                cmocka_unit_test(test_environment),
-                cmocka_unit_test(test_stdin_eof),
-                cmocka_unit_test(test_signal),
-                cmocka_unit_test(test_pty),
-                cmocka_unit_test(test_pty_eof),
-                cmocka_unit_test(test_pty_ctrl_c),
-                cmocka_unit_test(test_large_output),
-                cmocka_unit_test(test_failures),
-                cmocka_unit_test(test_garbage_and_hangup),
-                cmocka_unit_test(test_lookup_user),
-                cmocka_unit_test(test_data_frame_prefix),
+                cmocka_unit_test(test_exit_codes),  cmocka_unit_test(test_environment),
+                cmocka_unit_test(test_stdin_eof),   cmocka_unit_test(test_signal),
+                cmocka_unit_test(test_pty),         cmocka_unit_test(test_pty_eof),
+                cmocka_unit_test(test_pty_ctrl_c),  cmocka_unit_test(test_large_output),
+                cmocka_unit_test(test_failures),    cmocka_unit_test(test_garbage_and_hangup),
+                cmocka_unit_test(test_lookup_user), cmocka_unit_test(test_data_frame_prefix),
         };
 
         /* Sessions are children of this process: ignore nothing, reap explicitly. */
