@@ -597,7 +597,9 @@ static int ensure_user(const char *vsh, const char *user) {
                 return 0;
         if (asprintf(
                     &script,
-                    "getent passwd %1$s >/dev/null && exit 0\n"
+                    "if getent passwd %1$s >/dev/null; then\n"
+                    "  u=$(id -u %1$s); [ \"$u\" -ge 1000 ] && [ \"$u\" -lt 60000 ] && exit 0; exit 11\n"
+                    "fi\n"
                     "uid=; getent passwd 1000 >/dev/null || uid='-u 1000'\n"
                     "useradd -m -s /bin/bash $uid -G sudo -c %1$s %1$s || exit 1\n"
                     "passwd -d %1$s >/dev/null || exit 1\n"
@@ -629,6 +631,11 @@ static int ensure_user(const char *vsh, const char *user) {
                         arg_container, user);
                 return 0;
         }
+        if (r == 11)
+                return log_error_errno(
+                        SYNTHETIC_ERRNO(EEXIST),
+                        "%s is a system account in %s (uid below 1000 or from 60000); pick a user name with --user.",
+                        user, arg_container);
         if (r == -ETIMEDOUT)
                 return log_error_errno(
                         r, "Creating user %s in %s did not finish within %d s.", user, arg_container,

@@ -218,6 +218,9 @@ def test_user_is_created_on_first_use(cc):
     # Second time: nothing to create.
     r = bistro_ok(cc, "--user", "alice", "--", "id", "-un")
     assert r.stdout.strip() == "alice" and "Created" not in r.stderr
+    # A name that is a system account in Debian is refused rather than logged into.
+    r = bistro(cc, "--user", "nobody", "--", "true")
+    assert r.returncode == 1 and "system account" in r.stderr, r.stderr
 
 
 def test_bad_usage(cc):
