@@ -14,25 +14,27 @@ if [ ! -x "$bistro" ]; then
         exit 1
 fi
 
+uid=$(id -u)
 if [ -z "${XDG_RUNTIME_DIR:-}" ]; then
         # No login session (CI, su): a private runtime dir, as systemd would give us.
-        if [ -d "/run/user/$(id -u)" ] && [ -w "/run/user/$(id -u)" ]; then
-                export XDG_RUNTIME_DIR=/run/user/$(id -u)
+        if [ -d "/run/user/$uid" ] && [ -w "/run/user/$uid" ]; then
+                XDG_RUNTIME_DIR=/run/user/$uid
         else
-                export XDG_RUNTIME_DIR=/tmp/bistro-runtime-$(id -u)
-                mkdir -p -m 0700 "$XDG_RUNTIME_DIR"
-                if [ "$(stat -c %u "$XDG_RUNTIME_DIR")" != "$(id -u)" ]; then
-                        echo "run.sh: $XDG_RUNTIME_DIR belongs to someone else; set XDG_RUNTIME_DIR" >&2
+                XDG_RUNTIME_DIR=/tmp/bistro-runtime-$uid
+                mkdir -m 0700 "$XDG_RUNTIME_DIR" 2>/dev/null || true
+                if [ ! -d "$XDG_RUNTIME_DIR" ] || [ -L "$XDG_RUNTIME_DIR" ] || [ "$(stat -c %u "$XDG_RUNTIME_DIR")" != "$uid" ]; then
+                        echo "run.sh: $XDG_RUNTIME_DIR is not a directory of yours; set XDG_RUNTIME_DIR" >&2
                         exit 1
                 fi
                 chmod 0700 "$XDG_RUNTIME_DIR"
         fi
+        export XDG_RUNTIME_DIR
 fi
 
 # penguin's image. bistro builds it itself when it runs as root; otherwise debootstrap needs sudo,
 # once (the image is cached in the store afterwards).
 store=${BISTRO_IMAGE_STORE:-${XDG_DATA_HOME:-$HOME/.local/share}/bistro/images/containers}
-if [ "$(id -u)" -ne 0 ] && ! [[ -f $store/debian.tar.zst && -f $store/debian.json ]]; then
+if [ "$uid" -ne 0 ] && ! [[ -f $store/debian.tar.zst && -f $store/debian.json ]]; then
         echo "The Debian image for penguin is not in $store yet: building it (debootstrap, as root through sudo; takes minutes)." >&2
         sudo_args=()
         [ -t 0 ] || sudo_args=(-n) # no terminal: never wait for a password
