@@ -30,6 +30,8 @@
 #define USEC_PER_SEC UINT64_C(1000000)
 #define DEFAULT_IMAGE "debian"
 #define CONNECT_TIMEOUT_MS 10000
+#define CONNECT_RETRIES 120u /* x 250 ms */
+#define CONNECT_RETRY_USEC (250u * 1000u)
 #define CALL_TIMEOUT_MS 60000
 #define STOP_TIMEOUT_MS 60000
 #define DELETE_TIMEOUT_MS 180000
@@ -121,9 +123,17 @@ static int keep_result(CtOp *op, uint32_t type, const ProtobufCMessage *msg) {
         return 0;
 }
 
+/* tremplin starts with the VM (a maitred service) and may still be coming up, or respawning, when
+ * the VM is reported running: a refused connection is retried for a while. */
 static int tremplin_connect(Job *j, CtOp *op) {
-        int fd = guest_connect(op->vsock_path, TREMPLIN_PORT, CONNECT_TIMEOUT_MS);
+        int fd;
 
+        for (unsigned i = 0;; i++) {
+                fd = guest_connect(op->vsock_path, TREMPLIN_PORT, CONNECT_TIMEOUT_MS);
+                if (fd >= 0 || (fd != -ECONNREFUSED && fd != -ECONNRESET) || i >= CONNECT_RETRIES)
+                        break;
+                (void) usleep(CONNECT_RETRY_USEC);
+        }
         if (fd < 0)
                 job_set_message(j, "cannot reach tremplin in VM '%s': %s", op->vm_name, strerror(-fd));
         return fd;

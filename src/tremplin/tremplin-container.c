@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/btrfs.h>
+#include <linux/magic.h>
 #include <linux/openat2.h>
 #include <lxc/lxccontainer.h>
 #include <poll.h>
@@ -15,6 +16,7 @@
 #include <sys/file.h>
 #include <sys/ioctl.h>
 #include <sys/stat.h>
+#include <sys/statfs.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -31,6 +33,7 @@
 #include "wire.h"
 
 #define META_FILE "bistro-meta"
+#define STATEFUL_MOUNT "/mnt/stateful"
 #define LOCK_FILE LXC_PATH "/.lock"
 #define LXC_LOG_DIR "/run/bistro/lxc"
 #define CHUNK_TIMEOUT_MS 60000
@@ -110,6 +113,17 @@ static int meta_read_name(const char *name, ContainerMeta *ret) {
         return meta_read_at(lfd, name, ret);
 }
 
+/* Containers live on the stateful disk only: never on the root's tmpfs before the mount. */
+static int check_stateful(char *err, size_t err_size) {
+        struct statfs sf;
+
+        if (statfs(STATEFUL_MOUNT, &sf) < 0 || sf.f_type != BTRFS_SUPER_MAGIC) {
+                set_err(err, err_size, "the VM's stateful disk is not mounted at " STATEFUL_MOUNT);
+                return -ENOMEDIUM;
+        }
+        return 0;
+}
+
 static int lock_lxc(void) {
         int fd, r;
 
@@ -184,7 +198,9 @@ static int remove_tree_at(int dfd, const char *name) {
         return RET_NERRNO(unlinkat(dfd, name, AT_REMOVEDIR));
 }
 
-static int remove_container_dir(const char *dirname) {
+/* A create or delete in progress holds a flock on its .new-* / .del-* directory: with
+ * only_if_unlocked, such a directory is left alone (-EBUSY). */
+static int remove_container_dir(const char *dirname, bool only_if_unlocked) {
         _cleanup_close_ int lfd = -EBADF, dfd = -EBADF;
         int r;
 
@@ -194,6 +210,8 @@ static int remove_container_dir(const char *dirname) {
         dfd = openat(lfd, dirname, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
         if (dfd < 0)
                 return errno == ENOENT ? 0 : -errno;
+        if (only_if_unlocked && flock(dfd, LOCK_EX | LOCK_NB) < 0)
+                return -EBUSY;
         r = remove_tree_at(dfd, "rootfs");
         if (r < 0)
                 log_warning_errno(r, "Cannot remove %s/%s/rootfs: %m", LXC_PATH, dirname);
@@ -202,9 +220,18 @@ static int remove_container_dir(const char *dirname) {
 }
 
 void containers_cleanup_leftovers(void) {
-        DIR *d = opendir(LXC_PATH);
+        _cleanup_close_ int lock = -EBADF;
+        char err[128];
         struct dirent *de;
+        DIR *d;
 
+        /* Under the global lock: a create makes and flocks its .new-* dir while holding it. */
+        if (check_stateful(err, sizeof(err)) < 0 || access(LXC_PATH, F_OK) < 0)
+                return;
+        lock = lock_lxc();
+        if (lock < 0)
+                return;
+        d = opendir(LXC_PATH);
         if (!d)
                 return;
         while ((de = readdir(d))) {
@@ -212,7 +239,9 @@ void containers_cleanup_leftovers(void) {
 
                 if (!startswith(de->d_name, ".new-") && !startswith(de->d_name, ".del-"))
                         continue;
-                r = remove_container_dir(de->d_name);
+                r = remove_container_dir(de->d_name, true);
+                if (r == -EBUSY)
+                        continue;
                 if (r < 0)
                         log_warning_errno(r, "Cannot remove leftover %s/%s: %m", LXC_PATH, de->d_name);
                 else
@@ -445,7 +474,12 @@ int container_list(Bistro__Tremplin__ContainerInfo ***ret, size_t *ret_n, char *
         size_t n = 0;
         DIR *d;
         struct dirent *de;
+        int r;
 
+        r = check_stateful(err, err_size);
+        if (r < 0)
+                return r;
+        containers_cleanup_leftovers();
         d = opendir(LXC_PATH);
         if (!d) {
                 if (errno == ENOENT) {
@@ -504,6 +538,10 @@ int container_create(
         (void) snprintf(final, sizeof(final), LXC_PATH "/%s", req->name);
         strscpy(m.image, req->image, sizeof(m.image));
 
+        r = check_stateful(err, err_size);
+        if (r < 0)
+                return r;
+        containers_cleanup_leftovers();
         lock = lock_lxc();
         if (lock < 0) {
                 set_err(err, err_size, "cannot lock %s: %s", LXC_PATH, strerror(-lock));
@@ -527,17 +565,18 @@ int container_create(
                 set_err(err, err_size, "cannot create %s: %s", newdir, strerror(-r));
                 return r;
         }
+        /* Held until the worker ends: the leftover cleanup leaves a create in progress alone. */
+        dfd = open(newdir, O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
+        if (dfd < 0 || flock(dfd, LOCK_EX) < 0) {
+                r = -errno;
+                lock = safe_close(lock);
+                set_err(err, err_size, "cannot open %s: %s", newdir, strerror(-r));
+                goto fail;
+        }
         r = write_meta(newdir, &m);
         lock = safe_close(lock);
         if (r < 0) {
                 set_err(err, err_size, "cannot write %s/" META_FILE ": %s", newdir, strerror(-r));
-                goto fail;
-        }
-
-        dfd = open(newdir, O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
-        if (dfd < 0) {
-                r = -errno;
-                set_err(err, err_size, "cannot open %s: %s", newdir, strerror(-r));
                 goto fail;
         }
         r = subvol_create(dfd, "rootfs");
@@ -641,7 +680,7 @@ fail:
         t = tar_extract_free(t);
         rootfs = safe_close(rootfs);
         dfd = safe_close(dfd);
-        (void) remove_container_dir(newname);
+        (void) remove_container_dir(newname, false);
         return r;
 }
 
@@ -720,6 +759,9 @@ int container_start(
         ContainerMeta m;
         int r;
 
+        r = check_stateful(err, err_size);
+        if (r < 0)
+                return r;
         r = meta_read_name(name, &m);
         if (r < 0) {
                 set_err(err, err_size, "no container '%s'", name);
@@ -838,12 +880,15 @@ int container_stop(const char *name, bool force, char *err, size_t err_size) {
 }
 
 int container_delete(const char *name, char *err, size_t err_size) {
-        _cleanup_close_ int lock = -EBADF;
+        _cleanup_close_ int lock = -EBADF, dfd = -EBADF;
         char dir[PATH_MAX], del[PATH_MAX], delname[PROTO_NAME_MAX + 8], token[PATH_MAX];
         struct lxc_container *c;
         ContainerMeta m;
         int r;
 
+        r = check_stateful(err, err_size);
+        if (r < 0)
+                return r;
         if (meta_read_name(name, &m) < 0) {
                 set_err(err, err_size, "no container '%s'", name);
                 return -ENOENT;
@@ -869,8 +914,11 @@ int container_delete(const char *name, char *err, size_t err_size) {
                 set_err(err, err_size, "cannot delete '%s': %s", name, strerror(-r));
                 return r;
         }
+        dfd = open(del, O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
+        if (dfd >= 0 && flock(dfd, LOCK_EX) < 0)
+                log_debug_errno(errno, "Cannot lock %s: %m", del);
         lock = safe_close(lock);
-        r = remove_container_dir(delname);
+        r = remove_container_dir(delname, false);
         if (r < 0)
                 log_warning_errno(
                         r, "Leftovers of '%s' stay in %s (removed at the next start): %m", name, del);

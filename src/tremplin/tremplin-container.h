@@ -31,7 +31,8 @@ static inline uint32_t slot_id_base(unsigned slot) {
  * slot. */
 int container_meta_parse(const char *text, ContainerMeta *ret);
 
-/* Removes leftover .new-* / .del-* directories (at startup). */
+/* Removes leftover .new-* / .del-* directories of interrupted creates and deletes (those of a
+ * create or delete in progress are flocked and left alone). */
 void containers_cleanup_leftovers(void);
 
 /* The stream is read from fd: IMAGE_CHUNK events with id req_id. */

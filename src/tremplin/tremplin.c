@@ -271,7 +271,8 @@ int main(int argc, char *argv[]) {
         if (sigprocmask(SIG_BLOCK, &mask, NULL) < 0)
                 return log_error_errno(errno, "sigprocmask failed: %m"), EXIT_FAILURE;
 
-        (void) mkdir_p(LXC_PATH, 0711);
+        /* Usually nothing yet: concierge mounts the stateful disk after boot. Create and List
+         * clean up again. */
         containers_cleanup_leftovers();
         r = network_setup();
         if (r < 0)

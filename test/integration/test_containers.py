@@ -270,6 +270,8 @@ def test_survives_vm_restart(cc):
     assert attach(cc, "keep", "echo persisted > /root/file") == 0
     vmc_ok(cc, "stop", "termina")
     assert cc.vm_info("termina")["state"] == "stopped"
+    r = cc.vmc("container-list", "termina")
+    assert r.returncode == 1 and "VM 'termina' is not running" in r.stderr, r.stderr
     # Starting the container starts the VM.
     r = vmc_ok(cc, "container", "termina", "keep")
     assert "Creating" not in r.stderr
@@ -303,3 +305,25 @@ def test_debian(cc):
     vmc_ok(cc, "container-stop", "termina", "deb")
     assert containers(cc)["deb"]["state"] == "stopped"
     vmc_ok(cc, "container-delete", "termina", "deb", "--yes")
+
+
+def test_create_interrupted(cc):
+    """The VM dies in the middle of a create: the next tremplin removes the partial container."""
+    if not (STORE / "debian.tar.zst").exists():
+        pytest.skip(f"no debian image in {STORE} (image/containers/build-debian.sh makes it)")
+    if cc.vm_info("termina")["state"] != "running":
+        vmc_ok(cc, "start", "termina")
+    p = subprocess.Popen([str(cc.vmc_path), "container", "termina", "half", "--image", "debian"], env=cc.env,
+                         text=True, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    seen = []
+    for line in p.stderr:
+        seen.append(line)
+        if line.startswith("unpacking: ") and not line.startswith("unpacking: 0%"):
+            break
+    assert any(x.startswith("unpacking: 1") for x in seen), "".join(seen)
+    assert cc.guest_sh("termina", f"test -d {LXC}/.new-half") == 0
+    vmc_ok(cc, "stop", "termina", "--force")
+    assert p.wait(timeout=120) == 1
+    vmc_ok(cc, "start", "termina")
+    assert "half" not in containers(cc)  # tremplin answers: its startup cleanup ran
+    assert cc.guest_sh("termina", f"test -e {LXC}/.new-half || test -e {LXC}/half") == 1
