@@ -163,23 +163,6 @@ static int call(
         return r;
 }
 
-static const char *vm_state_str(int s) {
-        switch (s) {
-        case BISTRO__CONCIERGE__VM_STATE__VM_STATE_STOPPED:
-                return "stopped";
-        case BISTRO__CONCIERGE__VM_STATE__VM_STATE_STARTING:
-                return "starting";
-        case BISTRO__CONCIERGE__VM_STATE__VM_STATE_RUNNING:
-                return "running";
-        case BISTRO__CONCIERGE__VM_STATE__VM_STATE_STOPPING:
-                return "stopping";
-        case BISTRO__CONCIERGE__VM_STATE__VM_STATE_FAILED:
-                return "failed";
-        default:
-                return "unknown";
-        }
-}
-
 /* The VM's state; STOPPED when concierge does not know it yet. */
 static int vm_state(int *ret) {
         Bistro__Concierge__ListVmsRequest req = BISTRO__CONCIERGE__LIST_VMS_REQUEST__INIT;
@@ -237,9 +220,9 @@ static int ensure_vm(bool *ret_started) {
                 if (time(NULL) > deadline)
                         return log_error_errno(
                                 SYNTHETIC_ERRNO(ETIMEDOUT), "VM %s stayed '%s' for %d s; see 'vmc logs %s'.",
-                                arg_vm, vm_state_str(state), VM_WAIT_SEC, arg_vm);
+                                arg_vm, concierge_vm_state_to_string(state), VM_WAIT_SEC, arg_vm);
                 if (!waited)
-                        announce("Waiting for VM %s (%s)…", arg_vm, vm_state_str(state));
+                        announce("Waiting for VM %s (%s)…", arg_vm, concierge_vm_state_to_string(state));
                 waited = true;
                 sleep_ms(500);
         }

@@ -246,3 +246,18 @@ int concierge_call(
                 *ret_resp = TAKE_PTR(resp);
         return 0;
 }
+
+/* The two enums share their numbering (proto/concierge.proto). */
+static const char *const state_words[] = {
+        "unknown", "stopped", "starting", "running", "stopping", "failed"
+};
+
+const char *concierge_vm_state_to_string(int state) {
+        _Static_assert(BISTRO__CONCIERGE__VM_STATE__VM_STATE_FAILED == 5, "state numbering");
+        return state >= 0 && (size_t) state < ELEMENTSOF(state_words) ? state_words[state] : "unknown";
+}
+
+const char *concierge_container_state_to_string(int state) {
+        _Static_assert(BISTRO__CONCIERGE__CONTAINER_STATE__CONTAINER_STATE_FAILED == 5, "state numbering");
+        return state >= 0 && (size_t) state < ELEMENTSOF(state_words) ? state_words[state] : "unknown";
+}

@@ -56,3 +56,8 @@ int concierge_call(
         void *userdata,
         ProtobufCMessage **ret_resp,
         char **ret_error);
+
+/* "stopped", "starting", "running", "stopping", "failed" or "unknown" (the same words for both
+ * enums, as vmc and bistro print them). */
+const char *concierge_vm_state_to_string(int state);
+const char *concierge_container_state_to_string(int state);

@@ -15,6 +15,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "concierge-client.h"
 #include "config.h"
 #include "fd-util.h"
 #include "log.h"
@@ -49,99 +50,17 @@ typedef struct Verb {
         int (*run)(char **args);
 } Verb;
 
-static char *socket_path(void) {
-        const char *rt = getenv("XDG_RUNTIME_DIR");
-        char *p;
-
-        if (!rt || rt[0] != '/')
-                return NULL;
-        return asprintf(&p, "%s/bistro/concierge.sock", rt) < 0 ? NULL : p;
-}
-
-static char *concierge_binary(void) {
-        const char *e = getenv("BISTRO_CONCIERGE");
-        char self[PATH_MAX], *p;
-        ssize_t n;
-
-        if (e)
-                return strdup(e);
-        n = readlink("/proc/self/exe", self, sizeof(self) - 1);
-        if (n > 0) {
-                self[n] = 0;
-                if (startswith(self, BUILD_ROOT "/") &&
-                    asprintf(&p, "%s/src/concierge/concierge", BUILD_ROOT) >= 0) {
-                        if (access(p, X_OK) >= 0)
-                                return p;
-                        free(p);
-                }
-        }
-        return strdup(BISTRO_LIBEXECDIR "/concierge");
-}
-
-/* Starts concierge detached (own session, log in $XDG_RUNTIME_DIR/bistro/concierge.log). */
-static int spawn_concierge(void) {
-        _cleanup_free_ char *bin = concierge_binary(), *log = NULL;
-        const char *rt = getenv("XDG_RUNTIME_DIR");
-        pid_t pid;
-        int status;
-
-        if (!bin || !rt)
-                return -ENOMEM;
-        if (asprintf(&log, "%s/bistro", rt) < 0)
-                return -ENOMEM;
-        (void) mkdir_p(log, 0700);
-        free(log);
-        if (asprintf(&log, "%s/bistro/concierge.log", rt) < 0)
-                return -ENOMEM;
-        pid = fork();
-        if (pid < 0)
-                return -errno;
-        if (pid == 0) {
-                int fd;
-
-                if (setsid() < 0)
-                        _exit(1);
-                if (fork() != 0)
-                        _exit(0);
-                fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
-                if (fd >= 0)
-                        (void) dup2(fd, 0);
-                fd = open(log, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
-                if (fd >= 0) {
-                        (void) dup2(fd, 1);
-                        (void) dup2(fd, 2);
-                }
-                execl(bin, "concierge", (char *) NULL);
-                _exit(127);
-        }
-        (void) waitpid(pid, &status, 0);
-        return 0;
-}
-
 static int connect_concierge(void) {
-        _cleanup_free_ char *path = socket_path();
-        int fd;
+        int fd = concierge_connect(BUILD_ROOT, NULL, NULL);
 
-        if (!path)
-                return log_error_errno(SYNTHETIC_ERRNO(EINVAL), "$XDG_RUNTIME_DIR is not set.");
-        fd = unix_connect(path);
-        if (fd >= 0)
-                return fd;
-        if (fd != -ENOENT && fd != -ECONNREFUSED)
-                return log_error_errno(fd, "Cannot connect to concierge at %s: %m", path);
-        fd = spawn_concierge();
+        if (fd == -EINVAL)
+                return log_error_errno(fd, "$XDG_RUNTIME_DIR is not set (or not absolute).");
+        if (fd == -ETIMEDOUT)
+                return log_error_errno(
+                        fd, "concierge did not come up (see $XDG_RUNTIME_DIR/bistro/concierge.log): %m");
         if (fd < 0)
-                return log_error_errno(fd, "Cannot start concierge: %m");
-        for (int i = 0; i < 200; i++) {
-                struct timespec ts = { 0, 25 * 1000 * 1000 };
-
-                fd = unix_connect(path);
-                if (fd >= 0)
-                        return fd;
-                (void) nanosleep(&ts, NULL);
-        }
-        return log_error_errno(
-                fd, "concierge did not come up (see $XDG_RUNTIME_DIR/bistro/concierge.log): %m");
+                return log_error_errno(fd, "Cannot reach concierge: %m");
+        return fd;
 }
 
 static void human_size(uint64_t b, char *buf, size_t size) {
@@ -244,23 +163,6 @@ static int check_name(const char *name) {
         return 0;
 }
 
-static const char *state_str(int s) {
-        switch (s) {
-        case BISTRO__CONCIERGE__VM_STATE__VM_STATE_STOPPED:
-                return "stopped";
-        case BISTRO__CONCIERGE__VM_STATE__VM_STATE_STARTING:
-                return "starting";
-        case BISTRO__CONCIERGE__VM_STATE__VM_STATE_RUNNING:
-                return "running";
-        case BISTRO__CONCIERGE__VM_STATE__VM_STATE_STOPPING:
-                return "stopping";
-        case BISTRO__CONCIERGE__VM_STATE__VM_STATE_FAILED:
-                return "failed";
-        default:
-                return "unknown";
-        }
-}
-
 /* Strings in VmInfo are validated text without control characters; quotes and backslashes
  * still need escaping. */
 static void json_str(const char *s) {
@@ -277,7 +179,8 @@ static void print_info_json(const Bistro__Concierge__VmInfo *v) {
         printf("{\"name\":");
         json_str(v->name);
         printf(",\"state\":\"%s\",\"pid\":%d,\"cpus\":%u,\"memory_mib\":%llu,\"disk_path\":",
-               state_str(v->state), (int) v->pid, v->cpus, (unsigned long long) v->memory_mib);
+               concierge_vm_state_to_string(v->state), (int) v->pid, v->cpus,
+               (unsigned long long) v->memory_mib);
         json_str(v->disk_path);
         printf(",\"disk_size\":%llu,\"disk_used\":%llu,\"kernel_version\":",
                (unsigned long long) v->disk_size, (unsigned long long) v->disk_used);
@@ -297,7 +200,7 @@ static void print_info(const Bistro__Concierge__VmInfo *v) {
         }
         human_size(v->disk_size, size, sizeof(size));
         human_size(v->disk_used, used, sizeof(used));
-        printf("Name:        %s\nState:       %s\n", v->name, state_str(v->state));
+        printf("Name:        %s\nState:       %s\n", v->name, concierge_vm_state_to_string(v->state));
         if (v->pid)
                 printf("PID:         %d\n", (int) v->pid);
         printf("CPUs:        %u\nMemory:      %llu MiB\nDisk:        %s\nDisk size:   %s (%s used on the host)\n",
@@ -379,8 +282,8 @@ static int verb_list(char **args) {
                 human_size(v->disk_size, size, sizeof(size));
                 human_size(v->disk_used, used, sizeof(used));
                 human_size(v->memory_mib << 20, mem, sizeof(mem));
-                printf("%-24s %-9s %4u %8s %10s %10s\n", v->name, state_str(v->state), v->cpus, mem, size,
-                       used);
+                printf("%-24s %-9s %4u %8s %10s %10s\n", v->name, concierge_vm_state_to_string(v->state),
+                       v->cpus, mem, size, used);
         }
         return 0;
 }
@@ -516,29 +419,12 @@ static int check_container_name(const char *name) {
         return 0;
 }
 
-static const char *container_state_str(int s) {
-        switch (s) {
-        case BISTRO__CONCIERGE__CONTAINER_STATE__CONTAINER_STATE_STOPPED:
-                return "stopped";
-        case BISTRO__CONCIERGE__CONTAINER_STATE__CONTAINER_STATE_STARTING:
-                return "starting";
-        case BISTRO__CONCIERGE__CONTAINER_STATE__CONTAINER_STATE_RUNNING:
-                return "running";
-        case BISTRO__CONCIERGE__CONTAINER_STATE__CONTAINER_STATE_STOPPING:
-                return "stopping";
-        case BISTRO__CONCIERGE__CONTAINER_STATE__CONTAINER_STATE_FAILED:
-                return "failed";
-        default:
-                return "unknown";
-        }
-}
-
 static void print_container_json(const Bistro__Concierge__ContainerInfo *c) {
         printf("{\"vm_name\":");
         json_str(c->vm_name);
         printf(",\"name\":");
         json_str(c->name);
-        printf(",\"state\":\"%s\",\"image\":", container_state_str(c->state));
+        printf(",\"state\":\"%s\",\"image\":", concierge_container_state_to_string(c->state));
         json_str(c->image);
         printf(",\"ipv4_address\":");
         json_str(c->ipv4_address);
@@ -678,7 +564,7 @@ static int verb_container_list(char **args) {
         for (size_t i = 0; i < l->n_containers; i++) {
                 const Bistro__Concierge__ContainerInfo *c = l->containers[i];
 
-                printf("%-24s %-9s %-16s %-15s %s\n", c->name, container_state_str(c->state),
+                printf("%-24s %-9s %-16s %-15s %s\n", c->name, concierge_container_state_to_string(c->state),
                        c->image[0] ? c->image : "-", c->ipv4_address[0] ? c->ipv4_address : "-",
                        c->ipv6_address[0] ? c->ipv6_address : "-");
         }
