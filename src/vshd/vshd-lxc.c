@@ -6,6 +6,7 @@
 #include <lxc/lxccontainer.h>
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 
 #include "log.h"
 #include "vshd.h"
@@ -14,11 +15,19 @@ static int attach_exec(void *payload) {
         vshd_exec_child(payload);
 }
 
+static double now(void) {
+        struct timespec ts;
+
+        (void) clock_gettime(CLOCK_MONOTONIC, &ts);
+        return (double) ts.tv_sec + (double) ts.tv_nsec / 1e9;
+}
+
 int vshd_spawn_container(const VshdExec *x, pid_t *ret_pid, char *err, size_t err_size) {
         lxc_attach_options_t opts = LXC_ATTACH_OPTIONS_DEFAULT;
         const char *name = x->setup->container;
         struct lxc_container *c;
         pid_t pid = -1;
+        double t0 = now(), t1, t2;
         int r;
 
         c = lxc_container_new(name, VSHD_LXC_PATH);
@@ -36,12 +45,15 @@ int vshd_spawn_container(const VshdExec *x, pid_t *ret_pid, char *err, size_t er
                 r = -ESRCH;
                 goto out;
         }
+        t1 = now();
         /* We build the whole environment ourselves (vshd_exec_child()). */
         opts.env_policy = LXC_ATTACH_CLEAR_ENV;
         opts.stdin_fd = x->stdio[0];
         opts.stdout_fd = x->stdio[1];
         opts.stderr_fd = x->stdio[2];
         r = c->attach(c, attach_exec, (void *) x, &opts, &pid);
+        t2 = now();
+        log_debug("Container %s: open and checks %.3f s, attach %.3f s.", name, t1 - t0, t2 - t1);
         if (r < 0 || pid <= 0) {
                 (void) snprintf(err, err_size, "cannot attach to container '%s'", name);
                 r = -EIO;
