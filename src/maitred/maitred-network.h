@@ -8,19 +8,10 @@
 #include <stdint.h>
 
 #include "maitred.pb-c.h"
+#include "rtnl-util.h"
 
 #define NETWORK_IFNAME "eth0"
 #define RESOLV_CONF_PATH "/run/resolv.conf"
-
-/* Each writes one request (NLM_F_REQUEST|NLM_F_ACK) into buf; returns its length or -ENOBUFS. */
-int rtnl_build_link_up(void *buf, size_t size, uint32_t seq, int ifindex);
-int rtnl_build_addr(
-        void *buf, size_t size, uint32_t seq, int family, int ifindex, const void *addr, unsigned prefixlen);
-int rtnl_build_default_route(void *buf, size_t size, uint32_t seq, int family, int ifindex, const void *gw);
-
-/* Looks through one datagram for the ack of seq: 0 for an ack, the negative errno of an error,
- * -EAGAIN when it is not there, -EBADMSG when the datagram is malformed. */
-int rtnl_parse_ack(const void *buf, size_t len, uint32_t seq);
 
 /* resolv.conf text; *ret is malloc()ed. */
 int resolv_conf_format(

@@ -23,6 +23,7 @@
 #include "kmod-util.h"
 #include "log.h"
 #include "macro.h"
+#include "rtnl-util.h"
 #include "tremplin-network.h"
 
 #define NETWORK_UPLINK "eth0"
@@ -30,10 +31,6 @@
 #define NETWORK_IPV6_PREFIX "fd42:b157:3::"
 #define NFT_PATH "/usr/sbin/nft"
 #define NFT_TIMEOUT_SEC 20
-
-#define NL_BUF_SIZE 1024u
-#define NL_RECV_SIZE 8192u
-#define NL_TIMEOUT_MS 5000
 
 /* What the bridge, veth and masquerading need; their dependencies come from modules.dep. The
  * Termina root has no modprobe, so the kernel cannot autoload them when nft asks. */
@@ -92,153 +89,38 @@ int network_write_lxc_config(FILE *f, unsigned slot) {
         return ferror(f) ? -EIO : 0;
 }
 
-/* rtnetlink */
-
-typedef struct NlMsg {
-        uint8_t buf[NL_BUF_SIZE];
-} NlMsg;
-
-static struct nlmsghdr *nl_hdr(NlMsg *m) {
-        return (struct nlmsghdr *) m->buf;
-}
-
-static void nl_init(NlMsg *m, uint16_t type, uint16_t flags, const void *hdr, size_t hlen) {
-        struct nlmsghdr *n = nl_hdr(m);
-
-        memset(m->buf, 0, sizeof(m->buf));
-        n->nlmsg_len = (uint32_t) NLMSG_LENGTH(hlen);
-        n->nlmsg_type = type;
-        n->nlmsg_flags = NLM_F_REQUEST | NLM_F_ACK | flags;
-        memcpy(NLMSG_DATA(n), hdr, hlen);
-}
-
-static struct rtattr *nl_attr(NlMsg *m, uint16_t type, const void *data, size_t dlen) {
-        struct nlmsghdr *n = nl_hdr(m);
-        size_t off = NLMSG_ALIGN(n->nlmsg_len);
-        struct rtattr *a;
-
-        /* every message here is built from constants and fits: a bug otherwise */
-        if (off + RTA_SPACE(dlen) > sizeof(m->buf))
-                abort();
-        a = (struct rtattr *) (m->buf + off);
-        a->rta_type = type;
-        a->rta_len = (unsigned short) RTA_LENGTH(dlen);
-        if (dlen > 0)
-                memcpy(RTA_DATA(a), data, dlen);
-        n->nlmsg_len = (uint32_t) (off + RTA_ALIGN(a->rta_len));
-        return a;
-}
-
-static void nl_nest_end(NlMsg *m, struct rtattr *nest) {
-        nest->rta_len = (unsigned short) (m->buf + nl_hdr(m)->nlmsg_len - (uint8_t *) nest);
-}
-
-static int nl_call(int fd, NlMsg *m, uint32_t seq) {
-        struct sockaddr_nl kernel = { .nl_family = AF_NETLINK };
-        _cleanup_free_ uint8_t *rbuf = NULL;
-
-        nl_hdr(m)->nlmsg_seq = seq;
-        if (sendto(fd, m->buf, nl_hdr(m)->nlmsg_len, 0, (struct sockaddr *) &kernel, sizeof(kernel)) < 0)
-                return -errno;
-        rbuf = malloc(NL_RECV_SIZE);
-        if (!rbuf)
-                return -ENOMEM;
-        for (;;) {
-                struct pollfd pfd = { .fd = fd, .events = POLLIN };
-                struct sockaddr_nl from = {};
-                socklen_t fl = sizeof(from);
-                ssize_t n;
-                int r;
-
-                r = poll(&pfd, 1, NL_TIMEOUT_MS);
-                if (r < 0) {
-                        if (errno == EINTR)
-                                continue;
-                        return -errno;
-                }
-                if (r == 0)
-                        return -ETIMEDOUT;
-                n = recvfrom(fd, rbuf, NL_RECV_SIZE, 0, (struct sockaddr *) &from, &fl);
-                if (n < 0) {
-                        if (errno == EINTR || errno == EAGAIN)
-                                continue;
-                        return -errno;
-                }
-                if (from.nl_pid != 0)
-                        continue;
-                for (size_t off = 0; off + sizeof(struct nlmsghdr) <= (size_t) n;) {
-                        struct nlmsghdr h;
-
-                        memcpy(&h, rbuf + off, sizeof(h));
-                        if (h.nlmsg_len < sizeof(h) || h.nlmsg_len > (size_t) n - off)
-                                return -EBADMSG;
-                        if (h.nlmsg_seq == seq && h.nlmsg_type == NLMSG_ERROR) {
-                                int32_t e;
-
-                                if (h.nlmsg_len < NLMSG_LENGTH(sizeof(e)))
-                                        return -EBADMSG;
-                                memcpy(&e, rbuf + off + NLMSG_HDRLEN, sizeof(e));
-                                if (e > 0 || e < -4095)
-                                        return -EBADMSG;
-                                return e;
-                        }
-                        off += NLMSG_ALIGN(h.nlmsg_len);
-                }
-        }
-}
-
 static int bridge_create(int fd, uint32_t *seq) {
-        struct ifinfomsg ifi = { .ifi_family = AF_UNSPEC };
-        struct rtattr *linkinfo;
-        NlMsg m;
+        uint8_t buf[RTNL_BUF_SIZE];
         int r;
 
-        nl_init(&m, RTM_NEWLINK, NLM_F_CREATE | NLM_F_EXCL, &ifi, sizeof(ifi));
-        nl_attr(&m, IFLA_IFNAME, NETWORK_BRIDGE, sizeof(NETWORK_BRIDGE));
-        linkinfo = nl_attr(&m, IFLA_LINKINFO, NULL, 0);
-        nl_attr(&m, IFLA_INFO_KIND, "bridge", sizeof("bridge"));
-        nl_nest_end(&m, linkinfo);
-        r = nl_call(fd, &m, ++*seq);
+        r = rtnl_build_bridge(buf, sizeof(buf), ++*seq, NETWORK_BRIDGE);
+        if (r < 0)
+                return r;
+        r = rtnl_call(fd, buf, (size_t) r, *seq);
         return r == -EEXIST ? 0 : r;
 }
 
 static int link_up(int fd, uint32_t *seq, int ifindex) {
-        struct ifinfomsg ifi = {
-                .ifi_family = AF_UNSPEC,
-                .ifi_index = ifindex,
-                .ifi_flags = IFF_UP,
-                .ifi_change = IFF_UP,
-        };
-        NlMsg m;
+        uint8_t buf[RTNL_BUF_SIZE];
+        int r;
 
-        nl_init(&m, RTM_NEWLINK, 0, &ifi, sizeof(ifi));
-        return nl_call(fd, &m, ++*seq);
+        r = rtnl_build_link_up(buf, sizeof(buf), ++*seq, ifindex);
+        if (r < 0)
+                return r;
+        return rtnl_call(fd, buf, (size_t) r, *seq);
 }
 
 static int addr_add(
         int fd, uint32_t *seq, int family, int ifindex, const char *address, unsigned prefixlen) {
-        uint8_t a[16];
-        size_t alen = family == AF_INET ? 4 : 16;
-        struct ifaddrmsg ifa = {
-                .ifa_family = (uint8_t) family,
-                .ifa_prefixlen = (uint8_t) prefixlen,
-                /* no duplicate address detection: nothing else is on the bridge yet */
-                .ifa_flags = family == AF_INET6 ? IFA_F_NODAD : 0,
-                .ifa_scope = RT_SCOPE_UNIVERSE,
-                .ifa_index = (uint32_t) ifindex,
-        };
-        NlMsg m;
+        uint8_t buf[RTNL_BUF_SIZE], a[16];
+        int r;
 
         if (inet_pton(family, address, a) != 1)
                 return -EINVAL;
-        nl_init(&m, RTM_NEWADDR, NLM_F_CREATE | NLM_F_REPLACE, &ifa, sizeof(ifa));
-        nl_attr(&m, IFA_LOCAL, a, alen);
-        nl_attr(&m, IFA_ADDRESS, a, alen);
-        if (family == AF_INET) {
-                uint8_t brd[4] = { 10, 0, 3, 255 };
-                nl_attr(&m, IFA_BROADCAST, brd, sizeof(brd));
-        }
-        return nl_call(fd, &m, ++*seq);
+        r = rtnl_build_addr(buf, sizeof(buf), ++*seq, family, ifindex, a, prefixlen);
+        if (r < 0)
+                return r;
+        return rtnl_call(fd, buf, (size_t) r, *seq);
 }
 
 static int sysctl_write(const char *path, const char *value) {

@@ -6,6 +6,7 @@
 #include <cmocka.h>
 #include <arpa/inet.h>
 #include <errno.h>
+#include <linux/if_link.h>
 #include <linux/netlink.h>
 #include <linux/rtnetlink.h>
 #include <net/if.h>
@@ -61,9 +62,34 @@ static void test_addr_ipv4(void **state) {
         assert_int_equal(RTA_PAYLOAD(at), 4);
         assert_memory_equal(RTA_DATA(at), &a, 4);
         assert_non_null(find_attr(buf, sizeof(*ifa), IFA_ADDRESS));
+        at = find_attr(buf, sizeof(*ifa), IFA_BROADCAST);
+        assert_non_null(at);
+        assert_int_equal(*(const uint32_t *) RTA_DATA(at), a.s_addr | htonl(0xffu));
         /* A prefix longer than the address, an unknown family: refused. */
         assert_int_equal(rtnl_build_addr(buf, sizeof(buf), 3, AF_INET, 2, &a, 33), -EINVAL);
         assert_int_equal(rtnl_build_addr(buf, sizeof(buf), 3, AF_UNIX, 2, &a, 8), -EINVAL);
+}
+
+static void test_bridge(void **state) {
+        uint8_t buf[256];
+        const struct nlmsghdr *n = (const void *) buf;
+        const struct rtattr *at, *kind;
+        int r = rtnl_build_bridge(buf, sizeof(buf), 4, "bistrobr0");
+
+        assert_int_equal(r, (int) n->nlmsg_len);
+        assert_int_equal(n->nlmsg_type, RTM_NEWLINK);
+        assert_true(n->nlmsg_flags & NLM_F_CREATE);
+        at = find_attr(buf, sizeof(struct ifinfomsg), IFLA_IFNAME);
+        assert_non_null(at);
+        assert_string_equal(RTA_DATA(at), "bistrobr0");
+        at = find_attr(buf, sizeof(struct ifinfomsg), IFLA_LINKINFO);
+        assert_non_null(at);
+        /* The nest covers exactly its one attribute, the kind. */
+        kind = RTA_DATA(at);
+        assert_int_equal(at->rta_len, RTA_LENGTH(RTA_ALIGN(kind->rta_len)));
+        assert_int_equal(kind->rta_type, IFLA_INFO_KIND);
+        assert_string_equal(RTA_DATA(kind), "bridge");
+        assert_int_equal(rtnl_build_bridge(buf, 40, 4, "bistrobr0"), -ENOBUFS);
 }
 
 static void test_route_ipv6(void **state) {
@@ -157,10 +183,10 @@ static void test_resolv_conf(void **state) {
 
 int main(void) {
         const struct CMUnitTest tests[] = {
-                cmocka_unit_test(test_link_up),     cmocka_unit_test(test_addr_ipv4),
-                cmocka_unit_test(test_route_ipv6),  cmocka_unit_test(test_build_too_small),
-                cmocka_unit_test(test_parse_ack),   cmocka_unit_test(test_parse_malformed),
-                cmocka_unit_test(test_resolv_conf),
+                cmocka_unit_test(test_link_up),         cmocka_unit_test(test_addr_ipv4),
+                cmocka_unit_test(test_bridge),          cmocka_unit_test(test_route_ipv6),
+                cmocka_unit_test(test_build_too_small), cmocka_unit_test(test_parse_ack),
+                cmocka_unit_test(test_parse_malformed), cmocka_unit_test(test_resolv_conf),
         };
 
         return cmocka_run_group_tests(tests, NULL, NULL);
