@@ -336,3 +336,16 @@ def test_pty_terminal_restored(cc):
         assert lflag & termios.ICANON and lflag & termios.ECHO
     finally:
         t.close()
+
+
+def test_container_not_running(cc, bb):
+    r = cc.vmc("container-stop", "termina", bb)
+    assert r.returncode == 0, r.stderr
+    try:
+        r = vsh(cc, "termina", bb, "--", "true")
+        assert r.returncode == 255
+        assert f"container '{bb}' is not running" in r.stderr
+    finally:
+        r = cc.vmc("container", "termina", bb)
+        assert r.returncode == 0, r.stderr
+    assert vsh(cc, "termina", bb, "--", "true").returncode == 0
