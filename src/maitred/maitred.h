@@ -20,7 +20,6 @@
 #define MAITRED_RPC_CONNS_MAX 16u
 #define MAITRED_DEFAULT_PATH "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 
-
 typedef struct Manager Manager;
 typedef struct Service Service;
 typedef struct ProcessWatch ProcessWatch;

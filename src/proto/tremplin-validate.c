@@ -81,10 +81,18 @@ static int validate_list_response_impl(const Bistro__Tremplin__ListContainersRes
         { BISTRO__MESSAGE_TYPE__TREMPLIN_##t, "TREMPLIN_" #t, &bistro__tremplin__##d##__descriptor, v, k, n }
 
 const MessageTypeInfo tremplin_message_types[] = {
-        ENTRY(CREATE_CONTAINER_REQUEST, MESSAGE_KIND_REQUEST, 4096, create_container_request, validate_create),
+        ENTRY(CREATE_CONTAINER_REQUEST,
+              MESSAGE_KIND_REQUEST,
+              4096,
+              create_container_request,
+              validate_create),
         ENTRY(START_CONTAINER_REQUEST, MESSAGE_KIND_REQUEST, 4096, start_container_request, validate_start),
         ENTRY(STOP_CONTAINER_REQUEST, MESSAGE_KIND_REQUEST, 4096, stop_container_request, validate_stop),
-        ENTRY(DELETE_CONTAINER_REQUEST, MESSAGE_KIND_REQUEST, 4096, delete_container_request, validate_delete),
+        ENTRY(DELETE_CONTAINER_REQUEST,
+              MESSAGE_KIND_REQUEST,
+              4096,
+              delete_container_request,
+              validate_delete),
         ENTRY(GET_CONTAINER_INFO_REQUEST,
               MESSAGE_KIND_REQUEST,
               4096,
