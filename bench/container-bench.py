@@ -34,17 +34,9 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "test/integration"))
-from concierge_helpers import Concierge, build_dir  # noqa: E402
+from concierge_helpers import image_store, Concierge, build_dir  # noqa: E402
 
 LXCPATH = "/mnt/stateful/lxc"
-
-
-def real_store():
-    env = os.environ.get("BISTRO_IMAGE_STORE")
-    if env:
-        return Path(env)
-    data = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local/share")
-    return Path(data) / "bistro/images/containers"
 
 
 def fmt(v):
@@ -111,7 +103,7 @@ def main():
     args = ap.parse_args()
     if args.build_dir:
         os.environ["BISTRO_BUILD_DIR"] = str(Path(args.build_dir).resolve())
-    store = real_store()
+    store = image_store()
     images = [i for i in args.images.split(",") if i]
     for i in images:
         if not (store / f"{i}.tar.zst").exists():

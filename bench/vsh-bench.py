@@ -42,7 +42,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "test/integration"))
-from concierge_helpers import Concierge, build_dir  # noqa: E402
+from concierge_helpers import image_store, Concierge, build_dir  # noqa: E402
 
 BENCH = "vshbench"
 LXC = "/mnt/stateful/lxc"
@@ -145,14 +145,6 @@ int main(int argc, char **argv) {
         return 1;
 }
 """
-
-
-def real_store():
-    env = os.environ.get("BISTRO_IMAGE_STORE")
-    if env:
-        return Path(env)
-    data = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local/share")
-    return Path(data) / "bistro/images/containers"
 
 
 def stats(xs):
@@ -319,7 +311,7 @@ def main():
     args = ap.parse_args()
     if args.build_dir:
         os.environ["BISTRO_BUILD_DIR"] = str(Path(args.build_dir).resolve())
-    store = real_store()
+    store = image_store()
     if not (store / "busybox.tar.zst").exists():
         raise SystemExit(f"no busybox image in {store} (image/containers/build-busybox.sh)")
     for tool in ("gcc", "dropbearkey", "ssh", "ssh-keygen"):

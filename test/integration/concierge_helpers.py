@@ -20,6 +20,16 @@ BOOT_TIMEOUT = float(os.environ.get("BISTRO_BOOT_TIMEOUT", "120"))
 EXIT_BOUND = 75.0  # concierge's own bound is 60 s
 
 
+def image_store():
+    """The host's container image store: $BISTRO_IMAGE_STORE, else the one under the real
+    $XDG_DATA_HOME (tests give concierge a private XDG_DATA_HOME, so they pass this one on)."""
+    env = os.environ.get("BISTRO_IMAGE_STORE")
+    if env:
+        return Path(env)
+    data = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local/share")
+    return Path(data) / "bistro/images/containers"
+
+
 def image_dir():
     env = os.environ.get("BISTRO_TERMINA_IMAGE")
     if env:

@@ -23,18 +23,10 @@ from pathlib import Path
 
 import pytest
 
-from concierge_helpers import Concierge, build_dir, image_dir
+from concierge_helpers import image_store, Concierge, build_dir, image_dir
 
 FIRST_TIMEOUT = 1800  # boot + container create under TCG (+ debootstrap when the image is missing)
 CALL_TIMEOUT = 600
-
-
-def real_store():
-    env = os.environ.get("BISTRO_IMAGE_STORE")
-    if env:
-        return Path(env)
-    data = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local/share")
-    return Path(data) / "bistro/images/containers"
 
 
 @pytest.fixture(scope="module")
@@ -44,7 +36,7 @@ def cc():
             pytest.fail(f"{build_dir() / f} missing: build the tree first")
     if not (image_dir() / "manifest.sig").exists():
         pytest.fail(f"no Termina image in {image_dir()}: build it first")
-    store = real_store()
+    store = image_store()
     if not ((store / "debian.tar.zst").exists() and (store / "debian.json").exists()):
         if os.geteuid() != 0:
             pytest.skip(f"no debian image in {store}, and building it needs root "

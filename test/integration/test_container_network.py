@@ -14,15 +14,14 @@ import socket
 import struct
 import subprocess
 import threading
-from pathlib import Path
 
 import pytest
 
-from concierge_helpers import Concierge
+from concierge_helpers import image_store, Concierge
 from procutil import build_dir
 
 VM = "termina"
-STORE = Path(os.environ.get("BISTRO_IMAGE_STORE", Path.home() / ".local/share/bistro/images/containers"))
+STORE = image_store()
 TOKEN = "bistro-network-ok"
 DNS_ANSWER = "192.0.2.77"  # TEST-NET-1: only ever an answer, never contacted
 

@@ -19,14 +19,12 @@ import shutil
 import subprocess
 import tarfile
 import time
-from pathlib import Path
 
 import pytest
 
-from concierge_helpers import Concierge, build_dir, image_dir
+from concierge_helpers import image_store, Concierge, build_dir, image_dir
 
-STORE = Path(os.environ.get("BISTRO_IMAGE_STORE",
-                            os.path.expanduser("~/.local/share/bistro/images/containers")))
+STORE = image_store()
 LXC = "/mnt/stateful/lxc"
 GUEST_CID = 3  # src/vmm/vmm.c
 ID_BASE, ID_COUNT = 100000, 65536

@@ -19,14 +19,12 @@ import subprocess
 import termios
 import threading
 import time
-from pathlib import Path
 
 import pytest
 
-from concierge_helpers import Concierge, build_dir, image_dir
+from concierge_helpers import image_store, Concierge, build_dir, image_dir
 
-STORE = Path(os.environ.get("BISTRO_IMAGE_STORE",
-                            os.path.expanduser("~/.local/share/bistro/images/containers")))
+STORE = image_store()
 CT = "vshbb"
 MIB = 1024 * 1024
 
