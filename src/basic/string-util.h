@@ -26,3 +26,6 @@ bool name_is_valid(const char *s, size_t max);
 char *strscpy(char *dst, const char *src, size_t n);
 
 bool startswith(const char *s, const char *prefix);
+
+/* "512 B", "1.5 MiB": b in binary units, one decimal past bytes. */
+void format_bytes(uint64_t b, char *buf, size_t size);

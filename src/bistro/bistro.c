@@ -60,18 +60,6 @@ static void on_spawn(void *userdata) {
         announce("Starting concierge…");
 }
 
-static void human_size(uint64_t b, char *buf, size_t size) {
-        static const char *const units[] = { "B", "KiB", "MiB", "GiB", "TiB" };
-        double v = (double) b;
-        size_t u = 0;
-
-        while (v >= 1024 && u + 1 < ELEMENTSOF(units)) {
-                v /= 1024;
-                u++;
-        }
-        (void) snprintf(buf, size, u ? "%.1f %s" : "%.0f %s", v, units[u]);
-}
-
 static void progress_end(Progress *p) {
         if (p->shown)
                 fputc('\n', stderr);
@@ -97,8 +85,8 @@ static int on_progress(const Bistro__Concierge__Progress *e, void *userdata) {
                         int pct = (int) (e->done * 100 / e->total), w = pct / 4;
                         char done[32], total[32];
 
-                        human_size(e->done, done, sizeof(done));
-                        human_size(e->total, total, sizeof(total));
+                        format_bytes(e->done, done, sizeof(done));
+                        format_bytes(e->total, total, sizeof(total));
                         fprintf(stderr, "\r  %-12.40s [%.*s%*s] %3d%% %s / %s   ", e->stage, w,
                                 "=========================", 25 - w, "", pct, done, total);
                 } else
@@ -113,8 +101,8 @@ static int on_progress(const Bistro__Concierge__Progress *e, void *userdata) {
                 if (decile != p->last_decile) {
                         char done[32], total[32];
 
-                        human_size(e->done, done, sizeof(done));
-                        human_size(e->total, total, sizeof(total));
+                        format_bytes(e->done, done, sizeof(done));
+                        format_bytes(e->total, total, sizeof(total));
                         announce("  %s: %d%% (%s / %s)", e->stage, decile * 10, done, total);
                         p->last_decile = decile;
                 }

@@ -63,18 +63,6 @@ static int connect_concierge(void) {
         return fd;
 }
 
-static void human_size(uint64_t b, char *buf, size_t size) {
-        static const char *const units[] = { "B", "KiB", "MiB", "GiB", "TiB" };
-        double v = (double) b;
-        size_t u = 0;
-
-        while (v >= 1024 && u + 1 < ELEMENTSOF(units)) {
-                v /= 1024;
-                u++;
-        }
-        (void) snprintf(buf, size, u ? "%.1f %s" : "%.0f %s", v, units[u]);
-}
-
 static int on_event(uint32_t type, uint64_t id, const ProtobufCMessage *msg, void *userdata) {
         const Bistro__Concierge__Progress *p = (const void *) msg;
 
@@ -99,8 +87,8 @@ static int on_event(uint32_t type, uint64_t id, const ProtobufCMessage *msg, voi
                 if (step != progress_last) {
                         char done[32], total[32];
 
-                        human_size(p->done, done, sizeof(done));
-                        human_size(p->total, total, sizeof(total));
+                        format_bytes(p->done, done, sizeof(done));
+                        format_bytes(p->total, total, sizeof(total));
                         if (p->total > 0)
                                 fprintf(stderr, "%s: %d%% (%s / %s)\n", p->stage,
                                         (int) (p->done * 100 / p->total), done, total);
@@ -114,8 +102,8 @@ static int on_event(uint32_t type, uint64_t id, const ProtobufCMessage *msg, voi
                 int pct = (int) (p->done * 100 / p->total), w = pct / 4;
                 char done[32], total[32];
 
-                human_size(p->done, done, sizeof(done));
-                human_size(p->total, total, sizeof(total));
+                format_bytes(p->done, done, sizeof(done));
+                format_bytes(p->total, total, sizeof(total));
                 fprintf(stderr, "\r%-14s [%.*s%*s] %3d%% %s / %s   ", p->stage, w,
                         "=========================", 25 - w, "", pct, done, total);
         } else
@@ -198,8 +186,8 @@ static void print_info(const Bistro__Concierge__VmInfo *v) {
                 putchar('\n');
                 return;
         }
-        human_size(v->disk_size, size, sizeof(size));
-        human_size(v->disk_used, used, sizeof(used));
+        format_bytes(v->disk_size, size, sizeof(size));
+        format_bytes(v->disk_used, used, sizeof(used));
         printf("Name:        %s\nState:       %s\n", v->name, concierge_vm_state_to_string(v->state));
         if (v->pid)
                 printf("PID:         %d\n", (int) v->pid);
@@ -279,9 +267,9 @@ static int verb_list(char **args) {
                 const Bistro__Concierge__VmInfo *v = l->vms[i];
                 char size[32], used[32], mem[32];
 
-                human_size(v->disk_size, size, sizeof(size));
-                human_size(v->disk_used, used, sizeof(used));
-                human_size(v->memory_mib << 20, mem, sizeof(mem));
+                format_bytes(v->disk_size, size, sizeof(size));
+                format_bytes(v->disk_used, used, sizeof(used));
+                format_bytes(v->memory_mib << 20, mem, sizeof(mem));
                 printf("%-24s %-9s %4u %8s %10s %10s\n", v->name, concierge_vm_state_to_string(v->state),
                        v->cpus, mem, size, used);
         }

@@ -98,12 +98,27 @@ static void test_strscpy(void **state) {
         assert_false(startswith("CONN", "CONNECT "));
 }
 
+static void test_format_bytes(void **state) {
+        char buf[32];
+
+        format_bytes(0, buf, sizeof(buf));
+        assert_string_equal(buf, "0 B");
+        format_bytes(1023, buf, sizeof(buf));
+        assert_string_equal(buf, "1023 B");
+        format_bytes(1536, buf, sizeof(buf));
+        assert_string_equal(buf, "1.5 KiB");
+        format_bytes(UINT64_C(169307142), buf, sizeof(buf));
+        assert_string_equal(buf, "161.5 MiB");
+        format_bytes(UINT64_MAX, buf, sizeof(buf));
+        assert_string_equal(buf, "16777216.0 TiB");
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
-                cmocka_unit_test(test_safe_atou64), cmocka_unit_test(test_safe_atou32),
-                cmocka_unit_test(test_safe_atoi),   cmocka_unit_test(test_parse_size),
-                cmocka_unit_test(test_utf8),        cmocka_unit_test(test_name_is_valid),
-                cmocka_unit_test(test_strscpy),
+                cmocka_unit_test(test_format_bytes),  cmocka_unit_test(test_safe_atou64),
+                cmocka_unit_test(test_safe_atou32),   cmocka_unit_test(test_safe_atoi),
+                cmocka_unit_test(test_parse_size),    cmocka_unit_test(test_utf8),
+                cmocka_unit_test(test_name_is_valid), cmocka_unit_test(test_strscpy),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }
