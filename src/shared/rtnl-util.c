@@ -44,7 +44,8 @@ int rtnl_msg_attr(void *buf, size_t size, uint16_t type, const void *data, size_
         memset(a, 0, RTA_SPACE(dlen));
         a->rta_type = type;
         a->rta_len = (unsigned short) RTA_LENGTH(dlen);
-        memcpy(RTA_DATA(a), data, dlen);
+        if (dlen > 0)
+                memcpy(RTA_DATA(a), data, dlen);
         n->nlmsg_len = (uint32_t) (off + RTA_ALIGN(a->rta_len));
         return (int) off;
 }

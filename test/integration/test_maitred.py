@@ -311,14 +311,23 @@ def test_early_boot(mvm):
     assert "maitred[1]: maitred starting as PID 1." in mvm.console()
 
 
+def sh_child_of_pid1(comm):
+    """A dash script: true when a process named comm runs with PID 1 as its parent."""
+    return (f"for p in /proc/[0-9]*; do read -r c < $p/comm 2>/dev/null && [ \"$c\" = {comm} ] && "
+            "while read -r k v; do [ \"$k\" = PPid: ] && [ $v = 1 ] && exit 0; done < $p/status; "
+            "done; exit 1")
+
+
 def test_service_directory(mvm):
     if mvm.guest.kind != "initramfs":
-        pytest.skip("Termina ships no service files yet; the test image has two")
+        # Termina's services are the guest daemons the image builder installs.
+        for name in ("vshd", "tremplin"):
+            assert mvm.sh_true(f"[ -f /etc/bistro/services/{name}.conf ]"), name
+            assert mvm.poll_sh(sh_child_of_pid1(name)), (name, mvm.console()[-2000:])
+        return
     assert mvm.wait_console(r"hello-service: started"), mvm.console()[-2000:]
     # The service still runs, supervised by PID 1 (its environment came from the file).
-    assert mvm.poll_sh("for p in /proc/[0-9]*; do read -r c < $p/comm 2>/dev/null && [ \"$c\" = sleep ] && "
-                       "while read -r k v; do [ \"$k\" = PPid: ] && [ $v = 1 ] && exit 0; done < $p/status; "
-                       "done; exit 1"), mvm.console()[-2000:]
+    assert mvm.poll_sh(sh_child_of_pid1("sleep")), mvm.console()[-2000:]
     # The broken service file is reported and skipped; PID 1 carried on.
     assert re.search(r"bad\.conf:1: invalid service file, skipping", mvm.console())
 
