@@ -547,6 +547,13 @@ static int build_jail(
                 r = jail_add_bind(j, "/dev/kvm", NULL, true);
         if (r < 0)
                 return log_error_errno(r, "Cannot bind device nodes: %m");
+        /* libslirp forwards the guest's DNS (10.0.2.3) to the resolvers in /etc/resolv.conf;
+         * without the file in the jail it asks 127.0.0.1 and the guest gets no answer. */
+        if (arg_net_user && access("/etc/resolv.conf", R_OK) == 0) {
+                r = jail_add_bind(j, "/etc/resolv.conf", NULL, false);
+                if (r < 0)
+                        log_warning_errno(r, "Cannot bind /etc/resolv.conf, the guest will have no DNS: %m");
+        }
         r = jail_add_bind(j, kernel, "/vm/kernel", false);
         if (r < 0)
                 return log_error_errno(r, "Cannot bind kernel '%s': %m", kernel);

@@ -115,7 +115,9 @@ def test_qemu_is_jailed(vm):
     assert not os.path.exists(f"{root}/etc/shadow")
     assert not os.path.exists(f"{root}/home")
     assert not os.path.exists(f"{root}/root")
-    assert set(os.listdir(root)) <= {"dev", "lib", "lib64", "proc", "usr", "vm"}, os.listdir(root)
+    assert set(os.listdir(root)) <= {"dev", "etc", "lib", "lib64", "proc", "usr", "vm"}, os.listdir(root)
+    # /etc holds only the resolver list libslirp forwards the guest's DNS to (user networking).
+    assert not os.path.exists(f"{root}/etc") or os.listdir(f"{root}/etc") == ["resolv.conf"]
     assert sorted(os.listdir(f"{root}/dev")) == ["null", "urandom"] or "kvm" in os.listdir(f"{root}/dev")
     # The root and the binaries are read-only; only the console log and rw disks are writable.
     with open(f"/proc/{pid}/mountinfo") as f:
