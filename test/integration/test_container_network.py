@@ -199,10 +199,7 @@ def test_dns_through_qemu(cc):
         pytest.skip(f"the host cannot resolve {name}: no DNS server reachable from here")
     r = vsh(cc, "net1", f"nslookup {name}", timeout=120)
     out = r.stdout + r.stderr
-    if "timed out" in out or "no servers could be reached" in out:
-        # test_dns_over_nat proves the containers' UDP DNS path; what is left is QEMU's forwarder
-        pytest.skip(f"QEMU's DNS forwarder 10.0.2.3 did not answer (the host resolves {name}, but "
-                    f"libslirp's forwarded query got no reply in this sandbox): {out.strip()[-200:]}")
+    # vmm binds the host's resolv.conf into QEMU's jail: a timeout here is a bug, not the sandbox.
     assert r.returncode == 0 and re.search(r"Address:?\s+\d+\.\d+\.\d+\.\d+", out.split(name, 1)[-1]), out
 
 
