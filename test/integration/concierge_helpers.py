@@ -37,6 +37,18 @@ def image_dir():
     return build_dir() / "image/termina"
 
 
+def require_built(*programs):
+    """Fails the calling test when a program (a path under the build dir) or the signed Termina
+    image is missing: a tree that is not built is an error, never a skip."""
+    import pytest
+
+    for f in programs:
+        if not (build_dir() / f).exists():
+            pytest.fail(f"{build_dir() / f} missing: build the tree first")
+    if not (image_dir() / "manifest.sig").exists():
+        pytest.fail(f"no Termina image in {image_dir()}: build it first (meson -Dimages=true)")
+
+
 def _cmdline(pid):
     try:
         with open(f"/proc/{pid}/cmdline", "rb") as f:

@@ -23,7 +23,7 @@ from pathlib import Path
 
 import pytest
 
-from concierge_helpers import image_store, Concierge, build_dir, image_dir
+from concierge_helpers import require_built, image_store, Concierge, build_dir, image_dir
 
 FIRST_TIMEOUT = 1800  # boot + container create under TCG (+ debootstrap when the image is missing)
 CALL_TIMEOUT = 600
@@ -31,11 +31,7 @@ CALL_TIMEOUT = 600
 
 @pytest.fixture(scope="module")
 def cc():
-    for f in ("src/bistro/bistro", "src/concierge/concierge", "src/vmc/vmc", "src/vsh/vsh", "src/vmm/vmm"):
-        if not (build_dir() / f).exists():
-            pytest.fail(f"{build_dir() / f} missing: build the tree first")
-    if not (image_dir() / "manifest.sig").exists():
-        pytest.fail(f"no Termina image in {image_dir()}: build it first")
+    require_built("src/bistro/bistro", "src/concierge/concierge", "src/vmc/vmc", "src/vsh/vsh", "src/vmm/vmm")
     store = image_store()
     if not ((store / "debian.tar.zst").exists() and (store / "debian.json").exists()):
         if os.geteuid() != 0:

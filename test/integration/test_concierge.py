@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from concierge_helpers import EXIT_BOUND, Concierge, build_dir, image_dir, pid_alive
+from concierge_helpers import require_built, EXIT_BOUND, Concierge, build_dir, image_dir, pid_alive
 
 CYCLES = int(os.environ.get("BISTRO_CONCIERGE_CYCLES", "3"))
 GIB = 1 << 30
@@ -24,12 +24,7 @@ GIB = 1 << 30
 
 @pytest.fixture(scope="module", autouse=True)
 def prerequisites():
-    for f in ("src/concierge/concierge", "src/vmc/vmc", "src/vmm/vmm", "src/vsockd/vsockd",
-              "test/tools/maitred-client"):
-        if not (build_dir() / f).exists():
-            pytest.fail(f"{build_dir() / f} missing: build the tree first")
-    if not (image_dir() / "manifest.sig").exists():
-        pytest.fail(f"no Termina image in {image_dir()}: build it first (meson -Dimages=true)")
+    require_built("src/concierge/concierge", "src/vmc/vmc", "src/vmm/vmm", "src/vsockd/vsockd", "test/tools/maitred-client")
 
 
 @pytest.fixture

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from concierge_helpers import Concierge, build_dir, image_dir
+from concierge_helpers import require_built, Concierge, build_dir, image_dir
 
 SB = 65536  # btrfs primary superblock offset
 SB_MAGIC = SB + 64
@@ -21,12 +21,7 @@ SB_MAGIC = SB + 64
 def prerequisites():
     if os.geteuid() != 0:
         pytest.skip("needs root to mount tmpfs")
-    for f in ("src/concierge/concierge", "src/vmc/vmc", "src/vmm/vmm", "src/vsockd/vsockd",
-              "test/tools/maitred-client"):
-        if not (build_dir() / f).exists():
-            pytest.fail(f"{build_dir() / f} missing: build the tree first")
-    if not (image_dir() / "manifest.sig").exists():
-        pytest.fail(f"no Termina image in {image_dir()}: build it first (meson -Dimages=true)")
+    require_built("src/concierge/concierge", "src/vmc/vmc", "src/vmm/vmm", "src/vsockd/vsockd", "test/tools/maitred-client")
 
 
 class Tmpfs:

@@ -22,7 +22,7 @@ import time
 
 import pytest
 
-from concierge_helpers import image_store, Concierge, build_dir, image_dir
+from concierge_helpers import require_built, image_store, Concierge, build_dir, image_dir
 
 STORE = image_store()
 LXC = "/mnt/stateful/lxc"
@@ -107,11 +107,7 @@ def probe_image(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def cc():
-    for f in ("src/concierge/concierge", "src/vmc/vmc", "src/tremplin/tremplin", "test/tools/maitred-client"):
-        if not (build_dir() / f).exists():
-            pytest.fail(f"{build_dir() / f} missing: build the tree first")
-    if not (image_dir() / "manifest.sig").exists():
-        pytest.fail(f"no Termina image in {image_dir()}: build it first")
+    require_built("src/concierge/concierge", "src/vmc/vmc", "src/tremplin/tremplin", "test/tools/maitred-client")
     if not (STORE / "busybox.tar.zst").exists():
         pytest.skip(f"no busybox image in {STORE} (image/containers/build-busybox.sh makes it)")
     c = Concierge(env={"BISTRO_IMAGE_STORE": str(STORE)}).start()

@@ -11,7 +11,7 @@ import time
 
 import pytest
 
-from concierge_helpers import Concierge, image_dir
+from concierge_helpers import require_built, Concierge, image_dir
 from concierge_helpers import build_dir as cc_build_dir
 from test_maitred import MaitredVm, check_binaries, termina_guest
 
@@ -99,11 +99,7 @@ def test_invalid_request_refused_by_client(args):
 
 
 def test_concierge_vm_has_network():
-    for f in ("src/concierge/concierge", "src/vmc/vmc", "test/tools/maitred-client"):
-        if not (cc_build_dir() / f).exists():
-            pytest.fail(f"{cc_build_dir() / f} missing: build the tree first")
-    if not (image_dir() / "manifest.sig").exists():
-        pytest.fail(f"no Termina image in {image_dir()}: build it first (meson -Dimages=true)")
+    require_built("src/concierge/concierge", "src/vmc/vmc", "test/tools/maitred-client")
     cc = Concierge().start()
     try:
         r = cc.vmc("start", "net1", "--disk-size", "1G")

@@ -22,7 +22,7 @@ import time
 
 import pytest
 
-from concierge_helpers import image_store, Concierge, build_dir, image_dir
+from concierge_helpers import require_built, image_store, Concierge, build_dir, image_dir
 
 STORE = image_store()
 CT = "vshbb"
@@ -35,11 +35,7 @@ def vsh_path():
 
 @pytest.fixture(scope="module")
 def cc():
-    for f in ("src/concierge/concierge", "src/vmc/vmc", "src/vsh/vsh", "src/vshd/vshd"):
-        if not (build_dir() / f).exists():
-            pytest.fail(f"{build_dir() / f} missing: build the tree first")
-    if not (image_dir() / "manifest.sig").exists():
-        pytest.fail(f"no Termina image in {image_dir()}: build it first")
+    require_built("src/concierge/concierge", "src/vmc/vmc", "src/vsh/vsh", "src/vshd/vshd")
     c = Concierge(env={"BISTRO_IMAGE_STORE": str(STORE)}).start()
     r = c.vmc("start", "termina")
     assert r.returncode == 0, r.stderr + c.diagnostics()
