@@ -1058,6 +1058,112 @@ static void test_pax_size_limit(void **state) {
         tar_pax_done(&pax);
 }
 
+static void test_extract_limits(void **state) {
+        _cleanup_(tar_extract_freep) TarExtract *t = NULL;
+        char comp[260], path[4200], pax[8192];
+        struct stat st;
+        Buf b = {};
+        int fd;
+
+        /* The last id of the range is fine; the gid one past it is refused like the uid. */
+        add(&b,
+            &(Entry){ .name = "top",
+                      .type = '0',
+                      .mode = 0644,
+                      .uid = COUNT - 1,
+                      .gid = COUNT - 1,
+                      .size = 1 },
+            "x");
+        add_end(&b);
+        assert_int_equal(extract(&b, "ids"), 0);
+        assert_int_equal(lstat(path_in("ids", "top"), &st), 0);
+        if (geteuid() == 0)
+                assert_int_equal(st.st_gid, SHIFT + COUNT - 1);
+        free(b.data);
+        b = (Buf){};
+        add(&b, &(Entry){ .name = "g", .type = '0', .mode = 0644, .uid = 0, .gid = COUNT, .size = 1 }, "x");
+        add_end(&b);
+        expect_refused(&b, -EBADMSG, "gid 65536");
+        free(b.data);
+
+        /* An id range ending exactly at 2^32 is refused, one below it accepted. */
+        fd = open_root("range");
+        assert_int_equal(
+                tar_extract_new(fd, &(TarExtractOptions){ .id_shift = UINT32_MAX - 10, .id_count = 10 }, &t),
+                0);
+        t = tar_extract_free(t);
+        assert_true(
+                tar_extract_new(
+                        fd, &(TarExtractOptions){ .id_shift = UINT32_MAX - 10, .id_count = 11 }, &t) < 0);
+        assert_null(t);
+        close(fd);
+
+        /* A component of 255 bytes is a name; 256 is not. */
+        memset(comp, 'c', 255);
+        comp[255] = 0;
+        b = (Buf){};
+        pax[0] = 0;
+        pax_record(pax, sizeof(pax), "path", comp);
+        add_meta(&b, 'x', "PaxHeaders/c", pax, strlen(pax));
+        add_file(&b, "ignored", "255", 0644, 0);
+        add_end(&b);
+        assert_int_equal(extract(&b, "c255"), 0);
+        assert_string_equal(read_all(path_in("c255", comp)), "255");
+        free(b.data);
+        comp[255] = 'c';
+        comp[256] = 0;
+        b = (Buf){};
+        pax[0] = 0;
+        pax_record(pax, sizeof(pax), "path", comp);
+        add_meta(&b, 'x', "PaxHeaders/c", pax, strlen(pax));
+        add_file(&b, "ignored", "256", 0644, 0);
+        add_end(&b);
+        assert_true(extract(&b, "c256") < 0);
+        free(b.data);
+
+        /* A path of exactly TAR_PATH_MAX bytes (17 components of 240), then one byte longer. */
+        for (int extra = 0; extra <= 1; extra++) {
+                char sub[16];
+                size_t n = 0;
+
+                for (int i = 0; i < 17; i++) {
+                        size_t len = 240 + (i == 16 ? (size_t) extra : 0);
+                        if (i > 0)
+                                path[n++] = '/';
+                        memset(path + n, 'a' + i, len);
+                        n += len;
+                }
+                path[n] = 0;
+                assert_int_equal(n, TAR_PATH_MAX + (size_t) extra);
+                b = (Buf){};
+                pax[0] = 0;
+                pax_record(pax, sizeof(pax), "path", path);
+                add_meta(&b, 'x', "PaxHeaders/p", pax, strlen(pax));
+                add_file(&b, "ignored", "deep", 0644, 0);
+                add_end(&b);
+                snprintf(sub, sizeof(sub), "p%d", extra);
+                if (extra == 0) {
+                        assert_int_equal(extract(&b, sub), 0);
+                        const char *last = strrchr(path, '/') + 1;
+                        fd = open(path_in(sub, ""), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+                        assert_true(fd >= 0);
+                        /* Walk down with openat: the whole path is longer than PATH_MAX allows. */
+                        for (char *p = path, *slash; (slash = strchr(p, '/')); p = slash + 1) {
+                                int next;
+                                *slash = 0;
+                                next = openat(fd, p, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+                                assert_true(next >= 0);
+                                close(fd);
+                                fd = next;
+                        }
+                        assert_int_equal(faccessat(fd, last, F_OK, 0), 0);
+                        close(fd);
+                } else
+                        assert_true(extract(&b, sub) < 0);
+                free(b.data);
+        }
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test_setup_teardown(test_entry_types, setup, teardown),
@@ -1079,6 +1185,7 @@ int main(void) {
                 cmocka_unit_test(test_number_limits),
                 cmocka_unit_test(test_pax_limits),
                 cmocka_unit_test(test_pax_size_limit),
+                cmocka_unit_test_setup_teardown(test_extract_limits, setup, teardown),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }
