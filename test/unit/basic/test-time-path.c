@@ -59,8 +59,8 @@ static void test_path_join(void **state) {
         struct {
                 const char *a, *b, *want;
         } cases[] = {
-                { "/a", "b", "/a/b" },   { "/a/", "b", "/a/b" },   { "/a//", "/b", "/a/b" },
-                { "/", "b", "/b" },      { "a", "b/c", "a/b/c" },  { "/a", "", "/a/" },
+                { "/a", "b", "/a/b" }, { "/a/", "b", "/a/b" },  { "/a//", "/b", "/a/b" },
+                { "/", "b", "/b" },    { "a", "b/c", "a/b/c" }, { "/a", "", "/a/" },
         };
 
         for (size_t i = 0; i < ELEMENTSOF(cases); i++) {
@@ -153,7 +153,7 @@ static void test_alloc(void **state) {
         assert_string_equal(s, "ab");
         assert_null(malloc_multiply(SIZE_MAX / 2 + 1, 2));
         assert_int_equal(errno, ENOMEM);
-        v = new(int, 4);
+        v = new (int, 4);
         assert_non_null(v);
         assert_int_equal(free_and_strdup(&t, "x"), 0);
         assert_string_equal(t, "x");
