@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #include <fcntl.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <sys/uio.h>
 
@@ -10,6 +11,7 @@
 static LogTarget log_target = LOG_TARGET_STDERR;
 static int log_max_level = LOG_INFO;
 static const char *log_ident = NULL;
+static bool log_show_pid = true;
 static int kmsg_fd = -EBADF;
 
 void log_set_target(LogTarget target) {
@@ -28,6 +30,10 @@ int log_get_max_level(void) {
 
 void log_set_ident(const char *ident) {
         log_ident = ident;
+}
+
+void log_set_show_pid(bool show) {
+        log_show_pid = show;
 }
 
 static const char *const level_names[] = {
@@ -74,8 +80,10 @@ int log_internal(int level, int error, const char *file, int line, const char *f
                 n = snprintf(
                         prefix, sizeof(prefix), "<%d>%s[%d]: ", level, log_ident ?: "bistro",
                         (int) getpid());
-        else if (log_ident)
+        else if (log_ident && log_show_pid)
                 n = snprintf(prefix, sizeof(prefix), "%s[%d]: ", log_ident, (int) getpid());
+        else if (log_ident)
+                n = snprintf(prefix, sizeof(prefix), "%s: ", log_ident);
         else
                 n = 0, prefix[0] = 0;
         if (level >= LOG_DEBUG && n >= 0 && (size_t) n < sizeof(prefix))

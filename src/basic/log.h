@@ -5,6 +5,7 @@
  * "return log_error_errno(r, ...)" logs and propagates in one statement. Library code
  * (src/basic, src/shared) logs at debug level only. "%m" in a format means strerror(error). */
 
+#include <stdbool.h>
 #include <syslog.h>
 
 #include "macro.h"
@@ -22,6 +23,8 @@ void log_set_max_level(int level);
 int log_get_max_level(void);
 /* Name put in front of every line ("vsockd[123]: ..."); the string must outlive logging. */
 void log_set_ident(const char *ident);
+/* CLIs print "prog: message" (the default for daemons is "prog[pid]: message"). */
+void log_set_show_pid(bool show);
 /* Reads $BISTRO_LOG_LEVEL (debug, info, notice, warning, err) when set. */
 void log_parse_environment(void);
 int log_level_from_string(const char *s);

@@ -1,0 +1,17 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#pragma once
+
+/* vsock ports, one purpose each, shared by the host and the guest code (Crostini's numbers where it
+ * has one, see docs/design/wire.md). A guest connect to host port P reaches the unix socket
+ * "<vm socket>_P" on the host (hybrid vsock). */
+
+#define MAITRED_PORT 8888u       /* guest: maitred's RPCs */
+#define MAITRED_READY_PORT 7777u /* host: maitred reports VmReady here */
+#define TREMPLIN_PORT 8890u      /* guest: tremplin, containers */
+#define CICERONE_PORT 8889u      /* host: cicerone, garcon's peer */
+#define VSHD_PORT 9001u          /* guest: vshd, shells */
+#define GARCON_PORT_MIN 10000u   /* guest: garcon's listener, one per container */
+#define GARCON_PORT_MAX 19999u
+
+/* The guest's btrfs stateful disk, mounted by maitred, used by tremplin. */
+#define STATEFUL_MOUNT "/mnt/stateful"

@@ -1,0 +1,113 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include <sys/stat.h>
+
+#include "config.h"
+#include "fd-util.h"
+#include "macro.h"
+#include "path-lookup.h"
+#include "path-util.h"
+#include "string-util.h"
+
+#ifndef BISTRO_BUILD_ROOT
+#        error "BISTRO_BUILD_ROOT must be defined by the build"
+#endif
+
+static int env_absolute(const char *name, const char **ret) {
+        const char *e = getenv(name);
+
+        if (!e || !e[0])
+                return -ENOENT;
+        if (e[0] != '/')
+                return -EINVAL;
+        *ret = e;
+        return 0;
+}
+
+int bistro_data_dir(char **ret) {
+        const char *e;
+        char *p;
+
+        if (env_absolute("XDG_DATA_HOME", &e) >= 0)
+                p = path_join(e, "bistro");
+        else if (env_absolute("HOME", &e) >= 0)
+                p = path_join(e, ".local/share/bistro");
+        else
+                return -EINVAL;
+        if (!p)
+                return -ENOMEM;
+        *ret = p;
+        return 0;
+}
+
+int bistro_runtime_dir(char **ret) {
+        _cleanup_free_ char *p = NULL;
+        const char *e;
+        struct stat st;
+
+        if (env_absolute("XDG_RUNTIME_DIR", &e) < 0)
+                return -EINVAL;
+        p = path_join(e, "bistro");
+        if (!p)
+                return -ENOMEM;
+        if (mkdir(p, 0700) < 0 && errno != EEXIST)
+                return -errno;
+        if (lstat(p, &st) < 0)
+                return -errno;
+        if (!S_ISDIR(st.st_mode) || st.st_uid != geteuid() || (st.st_mode & 077))
+                return -EPERM;
+        *ret = TAKE_PTR(p);
+        return 0;
+}
+
+int bistro_image_store(char **ret) {
+        _cleanup_free_ char *data = NULL;
+        const char *e;
+        int r;
+
+        r = env_absolute("BISTRO_IMAGE_STORE", &e);
+        if (r == -EINVAL)
+                return r;
+        if (r >= 0) {
+                *ret = strdup(e);
+                return *ret ? 0 : -ENOMEM;
+        }
+        r = bistro_data_dir(&data);
+        if (r < 0)
+                return r;
+        *ret = path_join(data, "images/containers");
+        return *ret ? 0 : -ENOMEM;
+}
+
+int bistro_running_from_build_tree(void) {
+        _cleanup_free_ char *self = NULL;
+
+        if (self_exe_path(&self) < 0)
+                return 0;
+        return startswith(self, BISTRO_BUILD_ROOT "/");
+}
+
+int bistro_build_path(const char *rel, char **ret) {
+        if (!bistro_running_from_build_tree())
+                return -ENOENT;
+        *ret = path_join(BISTRO_BUILD_ROOT, rel);
+        return *ret ? 0 : -ENOMEM;
+}
+
+int bistro_find_program(const char *name, const char *env, char **ret) {
+        _cleanup_free_ char *p = NULL;
+        const char *e = env ? getenv(env) : NULL;
+
+        if (e && e[0])
+                p = strdup(e);
+        else if (bistro_running_from_build_tree()) {
+                if (asprintf(&p, "%s/src/%s/%s", BISTRO_BUILD_ROOT, name, name) < 0)
+                        p = NULL;
+        } else
+                p = path_join(BISTRO_LIBEXECDIR, name);
+        if (!p)
+                return -ENOMEM;
+        if (access(p, X_OK) < 0)
+                return -errno;
+        *ret = TAKE_PTR(p);
+        return 0;
+}

@@ -1,0 +1,28 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#pragma once
+
+/* Where Bistro's files are: the one place that resolves them. Non-logging; every function returns
+ * -errno and writes *ret (malloc'd) only on success. */
+
+/* $XDG_DATA_HOME/bistro, else $HOME/.local/share/bistro (state: VM disks, configs, images).
+ * -EINVAL when neither variable holds an absolute path. Not created. */
+int bistro_data_dir(char **ret);
+
+/* $XDG_RUNTIME_DIR/bistro (sockets, per-VM runtime files), created with mode 0700 when missing.
+ * Refused unless it is a real directory (not a symlink) owned by us with no group or other access:
+ * -EINVAL when $XDG_RUNTIME_DIR is unset or relative, -EPERM when the directory is not ours. */
+int bistro_runtime_dir(char **ret);
+
+/* The container image store: $BISTRO_IMAGE_STORE (which must be absolute: -EINVAL otherwise), else
+ * <data dir>/images/containers. */
+int bistro_image_store(char **ret);
+
+/* True when our executable lies in the build tree this library was built in. */
+int bistro_running_from_build_tree(void);
+/* <build root>/rel when running from the build tree, else -ENOENT. */
+int bistro_build_path(const char *rel, char **ret);
+
+/* One of our programs ("vmm", "vsockd", "concierge", ...): the path in the environment variable env
+ * (when env is not NULL and it is set; it must be executable), else src/<name>/<name> in the build tree
+ * when we run from it, else BISTRO_LIBEXECDIR/<name>. -ENOENT when the chosen one is not executable. */
+int bistro_find_program(const char *name, const char *env, char **ret);
