@@ -21,6 +21,10 @@ missing, since there may be no logind to make it):
 
   /usr/bin/python3 bench/bistro-bench.py [--runs 10] [--build-dir build] [--user NAME]
 
+On a host whose cgroups are in hybrid mode (v1 controllers plus a v2 mount), Debian 12's crun
+cannot start rootless containers ("cgroups in hybrid mode not supported"): install runc and give
+the user `[engine] runtime = "runc"` in ~/.config/containers/containers.conf.
+
 The image store is $BISTRO_IMAGE_STORE (else NAME's ~/.local/share/bistro/images/containers); it
 must hold debian.tar.zst (image/containers/build-debian.sh STORE, as root). The distrobox
 container (default `bistro-bench`) and podman image (`localhost/bistro-bench-debian`) are kept
@@ -115,7 +119,13 @@ def distrobox_setup(args, store):
     t0 = time.monotonic()
     r = run("distrobox", "enter", args.distrobox, "--", "true", timeout=1800)
     if r.returncode != 0:
-        return f"first distrobox enter failed: {(r.stdout + r.stderr).strip()[-800:]}"
+        out = (r.stdout + r.stderr).strip()
+        hint = ""
+        if "hybrid mode not supported" in out:
+            # Debian 12's crun refuses a host with cgroups v1 and v2 mounted side by side.
+            hint = (' (crun refuses hybrid cgroups: install runc and put [engine] runtime = "runc" in '
+                    '~/.config/containers/containers.conf)')
+        return f"first distrobox enter failed{hint}: {out[-800:]}"
     print(f"distrobox {args.distrobox}: first enter (start + init) {time.monotonic() - t0:.1f} s", flush=True)
     return None
 
