@@ -472,6 +472,8 @@ int jail_spawn(
         wfd = p[1];
         args.pidfd = (uint64_t) (uintptr_t) &pidfd;
 
+        /* clone3, not safe_fork(): the child is born in its namespaces (a fork() then unshare()
+         * could not enter a new pid namespace itself), and the pidfd comes with it, race-free. */
         *ret_step = "clone3";
         pid = syscall(SYS_clone3, &args, sizeof(args));
         if (pid < 0)

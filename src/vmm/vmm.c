@@ -10,12 +10,10 @@
 #include <inttypes.h>
 #include <sys/file.h>
 #include <sys/socket.h>
-#include <sys/stat.h>
 #include <systemd/sd-daemon.h>
 #include <systemd/sd-event.h>
 
 #include "alloc-util.h"
-#include "config.h"
 #include "fd-util.h"
 #include "log.h"
 #include "macro.h"
