@@ -80,4 +80,3 @@ static inline void fclosep(FILE **f) {
 static inline int negative_errno(void) {
         return errno > 0 ? -errno : -EIO;
 }
-
