@@ -186,6 +186,9 @@ int qmp_execute(Qmp *q, const char *cmd) {
                 return qmp_send_raw(q, cmd);
         if (q->n_pending >= QMP_PENDING_MAX)
                 return -EBUSY;
-        q->pending[q->n_pending++] = xstrdup(cmd);
+        q->pending[q->n_pending] = strdup(cmd);
+        if (!q->pending[q->n_pending])
+                return -ENOMEM;
+        q->n_pending++;
         return 0;
 }
