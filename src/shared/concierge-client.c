@@ -76,7 +76,7 @@ int concierge_spawn(const char *binary) {
                 execl(binary, "concierge", (char *) NULL);
                 _exit(127);
         }
-        return r == 0 ? 0 : -ECHILD;
+        return 0; /* FORK_WAIT: the intermediate child exited 0 */
 }
 
 /* Serializes the start of concierge among clients of this runtime dir: without it, two clients
