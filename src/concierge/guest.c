@@ -74,10 +74,14 @@ int guest_call(
                         (void) snprintf(err, err_size, "cannot reach maitred: %s", strerror(-fd));
                 return fd;
         }
-        r = wire_call_sync(fd, type, req, timeout_ms, &rtype, &resp);
+        r = wire_call_sync(fd, type, req, message_response_type(type), timeout_ms, &rtype, &resp);
         if (r < 0) {
-                if (err && rtype == BISTRO__MESSAGE_TYPE__ERROR_REPLY)
-                        (void) snprintf(err, err_size, "%s", wire_error_message(resp) ?: strerror(-r));
+                _cleanup_free_ char *m = NULL;
+
+                if (rtype == BISTRO__MESSAGE_TYPE__ERROR_REPLY)
+                        (void) wire_error_reply_to_errno((const Bistro__ErrorReply *) resp, &m);
+                if (err && m)
+                        (void) snprintf(err, err_size, "%s", m);
                 else if (err)
                         (void) snprintf(err, err_size, "maitred call failed: %s", strerror(-r));
                 return r;

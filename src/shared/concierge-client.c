@@ -234,12 +234,12 @@ int concierge_call(
 
         if (ret_error)
                 *ret_error = NULL;
-        r = wire_call_sync_full(fd, type, req, timeout_ms, on_event, &ctx, &rtype, &resp);
+        r = wire_call_sync_full(
+                fd, type, req, message_response_type(type), -1, MAX(timeout_ms, 0), on_event, &ctx, &rtype,
+                &resp);
         if (r < 0) {
-                const char *m = rtype == BISTRO__MESSAGE_TYPE__ERROR_REPLY ? wire_error_message(resp) : NULL;
-
-                if (m && ret_error)
-                        *ret_error = strdup(m);
+                if (rtype == BISTRO__MESSAGE_TYPE__ERROR_REPLY && ret_error)
+                        (void) wire_error_reply_to_errno((const Bistro__ErrorReply *) resp, ret_error);
                 return r;
         }
         if (ret_resp)

@@ -122,7 +122,9 @@ static int call(uint32_t type, const ProtobufCMessage *req, const char *what, Pr
         fd = connect_concierge();
         if (fd < 0)
                 return fd;
-        r = wire_call_sync_full(fd, type, req, CALL_TIMEOUT_MS, on_event, NULL, &rtype, &resp);
+        r = wire_call_sync_full(
+                fd, type, req, message_response_type(type), -1, CALL_TIMEOUT_MS, on_event, NULL, &rtype,
+                &resp);
         if (progress_shown && isatty(2))
                 fputc('\n', stderr);
         if (r < 0)
