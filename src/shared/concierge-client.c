@@ -218,12 +218,12 @@ int concierge_call(
         uint32_t rtype = 0;
         int r;
 
-        r = wire_call_sync_full(fd, type, req, timeout_ms, on_event, &ctx, &rtype, &resp);
+        r = wire_call_sync_full(
+                fd, type, req, message_response_type(type), -1, MAX(timeout_ms, 0), on_event, &ctx, &rtype,
+                &resp);
         if (r < 0) {
-                const char *m = rtype == BISTRO__MESSAGE_TYPE__ERROR_REPLY ? wire_error_message(resp) : NULL;
-
-                if (m && reterr_message)
-                        *reterr_message = strdup(m);
+                if (rtype == BISTRO__MESSAGE_TYPE__ERROR_REPLY && reterr_message)
+                        (void) wire_error_reply_to_errno((const Bistro__ErrorReply *) resp, reterr_message);
                 return r;
         }
         if (ret_resp)

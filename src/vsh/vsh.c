@@ -541,8 +541,8 @@ static int run(int argc, char *argv[]) {
                 return EXIT_VSH;
 
         r = wire_call_sync(
-                c.sock, BISTRO__MESSAGE_TYPE__SETUP_CONNECTION_REQUEST, &req.base, SETUP_TIMEOUT_MS, &rtype,
-                &resp);
+                c.sock, BISTRO__MESSAGE_TYPE__SETUP_CONNECTION_REQUEST, &req.base,
+                BISTRO__MESSAGE_TYPE__SETUP_CONNECTION_RESPONSE, SETUP_TIMEOUT_MS, &rtype, &resp);
         if (r < 0) {
                 if (rtype == BISTRO__MESSAGE_TYPE__ERROR_REPLY)
                         log_guest_error(wire_error_message(resp) ?: strerror(-r));
