@@ -125,6 +125,7 @@ static int cmd_verify(int argc, char **argv) {
         int c, r;
 
         optind = 1;
+        opterr = 0;
         while ((c = getopt_long(argc, argv, "", options, NULL)) >= 0)
                 switch (c) {
                 case 'k':
@@ -142,7 +143,7 @@ static int cmd_verify(int argc, char **argv) {
                         want_cmdline = true;
                         break;
                 default:
-                        return -EUSAGE; /* getopt_long() said what is wrong */
+                        return log_usage_bad_option(argv);
                 }
         if (optind + 1 != argc)
                 return log_usage_error(

@@ -130,6 +130,8 @@ static int parse_argv(int argc, char *argv[]) {
         uint32_t u;
         int c, r;
 
+        opterr = 0;
+
         while ((c = getopt_long(argc, argv, "h", options, NULL)) >= 0)
                 switch (c) {
                 case 'h':
@@ -211,7 +213,7 @@ static int parse_argv(int argc, char *argv[]) {
                         arg_stop_timeout_usec = (uint64_t) u * 1000000ULL;
                         break;
                 default:
-                        return -EUSAGE; /* getopt_long() said what is wrong */
+                        return log_usage_bad_option(argv);
                 }
         if (optind < argc)
                 return log_usage_error("Unexpected argument '%s'.", argv[optind]);

@@ -77,6 +77,8 @@ static int parse_argv(int argc, char **argv) {
         };
         int c;
 
+        opterr = 0;
+
         while ((c = getopt_long(argc, argv, "h", options, NULL)) >= 0)
                 switch (c) {
                 case 'h':
@@ -115,7 +117,7 @@ static int parse_argv(int argc, char **argv) {
                         arg_seccomp_selftest = true;
                         break;
                 default:
-                        return -EUSAGE; /* getopt_long() said what is wrong */
+                        return log_usage_bad_option(argv);
                 }
 
         if (arg_seccomp_selftest)

@@ -10,6 +10,7 @@ Env: BISTRO_BUILD_DIR.
 """
 
 import os
+import re
 import shutil
 import subprocess
 import tempfile
@@ -71,5 +72,6 @@ def test_bad_option_exits_2(name, path):
         except subprocess.TimeoutExpired:
             pytest.fail(f"{name} --no-such-option did not exit within 20 s (it should refuse the option)")
     assert r.returncode == 2, f"{name}: exit status {r.returncode}, stderr:\n{r.stderr}"
-    assert r.stderr.startswith(f"{name}: "), f"{name}: stderr does not start with '{name}: ':\n{r.stderr}"
+    # CLIs print "prog: ", daemons "prog[pid]: ".
+    assert re.match(rf"{re.escape(name)}(\[\d+\])?: ", r.stderr), f"{name}: stderr does not start with '{name}: ':\n{r.stderr}"
     assert "no-such-option" in r.stderr, r.stderr
