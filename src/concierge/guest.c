@@ -19,6 +19,7 @@
 #include "socket-util.h"
 #include "spawn-util.h"
 #include "string-util.h"
+#include "time-util.h"
 #include "vsock-hybrid.h"
 #include "wire.h"
 
@@ -152,12 +153,12 @@ int guest_configure_network(const char *vsock_path, bool ipv6, char **reterr_mes
 
 int guest_set_time(const char *vsock_path, char **reterr_message) {
         Bistro__Maitred__SetTimeRequest st = BISTRO__MAITRED__SET_TIME_REQUEST__INIT;
-        struct timespec ts;
+        usec_t now = now_usec(CLOCK_REALTIME);
 
-        if (clock_gettime(CLOCK_REALTIME, &ts) < 0)
-                return -errno;
-        st.seconds = ts.tv_sec;
-        st.nanos = (int32_t) ts.tv_nsec;
+        if (now == 0)
+                return -EIO;
+        st.seconds = (int64_t) (now / USEC_PER_SEC);
+        st.nanos = (int32_t) (now % USEC_PER_SEC * NSEC_PER_USEC);
         return guest_call(
                 vsock_path, BISTRO__MESSAGE_TYPE__SET_TIME_REQUEST, &st.base, 20000, NULL, reterr_message);
 }
