@@ -660,6 +660,10 @@ static int prepare_job(Job *j, void *userdata) {
         r = verify_image(j, vm->manager, &cmdline);
         if (r < 0)
                 return r;
+        /* Only now: a refused image creates nothing. */
+        r = mkdir_p(vm->state_dir, 0700);
+        if (r < 0)
+                return job_fail(j, r, "cannot create %s: %s", vm->state_dir, strerror(-r));
         if (stat(vm->disk_path, &st) < 0) {
                 char *argv[] = { (char *) "qemu-img",
                                  (char *) "create",
@@ -763,12 +767,21 @@ static void prepare_done(
         int r;
 
         vm->job = NULL;
-        if (error < 0) {
-                vm_fail_start(vm, error, message[0] ? message : "preparing the VM failed");
+        vm->exists = access(vm->state_dir, F_OK) >= 0;
+        if (error >= 0 && (type != BISTRO__MESSAGE_TYPE__JOB_RESULT || !res->kernel_cmdline[0])) {
+                error = -EPROTO;
+                message = "the start worker sent no kernel command line";
+        }
+        if (error == -ECANCELED) {
+                /* job_cancel() from vm_stop(), which goes on using vm: never forget it here. */
+                vm_fail_start(vm, error, "start cancelled by a stop request");
                 return;
         }
-        if (type != BISTRO__MESSAGE_TYPE__JOB_RESULT || !res->kernel_cmdline[0]) {
-                vm_fail_start(vm, -EPROTO, "the start worker sent no kernel command line");
+        if (error < 0) {
+                vm_fail_start(vm, error, message[0] ? message : "preparing the VM failed");
+                /* A refused first start leaves nothing behind, not even the object. */
+                if (!vm->exists && !vm_is_up(vm))
+                        vm_forget(m, vm);
                 return;
         }
         vm->starting = false;
@@ -837,11 +850,6 @@ int vm_start(Vm *vm, WireConn *c, uint64_t id, const Bistro__Concierge__StartVmR
                                    "VM '%s' is still shutting down (left by a previous concierge); try again",
                                    vm->name)
                          : -EBUSY;
-        r = mkdir_p(vm->state_dir, 0700);
-        if (r < 0)
-                return c ? wire_reply_error(c, id, r, "cannot create %s: %s", vm->state_dir, strerror(-r))
-                         : r;
-        vm->exists = true;
         if (req->cpus)
                 vm->config.cpus = req->cpus;
         if (req->memory_mib)
@@ -894,11 +902,10 @@ static void shutdown_done(
 int vm_stop(Vm *vm, WireConn *c, uint64_t id, bool force) {
         Pending *p;
 
-        if (vm->starting) {
-                /* Still verifying the image or creating the disk: nothing runs yet. */
+        if (vm->starting)
+                /* Still verifying the image or creating the disk: nothing runs yet. prepare_done()
+                 * fails the start. */
                 vm->job = job_cancel(vm->job);
-                vm_fail_start(vm, -ECANCELED, "start cancelled by a stop request");
-        }
         if (!vm_is_active(vm)) {
                 Bistro__Empty empty = BISTRO__EMPTY__INIT;
 

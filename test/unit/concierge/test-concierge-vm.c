@@ -197,20 +197,27 @@ static void test_start_refused_in_job(void **state) {
         assert_int_equal(w2.n, 0);
         assert_int_equal(w1.error, -ENOKEY);
         assert_non_null(strstr(w1.message, "no trusted image keys"));
-        assert_int_equal(vm->state, BISTRO__CONCIERGE__VM_STATE__VM_STATE_STOPPED);
-        assert_false(vm_is_up(vm));
-        assert_null(vm->job);
-        assert_non_null(strstr(vm->start_error, "no trusted image keys"));
+        /* A refused first start leaves nothing: no object, no state dir. */
+        assert_int_equal(m.n_vms, 0);
         assert_int_equal(manager_vms_running(&m), 0);
-        assert_int_equal(vm->config.cpus, 2);
-        /* Stopped: stop is a no-op, destroy removes the state dir. */
-        assert_int_equal(vm_stop(vm, NULL, 0, false), 0);
-        assert_true(vm->exists);
+        assert_int_equal(vm_get(&m, "termina", false, &vm), -ENOENT);
         {
                 char *dir = sub("data/vms/termina");
                 struct stat st;
 
-                assert_int_equal(stat(dir, &st), 0);
+                assert_int_equal(stat(dir, &st), -1);
+                /* An existing VM: a refused start keeps it, STOPPED, with the reason. */
+                assert_int_equal(mkdir(dir, 0700), 0);
+                assert_int_equal(vm_get(&m, "termina", false, &vm), 0);
+                assert_int_equal(vm_start(vm, NULL, 0, &req), 0);
+                while (vm->job)
+                        assert_true(sd_event_run(m.event, 10 * 1000000) >= 0);
+                assert_int_equal(vm->state, BISTRO__CONCIERGE__VM_STATE__VM_STATE_STOPPED);
+                assert_false(vm_is_up(vm));
+                assert_non_null(strstr(vm->start_error, "no trusted image keys"));
+                assert_int_equal(vm->config.cpus, 2);
+                /* Stopped: stop is a no-op, destroy removes the state dir. */
+                assert_int_equal(vm_stop(vm, NULL, 0, false), 0);
                 assert_int_equal(vm_destroy(vm, &msg), 0);
                 assert_int_equal(stat(dir, &st), -1);
                 free(dir);
