@@ -7,6 +7,9 @@
 
 #define UNPACKED_SIZE_MAX (UINT64_C(64) << 30)
 #define IMAGE_CHUNK_MAX (64u * 1024u)
+/* The uids a user tremplin creates may get: Debian's UID_MIN..UID_MAX (login.defs). */
+#define TREMPLIN_USER_UID_MIN 1000u
+#define TREMPLIN_USER_UID_END 60000u
 
 static int container_info_validate(const Bistro__Tremplin__ContainerInfo *m) {
         PROTO_CHECK(m);
@@ -38,6 +41,11 @@ PROTO_VALIDATOR(validate_start, Bistro__Tremplin__StartContainerRequest)
 static int validate_start_impl(const Bistro__Tremplin__StartContainerRequest *m) {
         PROTO_CHECK(proto_name_ok(m->name));
         PROTO_CHECK(proto_token_ok(m->token));
+        PROTO_CHECK(m->user && (m->user[0] == '\0' || proto_user_ok(m->user)));
+        /* A uid only means something with a user; 0 is "the default". */
+        PROTO_CHECK(
+                m->uid == 0 ||
+                (m->user[0] != '\0' && m->uid >= TREMPLIN_USER_UID_MIN && m->uid < TREMPLIN_USER_UID_END));
         return 0;
 }
 
@@ -66,6 +74,7 @@ static int validate_list_impl(const Bistro__Tremplin__ListContainersRequest *m) 
 
 PROTO_VALIDATOR(validate_info_response, Bistro__Tremplin__ContainerInfoResponse)
 static int validate_info_response_impl(const Bistro__Tremplin__ContainerInfoResponse *m) {
+        PROTO_CHECK(!m->user_created || m->user_ready);
         return container_info_validate(m->container);
 }
 
