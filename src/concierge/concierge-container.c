@@ -59,6 +59,8 @@ typedef struct CtOp {
         char token[TOKEN_LEN + 1];
         char *vsock_path;
         char *image_request; /* StartContainer: the request's image, resolved when creating */
+        char user[32 + 1];   /* StartContainer: ensure this user ("" for none; proto_user_ok: <= 32) */
+        uint32_t uid;
         uint64_t unpacked_size;
         bool force, create_if_missing;
         Vm *waiting_on; /* StartContainer waiting for the VM to leave STARTING */
@@ -442,6 +444,8 @@ static int tremplin_start(Job *j, CtOp *op, ProtobufCMessage **ret) {
 
         req.name = op->name;
         req.token = op->token;
+        req.user = op->user;
+        req.uid = op->uid;
         return tremplin_call(
                 j, op, BISTRO__MESSAGE_TYPE__TREMPLIN_START_CONTAINER_REQUEST, &req.base, CALL_TIMEOUT_MS,
                 BISTRO__MESSAGE_TYPE__TREMPLIN_CONTAINER_INFO_RESPONSE, ret);
@@ -679,6 +683,8 @@ static int handle_start(
         if (!op)
                 return wire_reply_error(c, id, -ENOMEM, "out of memory");
         op->create_if_missing = req->create_if_missing;
+        strscpy(op->user, req->user, sizeof(op->user)); /* validated: proto_user_ok() or "" */
+        op->uid = req->uid;
         op->image_request = strdup(req->image);
         if (!op->image_request)
                 return wire_reply_error(c, id, -ENOMEM, "out of memory");

@@ -35,12 +35,27 @@ unsigned manager_vms_running(const Manager *m) {
         return n;
 }
 
+static int on_flush_timer(sd_event_source *s, uint64_t usec, void *userdata) {
+        manager_check_exit(userdata);
+        return 0;
+}
+
 void manager_check_exit(Manager *m) {
         if (!m->exiting)
                 return;
         for (size_t i = 0; i < m->n_vms; i++)
                 if (vm_is_up(m->vms[i]))
                         return;
+        /* Replies are written from the loop: let the ExitRequest's answer out first (bounded by
+         * the exit timer). */
+        if (m->exit_conn && !wire_conn_is_closed(m->exit_conn) &&
+            wire_conn_get_write_queued(m->exit_conn) > 0) {
+                m->flush_timer = sd_event_source_disable_unref(m->flush_timer);
+                if (sd_event_add_time_relative(
+                            m->event, &m->flush_timer, CLOCK_MONOTONIC, 10 * USEC_PER_MSEC, 0,
+                            on_flush_timer, m) >= 0)
+                        return;
+        }
         log_info("All VMs stopped; exiting.");
         (void) sd_event_exit(m->event, 0);
 }
@@ -191,6 +206,8 @@ void manager_done(Manager *m) {
         m->server = wire_server_free(m->server);
         m->exit_timer = sd_event_source_disable_unref(m->exit_timer);
         m->clock_timer = sd_event_source_disable_unref(m->clock_timer);
+        m->flush_timer = sd_event_source_disable_unref(m->flush_timer);
+        m->exit_conn = wire_conn_unref(m->exit_conn);
         m->event = sd_event_unref(m->event);
         free(m->state_root);
         free(m->vms_dir);

@@ -40,7 +40,8 @@ typedef struct Manager {
         uint64_t ready_timeout_usec;
         unsigned n_requests; /* jobs answering a client (export, import, resize, containers) */
         bool exiting;
-        sd_event_source *exit_timer, *clock_timer;
+        sd_event_source *exit_timer, *clock_timer, *flush_timer;
+        WireConn *exit_conn; /* the client whose ExitRequest must be answered before we exit */
         ClockSample clock;
         ContainerToken *tokens;
         size_t n_tokens;

@@ -179,6 +179,8 @@ static int handle_exit(Manager *m, WireConn *c, uint64_t id, const Bistro__Conci
                         n, n == 1 ? "" : "s", m->n_requests, m->n_requests == 1 ? "" : "s");
         log_info("Asked to exit by a client%s.", req->if_idle ? " (idle)" : "");
         r = wire_reply(c, id, BISTRO__MESSAGE_TYPE__EMPTY, &empty.base);
+        if (!m->exit_conn)
+                m->exit_conn = wire_conn_ref(c);
         manager_begin_exit(m);
         return r;
 }
@@ -318,6 +320,7 @@ static int run(int argc, char *argv[]) {
         sigset_t mask;
         int c, fd, r;
 
+        opterr = 0; /* we say it ourselves, in our format */
         while ((c = getopt_long(argc, argv, "h", options, NULL)) >= 0)
                 switch (c) {
                 case 'i':
@@ -329,7 +332,7 @@ static int run(int argc, char *argv[]) {
                 case 'h':
                         return help();
                 case '?':
-                        return -EUSAGE; /* getopt_long() printed why */
+                        return log_usage_error("Unknown option '%s'.", argv[optind - 1]);
                 default:
                         return log_usage_error("Unknown option code '%c'.", c);
                 }

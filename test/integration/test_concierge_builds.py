@@ -119,7 +119,7 @@ def test_get_version_names_the_running_build(tmp_path):
     alt.parent.mkdir()
     shutil.copy2(build_dir() / "src/concierge/concierge", alt)
     os.utime(alt, ns=(1_000_000_000_123, 1_000_000_000_123))  # another build: another mtime
-    cc = BinaryConcierge(alt).start()
+    cc = BinaryConcierge(alt, env={"BISTRO_VMM": str(build_dir() / "src/vmm/vmm")}).start()
     try:
         rtype, f = call(cc, GET_VERSION_REQUEST)
         assert rtype == GET_VERSION_RESPONSE, f
