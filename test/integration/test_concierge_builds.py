@@ -198,3 +198,34 @@ def test_exit_codes(args, status):
             assert "--help" in r.stderr
     finally:
         shutil.rmtree(cc.root, ignore_errors=True)
+
+
+def test_disk_in_use_is_told_as_such():
+    """QEMU's "Failed to get write lock" (in vmm.log) becomes a clear error, not "vmm status 2"."""
+    cc = Concierge().start()
+    holder = None
+    try:
+        r = cc.vmc("start", "termina", "--disk-size", "1G")
+        assert r.returncode == 0, r.stderr + cc.diagnostics()
+        assert cc.vmc("stop", "termina").returncode == 0
+        disk = cc.data_dir / "bistro/vms/termina/disk.qcow2"
+        # qemu-io keeps the image open (and write-locked) while it waits for commands on stdin.
+        holder = subprocess.Popen(["qemu-io", "-f", "qcow2", str(disk)], stdin=subprocess.PIPE,
+                                  stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        time.sleep(1)
+        assert holder.poll() is None
+        r = cc.vmc("start", "termina")
+        assert r.returncode == 1
+        assert f"disk {disk} is in use by another process" in r.stderr, r.stderr
+        assert "vmm status" not in r.stderr
+        holder.stdin.close()
+        holder.wait(20)
+        holder = None
+        r = cc.vmc("start", "termina")
+        assert r.returncode == 0, r.stderr + cc.diagnostics()
+        assert cc.vmc("stop", "termina").returncode == 0
+    finally:
+        if holder:
+            holder.kill()
+            holder.wait()
+        cc.cleanup()
