@@ -238,10 +238,14 @@ static int tremplin_call(
         fd = tremplin_connect(j, op);
         if (fd < 0)
                 return fd;
-        r = wire_call_sync(fd, type, req, timeout_ms, &rtype, &resp);
+        r = wire_call_sync(fd, type, req, expected, timeout_ms, &rtype, &resp);
         if (r < 0) {
+                _cleanup_free_ char *m = NULL;
+
                 if (rtype == BISTRO__MESSAGE_TYPE__ERROR_REPLY)
-                        return job_fail(j, r, "%s", wire_error_message(resp) ?: strerror(-r));
+                        (void) wire_error_reply_to_errno((const Bistro__ErrorReply *) resp, &m);
+                if (m)
+                        return job_fail(j, r, "%s", m);
                 return job_fail(j, r, "tremplin call failed: %s", strerror(-r));
         }
         if (rtype != expected)
@@ -308,9 +312,10 @@ static int read_early_reply(Job *j, int fd, int timeout_ms) {
         if (r < 0)
                 return r;
         if (h.type == BISTRO__MESSAGE_TYPE__ERROR_REPLY) {
-                const Bistro__ErrorReply *e = (const void *) msg;
+                _cleanup_free_ char *m = NULL;
 
-                return job_fail(j, e->error < 0 ? e->error : -EIO, "%s", e->message);
+                r = wire_error_reply_to_errno((const Bistro__ErrorReply *) msg, &m);
+                return job_fail(j, r, "%s", m ?: strerror(-r));
         }
         return job_fail(j, -EBADMSG, "tremplin answered before the image was complete");
 }
@@ -417,9 +422,10 @@ static int create_stream(Job *j, CtOp *op, ProtobufCMessage **ret) {
         if (r < 0)
                 return job_fail(j, r, "no answer from tremplin: %s", strerror(-r));
         if (h.type == BISTRO__MESSAGE_TYPE__ERROR_REPLY) {
-                const Bistro__ErrorReply *e = (const void *) resp;
+                _cleanup_free_ char *m = NULL;
 
-                return job_fail(j, e->error < 0 ? e->error : -EIO, "%s", e->message);
+                r = wire_error_reply_to_errno((const Bistro__ErrorReply *) resp, &m);
+                return job_fail(j, r, "%s", m ?: strerror(-r));
         }
         if (h.type != BISTRO__MESSAGE_TYPE__TREMPLIN_CONTAINER_INFO_RESPONSE || h.id != 1 ||
             h.flags != FRAME_RESPONSE)

@@ -1,34 +1,40 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* tremplin: the container helper in the VM (docs/design/containers.md). Listens on vsock port
- * 8890, accepts only the host (peer CID 2), and forks one worker per connection, which reads the
- * one request, does the (blocking) work through liblxc and answers. The main loop only accepts,
- * reaps and, on SIGTERM (VM shutdown), stops the running containers and exits. */
+ * TREMPLIN_PORT (8890), accepts only the host (peer CID 2), and forks one worker per connection, which reads
+ * the one request, does the (blocking) work through liblxc and answers. The main loop only accepts, reaps
+ * and, on SIGTERM (VM shutdown), stops the running containers and exits. */
 #include <errno.h>
 #include <fcntl.h>
+#include <getopt.h>
 #include <linux/vm_sockets.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <systemd/sd-event.h>
 #include <unistd.h>
 
+#include "alloc-util.h"
+#include "bistro-ports.h"
 #include "fd-util.h"
 #include "log.h"
 #include "macro.h"
+#include "main-func.h"
 #include "message-type.h"
 #include "proto-validate.h"
 #include "socket-util.h"
+#include "spawn-util.h"
 #include "string-util.h"
 #include "tremplin-container.h"
+#include "tremplin-error.h"
+#include "tremplin-import.h"
 #include "tremplin-network.h"
+#include "tremplin-subvol.h"
 #include "wire.h"
 
-#define TREMPLIN_PORT 8890u
 #define WORKERS_MAX 32u
 #define REQUEST_TIMEOUT_MS 10000
 #define REPLY_TIMEOUT_MS 30000
@@ -43,27 +49,30 @@ typedef struct Manager {
         sd_event_source *worker_sources[WORKERS_MAX];
 } Manager;
 
+/* The message travels whole (the LXC log tail the user needs), bounded at what an ErrorReply
+ * holds, cut on a character boundary, its controls replaced. */
 static int reply_error(int fd, uint64_t id, int error, const char *message) {
         Bistro__ErrorReply e = BISTRO__ERROR_REPLY__INIT;
-        char buf[PROTO_ERROR_MESSAGE_MAX + 1];
+        _cleanup_free_ char *text = NULL;
 
         if (error >= 0 || error < -4095)
                 error = -EIO;
-        strscpy(buf, message && message[0] ? message : strerror(-error), sizeof(buf));
-        for (char *p = buf; *p; p++)
-                if ((unsigned char) *p < 0x20 || (unsigned char) *p >= 0x7f)
-                        *p = (*p == '\n') ? ' ' : '?';
+        text = error_text_sanitize(message && message[0] ? message : strerror(-error), ERROR_TEXT_MAX);
         e.error = error;
-        e.message = buf;
+        e.message = text ?: (char *) "";
         return wire_send_sync(
                 fd, BISTRO__MESSAGE_TYPE__ERROR_REPLY, FRAME_RESPONSE, id, &e.base, REPLY_TIMEOUT_MS);
 }
 
-static int reply_info(int fd, uint64_t id, Bistro__Tremplin__ContainerInfo *info) {
+static int reply_info(int fd, uint64_t id, Bistro__Tremplin__ContainerInfo *info, const StartResult *res) {
         Bistro__Tremplin__ContainerInfoResponse resp = BISTRO__TREMPLIN__CONTAINER_INFO_RESPONSE__INIT;
         int r;
 
         resp.container = info;
+        if (res) {
+                resp.user_ready = res->user_ready;
+                resp.user_created = res->user_created;
+        }
         r = wire_send_sync(
                 fd, BISTRO__MESSAGE_TYPE__TREMPLIN_CONTAINER_INFO_RESPONSE, FRAME_RESPONSE, id, &resp.base,
                 REPLY_TIMEOUT_MS);
@@ -96,7 +105,7 @@ static void drain_image(int fd, uint64_t id) {
 static int worker_run(int fd) {
         _cleanup_message_ ProtobufCMessage *msg = NULL;
         Bistro__Tremplin__ContainerInfo info = BISTRO__TREMPLIN__CONTAINER_INFO__INIT;
-        char err[1024] = "";
+        _cleanup_free_ char *err = NULL;
         FrameHeader h;
         int r;
 
@@ -109,36 +118,36 @@ static int worker_run(int fd) {
 
         switch (h.type) {
         case BISTRO__MESSAGE_TYPE__TREMPLIN_CREATE_CONTAINER_REQUEST:
-                r = container_create(fd, h.id, (const void *) msg, &info, err, sizeof(err));
+                r = container_create(fd, h.id, (const void *) msg, &info, &err);
                 if (r < 0) {
                         (void) reply_error(fd, h.id, r, err);
                         drain_image(fd, h.id);
                         return r;
                 }
-                return reply_info(fd, h.id, &info);
+                return reply_info(fd, h.id, &info, NULL);
         case BISTRO__MESSAGE_TYPE__TREMPLIN_START_CONTAINER_REQUEST: {
-                const Bistro__Tremplin__StartContainerRequest *req = (const void *) msg;
+                StartResult res = {};
 
-                r = container_start(req->name, req->token, &info, err, sizeof(err));
-                return r < 0 ? reply_error(fd, h.id, r, err) : reply_info(fd, h.id, &info);
+                r = container_start((const void *) msg, &info, &res, &err);
+                return r < 0 ? reply_error(fd, h.id, r, err) : reply_info(fd, h.id, &info, &res);
         }
         case BISTRO__MESSAGE_TYPE__TREMPLIN_STOP_CONTAINER_REQUEST: {
                 const Bistro__Tremplin__StopContainerRequest *req = (const void *) msg;
 
-                r = container_stop(req->name, req->force, err, sizeof(err));
+                r = container_stop(req->name, req->force, &err);
                 return r < 0 ? reply_error(fd, h.id, r, err) : reply_empty(fd, h.id);
         }
         case BISTRO__MESSAGE_TYPE__TREMPLIN_DELETE_CONTAINER_REQUEST: {
                 const Bistro__Tremplin__DeleteContainerRequest *req = (const void *) msg;
 
-                r = container_delete(req->name, err, sizeof(err));
+                r = container_delete(req->name, &err);
                 return r < 0 ? reply_error(fd, h.id, r, err) : reply_empty(fd, h.id);
         }
         case BISTRO__MESSAGE_TYPE__TREMPLIN_GET_CONTAINER_INFO_REQUEST: {
                 const Bistro__Tremplin__GetContainerInfoRequest *req = (const void *) msg;
 
-                r = container_get_info(req->name, &info, err, sizeof(err));
-                return r < 0 ? reply_error(fd, h.id, r, err) : reply_info(fd, h.id, &info);
+                r = container_get_info(req->name, &info, &err);
+                return r < 0 ? reply_error(fd, h.id, r, err) : reply_info(fd, h.id, &info, NULL);
         }
         case BISTRO__MESSAGE_TYPE__TREMPLIN_LIST_CONTAINERS_REQUEST: {
                 Bistro__Tremplin__ListContainersResponse resp =
@@ -146,7 +155,7 @@ static int worker_run(int fd) {
                 Bistro__Tremplin__ContainerInfo **l = NULL;
                 size_t n = 0;
 
-                r = container_list(&l, &n, err, sizeof(err));
+                r = container_list(&l, &n, &err);
                 if (r < 0)
                         return reply_error(fd, h.id, r, err);
                 resp.containers = l;
@@ -172,6 +181,14 @@ static int peer_cid(int fd, uint32_t *ret) {
                 return -EAFNOSUPPORT;
         *ret = sa.svm_cid;
         return 0;
+}
+
+static void manager_done(Manager *m) {
+        m->listen_source = sd_event_source_disable_unref(m->listen_source);
+        for (size_t i = 0; i < WORKERS_MAX; i++)
+                m->worker_sources[i] = sd_event_source_disable_unref(m->worker_sources[i]);
+        m->listen_fd = safe_close(m->listen_fd);
+        m->event = sd_event_unref(m->event);
 }
 
 static int on_worker_exit(sd_event_source *s, const siginfo_t *si, void *userdata) {
@@ -212,18 +229,14 @@ static int on_accept(sd_event_source *s, int lfd, uint32_t revents, void *userda
                 log_warning("Too many requests in progress, refusing one.");
                 return 0;
         }
-        pid = fork();
-        if (pid < 0) {
-                log_error_errno(errno, "fork failed: %m");
+        /* The worker gets a fresh signal state (the loop blocks SIGTERM/SIGCHLD for its
+         * signalfds) and dies with us. */
+        r = safe_fork("tremplin-worker", FORK_RESET_SIGNALS | FORK_DEATHSIG, &pid);
+        if (r < 0) {
+                log_error_errno(r, "Cannot fork a worker: %m");
                 return 0;
         }
-        if (pid == 0) {
-                sigset_t all;
-
-                (void) prctl(PR_SET_PDEATHSIG, SIGKILL);
-                sigfillset(&all);
-                (void) sigprocmask(SIG_UNBLOCK, &all, NULL);
-                (void) signal(SIGTERM, SIG_DFL);
+        if (r == 0) {
                 (void) signal(SIGPIPE, SIG_IGN);
                 safe_close(m->listen_fd);
                 (void) alarm(WORKER_BOUND_S);
@@ -250,18 +263,43 @@ static int on_term(sd_event_source *s, const struct signalfd_siginfo *si, void *
         return sd_event_exit(m->event, 0);
 }
 
-int main(int argc, char *argv[]) {
-        Manager m = { .listen_fd = -EBADF };
+static int help(void) {
+        printf("Usage: tremplin [--help]\n"
+               "Bistro's container helper in the VM; vsock port %u, host only.\n",
+               TREMPLIN_PORT);
+        return 0;
+}
+
+static int parse_argv(int argc, char *argv[]) {
+        static const struct option options[] = {
+                { "help", no_argument, NULL, 'h' },
+                {},
+        };
+        int c;
+
+        while ((c = getopt_long(argc, argv, "h", options, NULL)) >= 0)
+                switch (c) {
+                case 'h':
+                        help();
+                        return 0;
+                default:
+                        return -EUSAGE; /* getopt said why */
+                }
+        if (optind < argc)
+                return log_usage_error("Unexpected argument: %s", argv[optind]);
+        return 1;
+}
+
+static int run(int argc, char *argv[]) {
+        _cleanup_(manager_done) Manager m = { .listen_fd = -EBADF };
         sigset_t mask;
         int r;
 
         log_set_ident("tremplin");
         log_parse_environment();
-        if (argc > 1) {
-                printf("Usage: tremplin\nBistro's container helper in the VM; vsock port %u, host only.\n",
-                       TREMPLIN_PORT);
-                return streq(argv[1], "--help") ? EXIT_SUCCESS : EXIT_FAILURE;
-        }
+        r = parse_argv(argc, argv);
+        if (r <= 0)
+                return r;
         (void) umask(0022);
         (void) signal(SIGPIPE, SIG_IGN);
         sigemptyset(&mask);
@@ -269,7 +307,7 @@ int main(int argc, char *argv[]) {
         sigaddset(&mask, SIGINT);
         sigaddset(&mask, SIGCHLD);
         if (sigprocmask(SIG_BLOCK, &mask, NULL) < 0)
-                return log_error_errno(errno, "sigprocmask failed: %m"), EXIT_FAILURE;
+                return log_error_errno(errno, "sigprocmask failed: %m");
 
         /* Usually nothing yet: concierge mounts the stateful disk after boot. Create and List
          * clean up again. */
@@ -280,24 +318,22 @@ int main(int argc, char *argv[]) {
 
         r = sd_event_default(&m.event);
         if (r < 0)
-                return log_error_errno(r, "sd_event_default failed: %m"), EXIT_FAILURE;
+                return log_error_errno(r, "sd_event_default failed: %m");
         m.listen_fd = vsock_listen(TREMPLIN_PORT, 16);
         if (m.listen_fd < 0)
-                return log_error_errno(m.listen_fd, "Cannot listen on vsock port %u: %m", TREMPLIN_PORT),
-                       EXIT_FAILURE;
+                return log_error_errno(m.listen_fd, "Cannot listen on vsock port %u: %m", TREMPLIN_PORT);
         r = sd_event_add_io(m.event, &m.listen_source, m.listen_fd, EPOLLIN, on_accept, &m);
         if (r >= 0)
                 r = sd_event_add_signal(m.event, NULL, SIGTERM, on_term, &m);
         if (r >= 0)
                 r = sd_event_add_signal(m.event, NULL, SIGINT, on_term, &m);
         if (r < 0)
-                return log_error_errno(r, "Cannot set up the event loop: %m"), EXIT_FAILURE;
+                return log_error_errno(r, "Cannot set up the event loop: %m");
         log_info("Listening on vsock port %u.", TREMPLIN_PORT);
         r = sd_event_loop(m.event);
-        m.listen_source = sd_event_source_disable_unref(m.listen_source);
-        for (size_t i = 0; i < WORKERS_MAX; i++)
-                m.worker_sources[i] = sd_event_source_disable_unref(m.worker_sources[i]);
-        safe_close(m.listen_fd);
-        sd_event_unref(m.event);
-        return r < 0 ? EXIT_FAILURE : EXIT_SUCCESS;
+        if (r < 0)
+                return log_error_errno(r, "The event loop failed: %m");
+        return 0;
 }
+
+DEFINE_MAIN_FUNCTION(run);

@@ -1,0 +1,102 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <linux/openat2.h>
+#include <stdio.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include "fd-util.h"
+#include "macro.h"
+#include "tremplin-layout.h"
+#include "tremplin-lxc-config.h"
+#include "tremplin-network.h"
+
+int stat_in_root(int rootfs_fd, const char *path, struct stat *ret) {
+        struct open_how how = { .flags = O_PATH | O_CLOEXEC,
+                                .resolve = RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS };
+        _cleanup_close_ int fd = -EBADF;
+
+        fd = (int) syscall(SYS_openat2, rootfs_fd, path, &how, sizeof(how));
+        if (fd < 0 || fstat(fd, ret) < 0)
+                return -errno;
+        return 0;
+}
+
+typedef enum InitKind {
+        INIT_NONE,    /* use bistro-init */
+        INIT_OTHER,   /* busybox, sysvinit...: LXC's default halt signal, SIGPWR */
+        INIT_SYSTEMD, /* halts on SIGRTMIN+3 */
+} InitKind;
+
+/* /sbin/init inside the rootfs (resolved inside it) is an executable file. */
+static InitKind rootfs_init(int rootfs_fd) {
+        struct stat st, sd;
+
+        if (stat_in_root(rootfs_fd, "sbin/init", &st) < 0 || !S_ISREG(st.st_mode) || !(st.st_mode & 0111))
+                return INIT_NONE;
+        if ((stat_in_root(rootfs_fd, "lib/systemd/systemd", &sd) >= 0 ||
+             stat_in_root(rootfs_fd, "usr/lib/systemd/systemd", &sd) >= 0) &&
+            sd.st_dev == st.st_dev && sd.st_ino == st.st_ino)
+                return INIT_SYSTEMD;
+        return INIT_OTHER;
+}
+
+int write_lxc_config(
+        const char *writedir, const char *dir, const char *name, const ContainerMeta *m, int rootfs_fd) {
+        char path[PATH_MAX], tmp[PATH_MAX + 8];
+        _cleanup_fclose_ FILE *f = NULL;
+        uint32_t base = slot_id_base(m->slot);
+        int r;
+
+        (void) snprintf(path, sizeof(path), "%s/config", writedir);
+        (void) snprintf(tmp, sizeof(tmp), "%s/.config.new", writedir);
+        f = fopen(tmp, "we");
+        if (!f)
+                return -errno;
+        fprintf(f,
+                "# Written by tremplin at each start; edits are lost.\n"
+                "lxc.include = /usr/share/lxc/config/common.conf\n"
+                "lxc.include = /usr/share/lxc/config/userns.conf\n"
+                "lxc.uts.name = %s\n"
+                "lxc.rootfs.path = dir:%s/rootfs\n"
+                "lxc.idmap = u 0 %" PRIu32 " %u\n"
+                "lxc.idmap = g 0 %" PRIu32 " %u\n"
+                /* The Termina root has no AppArmor profiles (etc/apparmor.d is pruned) and loading
+                 * one costs seconds per boot; the container is confined by its user namespace,
+                 * LXC's default seccomp policy (common.conf) and the capability drops. */
+                "lxc.apparmor.profile = unconfined\n"
+                "lxc.mount.entry = " OPT_BISTRO " opt/bistro none bind,ro,create=dir 0 0\n"
+                "lxc.mount.entry = " TOKEN_DIR "/%s dev/.container_token none bind,ro,create=file 0 0\n"
+                "lxc.log.file = " LXC_LOG_DIR "/%s.log\n"
+                "lxc.log.level = WARN\n",
+                name, dir, base, ID_COUNT, base, ID_COUNT, name, name);
+        switch (rootfs_fd >= 0 ? rootfs_init(rootfs_fd) : INIT_OTHER) {
+        case INIT_NONE:
+                fprintf(f, "# No executable /sbin/init in the rootfs.\nlxc.init.cmd = " BISTRO_INIT "\n");
+                break;
+        case INIT_SYSTEMD:
+                fprintf(f, "lxc.signal.halt = SIGRTMIN+3\n");
+                break;
+        case INIT_OTHER:
+                break;
+        }
+        r = network_write_lxc_config(f, m->slot);
+        if (r < 0) {
+                (void) unlink(tmp);
+                return r;
+        }
+        if (fflush(f) != 0 || fsync(fileno(f)) < 0) {
+                r = -errno;
+                (void) unlink(tmp);
+                return r;
+        }
+        if (rename(tmp, path) < 0) {
+                r = -errno;
+                (void) unlink(tmp);
+                return r;
+        }
+        return 0;
+}
