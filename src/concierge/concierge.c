@@ -320,6 +320,8 @@ static int run(int argc, char *argv[]) {
         sigset_t mask;
         int c, fd, r;
 
+        /* Usage errors read like a CLI's ("concierge: ..."); the daemon's own log shows its pid. */
+        log_set_show_pid(false);
         opterr = 0; /* we say it ourselves, in our format */
         while ((c = getopt_long(argc, argv, "h", options, NULL)) >= 0)
                 switch (c) {
@@ -338,6 +340,7 @@ static int run(int argc, char *argv[]) {
                 }
         if (optind < argc)
                 return log_usage_error("Unexpected argument '%s'.", argv[optind]);
+        log_set_show_pid(true);
 
         (void) umask(0077);
         sigemptyset(&mask);
