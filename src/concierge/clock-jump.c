@@ -2,14 +2,7 @@
 #include <time.h>
 
 #include "clock-jump.h"
-
-static uint64_t now_usec(clockid_t id) {
-        struct timespec ts;
-
-        if (clock_gettime(id, &ts) < 0)
-                return 0;
-        return (uint64_t) ts.tv_sec * 1000000u + (uint64_t) ts.tv_nsec / 1000u;
-}
+#include "time-util.h"
 
 void clock_sample(ClockSample *ret) {
         ret->monotonic_usec = now_usec(CLOCK_MONOTONIC);

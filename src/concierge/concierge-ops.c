@@ -9,14 +9,18 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
-#include "concierge.h"
+#include "alloc-util.h"
+#include "bistro-ports.h"
+#include "concierge-ops.h"
+#include "concierge-util.h"
+#include "concierge-vm.h"
 #include "fd-util.h"
 #include "guest.h"
 #include "log.h"
 #include "proto-validate.h"
+#include "spawn-util.h"
 #include "string-util.h"
 
 #define CHUNK (1024u * 1024u)
@@ -47,24 +51,24 @@ static Op *op_free(Op *op) {
         return NULL;
 }
 
-static void op_progress(Job *j, uint64_t done, uint64_t total, const char *stage, void *userdata) {
+static void op_progress(Job *j, const Bistro__Concierge__Progress *p, void *userdata) {
         Op *op = userdata;
-        Bistro__Concierge__Progress p = BISTRO__CONCIERGE__PROGRESS__INIT;
 
-        if (!op->conn)
-                return;
-        p.operation = op->operation;
-        p.done = total ? MIN(done, total) : done;
-        p.total = total;
-        p.stage = (char *) stage;
-        if (message_validate(BISTRO__MESSAGE_TYPE__PROGRESS, &p.base) >= 0)
-                (void) wire_send_event(op->conn, BISTRO__MESSAGE_TYPE__PROGRESS, op->id, &p.base);
+        if (op->conn)
+                (void) wire_send_event(op->conn, BISTRO__MESSAGE_TYPE__PROGRESS, op->id, &p->base);
 }
 
-static void op_done(Job *j, int error, const char *message, void *userdata) {
+static void op_done(
+        Job *j,
+        int error,
+        const char *message,
+        uint32_t type,
+        const ProtobufCMessage *result,
+        void *userdata) {
         Op *op = userdata;
         Bistro__Empty empty = BISTRO__EMPTY__INIT;
 
+        op->manager->n_requests--;
         if (op->vm) {
                 op->vm->job = NULL;
                 op->vm->busy = false;
@@ -72,7 +76,7 @@ static void op_done(Job *j, int error, const char *message, void *userdata) {
         if (op->vm && op->operation == BISTRO__CONCIERGE__OPERATION__OPERATION_RESIZE_VM &&
             (!op->running || error < 0)) {
                 /* The image may have grown without the file system: finish at the next start. */
-                op->vm->grow_pending = true;
+                op->vm->config.grow_pending = true;
                 (void) vm_save_config(op->vm);
         }
         if (op->conn) {
@@ -93,20 +97,23 @@ static int op_run(Op *op, Vm *vm, const char *what, JobFn fn) {
         int r;
 
         r = job_start(
-                op->manager->event, what, fn, op_progress, op_done, op, vm ? &vm->job : &(Job *){ NULL });
+                op->manager->event, what, op->operation, fn, op_progress, op_done, op,
+                vm ? &vm->job : &(Job *){ NULL });
         if (r < 0) {
                 if (op->conn)
-                        (void) wire_reply_error(op->conn, op->id, r, "cannot start the %s helper", what);
+                        (void) wire_reply_error(
+                                op->conn, op->id, r, "cannot start the %s worker: %s", what, strerror(-r));
                 op_free(op);
                 return 0;
         }
+        op->manager->n_requests++;
         if (vm)
                 vm->busy = true;
         return 0;
 }
 
 static Op *op_new(Manager *m, Vm *vm, WireConn *c, uint64_t id, int operation) {
-        Op *op = calloc(1, sizeof(*op));
+        Op *op = new0(Op, 1);
 
         if (!op)
                 return NULL;
@@ -121,12 +128,12 @@ static Op *op_new(Manager *m, Vm *vm, WireConn *c, uint64_t id, int operation) {
 static int lookup(Manager *m, WireConn *c, uint64_t id, const char *name, Vm **ret) {
         Vm *vm;
 
-        if (vm_get(m, name, false, &vm) < 0 || (!vm->exists && !vm_is_active(vm))) {
+        if (vm_get(m, name, false, &vm) < 0 || (!vm->exists && !vm_is_up(vm))) {
                 (void) wire_reply_error(c, id, -ENOENT, "no VM named '%s'", name);
                 return -ENOENT;
         }
         if (vm->job || vm->busy ||
-            (vm_is_active(vm) && vm->state != BISTRO__CONCIERGE__VM_STATE__VM_STATE_RUNNING)) {
+            (vm_is_up(vm) && vm->state != BISTRO__CONCIERGE__VM_STATE__VM_STATE_RUNNING)) {
                 (void) wire_reply_error(
                         c, id, -EBUSY, "VM '%s' is busy (starting, stopping or another operation)", name);
                 return -EBUSY;
@@ -146,21 +153,29 @@ static int pipe_through(
         int out_fd,
         crypto_hash_sha256_state *hash) {
         _cleanup_free_ uint8_t *buf = malloc(CHUNK);
-        int pfd[2], status, r = 0;
+        _cleanup_sigkill_wait_ pid_t pid = 0;
+        int pfd[2], r = 0, status;
         uint64_t done = 0, last = 0;
-        pid_t pid;
 
-        if (!buf || pipe2(pfd, O_CLOEXEC) < 0)
+        if (!buf)
                 return -ENOMEM;
-        pid = fork();
-        if (pid < 0)
+        if (pipe2(pfd, O_CLOEXEC) < 0)
                 return -errno;
-        if (pid == 0) {
+        r = safe_fork_full(
+                argv[0], FORK_RESET_SIGNALS | FORK_DEATHSIG | FORK_CLOSE_ALL_FDS,
+                (const int[]){ pfd[0], out_fd }, 2, &pid);
+        if (r < 0) {
+                safe_close(pfd[0]);
+                safe_close(pfd[1]);
+                return r;
+        }
+        if (r == 0) {
                 if (dup2(pfd[0], 0) < 0 || dup2(out_fd, 1) < 0)
                         _exit(127);
                 execvp(argv[0], argv);
                 _exit(127);
         }
+        r = 0;
         safe_close(pfd[0]);
         for (;;) {
                 ssize_t n = read(src, buf, CHUNK);
@@ -185,13 +200,12 @@ static int pipe_through(
                 }
         }
         safe_close(pfd[1]);
-        while (waitpid(pid, &status, 0) < 0)
-                if (errno != EINTR)
-                        return -errno;
+        status = wait_for_terminate(pid);
+        pid = 0;
         job_progress(j, done, total, stage);
         if (r < 0)
                 return r;
-        return WIFEXITED(status) ? WEXITSTATUS(status) : -EIO;
+        return status;
 }
 
 static int sha256_file(Job *j, const char *path, char hex[65]) {
@@ -233,10 +247,9 @@ static int sha256_file(Job *j, const char *path, char hex[65]) {
 static int export_job(Job *j, void *userdata) {
         Op *op = userdata;
         Vm *vm = op->vm;
-        char tmp[PATH_MAX + 16], part[PATH_MAX + 16], sumpath[PATH_MAX + 16], out[512], hex[65];
+        char tmp[PATH_MAX + 16], part[PATH_MAX + 16], sumpath[PATH_MAX + 16], hex[65];
+        _cleanup_free_ char *out = NULL;
         _cleanup_close_ int src = -EBADF, dst = -EBADF;
-        crypto_hash_sha256_state st;
-        uint8_t digest[32];
         struct stat s;
         const char *base;
         int r;
@@ -248,13 +261,14 @@ static int export_job(Job *j, void *userdata) {
                 /* Termina has no sync(1); this commits the stateful file system. */
                 char *sync[] = { (char *) "/usr/bin/btrfs", (char *) "filesystem", (char *) "sync",
                                  (char *) STATEFUL_MOUNT, NULL };
-                char err[256];
+                _cleanup_free_ char *err = NULL;
 
                 job_progress(j, 0, 0, "syncing the guest");
-                r = guest_run(vm->vsock_path, sync, 60000, err, sizeof(err));
+                r = guest_run(vm->vsock_path, sync, 60000, &err);
                 if (r != 0)
                         log_warning(
-                                "VM '%s': sync before export failed (%d), continuing: %s", vm->name, r, err);
+                                "VM '%s': sync before export failed (%d), continuing: %s", vm->name, r,
+                                strnull(err));
         }
         job_progress(j, 0, 0, "copying the disk");
         {
@@ -267,27 +281,24 @@ static int export_job(Job *j, void *userdata) {
                                  tmp,
                                  NULL };
 
-                r = run_command(argv, out, sizeof(out));
+                r = run_command(argv, &out);
         }
         if (r != 0) {
                 (void) unlink(tmp);
-                out[strcspn(out, "\n")] = 0;
-                job_set_message(j, "qemu-img convert failed: %s", out);
-                return -EIO;
+                return job_fail(j, -EIO, "qemu-img convert failed: %s", r < 0 ? strerror(-r) : strnull(out));
         }
         src = open(tmp, O_RDONLY | O_CLOEXEC);
-        (void) unlink(tmp);
         if (src < 0 || fstat(src, &s) < 0) {
-                job_set_message(j, "cannot read the disk copy: %m");
-                return -errno;
+                r = -errno;
+                (void) unlink(tmp);
+                return job_fail(j, r, "cannot read the disk copy: %s", strerror(-r));
         }
+        (void) unlink(tmp);
         dst = open(part, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
         if (dst < 0) {
                 r = -errno;
-                job_set_message(j, "cannot create %s: %s", part, strerror(-r));
-                return r;
+                return job_fail(j, r, "cannot create %s: %s", part, strerror(-r));
         }
-        crypto_hash_sha256_init(&st);
         {
                 char *argv[] = { (char *) "zstd", (char *) "-q", (char *) "-c", (char *) "-T0", NULL };
 
@@ -295,29 +306,25 @@ static int export_job(Job *j, void *userdata) {
         }
         if (r != 0 || fsync(dst) < 0) {
                 (void) unlink(part);
-                job_set_message(j, "zstd failed (%d)", r);
-                return -EIO;
+                return job_fail(j, -EIO, "zstd failed (%d)", r);
         }
         r = sha256_file(j, part, hex);
         if (r < 0) {
                 (void) unlink(part);
-                job_set_message(j, "cannot hash %s: %s", part, strerror(-r));
-                return r;
+                return job_fail(j, r, "cannot hash %s: %s", part, strerror(-r));
         }
-        (void) digest;
         base = strrchr(op->path, '/') + 1;
         {
-                char line[PATH_MAX + 80];
+                _cleanup_free_ char *line = NULL;
 
-                (void) snprintf(line, sizeof(line), "%s  %s\n", hex, base);
-                r = write_file_atomic(sumpath, line, 0600);
+                r = asprintf(&line, "%s  %s\n", hex, base) < 0 ? -ENOMEM
+                                                               : write_file_atomic(sumpath, line, 0600);
         }
         if (r < 0 || link(part, op->path) < 0) {
                 r = r < 0 ? r : -errno;
                 (void) unlink(part);
                 (void) unlink(sumpath);
-                job_set_message(j, "cannot write %s: %s", op->path, strerror(-r));
-                return r;
+                return job_fail(j, r, "cannot write %s: %s", op->path, strerror(-r));
         }
         (void) unlink(part);
         return 0;
@@ -348,29 +355,23 @@ int op_export(Manager *m, WireConn *c, uint64_t id, const Bistro__Concierge__Exp
 static int import_job(Job *j, void *userdata) {
         Op *op = userdata;
         Manager *m = op->manager;
-        char sumpath[PATH_MAX + 16], tmpdir[PATH_MAX], disk[PATH_MAX + 16], final[PATH_MAX], out[512],
-                hex[65];
-        _cleanup_free_ char *sum = NULL;
+        char sumpath[PATH_MAX + 16], tmpdir[PATH_MAX], disk[PATH_MAX + 16], final[PATH_MAX], hex[65];
+        _cleanup_free_ char *sum = NULL, *out = NULL;
         _cleanup_close_ int src = -EBADF, dst = -EBADF;
         struct stat s;
         int r;
 
         (void) snprintf(sumpath, sizeof(sumpath), "%s.sha256", op->path);
         r = read_file(sumpath, 4096, &sum, NULL);
-        if (r < 0) {
-                job_set_message(j, "cannot read the checksum file %s: %s", sumpath, strerror(-r));
-                return r;
-        }
+        if (r < 0)
+                return job_fail(j, r, "cannot read the checksum file %s: %s", sumpath, strerror(-r));
         r = sha256_file(j, op->path, hex);
-        if (r < 0) {
-                job_set_message(j, "cannot read %s: %s", op->path, strerror(-r));
-                return r;
-        }
-        if (strlen(sum) < 64 || strncasecmp(sum, hex, 64) != 0) {
-                job_set_message(
-                        j, "%s does not match its checksum: the file is truncated or corrupted", op->path);
-                return -EBADMSG;
-        }
+        if (r < 0)
+                return job_fail(j, r, "cannot read %s: %s", op->path, strerror(-r));
+        if (strlen(sum) < 64 || strncasecmp(sum, hex, 64) != 0)
+                return job_fail(
+                        j, -EBADMSG, "%s does not match its checksum: the file is truncated or corrupted",
+                        op->path);
         (void) snprintf(tmpdir, sizeof(tmpdir), "%s/.import-%s", m->vms_dir, op->name);
         (void) snprintf(final, sizeof(final), "%s/%s", m->vms_dir, op->name);
         (void) snprintf(disk, sizeof(disk), "%s/disk.qcow2", tmpdir);
@@ -378,14 +379,12 @@ static int import_job(Job *j, void *userdata) {
         (void) rmdir(tmpdir);
         if (mkdir(tmpdir, 0700) < 0) {
                 r = -errno;
-                job_set_message(j, "cannot create %s: %s", tmpdir, strerror(-r));
-                return r;
+                return job_fail(j, r, "cannot create %s: %s", tmpdir, strerror(-r));
         }
         src = open(op->path, O_RDONLY | O_CLOEXEC);
         dst = open(disk, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
         if (src < 0 || dst < 0 || fstat(src, &s) < 0) {
-                r = -errno;
-                job_set_message(j, "cannot open: %s", strerror(-r));
+                r = job_fail(j, -errno, "cannot open: %s", strerror(errno));
                 goto fail;
         }
         {
@@ -394,8 +393,7 @@ static int import_job(Job *j, void *userdata) {
                 r = pipe_through(j, "decompressing", src, (uint64_t) s.st_size, argv, dst, NULL);
         }
         if (r != 0 || fsync(dst) < 0) {
-                job_set_message(j, "%s is not a valid export (zstd failed)", op->path);
-                r = -EBADMSG;
+                r = job_fail(j, -EBADMSG, "%s is not a valid export (zstd failed)", op->path);
                 goto fail;
         }
         {
@@ -407,19 +405,19 @@ static int import_job(Job *j, void *userdata) {
                                  disk,
                                  NULL };
 
-                r = run_command(argv, out, sizeof(out));
+                r = run_command(argv, &out);
         }
         if (r != 0) {
-                out[strcspn(out, "\n")] = 0;
-                job_set_message(j, "%s does not hold a valid disk: %s", op->path, out);
-                r = -EBADMSG;
+                r = job_fail(
+                        j, -EBADMSG, "%s does not hold a valid disk: %s", op->path,
+                        r < 0 ? strerror(-r) : strnull(out));
                 goto fail;
         }
         /* rename() of a directory onto an existing non-empty one fails: nothing existing is touched. */
         if (rename(tmpdir, final) < 0) {
-                r = -errno;
-                job_set_message(
-                        j, "VM '%s' exists already or cannot be created: %s", op->name, strerror(-r));
+                r = job_fail(
+                        j, -errno, "VM '%s' exists already or cannot be created: %s", op->name,
+                        strerror(errno));
                 goto fail;
         }
         return 0;
@@ -434,7 +432,7 @@ int op_import(Manager *m, WireConn *c, uint64_t id, const Bistro__Concierge__Imp
         Op *op;
         int r;
 
-        if (vm_get(m, req->name, false, &vm) >= 0 && (vm->exists || vm_is_active(vm) || vm->job || vm->busy))
+        if (vm_get(m, req->name, false, &vm) >= 0 && (vm->exists || vm_is_up(vm) || vm->job || vm->busy))
                 return wire_reply_error(c, id, -EEXIST, "VM '%s' exists already", req->name);
         if (access(req->path, R_OK) < 0)
                 return wire_reply_error(c, id, -errno, "cannot read '%s': %s", req->path, strerror(errno));
@@ -453,13 +451,15 @@ int op_import(Manager *m, WireConn *c, uint64_t id, const Bistro__Concierge__Imp
 static int resize_job(Job *j, void *userdata) {
         Op *op = userdata;
         Vm *vm = op->vm;
-        char cmd[256], err[256], sz[32];
+        _cleanup_free_ char *out = NULL;
+        char cmd[256], sz[32];
         int r;
 
         if (op->running) {
                 char *argv[] = { (char *) "/usr/bin/btrfs", (char *) "filesystem",
                                  (char *) "resize",         (char *) "max",
                                  (char *) STATEFUL_MOUNT,   NULL };
+                char err[256] = "";
 
                 job_progress(j, 0, 2, "growing the disk");
                 (void) snprintf(
@@ -467,16 +467,14 @@ static int resize_job(Job *j, void *userdata) {
                         "{\"execute\":\"block_resize\",\"arguments\":{\"device\":\"%s\",\"size\":%llu}}",
                         STATEFUL_DRIVE, (unsigned long long) op->size);
                 r = qmp_command_sync(vm->qmp_path, cmd, 30000, err, sizeof(err));
-                if (r < 0) {
-                        job_set_message(j, "block_resize failed: %s", err[0] ? err : strerror(-r));
-                        return r;
-                }
+                if (r < 0)
+                        return job_fail(j, r, "block_resize failed: %s", err[0] ? err : strerror(-r));
                 job_progress(j, 1, 2, "growing the file system");
-                r = guest_run(vm->vsock_path, argv, 120000, err, sizeof(err));
-                if (r != 0) {
-                        job_set_message(j, "btrfs filesystem resize failed (%d): %s", r, err);
-                        return r < 0 ? r : -EIO;
-                }
+                r = guest_run(vm->vsock_path, argv, 120000, &out);
+                if (r != 0)
+                        return job_fail(
+                                j, r < 0 ? r : -EIO, "btrfs filesystem resize failed (%d): %s", r,
+                                strnull(out));
                 return 0;
         }
         {
@@ -485,13 +483,10 @@ static int resize_job(Job *j, void *userdata) {
                 };
 
                 (void) snprintf(sz, sizeof(sz), "%llu", (unsigned long long) op->size);
-                r = run_command(argv, err, sizeof(err));
+                r = run_command(argv, &out);
         }
-        if (r != 0) {
-                err[strcspn(err, "\n")] = 0;
-                job_set_message(j, "qemu-img resize failed: %s", err);
-                return -EIO;
-        }
+        if (r != 0)
+                return job_fail(j, -EIO, "qemu-img resize failed: %s", r < 0 ? strerror(-r) : strnull(out));
         return 0;
 }
 
@@ -524,15 +519,14 @@ int op_resize(Manager *m, WireConn *c, uint64_t id, const Bistro__Concierge__Res
 
 static int sync_time_job(Job *j, void *userdata) {
         Op *op = userdata;
-        char err[256];
         int r, ret = 0;
 
         for (size_t i = 0; i < op->n_vsock_paths; i++) {
-                r = guest_set_time(op->vsock_paths[i], err, sizeof(err));
-                if (r < 0) {
-                        job_set_message(j, "SetTime failed for %s: %s", op->vsock_paths[i], err);
-                        ret = r;
-                }
+                _cleanup_free_ char *err = NULL;
+
+                r = guest_set_time(op->vsock_paths[i], &err);
+                if (r < 0)
+                        ret = job_fail(j, r, "SetTime failed for %s: %s", op->vsock_paths[i], strnull(err));
         }
         return ret;
 }
@@ -541,12 +535,19 @@ int op_sync_time(Manager *m, WireConn *c, uint64_t id) {
         Op *op;
 
         op = op_new(m, NULL, c, id, BISTRO__CONCIERGE__OPERATION__OPERATION_UNKNOWN);
-        if (!op || !(op->vsock_paths = calloc(m->n_vms + 1, sizeof(char *)))) {
+        if (!op || !(op->vsock_paths = new0(char *, m->n_vms + 1))) {
                 op_free(op);
                 return c ? wire_reply_error(c, id, -ENOMEM, "out of memory") : -ENOMEM;
         }
         for (size_t i = 0; i < m->n_vms; i++)
-                if (m->vms[i]->state == BISTRO__CONCIERGE__VM_STATE__VM_STATE_RUNNING)
-                        op->vsock_paths[op->n_vsock_paths++] = strdup(m->vms[i]->vsock_path);
+                if (m->vms[i]->state == BISTRO__CONCIERGE__VM_STATE__VM_STATE_RUNNING) {
+                        char *p = strdup(m->vms[i]->vsock_path);
+
+                        if (!p) {
+                                op_free(op);
+                                return c ? wire_reply_error(c, id, -ENOMEM, "out of memory") : -ENOMEM;
+                        }
+                        op->vsock_paths[op->n_vsock_paths++] = p;
+                }
         return op_run(op, NULL, "sync-time", sync_time_job);
 }

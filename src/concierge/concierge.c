@@ -1,7 +1,6 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* concierge: per-user VM manager. API on $XDG_RUNTIME_DIR/bistro/concierge.sock (or a socket-activated
  * fd), state in $XDG_DATA_HOME/bistro/. See docs/design/concierge.md. */
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
@@ -15,17 +14,23 @@
 #include <systemd/sd-daemon.h>
 #include <unistd.h>
 
-#include "concierge.h"
+#include "alloc-util.h"
+#include "concierge-container.h"
+#include "concierge-manager.h"
+#include "concierge-ops.h"
+#include "concierge-util.h"
+#include "concierge-vm.h"
 #include "config.h"
+#include "dirent-util.h"
 #include "fd-util.h"
-#include "image-verify.h"
 #include "log.h"
+#include "main-func.h"
+#include "path-util.h"
 #include "proto-validate.h"
 #include "socket-util.h"
 #include "string-util.h"
+#include "time-util.h"
 
-#define USEC_PER_SEC UINT64_C(1000000)
-#define EXIT_BOUND_USEC (60 * USEC_PER_SEC) /* SIGTERM: every VM is gone within this */
 #define CLOCK_CHECK_USEC (5 * USEC_PER_SEC)
 #define CLOCK_JUMP_USEC (2 * USEC_PER_SEC)
 #define CLIENTS_MAX 64u
@@ -33,41 +38,8 @@
 static const char *arg_image_dir = NULL;
 static const char *arg_trust_dir = NULL;
 
-void manager_check_exit(Manager *m) {
-        if (!m->exiting)
-                return;
-        for (size_t i = 0; i < m->n_vms; i++)
-                if (vm_is_active(m->vms[i]))
-                        return;
-        log_info("All VMs stopped; exiting.");
-        (void) sd_event_exit(m->event, 0);
-}
-
-static int on_exit_timer(sd_event_source *s, uint64_t usec, void *userdata) {
-        Manager *m = userdata;
-
-        for (size_t i = 0; i < m->n_vms; i++)
-                if (vm_is_active(m->vms[i])) {
-                        log_error("VM '%s' did not stop in time; killing it.", m->vms[i]->name);
-                        (void) kill(m->vms[i]->vmm_pid, SIGKILL);
-                }
-        /* The child sources reap them; vmm's children die with it (PR_SET_PDEATHSIG). */
-        return 0;
-}
-
 static int on_term(sd_event_source *s, const struct signalfd_siginfo *si, void *userdata) {
-        Manager *m = userdata;
-
-        if (m->exiting)
-                return 0;
-        log_info("Stopping every VM, then exiting.");
-        m->exiting = true;
-        (void) sd_notify(false, "STOPPING=1");
-        for (size_t i = 0; i < m->n_vms; i++)
-                (void) vm_stop(m->vms[i], NULL, 0, false);
-        (void) sd_event_add_time_relative(
-                m->event, &m->exit_timer, CLOCK_MONOTONIC, EXIT_BOUND_USEC, 0, on_exit_timer, m);
-        manager_check_exit(m);
+        manager_begin_exit(userdata);
         return 0;
 }
 
@@ -87,19 +59,20 @@ static int on_clock_check(sd_event_source *s, uint64_t usec, void *userdata) {
 
 static int collect_names(Manager *m, char ***ret, size_t *ret_n) {
         _cleanup_free_ char **names = NULL;
+        _cleanup_closedir_ DIR *d = NULL;
         size_t n = 0;
-        DIR *d;
-        struct dirent *de;
 
-        names = calloc(PROTO_LIST_MAX + VMS_MAX, sizeof(char *));
+        names = new0(char *, PROTO_LIST_MAX + VMS_MAX);
         if (!names)
                 return -ENOMEM;
         d = opendir(m->vms_dir);
         if (d) {
-                while ((de = readdir(d)) && n < PROTO_LIST_MAX)
+                FOREACH_DIRENT(de, d) {
+                        if (n >= PROTO_LIST_MAX)
+                                break;
                         if (proto_name_ok(de->d_name) && de->d_name[0] != '.')
                                 names[n++] = strdup(de->d_name);
-                closedir(d);
+                }
         }
         for (size_t i = 0; i < m->n_vms; i++) {
                 bool found = false;
@@ -107,7 +80,7 @@ static int collect_names(Manager *m, char ***ret, size_t *ret_n) {
                 for (size_t k = 0; k < n; k++)
                         if (names[k] && streq(names[k], m->vms[i]->name))
                                 found = true;
-                if (!found && vm_is_active(m->vms[i]) && n < PROTO_LIST_MAX)
+                if (!found && vm_is_up(m->vms[i]) && n < PROTO_LIST_MAX)
                         names[n++] = strdup(m->vms[i]->name);
         }
         *ret = TAKE_PTR(names);
@@ -182,6 +155,36 @@ static int handle_logs(Vm *vm, WireConn *c, uint64_t id, uint32_t max_bytes) {
         return wire_reply(c, id, BISTRO__MESSAGE_TYPE__GET_VM_LOGS_RESPONSE, &resp.base);
 }
 
+static int handle_get_version(Manager *m, WireConn *c, uint64_t id) {
+        Bistro__Concierge__GetVersionResponse resp = BISTRO__CONCIERGE__GET_VERSION_RESPONSE__INIT;
+        _cleanup_free_ char *exe = NULL;
+
+        resp.build_id = m->build_id;
+        resp.version = (char *) BISTRO_VERSION;
+        resp.executable =
+                self_exe_path(&exe) >= 0 && exe[0] == '/' && !strstr(exe, " (deleted)") ? exe : (char *) "";
+        resp.vms_running = manager_vms_running(m);
+        resp.pid = (int32_t) getpid();
+        return wire_reply(c, id, BISTRO__MESSAGE_TYPE__GET_VERSION_RESPONSE, &resp.base);
+}
+
+static int handle_exit(Manager *m, WireConn *c, uint64_t id, const Bistro__Concierge__ExitRequest *req) {
+        Bistro__Empty empty = BISTRO__EMPTY__INIT;
+        unsigned n = manager_vms_running(m);
+        int r;
+
+        if (req->if_idle && (n > 0 || m->n_requests > 0))
+                return wire_reply_error(
+                        c, id, -EBUSY, "concierge is not idle (%u VM%s running, %u request%s in progress)",
+                        n, n == 1 ? "" : "s", m->n_requests, m->n_requests == 1 ? "" : "s");
+        log_info("Asked to exit by a client%s.", req->if_idle ? " (idle)" : "");
+        r = wire_reply(c, id, BISTRO__MESSAGE_TYPE__EMPTY, &empty.base);
+        if (!m->exit_conn)
+                m->exit_conn = wire_conn_ref(c);
+        manager_begin_exit(m);
+        return r;
+}
+
 static int reply_unknown(WireConn *c, uint64_t id, const char *name) {
         return wire_reply_error(c, id, -ENOENT, "no VM named '%s'", name);
 }
@@ -200,7 +203,8 @@ static int on_message(
         if (flags != FRAME_REQUEST)
                 return -EBADMSG;
         if (m->exiting && type != BISTRO__MESSAGE_TYPE__LIST_VMS_REQUEST &&
-            type != BISTRO__MESSAGE_TYPE__GET_VM_INFO_REQUEST)
+            type != BISTRO__MESSAGE_TYPE__GET_VM_INFO_REQUEST &&
+            type != BISTRO__MESSAGE_TYPE__GET_VERSION_REQUEST)
                 return wire_reply_error(c, id, -ESHUTDOWN, "concierge is shutting down");
 
         switch (type) {
@@ -213,14 +217,14 @@ static int on_message(
                                 c, id, r, "cannot start VM '%s': %s", req->name, strerror(-r));
                 r = vm_start(vm, c, id, req);
                 /* A refused first start leaves nothing behind, not even the object. */
-                if (!vm->exists && !vm_is_active(vm) && !vm->job && !vm->busy)
+                if (!vm->exists && !vm_is_up(vm) && !vm->job && !vm->busy)
                         vm_forget(m, vm);
                 return r;
         }
         case BISTRO__MESSAGE_TYPE__STOP_VM_REQUEST: {
                 const Bistro__Concierge__StopVmRequest *req = (const void *) msg;
 
-                if (vm_get(m, req->name, false, &vm) < 0 || (!vm->exists && !vm_is_active(vm)))
+                if (vm_get(m, req->name, false, &vm) < 0 || (!vm->exists && !vm_is_up(vm)))
                         return reply_unknown(c, id, req->name);
                 return vm_stop(vm, c, id, req->force);
         }
@@ -231,7 +235,7 @@ static int on_message(
                 Bistro__Concierge__VmInfoResponse resp = BISTRO__CONCIERGE__VM_INFO_RESPONSE__INIT;
                 Bistro__Concierge__VmInfo info = BISTRO__CONCIERGE__VM_INFO__INIT;
 
-                if (vm_get(m, req->name, false, &vm) < 0 || (!vm->exists && !vm_is_active(vm)))
+                if (vm_get(m, req->name, false, &vm) < 0 || (!vm->exists && !vm_is_up(vm)))
                         return reply_unknown(c, id, req->name);
                 vm_fill_info(vm, &info);
                 resp.vm = &info;
@@ -240,20 +244,20 @@ static int on_message(
         case BISTRO__MESSAGE_TYPE__DESTROY_VM_REQUEST: {
                 const Bistro__Concierge__DestroyVmRequest *req = (const void *) msg;
                 Bistro__Empty empty = BISTRO__EMPTY__INIT;
-                char err[512];
+                _cleanup_free_ char *err = NULL;
 
-                if (vm_get(m, req->name, false, &vm) < 0 || (!vm->exists && !vm_is_active(vm)))
+                if (vm_get(m, req->name, false, &vm) < 0 || (!vm->exists && !vm_is_up(vm)))
                         return reply_unknown(c, id, req->name);
-                r = vm_destroy(vm, err, sizeof(err));
+                r = vm_destroy(vm, &err);
                 if (r < 0)
-                        return wire_reply_error(c, id, r, "%s", err);
+                        return wire_reply_error(c, id, r, "%s", err ?: strerror(-r));
                 log_info("VM '%s' destroyed.", req->name);
                 return wire_reply(c, id, BISTRO__MESSAGE_TYPE__EMPTY, &empty.base);
         }
         case BISTRO__MESSAGE_TYPE__GET_VM_LOGS_REQUEST: {
                 const Bistro__Concierge__GetVmLogsRequest *req = (const void *) msg;
 
-                if (vm_get(m, req->name, false, &vm) < 0 || (!vm->exists && !vm_is_active(vm)))
+                if (vm_get(m, req->name, false, &vm) < 0 || (!vm->exists && !vm_is_up(vm)))
                         return reply_unknown(c, id, req->name);
                 return handle_logs(vm, c, id, req->max_bytes);
         }
@@ -271,6 +275,10 @@ static int on_message(
         case BISTRO__MESSAGE_TYPE__DELETE_CONTAINER_REQUEST:
         case BISTRO__MESSAGE_TYPE__LIST_CONTAINERS_REQUEST:
                 return container_request(m, c, type, id, msg);
+        case BISTRO__MESSAGE_TYPE__GET_VERSION_REQUEST:
+                return handle_get_version(m, c, id);
+        case BISTRO__MESSAGE_TYPE__EXIT_REQUEST:
+                return handle_exit(m, c, id, (const void *) msg);
         default:
                 return wire_reply_error(
                         c, id, -EOPNOTSUPP, "concierge does not handle %s",
@@ -285,116 +293,6 @@ static int on_accept(WireServer *s, WireConn *c, void *userdata) {
         if (unix_peer_uid(wire_conn_get_fd(c), &uid) < 0 || uid != getuid())
                 return -EPERM;
         return 0;
-}
-
-static char *env_dir(const char *var, const char *fallback_suffix) {
-        const char *v = getenv(var), *home;
-        char *p;
-
-        if (v && v[0] == '/')
-                return asprintf(&p, "%s/bistro", v) < 0 ? NULL : p;
-        if (!fallback_suffix)
-                return NULL;
-        home = getenv("HOME");
-        if (!home || home[0] != '/')
-                return NULL;
-        return asprintf(&p, "%s/%s/bistro", home, fallback_suffix) < 0 ? NULL : p;
-}
-
-/* Programs next to ours in the build tree, else the install location. */
-static char *sibling(const char *rel, const char *installed) {
-        char self[PATH_MAX], *p;
-        ssize_t n;
-
-        n = readlink("/proc/self/exe", self, sizeof(self) - 1);
-        if (n > 0) {
-                self[n] = 0;
-                if (startswith(self, BUILD_ROOT "/") && asprintf(&p, "%s/%s", BUILD_ROOT, rel) >= 0) {
-                        if (access(p, X_OK | R_OK) >= 0 || !installed)
-                                return p;
-                        free(p);
-                }
-        }
-        return installed ? strdup(installed) : NULL;
-}
-
-static int manager_init(Manager *m) {
-        const char *e;
-        char *p;
-        int r;
-
-        m->state_root = env_dir("XDG_DATA_HOME", ".local/share");
-        m->runtime_root = env_dir("XDG_RUNTIME_DIR", NULL);
-        if (!m->state_root)
-                return log_error_errno(SYNTHETIC_ERRNO(EINVAL), "Neither $XDG_DATA_HOME nor $HOME is set.");
-        if (!m->runtime_root)
-                return log_error_errno(
-                        SYNTHETIC_ERRNO(EINVAL), "$XDG_RUNTIME_DIR is not set (or not absolute).");
-        if (asprintf(&m->vms_dir, "%s/vms", m->state_root) < 0)
-                return log_error_errno(SYNTHETIC_ERRNO(ENOMEM), "Out of memory.");
-        r = mkdir_p(m->vms_dir, 0700);
-        if (r < 0)
-                return log_error_errno(r, "Cannot create %s: %m", m->vms_dir);
-        r = mkdir_p(m->runtime_root, 0700);
-        if (r < 0)
-                return log_error_errno(r, "Cannot create %s: %m", m->runtime_root);
-
-        e = arg_image_dir ?: getenv("BISTRO_TERMINA_IMAGE");
-        if (e)
-                m->image_dir = strdup(e);
-        else {
-                if (asprintf(&p, "%s/images/termina", m->state_root) < 0)
-                        return log_error_errno(SYNTHETIC_ERRNO(ENOMEM), "Out of memory.");
-                if (access(p, F_OK) >= 0)
-                        m->image_dir = p;
-                else {
-                        free(p);
-                        m->image_dir = sibling("image/termina", NULL);
-                }
-        }
-        e = arg_trust_dir ?: getenv("BISTRO_TRUSTED_KEYS_DIR");
-        if (e)
-                m->trust_dir = strdup(e);
-        else if (image_trusted_keys_dir(&m->trust_dir) < 0)
-                m->trust_dir = NULL;
-        e = getenv("BISTRO_VMM");
-        m->vmm_path = e ? strdup(e) : sibling("src/vmm/vmm", BISTRO_LIBEXECDIR "/vmm");
-        if (!m->image_dir || !m->trust_dir || !m->vmm_path)
-                return log_error_errno(
-                        SYNTHETIC_ERRNO(ENOMEM), "Cannot determine the image, key or vmm paths.");
-        m->ready_timeout_usec = 120 * USEC_PER_SEC;
-        e = getenv("BISTRO_READY_TIMEOUT");
-        if (e) {
-                uint32_t s;
-
-                if (safe_atou32(e, &s) < 0 || s == 0 || s > 3600)
-                        return log_error_errno(
-                                SYNTHETIC_ERRNO(EINVAL), "Bad $BISTRO_READY_TIMEOUT '%s'.", e);
-                m->ready_timeout_usec = s * USEC_PER_SEC;
-        }
-        log_info(
-                "State %s, runtime %s, image %s, keys %s, vmm %s.", m->state_root, m->runtime_root,
-                m->image_dir, m->trust_dir, m->vmm_path);
-        return 0;
-}
-
-static void manager_done(Manager *m) {
-        for (size_t i = 0; i < m->n_vms; i++)
-                vm_free(m->vms[i]);
-        m->n_vms = 0;
-        m->server = wire_server_free(m->server);
-        m->exit_timer = sd_event_source_disable_unref(m->exit_timer);
-        m->clock_timer = sd_event_source_disable_unref(m->clock_timer);
-        m->event = sd_event_unref(m->event);
-        free(m->state_root);
-        free(m->vms_dir);
-        free(m->runtime_root);
-        free(m->image_dir);
-        free(m->trust_dir);
-        free(m->vmm_path);
-        if (m->tokens)
-                sodium_memzero(m->tokens, m->n_tokens * sizeof(*m->tokens));
-        free(m->tokens);
 }
 
 static int help(void) {
@@ -416,11 +314,15 @@ static int run(int argc, char *argv[]) {
                 { "help", no_argument, NULL, 'h' },
                 {},
         };
-        Manager m = {};
-        _cleanup_free_ char *sock = NULL;
+        Manager m = { .lock_fd = -EBADF };
+        _cleanup_free_ char *sock = NULL, *holder = NULL;
+        bool activated;
         sigset_t mask;
         int c, fd, r;
 
+        /* Usage errors read like a CLI's ("concierge: ..."); the daemon's own log shows its pid. */
+        log_set_show_pid(false);
+        opterr = 0; /* we say it ourselves, in our format */
         while ((c = getopt_long(argc, argv, "h", options, NULL)) >= 0)
                 switch (c) {
                 case 'i':
@@ -431,11 +333,14 @@ static int run(int argc, char *argv[]) {
                         break;
                 case 'h':
                         return help();
+                case '?':
+                        return log_usage_error("Unknown option '%s'.", argv[optind - 1]);
                 default:
-                        return -EINVAL;
+                        return log_usage_error("Unknown option code '%c'.", c);
                 }
         if (optind < argc)
-                return log_error_errno(SYNTHETIC_ERRNO(EINVAL), "Unexpected argument '%s'.", argv[optind]);
+                return log_usage_error("Unexpected argument '%s'.", argv[optind]);
+        log_set_show_pid(true);
 
         (void) umask(0077);
         sigemptyset(&mask);
@@ -447,7 +352,7 @@ static int run(int argc, char *argv[]) {
                 return log_error_errno(errno, "sigprocmask failed: %m");
         (void) signal(SIGPIPE, SIG_IGN);
 
-        r = manager_init(&m);
+        r = manager_init(&m, arg_image_dir, arg_trust_dir);
         if (r < 0)
                 goto finish;
         r = sd_event_default(&m.event);
@@ -462,16 +367,37 @@ static int run(int argc, char *argv[]) {
                 r = log_error_errno(
                         SYNTHETIC_ERRNO(EINVAL), "Expected one socket from the service manager.");
                 goto finish;
-        } else if (r == 1)
-                fd = SD_LISTEN_FDS_START;
-        else {
-                if (asprintf(&sock, "%s/concierge.sock", m.runtime_root) < 0) {
-                        r = log_error_errno(SYNTHETIC_ERRNO(ENOMEM), "Out of memory.");
+        }
+        activated = r == 1;
+        if (!activated) {
+                sock = path_join(m.runtime_root, "concierge.sock");
+                if (!sock) {
+                        r = log_oom();
                         goto finish;
                 }
+        }
+        /* Before touching the socket: a second concierge must not unlink the first one's. */
+        r = manager_lock_data_dir(&m, sock ?: "", &holder);
+        if (r == -EBUSY) {
+                r = log_error_errno(
+                        r,
+                        "Another concierge manages %s already (its socket: %s); stop it first (vmc shutdown, or kill pid in %s/%s).",
+                        m.state_root, holder ?: "unknown", m.state_root, CONCIERGE_LOCK_FILE);
+                sock = mfree(sock); /* not ours to unlink */
+                goto finish;
+        }
+        if (r < 0) {
+                log_error_errno(r, "Cannot lock %s/%s: %m", m.state_root, CONCIERGE_LOCK_FILE);
+                sock = mfree(sock);
+                goto finish;
+        }
+        if (activated)
+                fd = SD_LISTEN_FDS_START;
+        else {
                 fd = unix_listen(sock, 64, 0600);
                 if (fd < 0) {
                         r = log_error_errno(fd, "Cannot listen on %s: %m", sock);
+                        sock = mfree(sock);
                         goto finish;
                 }
         }
@@ -499,8 +425,10 @@ finish:
         return r;
 }
 
-int main(int argc, char *argv[]) {
+static int run_main(int argc, char *argv[]) {
         log_set_ident("concierge");
         log_parse_environment();
-        return run(argc, argv) < 0 ? EXIT_FAILURE : EXIT_SUCCESS;
+        return run(argc, argv);
 }
+
+DEFINE_MAIN_FUNCTION(run_main);

@@ -2,13 +2,14 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
+#include "bistro-ports.h"
 #include "fd-util.h"
 #include "guest.h"
 #include "log.h"
@@ -16,7 +17,9 @@
 #include "proto-validate.h"
 #include "qmp-client.h"
 #include "socket-util.h"
+#include "spawn-util.h"
 #include "string-util.h"
+#include "time-util.h"
 #include "vsock-hybrid.h"
 #include "wire.h"
 
@@ -27,25 +30,34 @@ int guest_connect(const char *vsock_path, uint32_t port, int timeout_ms) {
         return fd == -ECONNABORTED ? -ECONNREFUSED : fd;
 }
 
+static void set_error(char **reterr_message, const char *format, ...) _printf_(2, 3);
+static void set_error(char **reterr_message, const char *format, ...) {
+        va_list ap;
+
+        if (!reterr_message)
+                return;
+        free(*reterr_message);
+        va_start(ap, format);
+        if (vasprintf(reterr_message, format, ap) < 0)
+                *reterr_message = NULL;
+        va_end(ap);
+}
+
 int guest_call(
         const char *vsock_path,
         uint32_t type,
         const ProtobufCMessage *req,
         int timeout_ms,
         ProtobufCMessage **ret_resp,
-        char *err,
-        size_t err_size) {
+        char **reterr_message) {
         _cleanup_message_ ProtobufCMessage *resp = NULL;
         _cleanup_close_ int fd = -EBADF;
         uint32_t rtype = 0;
         int r;
 
-        if (err && err_size)
-                err[0] = 0;
         fd = guest_connect(vsock_path, MAITRED_PORT, timeout_ms);
         if (fd < 0) {
-                if (err)
-                        (void) snprintf(err, err_size, "cannot reach maitred: %s", strerror(-fd));
+                set_error(reterr_message, "cannot reach maitred: %s", strerror(-fd));
                 return fd;
         }
         r = wire_call_sync(fd, type, req, message_response_type(type), timeout_ms, &rtype, &resp);
@@ -54,10 +66,10 @@ int guest_call(
 
                 if (rtype == BISTRO__MESSAGE_TYPE__ERROR_REPLY)
                         (void) wire_error_reply_to_errno((const Bistro__ErrorReply *) resp, &m);
-                if (err && m)
-                        (void) snprintf(err, err_size, "%s", m);
-                else if (err)
-                        (void) snprintf(err, err_size, "maitred call failed: %s", strerror(-r));
+                if (m)
+                        set_error(reterr_message, "%s", m);
+                else
+                        set_error(reterr_message, "maitred call failed: %s", strerror(-r));
                 return r;
         }
         if (ret_resp)
@@ -65,7 +77,7 @@ int guest_call(
         return 0;
 }
 
-int guest_run(const char *vsock_path, char **argv, int timeout_ms, char *err, size_t err_size) {
+int guest_run(const char *vsock_path, char **argv, int timeout_ms, char **reterr_message) {
         Bistro__Maitred__LaunchProcessRequest lp = BISTRO__MAITRED__LAUNCH_PROCESS_REQUEST__INIT;
         _cleanup_message_ ProtobufCMessage *resp = NULL;
         const Bistro__Maitred__LaunchProcessResponse *l;
@@ -78,19 +90,21 @@ int guest_run(const char *vsock_path, char **argv, int timeout_ms, char *err, si
         lp.n_argv = n;
         lp.wait_for_exit = true;
         r = guest_call(
-                vsock_path, BISTRO__MESSAGE_TYPE__LAUNCH_PROCESS_REQUEST, &lp.base, timeout_ms, &resp, err,
-                err_size);
+                vsock_path, BISTRO__MESSAGE_TYPE__LAUNCH_PROCESS_REQUEST, &lp.base, timeout_ms, &resp,
+                reterr_message);
         if (r < 0)
                 return r;
         l = (const void *) resp;
-        if (l->status == BISTRO__MAITRED__PROCESS_STATUS__PROCESS_STATUS_EXITED)
+        if (l->status == BISTRO__MAITRED__PROCESS_STATUS__PROCESS_STATUS_EXITED) {
+                if (l->code != 0)
+                        set_error(reterr_message, "%s exited with status %d", argv[0], (int) l->code);
                 return l->code;
-        if (err)
-                (void) snprintf(err, err_size, "%s killed by signal %d", argv[0], (int) l->code);
+        }
+        set_error(reterr_message, "%s killed by signal %d", argv[0], (int) l->code);
         return -EIO;
 }
 
-int guest_configure_network(const char *vsock_path, bool ipv6, char *err, size_t err_size) {
+int guest_configure_network(const char *vsock_path, bool ipv6, char **reterr_message) {
         Bistro__Maitred__ConfigureNetworkRequest cn = BISTRO__MAITRED__CONFIGURE_NETWORK_REQUEST__INIT;
         struct in_addr a4, gw4;
         uint8_t a6[16], gw6[16];
@@ -111,20 +125,20 @@ int guest_configure_network(const char *vsock_path, bool ipv6, char *err, size_t
                 cn.ipv6_gateway = (ProtobufCBinaryData){ .len = sizeof(gw6), .data = gw6 };
         }
         return guest_call(
-                vsock_path, BISTRO__MESSAGE_TYPE__CONFIGURE_NETWORK_REQUEST, &cn.base, 20000, NULL, err,
-                err_size);
+                vsock_path, BISTRO__MESSAGE_TYPE__CONFIGURE_NETWORK_REQUEST, &cn.base, 20000, NULL,
+                reterr_message);
 }
 
-int guest_set_time(const char *vsock_path, char *err, size_t err_size) {
+int guest_set_time(const char *vsock_path, char **reterr_message) {
         Bistro__Maitred__SetTimeRequest st = BISTRO__MAITRED__SET_TIME_REQUEST__INIT;
-        struct timespec ts;
+        usec_t now = now_usec(CLOCK_REALTIME);
 
-        if (clock_gettime(CLOCK_REALTIME, &ts) < 0)
-                return -errno;
-        st.seconds = ts.tv_sec;
-        st.nanos = (int32_t) ts.tv_nsec;
+        if (now == 0)
+                return -EIO;
+        st.seconds = (int64_t) (now / USEC_PER_SEC);
+        st.nanos = (int32_t) (now % USEC_PER_SEC * NSEC_PER_USEC);
         return guest_call(
-                vsock_path, BISTRO__MESSAGE_TYPE__SET_TIME_REQUEST, &st.base, 20000, NULL, err, err_size);
+                vsock_path, BISTRO__MESSAGE_TYPE__SET_TIME_REQUEST, &st.base, 20000, NULL, reterr_message);
 }
 
 int qmp_command_sync(const char *qmp_path, const char *command, int timeout_ms, char *err, size_t err_size) {
@@ -153,54 +167,12 @@ int qmp_command_sync(const char *qmp_path, const char *command, int timeout_ms, 
         return r;
 }
 
-int run_command(char *const *argv, char *out, size_t out_size) {
-        _cleanup_close_ int rfd = -EBADF;
-        int pfd[2], status;
-        size_t n = 0;
-        pid_t pid;
+int run_command(char *const *argv, char **ret_output) {
+        SpawnOptions o = {
+                .stdin_fd = -EBADF, .stdout_fd = -EBADF, .merge_stderr = true, .max_output = 4096
+        };
 
-        if (pipe2(pfd, O_CLOEXEC) < 0)
-                return -errno;
-        pid = fork();
-        if (pid < 0) {
-                safe_close(pfd[0]);
-                safe_close(pfd[1]);
-                return -errno;
-        }
-        if (pid == 0) {
-                int null = open("/dev/null", O_RDONLY | O_CLOEXEC);
-
-                if (null < 0 || dup2(null, 0) < 0 || dup2(pfd[1], 1) < 0 || dup2(pfd[1], 2) < 0)
-                        _exit(127);
-                execvp(argv[0], argv);
-                dprintf(2, "cannot run %s: %m\n", argv[0]);
-                _exit(127);
-        }
-        safe_close(pfd[1]);
-        rfd = pfd[0];
-        for (;;) {
-                char buf[1024];
-                ssize_t k = read(rfd, buf, sizeof(buf));
-
-                if (k < 0 && errno == EINTR)
-                        continue;
-                if (k <= 0)
-                        break;
-                if (out && n + 1 < out_size) {
-                        size_t c = MIN((size_t) k, out_size - 1 - n);
-
-                        memcpy(out + n, buf, c);
-                        n += c;
-                }
-        }
-        if (out && out_size)
-                out[n] = 0;
-        while (waitpid(pid, &status, 0) < 0)
-                if (errno != EINTR)
-                        return -errno;
-        if (WIFEXITED(status))
-                return WEXITSTATUS(status);
-        return -EIO;
+        return spawn_capture(argv, &o, ret_output);
 }
 
 static bool tz_ok(const char *s) {

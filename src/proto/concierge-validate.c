@@ -218,6 +218,13 @@ static int validate_list_containers_response_impl(const Bistro__Concierge__ListC
         return 0;
 }
 
+PROTO_VALIDATOR(validate_job_result, Bistro__Concierge__JobResult)
+static int validate_job_result_impl(const Bistro__Concierge__JobResult *m) {
+        PROTO_CHECK(proto_text_ok(m->kernel_cmdline, PROTO_ARG_MAX, false));
+        PROTO_CHECK(proto_text_ok(m->warning, PROTO_ERROR_MESSAGE_MAX, true));
+        return 0;
+}
+
 PROTO_VALIDATOR(validate_progress, Bistro__Concierge__Progress)
 static int validate_progress_impl(const Bistro__Concierge__Progress *m) {
         PROTO_CHECK(proto_enum_ok(&bistro__concierge__operation__descriptor, m->operation));
@@ -259,6 +266,7 @@ const MessageTypeInfo concierge_message_types[] = {
             list_containers_response,
             validate_list_containers_response),
         RSP(GET_VERSION_RESPONSE, 16384, get_version_response, validate_get_version_response),
+        RSP(JOB_RESULT, 16384, job_result, validate_job_result),
         { BISTRO__MESSAGE_TYPE__PROGRESS, "PROGRESS", &bistro__concierge__progress__descriptor,
           validate_progress, MESSAGE_KIND_EVENT, 4096 },
 };

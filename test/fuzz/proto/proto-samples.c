@@ -140,6 +140,12 @@ static int sample_concierge(uint32_t type, uint8_t **ret, size_t *ret_size) {
                 m.pid = 4242;
                 return PACK(m);
         }
+        case BISTRO__MESSAGE_TYPE__JOB_RESULT: {
+                Bistro__Concierge__JobResult m = BISTRO__CONCIERGE__JOB_RESULT__INIT;
+                m.kernel_cmdline = (char *) "console=hvc0 root=/dev/vda ro";
+                m.warning = (char *) "";
+                return PACK(m);
+        }
         case BISTRO__MESSAGE_TYPE__STOP_CONTAINER_REQUEST: {
                 Bistro__Concierge__StopContainerRequest m = BISTRO__CONCIERGE__STOP_CONTAINER_REQUEST__INIT;
                 m.vm_name = (char *) "termina";
