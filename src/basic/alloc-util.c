@@ -38,31 +38,3 @@ int free_and_strdup(char **dst, const char *src) {
         *dst = c;
         return 0;
 }
-
-/* The x* helpers below abort on OOM. They remain only until vmm and vsockd follow the -ENOMEM policy
- * of alloc-util.h; new code must not use them. */
-void oom(const char *file, int line) {
-        fprintf(stderr, "Out of memory at %s:%d\n", file, line);
-        abort();
-}
-
-void *xmalloc(size_t n) {
-        void *p = malloc(n ?: 1);
-        if (!p)
-                OOM();
-        return p;
-}
-
-void *xcalloc(size_t n, size_t size) {
-        void *p = calloc(n ?: 1, size ?: 1);
-        if (!p)
-                OOM();
-        return p;
-}
-
-char *xstrdup(const char *s) {
-        char *p = strdup(s);
-        if (!p)
-                OOM();
-        return p;
-}

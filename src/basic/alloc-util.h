@@ -6,6 +6,7 @@
  * aborts on OOM (a daemon serving several VMs must not die because one request was too big, and a
  * size that comes from a peer is bounded before it is allocated anyway). */
 
+#include <errno.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -26,8 +27,11 @@ static inline void *reallocarray_safe(void *p, size_t n, size_t size) {
         return realloc(p, n * size ?: 1);
 }
 
-#define new (t, n) ((t *) malloc_multiply((n), sizeof(t)))
+/* "new" is C++'s operator to clang-format. */
+/* clang-format off */
+#define new(t, n) ((t *) malloc_multiply((n), sizeof(t)))
 #define new0(t, n) ((t *) calloc((n) ?: 1, sizeof(t)))
+/* clang-format on */
 
 /* Copies p (n bytes) into a fresh buffer; NULL on OOM. */
 void *memdup(const void *p, size_t n);

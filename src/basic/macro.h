@@ -80,10 +80,3 @@ static inline void fclosep(FILE **f) {
 static inline int negative_errno(void) {
         return errno > 0 ? -errno : -EIO;
 }
-
-/* Abort on allocation failure: the only sane reaction for small, bounded allocations. */
-_noreturn_ void oom(const char *file, int line);
-#define OOM() oom(__FILE__, __LINE__)
-void *xmalloc(size_t n);
-void *xcalloc(size_t n, size_t size);
-char *xstrdup(const char *s);

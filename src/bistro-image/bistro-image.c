@@ -8,13 +8,25 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "cli-util.h"
 #include "fd-util.h"
 #include "image-verify.h"
 #include "log.h"
 #include "macro.h"
+#include "main-func.h"
+#include "path-util.h"
 #include "string-util.h"
 
 #define KEYS_MAX 16
+
+/* Logs the message that came with r, else r's own text; returns r. */
+static int log_failure(int r, const char *message) {
+        if (message) {
+                log_error("%s", message);
+                return r;
+        }
+        return log_error_errno(r, "%m");
+}
 
 static void help(void) {
         printf("Usage: bistro-image COMMAND ...\n"
@@ -35,12 +47,10 @@ static int cmd_keygen(int argc, char **argv) {
         int r;
 
         if (argc != 3)
-                return log_error_errno(-EINVAL, "usage: bistro-image keygen SECRET PUBLIC"), 2;
+                return log_usage_error("Usage: bistro-image keygen SECRET PUBLIC");
         r = image_secret_key_generate(argv[1], argv[2], &err);
-        if (r < 0) {
-                log_error("%s", err ? err : strerror(-r));
-                return 1;
-        }
+        if (r < 0)
+                return log_failure(r, err);
         printf("wrote %s and %s\n", argv[1], argv[2]);
         return 0;
 }
@@ -52,16 +62,14 @@ static int cmd_pubkey(int argc, char **argv) {
         int r;
 
         if (argc != 2)
-                return log_error_errno(-EINVAL, "usage: bistro-image pubkey SECRET"), 2;
+                return log_usage_error("Usage: bistro-image pubkey SECRET");
         r = image_secret_key_load(argv[1], sk, &pub, &err);
         sodium_memzero(sk, sizeof(sk));
-        if (r < 0) {
-                log_error("%s", err ? err : strerror(-r));
-                return 1;
-        }
+        if (r < 0)
+                return log_failure(r, err);
         r = image_key_format(&pub, &line);
         if (r < 0)
-                return log_error_errno(r, "formatting the key failed: %m"), 1;
+                return log_error_errno(r, "Formatting the key failed: %m");
         fputs(line, stdout);
         return 0;
 }
@@ -78,25 +86,23 @@ static int cmd_sign(int argc, char **argv) {
         if (argc == 5 && streq(argv[1], "--key"))
                 keyfile = argv[2];
         else
-                return log_error_errno(-EINVAL, "usage: bistro-image sign --key SECRET FILE SIG"), 2;
+                return log_usage_error("Usage: bistro-image sign --key SECRET FILE SIG");
         r = read_file(argv[3], IMAGE_MANIFEST_MAX, &data, &size);
         if (r < 0)
-                return log_error_errno(r, "%s: %m", argv[3]), 1;
+                return log_error_errno(r, "%s: %m", argv[3]);
         r = image_secret_key_load(keyfile, sk, &pub, &err);
-        if (r < 0) {
-                log_error("%s", err ? err : strerror(-r));
-                return 1;
-        }
+        if (r < 0)
+                return log_failure(r, err);
         r = image_sign(sk, &pub, data, size, &sig);
         sodium_memzero(sk, sizeof(sk));
         if (r < 0)
-                return log_error_errno(r, "signing failed: %m"), 1;
+                return log_error_errno(r, "Signing failed: %m");
         r = image_signature_format(&sig, &line);
         if (r < 0)
-                return log_error_errno(r, "formatting the signature failed: %m"), 1;
+                return log_error_errno(r, "Formatting the signature failed: %m");
         r = write_file_atomic(argv[4], line, 0644);
         if (r < 0)
-                return log_error_errno(r, "%s: %m", argv[4]), 1;
+                return log_error_errno(r, "%s: %m", argv[4]);
         printf("signed %s with key %s\n", argv[3], pub.id);
         return 0;
 }
@@ -119,16 +125,15 @@ static int cmd_verify(int argc, char **argv) {
         int c, r;
 
         optind = 1;
+        opterr = 0;
         while ((c = getopt_long(argc, argv, "", options, NULL)) >= 0)
                 switch (c) {
                 case 'k':
                         if (n_keys >= KEYS_MAX)
-                                return log_error_errno(-E2BIG, "at most %d --key options", KEYS_MAX), 2;
+                                return log_usage_error("At most %d --key options.", KEYS_MAX);
                         r = image_key_load(optarg, &keys[n_keys], &err);
-                        if (r < 0) {
-                                log_error("%s", err ? err : strerror(-r));
-                                return 1;
-                        }
+                        if (r < 0)
+                                return log_failure(r, err);
                         n_keys++;
                         break;
                 case 't':
@@ -138,39 +143,35 @@ static int cmd_verify(int argc, char **argv) {
                         want_cmdline = true;
                         break;
                 default:
-                        return 2;
+                        return log_usage_bad_option(argv);
                 }
         if (optind + 1 != argc)
-                return log_error_errno(
-                               -EINVAL,
-                               "usage: bistro-image verify [--key PUB]... [--trust-dir DIR] IMAGEDIR"),
-                       2;
+                return log_usage_error(
+                        "Usage: bistro-image verify [--key PUB]... [--trust-dir DIR] IMAGEDIR");
 
         if (!trust_dir && n_keys == 0) {
                 r = image_trusted_keys_dir(&default_dir);
                 if (r < 0)
-                        return log_error_errno(r, "cannot find the trusted key directory (set HOME): %m"), 1;
+                        return log_error_errno(r, "Cannot find the trusted key directory (set HOME): %m");
                 trust_dir = default_dir;
         }
         if (trust_dir) {
                 r = image_keys_load_dir(trust_dir, &dir_keys, &n_dir, &err);
-                if (r < 0) {
-                        log_error("%s", err ? err : strerror(-r));
-                        return 1;
-                }
+                if (r < 0)
+                        return log_failure(r, err);
                 for (size_t i = 0; i < n_dir && n_keys < KEYS_MAX; i++)
                         keys[n_keys++] = dir_keys[i];
         }
 
         r = image_verify(argv[optind], keys, n_keys, &m, &err);
-        if (r < 0) {
-                log_error("%s: refused: %s", argv[optind], err ? err : strerror(-r));
-                return 1;
-        }
+        if (r < 0 && err)
+                return log_error_errno(r, "%s: refused: %s", argv[optind], err);
+        if (r < 0)
+                return log_error_errno(r, "%s: refused: %m", argv[optind]);
         if (want_cmdline) {
                 r = image_manifest_kernel_cmdline(&m, &cmdline);
                 if (r < 0)
-                        return log_error_errno(r, "formatting the command line failed: %m"), 1;
+                        return log_error_errno(r, "Formatting the command line failed: %m");
                 printf("%s\n", cmdline);
                 return 0;
         }
@@ -188,17 +189,16 @@ static int cmd_info(int argc, char **argv) {
         int r;
 
         if (argc != 2)
-                return log_error_errno(-EINVAL, "usage: bistro-image info IMAGEDIR"), 2;
-        if (asprintf(&path, "%s/manifest", argv[1]) < 0)
-                return log_error_errno(-ENOMEM, "out of memory"), 1;
+                return log_usage_error("Usage: bistro-image info IMAGEDIR");
+        path = path_join(argv[1], "manifest");
+        if (!path)
+                return log_oom();
         r = read_file(path, IMAGE_MANIFEST_MAX, &data, &size);
         if (r < 0)
-                return log_error_errno(r, "%s: %m", path), 1;
+                return log_error_errno(r, "%s: %m", path);
         r = image_manifest_parse(data, size, &m, &err);
-        if (r < 0) {
-                log_error("%s", err ? err : strerror(-r));
-                return 1;
-        }
+        if (r < 0)
+                return log_failure(r, err);
         printf("image_version  %s (not verified; use 'bistro-image verify')\n", m.image_version);
         printf("kernel         %s (%s)\n", m.kernel_release, m.kernel_package);
         printf("rootfs_size    %" PRIu64 " bytes (%" PRIu64 " data blocks)\n", m.rootfs_size,
@@ -208,15 +208,18 @@ static int cmd_info(int argc, char **argv) {
         return 0;
 }
 
-int main(int argc, char **argv) {
-        log_set_ident("bistro-image");
-        log_parse_environment();
-        if (argc < 2 || streq(argv[1], "--help") || streq(argv[1], "-h")) {
+static int run(int argc, char **argv) {
+        cli_setup("bistro-image");
+        if (argc < 2) {
                 help();
-                return argc < 2 ? 2 : 0;
+                return -EUSAGE;
+        }
+        if (streq(argv[1], "--help") || streq(argv[1], "-h")) {
+                help();
+                return 0;
         }
         if (sodium_init() < 0)
-                return log_error_errno(-EIO, "libsodium failed to initialize"), 1;
+                return log_error_errno(SYNTHETIC_ERRNO(EIO), "libsodium failed to initialize.");
         if (streq(argv[1], "keygen"))
                 return cmd_keygen(argc - 1, argv + 1);
         if (streq(argv[1], "pubkey"))
@@ -227,6 +230,7 @@ int main(int argc, char **argv) {
                 return cmd_verify(argc - 1, argv + 1);
         if (streq(argv[1], "info"))
                 return cmd_info(argc - 1, argv + 1);
-        log_error("unknown command '%s' (try --help)", argv[1]);
-        return 2;
+        return log_usage_error("Unknown command '%s'.", argv[1]);
 }
+
+DEFINE_MAIN_FUNCTION(run);

@@ -1,50 +1,43 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* bistro: the Terminal. Starts concierge when needed, the VM termina, creates the container
  * penguin from the debian image on first use, then opens a shell in it through vsh (or runs one
- * command). Exit status: 0 ok, 1 failure, 2 usage; with a command or a shell, vsh's (the remote
- * command's) exit status. */
+ * command). The image builder runner is in bistro-image-build.c. Exit status: 0 ok, 1 failure, 2
+ * usage; with a command or a shell, vsh's (the remote command's) exit status. */
 #include <errno.h>
-#include <fcntl.h>
 #include <getopt.h>
-#include <limits.h>
-#include <poll.h>
 #include <pwd.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
+#include "alloc-util.h"
+#include "bistro-image-build.h"
+#include "cli-util.h"
 #include "concierge-client.h"
 #include "config.h"
 #include "fd-util.h"
 #include "log.h"
+#include "main-func.h"
 #include "message-type.h"
+#include "path-lookup.h"
+#include "path-util.h"
 #include "proto-validate.h"
+#include "spawn-util.h"
 #include "string-util.h"
+#include "time-util.h"
 
-#define EXIT_USAGE 2
-#define CALL_TIMEOUT_MS (300 * 1000)      /* silence bound of one concierge call */
-#define VM_WAIT_SEC 300                   /* a VM someone else is starting or stopping */
-#define VSH_SETUP_TIMEOUT_SEC 120         /* user creation, the non-interactive check */
-#define IMAGE_BUILD_TIMEOUT_SEC (45 * 60) /* debootstrap */
-#define DEFAULT_IMAGE "debian"
+#define CALL_TIMEOUT_MS (300 * 1000)                /* silence bound of one concierge call */
+#define VM_WAIT_USEC (300 * USEC_PER_SEC)           /* a VM someone else is starting or stopping */
+#define VSH_SETUP_TIMEOUT_USEC (120 * USEC_PER_SEC) /* user creation, the non-interactive check */
 
 static const char *arg_vm = "termina";
 static const char *arg_container = "penguin";
 static const char *arg_user = NULL;
 static char **arg_command = NULL;
-
-typedef struct Progress {
-        bool tty;   /* stderr is a terminal: one redrawn line */
-        bool shown; /* a redrawn line is on screen */
-        char stage[129];
-        int last_decile;
-} Progress;
 
 static void announce(const char *fmt, ...) _printf_(1, 2);
 static void announce(const char *fmt, ...) {
@@ -60,54 +53,20 @@ static void on_spawn(void *userdata) {
         announce("Starting concierge…");
 }
 
-static void progress_end(Progress *p) {
-        if (p->shown)
-                fputc('\n', stderr);
-        p->shown = false;
-}
-
 static int on_progress(const Bistro__Concierge__Progress *e, void *userdata) {
-        Progress *p = userdata;
-        bool bar = e->total > 0 && e->operation != BISTRO__CONCIERGE__OPERATION__OPERATION_START_VM;
-        bool new_stage = !streq(p->stage, e->stage);
+        CliProgress *p = userdata;
 
         if (startswith(e->stage, "warning:")) {
-                progress_end(p);
-                announce("bistro: %s", e->stage);
+                _cleanup_free_ char *m = NULL;
+
+                if (asprintf(&m, "bistro: %s", e->stage) >= 0)
+                        cli_progress_message(p, m);
                 return 0;
         }
-        if (new_stage) {
-                strscpy(p->stage, e->stage, sizeof(p->stage));
-                p->last_decile = -1;
-        }
-        if (p->tty) {
-                if (bar) {
-                        int pct = (int) (e->done * 100 / e->total), w = pct / 4;
-                        char done[32], total[32];
-
-                        format_bytes(e->done, done, sizeof(done));
-                        format_bytes(e->total, total, sizeof(total));
-                        fprintf(stderr, "\r  %-12.40s [%.*s%*s] %3d%% %s / %s   ", e->stage, w,
-                                "=========================", 25 - w, "", pct, done, total);
-                } else
-                        fprintf(stderr, "\r  %-60.100s", e->stage);
-                p->shown = true;
-                return 0;
-        }
-        /* Not a terminal: a line per stage and per 10% (no carriage returns in logs). */
-        if (bar) {
-                int decile = (int) (e->done * 10 / e->total);
-
-                if (decile != p->last_decile) {
-                        char done[32], total[32];
-
-                        format_bytes(e->done, done, sizeof(done));
-                        format_bytes(e->total, total, sizeof(total));
-                        announce("  %s: %d%% (%s / %s)", e->stage, decile * 10, done, total);
-                        p->last_decile = decile;
-                }
-        } else if (new_stage)
-                announce("  %s", e->stage);
+        /* Booting reports steps, not bytes: no bar for it. */
+        cli_progress_update(
+                p, e->stage, e->done, e->total,
+                e->operation != BISTRO__CONCIERGE__OPERATION__OPERATION_START_VM);
         return 0;
 }
 
@@ -121,34 +80,29 @@ static int call(
         ProtobufCMessage **ret) {
         _cleanup_free_ char *error = NULL;
         _cleanup_close_ int fd = -EBADF;
-        Progress p = { .tty = isatty(STDERR_FILENO), .last_decile = -1 };
+        CliProgress p;
         int r;
 
-        fd = concierge_connect(BUILD_ROOT, on_spawn, NULL);
-        if (fd == -EINVAL)
-                return log_error_errno(
-                        fd, "$XDG_RUNTIME_DIR is not set (or not absolute): it holds concierge's socket.");
-        if (fd == -ETIMEDOUT)
-                return log_error_errno(
-                        fd, "concierge did not come up within %d s (see %s/bistro/concierge.log).",
-                        CONCIERGE_SPAWN_TIMEOUT_MS / 1000, getenv("XDG_RUNTIME_DIR"));
+        fd = concierge_connect(on_spawn, NULL, &error);
         if (fd < 0)
-                return log_error_errno(fd, "Cannot reach concierge: %m");
+                return log_error_errno(fd, "%s", error ?: "Cannot reach concierge.");
+        cli_progress_init(&p, "  ", false);
         r = concierge_call(fd, type, req, CALL_TIMEOUT_MS, on_progress, &p, ret, &error);
-        progress_end(&p);
+        cli_progress_end(&p);
         if (r >= 0)
                 return 0;
         for (const int *q = quiet; q && *q; q++)
                 if (r == -*q)
                         return r;
-        if (error)
-                fprintf(stderr, "bistro: %s: %s\n", what, error);
-        else if (r == -ETIMEDOUT)
-                log_error_errno(
+        if (error) {
+                _cleanup_free_ char *e = escape_for_terminal(error, strlen(error), true);
+
+                return log_error_errno(r, "%s: %s", what, e ?: "?");
+        }
+        if (r == -ETIMEDOUT)
+                return log_error_errno(
                         r, "%s: concierge did not answer within %d s.", what, CALL_TIMEOUT_MS / 1000);
-        else
-                log_error_errno(r, "%s: %m", what);
-        return r;
+        return log_error_errno(r, "%s: %m", what);
 }
 
 /* The VM's state; STOPPED when concierge does not know it yet. */
@@ -169,20 +123,16 @@ static int vm_state(int *ret) {
         return 0;
 }
 
-static void sleep_ms(long ms) {
-        struct timespec ts = { ms / 1000, (ms % 1000) * 1000000L };
-
-        (void) nanosleep(&ts, NULL);
-}
-
 /* Makes sure the VM runs: starts it, or waits (bounded) for whoever is starting or stopping it. */
 static int ensure_vm(bool *ret_started) {
-        time_t deadline = time(NULL) + VM_WAIT_SEC;
+        usec_t deadline = now_usec(CLOCK_MONOTONIC) + VM_WAIT_USEC;
         bool waited = false;
         int state, r;
 
         *ret_started = false;
         for (;;) {
+                struct timespec ts;
+
                 r = vm_state(&state);
                 if (r < 0)
                         return r;
@@ -205,18 +155,20 @@ static int ensure_vm(bool *ret_started) {
                                 return r;
                         /* Someone else is starting it (or a previous one is still going away). */
                 }
-                if (time(NULL) > deadline)
+                if (now_usec(CLOCK_MONOTONIC) > deadline)
                         return log_error_errno(
-                                SYNTHETIC_ERRNO(ETIMEDOUT), "VM %s stayed '%s' for %d s; see 'vmc logs %s'.",
-                                arg_vm, concierge_vm_state_to_string(state), VM_WAIT_SEC, arg_vm);
+                                SYNTHETIC_ERRNO(ETIMEDOUT),
+                                "VM %s stayed '%s' for %llu s; see 'vmc logs %s'.", arg_vm,
+                                concierge_vm_state_to_string(state),
+                                (unsigned long long) (VM_WAIT_USEC / USEC_PER_SEC), arg_vm);
                 if (!waited)
                         announce("Waiting for VM %s (%s)…", arg_vm, concierge_vm_state_to_string(state));
                 waited = true;
-                sleep_ms(500);
+                (void) nanosleep(timespec_store_usec(&ts, 500 * USEC_PER_MSEC), NULL);
         }
 }
 
-/* The container's info (a copy owned by the caller in *ret), or NULL when it does not exist. */
+/* The container's info (borrowed from *ret_list), or NULL when it does not exist. */
 static int find_container(ProtobufCMessage **ret_list, const Bistro__Concierge__ContainerInfo **ret) {
         Bistro__Concierge__ListContainersRequest req = BISTRO__CONCIERGE__LIST_CONTAINERS_REQUEST__INIT;
         const Bistro__Concierge__ListContainersResponse *l;
@@ -235,235 +187,6 @@ static int find_container(ProtobufCMessage **ret_list, const Bistro__Concierge__
         return 0;
 }
 
-static bool in_build_tree(void) {
-        char self[PATH_MAX];
-        ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
-
-        if (n <= 0)
-                return false;
-        self[n] = 0;
-        return startswith(self, BUILD_ROOT "/");
-}
-
-static int image_store(char **ret) {
-        const char *e = getenv("BISTRO_IMAGE_STORE"), *data = getenv("XDG_DATA_HOME"), *home;
-        int r;
-
-        if (e && e[0])
-                r = asprintf(ret, "%s", e);
-        else if (data && data[0] == '/')
-                r = asprintf(ret, "%s/bistro/images/containers", data);
-        else if ((home = getenv("HOME")) && home[0] == '/')
-                r = asprintf(ret, "%s/.local/share/bistro/images/containers", home);
-        else
-                return log_error_errno(
-                        SYNTHETIC_ERRNO(EINVAL),
-                        "Cannot find the image store: set $BISTRO_IMAGE_STORE, $XDG_DATA_HOME or $HOME.");
-        return r < 0 ? log_oom() : 0;
-}
-
-static bool image_present(const char *store) {
-        _cleanup_free_ char *tar = NULL, *json = NULL;
-
-        if (asprintf(&tar, "%s/%s.tar.zst", store, DEFAULT_IMAGE) < 0 ||
-            asprintf(&json, "%s/%s.json", store, DEFAULT_IMAGE) < 0)
-                return false;
-        return access(tar, R_OK) >= 0 && access(json, R_OK) >= 0;
-}
-
-/* Waits for pid at most timeout_sec (SIGTERM, then SIGKILL after 5 s). Returns its exit status
- * (128+N for a signal) or -ETIMEDOUT. */
-static int wait_bounded(pid_t pid, int timeout_sec) {
-        struct timespec start, now;
-        bool termed = false;
-        int status;
-
-        (void) clock_gettime(CLOCK_MONOTONIC, &start);
-        for (;;) {
-                pid_t p = waitpid(pid, &status, WNOHANG);
-
-                if (p == pid)
-                        break;
-                if (p < 0 && errno != EINTR)
-                        return -errno;
-                (void) clock_gettime(CLOCK_MONOTONIC, &now);
-                if (!termed && now.tv_sec - start.tv_sec >= timeout_sec) {
-                        (void) kill(pid, SIGTERM);
-                        termed = true;
-                } else if (termed && now.tv_sec - start.tv_sec >= timeout_sec + 5)
-                        (void) kill(pid, SIGKILL);
-                sleep_ms(20);
-        }
-        if (termed)
-                return -ETIMEDOUT;
-        return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-}
-
-/* Runs argv with stdin /dev/null and stdout to out_fd, stderr inherited; bounded. */
-static int run_bounded(char *const argv[], int out_fd, int timeout_sec) {
-        pid_t pid;
-
-        pid = fork();
-        if (pid < 0)
-                return log_error_errno(errno, "fork: %m");
-        if (pid == 0) {
-                int fd = open("/dev/null", O_RDWR | O_CLOEXEC);
-
-                if (fd < 0 || dup2(fd, STDIN_FILENO) < 0)
-                        _exit(127);
-                if (dup2(out_fd >= 0 ? out_fd : fd, STDOUT_FILENO) < 0)
-                        _exit(127);
-                execv(argv[0], argv);
-                fprintf(stderr, "bistro: cannot run %s: %m\n", argv[0]);
-                _exit(127);
-        }
-        return wait_bounded(pid, timeout_sec);
-}
-
-/* One line of the image builder's output. debootstrap's "I: Verb thing..." lines are condensed:
- * on a terminal into one redrawn status line, otherwise into one line per verb; everything else
- * (the builder's steps, warnings, errors) is shown as it is. */
-static void builder_line(Progress *p, const char *line) {
-        size_t verb = strcspn(line + MIN(strlen(line), 3), " ");
-
-        if (!startswith(line, "I: ")) {
-                progress_end(p);
-                announce("%s", line);
-                return;
-        }
-        if (p->tty) {
-                fprintf(stderr, "\r  %-76.76s", line + 3);
-                p->shown = true;
-                return;
-        }
-        if (verb >= sizeof(p->stage) || (strneq(p->stage, line + 3, verb) && p->stage[verb] == 0))
-                return;
-        memcpy(p->stage, line + 3, verb);
-        p->stage[verb] = 0;
-        announce("  %s", line + 3);
-}
-
-/* Runs the image builder with its stdout and stderr through builder_line(); bounded. */
-static int run_builder(char *const argv[], int timeout_sec) {
-        Progress p = { .tty = isatty(STDERR_FILENO) };
-        _cleanup_close_ int rfd = -EBADF;
-        char buf[4096];
-        size_t have = 0;
-        time_t deadline = time(NULL) + timeout_sec;
-        int pipefd[2];
-        pid_t pid;
-
-        if (pipe2(pipefd, O_CLOEXEC) < 0)
-                return log_error_errno(errno, "pipe: %m");
-        pid = fork();
-        if (pid < 0) {
-                safe_close(pipefd[0]);
-                safe_close(pipefd[1]);
-                return log_error_errno(errno, "fork: %m");
-        }
-        if (pid == 0) {
-                int fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
-
-                if (fd < 0 || dup2(fd, STDIN_FILENO) < 0 || dup2(pipefd[1], STDOUT_FILENO) < 0 ||
-                    dup2(pipefd[1], STDERR_FILENO) < 0)
-                        _exit(127);
-                execv(argv[0], argv);
-                fprintf(stderr, "bistro: cannot run %s: %m\n", argv[0]);
-                _exit(127);
-        }
-        safe_close(pipefd[1]);
-        rfd = pipefd[0];
-        for (;;) {
-                struct pollfd pfd = { .fd = rfd, .events = POLLIN };
-                ssize_t n;
-                char *nl;
-
-                if (time(NULL) > deadline)
-                        break;
-                if (poll(&pfd, 1, 1000) <= 0)
-                        continue;
-                n = read(rfd, buf + have, sizeof(buf) - 1 - have);
-                if (n < 0 && errno == EINTR)
-                        continue;
-                if (n <= 0)
-                        break;
-                have += (size_t) n;
-                buf[have] = 0;
-                while ((nl = strchr(buf, '\n'))) {
-                        *nl = 0;
-                        builder_line(&p, buf);
-                        have -= (size_t) (nl + 1 - buf);
-                        memmove(buf, nl + 1, have + 1);
-                }
-                if (have == sizeof(buf) - 1) { /* a very long line: show what we have */
-                        builder_line(&p, buf);
-                        have = 0;
-                }
-        }
-        if (have > 0) {
-                buf[have] = 0;
-                builder_line(&p, buf);
-        }
-        progress_end(&p);
-        /* EOF (or the deadline): the builder is exiting, or gets what is left of its time. */
-        return wait_bounded(pid, (int) MAX(deadline - time(NULL), 1));
-}
-
-static int build_script(char **ret) {
-        if (in_build_tree())
-                *ret = strdup(SOURCE_ROOT "/image/containers/build-debian.sh");
-        else
-                *ret = strdup(BISTRO_DATADIR "/containers/build-debian.sh");
-        return *ret ? 0 : log_oom();
-}
-
-/* The debian image in the host store, building it (debootstrap, as root) when missing. */
-static int ensure_image(void) {
-        _cleanup_free_ char *store = NULL, *script = NULL;
-        int r;
-
-        r = image_store(&store);
-        if (r < 0)
-                return r;
-        if (image_present(store))
-                return 0;
-        r = build_script(&script);
-        if (r < 0)
-                return r;
-        if (access(script, X_OK) < 0)
-                return log_error_errno(
-                        errno, "The %s image is not in %s and its builder %s is missing: %m", DEFAULT_IMAGE,
-                        store, script);
-        if (geteuid() != 0) {
-                fprintf(stderr,
-                        "bistro: the %s image is not in %s, and building it needs root (debootstrap).\n"
-                        "Build it once with:\n  sudo %s %s\nthen run bistro again.\n",
-                        DEFAULT_IMAGE, store, script, store);
-                return -EPERM;
-        }
-        announce(
-                "Building the %s image into %s (debootstrap; takes minutes the first time)…", DEFAULT_IMAGE,
-                store);
-        {
-                char *argv[] = { script, store, NULL };
-
-                r = run_builder(argv, IMAGE_BUILD_TIMEOUT_SEC);
-        }
-        if (r == -ETIMEDOUT)
-                return log_error_errno(
-                        r, "Building the %s image took more than %d minutes; stopped it.", DEFAULT_IMAGE,
-                        IMAGE_BUILD_TIMEOUT_SEC / 60);
-        if (r != 0)
-                return log_error_errno(
-                        SYNTHETIC_ERRNO(EIO), "Building the %s image failed (exit status %d, see above).",
-                        DEFAULT_IMAGE, r);
-        if (!image_present(store))
-                return log_error_errno(
-                        SYNTHETIC_ERRNO(ENOENT), "%s finished but %s/%s.tar.zst is missing.", script, store,
-                        DEFAULT_IMAGE);
-        return 0;
-}
-
 static int ensure_container(bool *ret_created, bool *ret_started, char **ret_address) {
         _cleanup_message_ ProtobufCMessage *list = NULL, *resp = NULL;
         const Bistro__Concierge__ContainerInfo *ci;
@@ -478,13 +201,13 @@ static int ensure_container(bool *ret_created, bool *ret_started, char **ret_add
                         BISTRO__CONCIERGE__CREATE_CONTAINER_REQUEST__INIT;
                 static const int quiet[] = { EEXIST, 0 };
 
-                r = ensure_image();
+                r = bistro_ensure_image();
                 if (r < 0)
                         return r;
-                announce("Creating container %s from image %s…", arg_container, DEFAULT_IMAGE);
+                announce("Creating container %s from image %s…", arg_container, BISTRO_DEFAULT_IMAGE);
                 req.vm_name = (char *) arg_vm;
                 req.name = (char *) arg_container;
-                req.image = (char *) DEFAULT_IMAGE;
+                req.image = (char *) BISTRO_DEFAULT_IMAGE;
                 r =
                         call(BISTRO__MESSAGE_TYPE__CREATE_CONTAINER_REQUEST, &req.base, "create container",
                              quiet, NULL);
@@ -510,52 +233,48 @@ static int ensure_container(bool *ret_created, bool *ret_started, char **ret_add
                         const Bistro__Concierge__ContainerInfoResponse *i = (const void *) resp;
 
                         *ret_address = strdup(i->container->ipv4_address);
-                        return 0;
+                        return *ret_address ? 0 : log_oom();
                 }
         }
         *ret_address = strdup(ci ? ci->ipv4_address : "");
-        return 0;
+        return *ret_address ? 0 : log_oom();
 }
 
+/* vsh: $BISTRO_VSH, the build tree's, or (installed) the one next to bistro. */
 static int vsh_binary(char **ret) {
-        const char *e = getenv("BISTRO_VSH");
-        char self[PATH_MAX], *slash;
-        ssize_t n;
+        _cleanup_free_ char *p = NULL, *dir = NULL;
+        int r;
 
-        if (e && e[0])
-                *ret = strdup(e);
-        else if (in_build_tree())
-                *ret = strdup(BUILD_ROOT "/src/vsh/vsh");
-        else {
-                /* Installed: vsh sits next to bistro. */
-                n = readlink("/proc/self/exe", self, sizeof(self) - 1);
-                if (n <= 0)
-                        return log_error_errno(errno, "Cannot find myself: %m");
-                self[n] = 0;
-                slash = strrchr(self, '/');
-                *slash = 0;
-                if (asprintf(ret, "%s/vsh", self) < 0)
-                        *ret = NULL;
+        if (getenv("BISTRO_VSH") || bistro_running_from_build_tree()) {
+                r = bistro_find_program("vsh", "BISTRO_VSH", &p);
+                if (r == -ENOMEM)
+                        return log_oom();
+        } else {
+                r = self_exe_dir(&dir);
+                if (r < 0)
+                        return log_error_errno(r, "Cannot find myself: %m");
+                p = path_join(dir, "vsh");
+                if (!p)
+                        return log_oom();
+                r = access(p, X_OK) < 0 ? -errno : 0;
         }
-        if (!*ret)
-                return log_oom();
-        if (access(*ret, X_OK) < 0)
-                return log_error_errno(errno, "vsh is missing (%s): %m", *ret);
+        if (r < 0)
+                return log_error_errno(r, "vsh is missing (%s): %m", p ?: getenv("BISTRO_VSH") ?: "vsh");
+        *ret = TAKE_PTR(p);
         return 0;
 }
 
-/* A user name we create in the container: what Debian's useradd accepts by default, and safe
- * to put in a shell script unquoted. */
-static bool user_name_ok(const char *s) {
-        size_t l = strlen(s);
+/* Runs argv with stdin /dev/null and stdout to out_fd (< 0: /dev/null), stderr inherited; bounded. */
+static int run_bounded(char *const argv[], int out_fd, usec_t timeout) {
+        _cleanup_free_ char *output = NULL;
+        int r;
 
-        if (l == 0 || l > 32 || !((s[0] >= 'a' && s[0] <= 'z') || s[0] == '_'))
-                return false;
-        for (size_t i = 1; i < l; i++)
-                if (!((s[i] >= 'a' && s[i] <= 'z') || (s[i] >= '0' && s[i] <= '9') || s[i] == '_' ||
-                      s[i] == '-'))
-                        return false;
-        return true;
+        r = spawn_capture(
+                argv, &(SpawnOptions){ .stdin_fd = -EBADF, .stdout_fd = out_fd, .timeout = timeout },
+                out_fd >= 0 ? NULL : &output);
+        if (r == 127)
+                log_error("Cannot run %s.", argv[0]);
+        return r;
 }
 
 /* Creates the user in the container on first use: uid 1000 when free, a home, bash, the sudo
@@ -592,7 +311,7 @@ static int ensure_user(const char *vsh, const char *user) {
                                  script,
                                  NULL };
 
-                r = run_bounded(argv, -1, VSH_SETUP_TIMEOUT_SEC);
+                r = run_bounded(argv, STDERR_FILENO, VSH_SETUP_TIMEOUT_USEC);
         }
         if (r == 0)
                 return 0;
@@ -609,8 +328,10 @@ static int ensure_user(const char *vsh, const char *user) {
                         user, arg_container);
         if (r == -ETIMEDOUT)
                 return log_error_errno(
-                        r, "Creating user %s in %s did not finish within %d s.", user, arg_container,
-                        VSH_SETUP_TIMEOUT_SEC);
+                        r, "Creating user %s in %s did not finish within %llu s.", user, arg_container,
+                        (unsigned long long) (VSH_SETUP_TIMEOUT_USEC / USEC_PER_SEC));
+        if (r < 0)
+                return log_error_errno(r, "Creating user %s in %s failed: %m", user, arg_container);
         return log_error_errno(
                 SYNTHETIC_ERRNO(EIO), "Creating user %s in %s failed (exit status %d).", user, arg_container,
                 r);
@@ -650,7 +371,9 @@ static int parse_argv(int argc, char *argv[]) {
         };
         int c;
 
-        /* '+': stop at the first non-option, so "bistro -- ls -l" and "bistro ls -l" keep -l. */
+        /* '+': stop at the first non-option, so "bistro -- ls -l" and "bistro ls -l" keep -l. Our
+         * messages, not getopt's. */
+        opterr = 0;
         while ((c = getopt_long(argc, argv, "+h", options, NULL)) >= 0)
                 switch (c) {
                 case 'h':
@@ -668,131 +391,134 @@ static int parse_argv(int argc, char *argv[]) {
                         arg_user = optarg;
                         break;
                 default:
-                        return -EINVAL;
+                        if (optopt > 0 && optopt < 0x100)
+                                return log_usage_error("invalid option or missing argument: -%c", optopt);
+                        return log_usage_error(
+                                "unrecognized option or missing argument: '%s'", argv[optind - 1]);
                 }
-        if (!proto_name_ok(arg_vm) || !proto_name_ok(arg_container)) {
-                fprintf(stderr,
-                        "bistro: invalid %s name '%s': 1-64 characters of A-Z a-z 0-9 . _ -, not starting with '.' or '-'\n",
+        if (!proto_name_ok(arg_vm) || !proto_name_ok(arg_container))
+                return log_usage_error(
+                        "invalid %s name '%s': 1-64 characters of A-Z a-z 0-9 . _ -, not starting with '.' or '-'",
                         proto_name_ok(arg_vm) ? "container" : "VM",
                         proto_name_ok(arg_vm) ? arg_container : arg_vm);
-                return -EINVAL;
-        }
-        if (arg_user && !user_name_ok(arg_user)) {
-                fprintf(stderr,
-                        "bistro: invalid user name '%s' (1-32 characters of a-z 0-9 _ -, starting with a letter or _)\n",
+        if (arg_user && !proto_user_ok(arg_user))
+                return log_usage_error(
+                        "invalid user name '%s' (1-32 characters of a-z 0-9 _ -, starting with a letter or _)",
                         arg_user);
-                return -EINVAL;
-        }
         if (optind < argc)
                 arg_command = argv + optind;
         return 1;
 }
 
-int main(int argc, char *argv[]) {
-        _cleanup_free_ char *vsh = NULL, *address = NULL, *user_buf = NULL;
-        bool vm_started, created, started, interactive;
-        const char *user;
+/* The user in the container: --user, root when we are root, else our own name. */
+static int pick_user(char **ret) {
+        struct passwd *pw;
+
+        if (arg_user)
+                return free_and_strdup(ret, arg_user) < 0 ? log_oom() : 0;
+        if (geteuid() == 0)
+                return free_and_strdup(ret, "root") < 0 ? log_oom() : 0;
+        pw = getpwuid(geteuid());
+        if (!pw)
+                return log_error_errno(
+                        SYNTHETIC_ERRNO(ENOENT), "Cannot find my user name (uid %u); use --user.",
+                        (unsigned) geteuid());
+        if (!proto_user_ok(pw->pw_name))
+                return log_usage_error(
+                        "your user name '%s' cannot be used in the container; pick one with --user",
+                        pw->pw_name);
+        return free_and_strdup(ret, pw->pw_name) < 0 ? log_oom() : 0;
+}
+
+/* No terminal and no command: report what was set up, run a short check and exit. */
+static int check_and_exit(
+        const char *vsh,
+        const char *user,
+        bool vm_started,
+        bool created,
+        bool started,
+        const char *address) {
+        char *check[] = { (char *) vsh,  (char *) "--user", (char *) user,
+                          (char *) "-T", (char *) arg_vm,   (char *) arg_container,
+                          (char *) "--", (char *) "cat",    (char *) "/etc/os-release",
+                          NULL };
         int r;
 
-        log_set_ident("bistro");
-        log_parse_environment();
+        printf("VM %s: %s. Container %s: %s%s%s. User: %s.\n", arg_vm,
+               vm_started ? "started" : "was running", arg_container,
+               created   ? "created from image " BISTRO_DEFAULT_IMAGE " and started"
+               : started ? "started"
+                         : "was running",
+               address && address[0] ? ", address " : "", address ?: "", user);
+        printf("Check: cat /etc/os-release in %s:\n", arg_container);
+        fflush(stdout);
+        r = run_bounded(check, STDOUT_FILENO, VSH_SETUP_TIMEOUT_USEC);
+        if (r != 0)
+                return log_error_errno(
+                        r < 0 ? r : SYNTHETIC_ERRNO(EIO), "The check in %s failed (%s %d).", arg_container,
+                        r == -ETIMEDOUT ? "timed out after" : "exit status",
+                        r == -ETIMEDOUT ? (int) (VSH_SETUP_TIMEOUT_USEC / USEC_PER_SEC) : r);
+        printf("No terminal on stdin: not opening a shell. Run 'bistro' in a terminal for a shell "
+               "in %s, or 'bistro -- COMMAND' to run one command.\n",
+               arg_container);
+        return 0;
+}
+
+/* Replaces us with vsh: a shell, or the command. */
+static int exec_vsh(const char *vsh, const char *user) {
+        _cleanup_free_ char **args = NULL;
+        size_t n = 0, extra = 0;
+
+        while (arg_command && arg_command[extra])
+                extra++;
+        args = new0(char *, 8 + extra);
+        if (!args)
+                return log_oom();
+        args[n++] = (char *) vsh;
+        args[n++] = (char *) "--user";
+        args[n++] = (char *) user;
+        args[n++] = (char *) arg_vm;
+        args[n++] = (char *) arg_container;
+        if (arg_command) {
+                args[n++] = (char *) "--";
+                for (size_t i = 0; i < extra; i++)
+                        args[n++] = arg_command[i];
+        }
+        args[n] = NULL;
+        (void) fflush(NULL);
+        execv(vsh, args);
+        return log_error_errno(errno, "Cannot run %s: %m", vsh);
+}
+
+static int run(int argc, char *argv[]) {
+        _cleanup_free_ char *vsh = NULL, *address = NULL, *user = NULL;
+        bool vm_started, created, started;
+        int r;
+
+        cli_setup("bistro");
         (void) signal(SIGPIPE, SIG_IGN);
 
         r = parse_argv(argc, argv);
         if (r <= 0)
-                return r < 0 ? EXIT_USAGE : EXIT_SUCCESS;
-
-        if (arg_user)
-                user = arg_user;
-        else if (geteuid() == 0)
-                user = "root";
-        else {
-                struct passwd *pw = getpwuid(geteuid());
-
-                if (!pw)
-                        return log_error_errno(
-                                       SYNTHETIC_ERRNO(ENOENT),
-                                       "Cannot find my user name (uid %u); use --user.",
-                                       (unsigned) geteuid()),
-                               EXIT_FAILURE;
-                user_buf = strdup(pw->pw_name);
-                if (!user_buf)
-                        return log_oom(), EXIT_FAILURE;
-                if (!user_name_ok(user_buf)) {
-                        fprintf(stderr,
-                                "bistro: your user name '%s' cannot be used in the container; pick one with --user\n",
-                                user_buf);
-                        return EXIT_USAGE;
-                }
-                user = user_buf;
-        }
-        interactive = !arg_command && isatty(STDIN_FILENO);
-
+                return r;
+        r = pick_user(&user);
+        if (r < 0)
+                return r;
         r = vsh_binary(&vsh);
         if (r < 0)
-                return EXIT_FAILURE;
+                return r;
         r = ensure_vm(&vm_started);
         if (r < 0)
-                return EXIT_FAILURE;
+                return r;
         r = ensure_container(&created, &started, &address);
         if (r < 0)
-                return EXIT_FAILURE;
+                return r;
         r = ensure_user(vsh, user);
         if (r < 0)
-                return EXIT_FAILURE;
-
-        if (!arg_command && !interactive) {
-                char *check[] = { vsh,           (char *) "--user", (char *) user,
-                                  (char *) "-T", (char *) arg_vm,   (char *) arg_container,
-                                  (char *) "--", (char *) "cat",    (char *) "/etc/os-release",
-                                  NULL };
-
-                printf("VM %s: %s. Container %s: %s%s%s. User: %s.\n", arg_vm,
-                       vm_started ? "started" : "was running", arg_container,
-                       created   ? "created from image " DEFAULT_IMAGE " and started"
-                       : started ? "started"
-                                 : "was running",
-                       address && address[0] ? ", address " : "", address ?: "", user);
-                printf("Check: cat /etc/os-release in %s:\n", arg_container);
-                fflush(stdout);
-                r = run_bounded(check, STDOUT_FILENO, VSH_SETUP_TIMEOUT_SEC);
-                if (r != 0) {
-                        log_error(
-                                "The check in %s failed (%s %d).", arg_container,
-                                r == -ETIMEDOUT ? "timed out after" : "exit status",
-                                r == -ETIMEDOUT ? VSH_SETUP_TIMEOUT_SEC : r);
-                        return EXIT_FAILURE;
-                }
-                printf("No terminal on stdin: not opening a shell. Run 'bistro' in a terminal for a shell "
-                       "in %s, or 'bistro -- COMMAND' to run one command.\n",
-                       arg_container);
-                return EXIT_SUCCESS;
-        }
-
-        {
-                size_t n = 0, extra = 0;
-                char **args;
-
-                while (arg_command && arg_command[extra])
-                        extra++;
-                args = calloc(8 + extra, sizeof(char *));
-                if (!args)
-                        return log_oom(), EXIT_FAILURE;
-                args[n++] = vsh;
-                args[n++] = (char *) "--user";
-                args[n++] = (char *) user;
-                args[n++] = (char *) arg_vm;
-                args[n++] = (char *) arg_container;
-                if (arg_command) {
-                        args[n++] = (char *) "--";
-                        for (size_t i = 0; i < extra; i++)
-                                args[n++] = arg_command[i];
-                }
-                args[n] = NULL;
-                (void) fflush(NULL);
-                execv(vsh, args);
-                log_error_errno(errno, "Cannot run %s: %m", vsh);
-                free(args);
-        }
-        return EXIT_FAILURE;
+                return r;
+        if (!arg_command && !isatty(STDIN_FILENO))
+                return check_and_exit(vsh, user, vm_started, created, started, address);
+        return exec_vsh(vsh, user);
 }
+
+DEFINE_MAIN_FUNCTION(run);

@@ -149,7 +149,7 @@ static int tremplin_call(Job *j, CtOp *op, uint32_t type, const ProtobufCMessage
         fd = tremplin_connect(j, op);
         if (fd < 0)
                 return fd;
-        r = wire_call_sync(fd, type, req, timeout_ms, &rtype, &resp);
+        r = wire_call_sync(fd, type, req, message_response_type(type), timeout_ms, &rtype, &resp);
         if (r < 0) {
                 if (rtype == BISTRO__MESSAGE_TYPE__ERROR_REPLY)
                         job_set_message(j, "%s", wire_error_message(resp) ?: strerror(-r));
@@ -227,10 +227,11 @@ static int read_early_reply(Job *j, int fd, int timeout_ms) {
         if (r < 0)
                 return r;
         if (h.type == BISTRO__MESSAGE_TYPE__ERROR_REPLY) {
-                const Bistro__ErrorReply *e = (const void *) msg;
+                _cleanup_free_ char *m = NULL;
 
-                job_set_message(j, "%s", e->message);
-                return e->error < 0 ? e->error : -EIO;
+                r = wire_error_reply_to_errno((const Bistro__ErrorReply *) msg, &m);
+                job_set_message(j, "%s", m ?: strerror(-r));
+                return r;
         }
         job_set_message(j, "tremplin answered before the image was complete");
         return -EBADMSG;
@@ -355,10 +356,10 @@ static int create_job(Job *j, void *userdata) {
                 goto finish;
         }
         if (h.type == BISTRO__MESSAGE_TYPE__ERROR_REPLY) {
-                const Bistro__ErrorReply *e = (const void *) resp;
+                _cleanup_free_ char *m = NULL;
 
-                job_set_message(j, "%s", e->message);
-                r = e->error < 0 ? e->error : -EIO;
+                r = wire_error_reply_to_errno((const Bistro__ErrorReply *) resp, &m);
+                job_set_message(j, "%s", m ?: strerror(-r));
                 goto finish;
         }
         if (h.type != BISTRO__MESSAGE_TYPE__TREMPLIN_CONTAINER_INFO_RESPONSE || h.id != 1) {

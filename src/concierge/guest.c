@@ -2,7 +2,6 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,36 +14,11 @@
 #include "log.h"
 #include "message-type.h"
 #include "proto-validate.h"
+#include "qmp-client.h"
 #include "socket-util.h"
 #include "string-util.h"
 #include "vsock-hybrid.h"
 #include "wire.h"
-
-static int read_line(int fd, char *buf, size_t size, int timeout_ms) {
-        size_t n = 0;
-
-        /* One byte at a time: what follows the line belongs to the next protocol. */
-        while (n + 1 < size) {
-                struct pollfd p = { .fd = fd, .events = POLLIN };
-                ssize_t k;
-                int r;
-
-                r = poll(&p, 1, timeout_ms);
-                if (r < 0)
-                        return -errno;
-                if (r == 0)
-                        return -ETIMEDOUT;
-                k = read(fd, buf + n, 1);
-                if (k < 0)
-                        return -errno;
-                if (k == 0)
-                        return -ECONNRESET;
-                if (buf[n++] == '\n')
-                        break;
-        }
-        buf[n] = 0;
-        return (int) n;
-}
 
 int guest_connect(const char *vsock_path, uint32_t port, int timeout_ms) {
         int fd = vsock_hybrid_connect(vsock_path, port, timeout_ms);
@@ -74,10 +48,14 @@ int guest_call(
                         (void) snprintf(err, err_size, "cannot reach maitred: %s", strerror(-fd));
                 return fd;
         }
-        r = wire_call_sync(fd, type, req, timeout_ms, &rtype, &resp);
+        r = wire_call_sync(fd, type, req, message_response_type(type), timeout_ms, &rtype, &resp);
         if (r < 0) {
-                if (err && rtype == BISTRO__MESSAGE_TYPE__ERROR_REPLY)
-                        (void) snprintf(err, err_size, "%s", wire_error_message(resp) ?: strerror(-r));
+                _cleanup_free_ char *m = NULL;
+
+                if (rtype == BISTRO__MESSAGE_TYPE__ERROR_REPLY)
+                        (void) wire_error_reply_to_errno((const Bistro__ErrorReply *) resp, &m);
+                if (err && m)
+                        (void) snprintf(err, err_size, "%s", m);
                 else if (err)
                         (void) snprintf(err, err_size, "maitred call failed: %s", strerror(-r));
                 return r;
@@ -149,55 +127,30 @@ int guest_set_time(const char *vsock_path, char *err, size_t err_size) {
                 vsock_path, BISTRO__MESSAGE_TYPE__SET_TIME_REQUEST, &st.base, 20000, NULL, err, err_size);
 }
 
-/* Reads QMP lines until one is not an event; returns 0 for "return", -EIO for "error". */
-static int qmp_read_reply(int fd, int timeout_ms, char *err, size_t err_size) {
-        char line[4096];
-        int r;
-
-        for (;;) {
-                r = read_line(fd, line, sizeof(line), timeout_ms);
-                if (r < 0)
-                        return r;
-                if (strstr(line, "\"event\""))
-                        continue;
-                if (strstr(line, "\"return\"") || strstr(line, "\"QMP\""))
-                        return 0;
-                if (strstr(line, "\"error\"")) {
-                        const char *d = strstr(line, "\"desc\"");
-
-                        if (err)
-                                (void) snprintf(
-                                        err, err_size, "QMP: %.*s", d ? (int) strcspn(d, "}") : 200,
-                                        d ?: line);
-                        return -EIO;
-                }
-        }
-}
-
 int qmp_command_sync(const char *qmp_path, const char *command, int timeout_ms, char *err, size_t err_size) {
-        static const char caps[] = "{\"execute\":\"qmp_capabilities\"}\n";
-        _cleanup_close_ int fd = -EBADF;
+        _cleanup_(qmp_client_freep) QmpClient *c = NULL;
+        _cleanup_free_ char *error = NULL;
+        json_object *cmd = NULL, *execute, *args = NULL;
         int r;
 
-        fd = unix_connect(qmp_path);
-        if (fd < 0)
-                return fd;
-        r = qmp_read_reply(fd, timeout_ms, err, err_size); /* greeting */
-        if (r < 0)
-                return r;
-        r = loop_write(fd, caps, strlen(caps));
-        if (r < 0)
-                return r;
-        r = qmp_read_reply(fd, timeout_ms, err, err_size);
-        if (r < 0)
-                return r;
-        r = loop_write(fd, command, strlen(command));
-        if (r < 0)
-                return r;
-        r = loop_write(fd, "\n", 1);
-        if (r < 0)
-                return r;
-        return qmp_read_reply(fd, timeout_ms, err, err_size);
+        if (err && err_size)
+                err[0] = 0;
+        /* The command is ours, but it goes through the same parser as QEMU's answers. */
+        r = qmp_json_parse(command, strlen(command), &cmd);
+        if (r < 0 || !json_object_object_get_ex(cmd, "execute", &execute) ||
+            !json_object_is_type(execute, json_type_string) ||
+            (json_object_object_get_ex(cmd, "arguments", &args) &&
+             !json_object_is_type(args, json_type_object))) {
+                json_object_put(cmd);
+                return -EINVAL;
+        }
+        r = qmp_client_connect(qmp_path, timeout_ms, &c);
+        if (r >= 0)
+                r = qmp_client_execute(c, json_object_get_string(execute), args, timeout_ms, NULL, &error);
+        json_object_put(cmd);
+        if (r < 0 && err)
+                (void) snprintf(err, err_size, "QMP: %s", error ?: strerror(-r));
+        return r;
 }
 
 int run_command(char *const *argv, char *out, size_t out_size) {

@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #include <errno.h>
+#include <string.h>
 #include <sys/socket.h>
 
 #include "macro.h"
@@ -15,6 +16,10 @@
 #define VM_LOGS_MAX (1024u * 1024u)
 #define VERSION_MAX 64u
 #define STAGE_MAX 128u
+#define UID_MIN_USER 1000u
+#define UID_MAX_USER 59999u
+#define BUILD_ID_MIN 16u
+#define BUILD_ID_MAX 128u
 
 static bool disk_size_ok(uint64_t size) {
         return size >= DISK_SIZE_MIN && size <= DISK_SIZE_MAX;
@@ -125,6 +130,38 @@ PROTO_VALIDATOR(validate_start_container, Bistro__Concierge__StartContainerReque
 static int validate_start_container_impl(const Bistro__Concierge__StartContainerRequest *m) {
         PROTO_CHECK(proto_name_ok(m->vm_name));
         PROTO_CHECK(proto_name_ok(m->name));
+        PROTO_CHECK(m->image);
+        PROTO_CHECK(m->image[0] == '/' ? proto_abs_path_ok(m->image, false) : proto_image_name_ok(m->image));
+        PROTO_CHECK(m->user && (m->user[0] == '\0' || proto_user_ok(m->user)));
+        PROTO_CHECK(m->uid == 0 || (m->user[0] != '\0' && m->uid >= UID_MIN_USER && m->uid <= UID_MAX_USER));
+        return 0;
+}
+
+PROTO_VALIDATOR(validate_get_version, Bistro__Concierge__GetVersionRequest)
+static int validate_get_version_impl(const Bistro__Concierge__GetVersionRequest *m) {
+        return 0;
+}
+
+PROTO_VALIDATOR(validate_exit, Bistro__Concierge__ExitRequest)
+static int validate_exit_impl(const Bistro__Concierge__ExitRequest *m) {
+        return 0;
+}
+
+static bool build_id_ok(const char *s) {
+        size_t n = s ? strlen(s) : 0;
+
+        if (n < BUILD_ID_MIN || n > BUILD_ID_MAX)
+                return false;
+        return strspn(s, "0123456789abcdef") == n;
+}
+
+PROTO_VALIDATOR(validate_get_version_response, Bistro__Concierge__GetVersionResponse)
+static int validate_get_version_response_impl(const Bistro__Concierge__GetVersionResponse *m) {
+        PROTO_CHECK(build_id_ok(m->build_id));
+        PROTO_CHECK(proto_text_ok(m->version, VERSION_MAX, false));
+        PROTO_CHECK(m->executable && (m->executable[0] == '\0' || proto_abs_path_ok(m->executable, false)));
+        PROTO_CHECK(m->vms_running <= PROTO_LIST_MAX);
+        PROTO_CHECK(m->pid > 0);
         return 0;
 }
 
@@ -211,6 +248,8 @@ const MessageTypeInfo concierge_message_types[] = {
         REQ(STOP_CONTAINER_REQUEST, 4096, stop_container_request, validate_stop_container),
         REQ(DELETE_CONTAINER_REQUEST, 4096, delete_container_request, validate_delete_container),
         REQ(LIST_CONTAINERS_REQUEST, 4096, list_containers_request, validate_list_containers),
+        REQ(GET_VERSION_REQUEST, 4096, get_version_request, validate_get_version),
+        REQ(EXIT_REQUEST, 4096, exit_request, validate_exit),
         RSP(VM_INFO_RESPONSE, 16384, vm_info_response, validate_vm_info_response),
         RSP(LIST_VMS_RESPONSE, 1024 * 1024, list_vms_response, validate_list_vms_response),
         RSP(GET_VM_LOGS_RESPONSE, VM_LOGS_MAX + 64, get_vm_logs_response, validate_get_vm_logs_response),
@@ -219,6 +258,7 @@ const MessageTypeInfo concierge_message_types[] = {
             1024 * 1024,
             list_containers_response,
             validate_list_containers_response),
+        RSP(GET_VERSION_RESPONSE, 16384, get_version_response, validate_get_version_response),
         { BISTRO__MESSAGE_TYPE__PROGRESS, "PROGRESS", &bistro__concierge__progress__descriptor,
           validate_progress, MESSAGE_KIND_EVENT, 4096 },
 };

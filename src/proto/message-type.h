@@ -71,6 +71,10 @@ extern const size_t tremplin_message_types_count;
 const MessageTypeInfo *message_type_lookup(uint32_t type);
 /* "START_VM_REQUEST" or NULL. */
 const char *message_type_to_string(uint32_t type);
+/* The type of the successful response to a request type, as each service's .proto documents it
+ * ("-> EMPTY"); ERROR_REPLY can always answer too. BISTRO__MESSAGE_TYPE__MESSAGE_TYPE_INVALID (0)
+ * for a type that is no request. Blocking callers pass it as the reply type they expect. */
+uint32_t message_response_type(uint32_t request_type);
 
 /* Validates an in-memory message of the given type (e.g. before sending it). Returns 0,
  * -EINVAL if type is unknown or m has another descriptor, -EBADMSG if a field is invalid. */

@@ -21,8 +21,44 @@ bool proto_text_ok(const char *s, size_t max, bool allow_newlines) {
                         return false;
                 if (c < 0x20 && !(allow_newlines && (c == '\n' || c == '\t')))
                         return false;
+                /* C1 controls U+0080..U+009F are C2 80..C2 9F in UTF-8: a terminal acts on them as on
+                 * ESC sequences (U+009B is CSI, U+009D is OSC), so guest text must not carry them. */
+                if (c == 0xC2 && i + 1 < n && (unsigned char) s[i + 1] >= 0x80 &&
+                    (unsigned char) s[i + 1] <= 0x9F)
+                        return false;
         }
         return utf8_is_valid_n(s, n);
+}
+
+void proto_text_sanitize(char *s, size_t max, bool allow_newlines) {
+        size_t n;
+
+        if (!s)
+                return;
+        n = strnlen(s, max + 1);
+        if (n > max) {
+                /* Cut at a character boundary, so a multi-byte character is not split in two. */
+                n = max;
+                while (n > 0 && ((unsigned char) s[n] & 0xC0) == 0x80)
+                        n--;
+                s[n] = '\0';
+        }
+        if (!utf8_is_valid_n(s, n))
+                for (size_t i = 0; i < n; i++)
+                        if ((unsigned char) s[i] >= 0x80)
+                                s[i] = '?';
+        for (size_t i = 0; i < n; i++) {
+                unsigned char c = (unsigned char) s[i];
+
+                if (c == 0x7F || (c < 0x20 && !(allow_newlines && (c == '\n' || c == '\t'))))
+                        s[i] = '?';
+                else if (
+                        c == 0xC2 && i + 1 < n && (unsigned char) s[i + 1] >= 0x80 &&
+                        (unsigned char) s[i + 1] <= 0x9F) {
+                        s[i] = s[i + 1] = '?';
+                        i++;
+                }
+        }
 }
 
 bool proto_text_nonempty_ok(const char *s, size_t max) {

@@ -11,9 +11,14 @@
 
 #include "message-type.h"
 
-/* Valid UTF-8 of at most max bytes without control characters; allow_newlines also accepts
- * '\n' and '\t' (free text such as error messages). */
+/* Valid UTF-8 of at most max bytes without control characters: neither C0 (U+0000..U+001F),
+ * DEL (U+007F) nor C1 (U+0080..U+009F); allow_newlines also accepts '\n' and '\t' (free text such
+ * as error messages). */
 bool proto_text_ok(const char *s, size_t max, bool allow_newlines);
+/* Makes s pass proto_text_ok(s, max, allow_newlines) in place: cuts it to max bytes (at a character
+ * boundary), turns every byte >= 0x80 into '?' if it is not valid UTF-8, and every control
+ * character into '?' (a C1 control into "??"). For text we send that must not be refused. */
+void proto_text_sanitize(char *s, size_t max, bool allow_newlines);
 /* Like proto_text_ok() but must be non-empty. */
 bool proto_text_nonempty_ok(const char *s, size_t max);
 /* A VM or container name (name_is_valid() with PROTO_NAME_MAX). */

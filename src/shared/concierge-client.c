@@ -1,207 +1,193 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #include <errno.h>
 #include <fcntl.h>
-#include <limits.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
-#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "concierge-client.h"
-#include "config.h"
 #include "fd-util.h"
 #include "log.h"
 #include "message-type.h"
+#include "path-lookup.h"
+#include "path-util.h"
 #include "socket-util.h"
+#include "spawn-util.h"
 #include "string-util.h"
+#include "time-util.h"
 #include "wire.h"
 
-static int runtime_dir(const char **ret) {
-        const char *rt = getenv("XDG_RUNTIME_DIR");
+#define SPAWN_POLL_USEC (20 * USEC_PER_MSEC)
 
-        if (!rt || rt[0] != '/')
-                return -EINVAL;
-        *ret = rt;
-        return 0;
-}
-
-int concierge_socket_path(char **ret) {
-        const char *rt;
+static int runtime_file(const char *name, char **ret) {
+        _cleanup_free_ char *dir = NULL;
         int r;
 
-        r = runtime_dir(&rt);
+        r = bistro_runtime_dir(&dir);
         if (r < 0)
                 return r;
-        if (asprintf(ret, "%s/bistro/concierge.sock", rt) < 0)
-                return -ENOMEM;
-        return 0;
-}
-
-int concierge_binary_path(const char *build_root, char **ret) {
-        const char *e = getenv("BISTRO_CONCIERGE");
-        char self[PATH_MAX];
-        ssize_t n;
-
-        if (e && e[0]) {
-                *ret = strdup(e);
-                return *ret ? 0 : -ENOMEM;
-        }
-        n = readlink("/proc/self/exe", self, sizeof(self) - 1);
-        if (build_root && n > 0) {
-                size_t l = strlen(build_root);
-
-                self[n] = 0;
-                if (strneq(self, build_root, l) && self[l] == '/') {
-                        _cleanup_free_ char *p = NULL;
-
-                        if (asprintf(&p, "%s/src/concierge/concierge", build_root) < 0)
-                                return -ENOMEM;
-                        if (access(p, X_OK) >= 0) {
-                                *ret = TAKE_PTR(p);
-                                return 0;
-                        }
-                }
-        }
-        *ret = strdup(BISTRO_LIBEXECDIR "/concierge");
+        *ret = path_join(dir, name);
         return *ret ? 0 : -ENOMEM;
 }
 
-int concierge_spawn(const char *binary) {
-        _cleanup_free_ char *dir = NULL, *log = NULL;
-        const char *rt;
-        pid_t pid;
-        int r, status;
+int concierge_socket_path(char **ret) {
+        return runtime_file("concierge.sock", ret);
+}
 
-        r = runtime_dir(&rt);
-        if (r < 0)
-                return r;
-        if (asprintf(&dir, "%s/bistro", rt) < 0 || asprintf(&log, "%s/concierge.log", dir) < 0)
-                return -ENOMEM;
-        r = mkdir_p(dir, 0700);
+int concierge_binary_path(char **ret) {
+        return bistro_find_program("concierge", "BISTRO_CONCIERGE", ret);
+}
+
+int concierge_spawn(const char *binary) {
+        _cleanup_free_ char *log = NULL;
+        _cleanup_close_ int log_fd = -EBADF;
+        int r;
+
+        r = runtime_file("concierge.log", &log);
         if (r < 0)
                 return r;
         if (access(binary, X_OK) < 0)
                 return -errno;
-
-        pid = fork();
-        if (pid < 0)
+        log_fd = open(log, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC | O_NOFOLLOW, 0600);
+        if (log_fd < 0)
                 return -errno;
-        if (pid == 0) {
-                int fd;
 
-                /* Own session, and the grandchild is reparented: concierge outlives us and gets
-                 * no signal from our terminal. */
-                if (setsid() < 0)
-                        _exit(1);
-                pid = fork();
-                if (pid != 0)
-                        _exit(pid < 0 ? 1 : 0);
-                fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
-                if (fd >= 0)
-                        (void) dup2(fd, 0);
-                fd = open(log, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
-                if (fd >= 0) {
-                        (void) dup2(fd, 1);
-                        (void) dup2(fd, 2);
-                }
-                (void) close_range(3, ~0U, 0);
+        /* Own session, and the grandchild is reparented: concierge outlives us and gets no signal
+         * from our terminal. The intermediate child's status is the grandchild's fork result. */
+        r = safe_fork_full(
+                "concierge-spawn",
+                FORK_RESET_SIGNALS | FORK_NEW_SESSION | FORK_NULL_STDIN | FORK_CLOSE_ALL_FDS | FORK_WAIT,
+                &log_fd, 1, NULL);
+        if (r < 0)
+                return r;
+        if (r == 0) {
+                pid_t pid;
+
+                r = safe_fork(NULL, 0, &pid);
+                if (r != 0)
+                        _exit(r < 0 ? EXIT_FAILURE : EXIT_SUCCESS);
+                if (dup2(log_fd, STDOUT_FILENO) < 0 || dup2(log_fd, STDERR_FILENO) < 0)
+                        _exit(127);
+                (void) close(log_fd);
                 execl(binary, "concierge", (char *) NULL);
                 _exit(127);
         }
-        while (waitpid(pid, &status, 0) < 0)
-                if (errno != EINTR)
-                        return -errno;
-        if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
-                return -ECHILD;
-        return 0;
-}
-
-static long elapsed_ms(const struct timespec *start) {
-        struct timespec now;
-
-        (void) clock_gettime(CLOCK_MONOTONIC, &now);
-        return (now.tv_sec - start->tv_sec) * 1000 + (now.tv_nsec - start->tv_nsec) / 1000000;
+        return 0; /* FORK_WAIT: the intermediate child exited 0 */
 }
 
 /* Serializes the start of concierge among clients of this runtime dir: without it, two clients
  * finding no socket at once would start two concierges, the second taking the socket over. */
-static int lock_spawn(const struct timespec *start) {
-        _cleanup_free_ char *dir = NULL, *path = NULL;
+int concierge_lock_spawn(usec_t timeout) {
+        _cleanup_free_ char *path = NULL;
         _cleanup_close_ int fd = -EBADF;
-        const char *rt;
+        usec_t deadline = now_usec(CLOCK_MONOTONIC) + timeout;
         int r;
 
-        r = runtime_dir(&rt);
-        if (r < 0)
-                return r;
-        if (asprintf(&dir, "%s/bistro", rt) < 0 || asprintf(&path, "%s/concierge.spawn.lock", dir) < 0)
-                return -ENOMEM;
-        r = mkdir_p(dir, 0700);
+        r = runtime_file("concierge.spawn.lock", &path);
         if (r < 0)
                 return r;
         fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
         if (fd < 0)
                 return -errno;
         while (flock(fd, LOCK_EX | LOCK_NB) < 0) {
-                struct timespec ts = { 0, 20 * 1000 * 1000 };
+                struct timespec ts;
 
                 if (errno != EWOULDBLOCK && errno != EINTR)
                         return -errno;
-                if (elapsed_ms(start) > 2 * CONCIERGE_SPAWN_TIMEOUT_MS)
+                if (now_usec(CLOCK_MONOTONIC) >= deadline)
                         return -ETIMEDOUT;
-                (void) nanosleep(&ts, NULL);
+                (void) nanosleep(timespec_store_usec(&ts, SPAWN_POLL_USEC), NULL);
         }
         return TAKE_FD(fd);
 }
 
-int concierge_connect(const char *build_root, ConciergeSpawnHandler on_spawn, void *userdata) {
+static int connect_error(int r, char **reterr_message, const char *fmt, ...) _printf_(3, 4);
+static int connect_error(int r, char **reterr_message, const char *fmt, ...) {
+        va_list ap;
+
+        if (reterr_message) {
+                char *m = NULL;
+
+                va_start(ap, fmt);
+                errno = -r;
+                if (vasprintf(&m, fmt, ap) < 0)
+                        m = NULL;
+                va_end(ap);
+                *reterr_message = m;
+        }
+        return r;
+}
+
+static int runtime_dir_error(int r, char **reterr_message) {
+        if (r == -EINVAL)
+                return connect_error(
+                        r, reterr_message,
+                        "$XDG_RUNTIME_DIR is not set (or not absolute): it holds concierge's socket.");
+        if (r == -EPERM)
+                return connect_error(
+                        r, reterr_message,
+                        "$XDG_RUNTIME_DIR/bistro is not a directory of ours with mode 0700; fix or remove it.");
+        return connect_error(r, reterr_message, "Cannot use $XDG_RUNTIME_DIR/bistro: %m");
+}
+
+int concierge_connect(ConciergeSpawnHandler on_spawn, void *userdata, char **reterr_message) {
         _cleanup_free_ char *path = NULL, *bin = NULL;
         _cleanup_close_ int lock = -EBADF;
-        struct timespec start;
+        usec_t deadline;
         int fd, r;
 
         r = concierge_socket_path(&path);
         if (r < 0)
-                return r;
+                return runtime_dir_error(r, reterr_message);
         fd = unix_connect(path);
         if (fd >= 0)
                 return fd;
         if (fd != -ENOENT && fd != -ECONNREFUSED)
-                return fd;
+                return connect_error(fd, reterr_message, "Cannot connect to concierge at %s: %m", path);
 
-        (void) clock_gettime(CLOCK_MONOTONIC, &start);
-        lock = lock_spawn(&start);
+        lock = concierge_lock_spawn(2 * CONCIERGE_SPAWN_TIMEOUT_USEC);
+        if (lock == -ETIMEDOUT)
+                return connect_error(
+                        lock, reterr_message,
+                        "Another client has been starting concierge for %llu s; see $XDG_RUNTIME_DIR/bistro/concierge.log.",
+                        (unsigned long long) (2 * CONCIERGE_SPAWN_TIMEOUT_USEC / USEC_PER_SEC));
         if (lock < 0)
-                return lock;
+                return runtime_dir_error(lock, reterr_message);
         /* Whoever held the lock may have started it meanwhile. */
         fd = unix_connect(path);
         if (fd >= 0)
                 return fd;
         if (fd != -ENOENT && fd != -ECONNREFUSED)
-                return fd;
+                return connect_error(fd, reterr_message, "Cannot connect to concierge at %s: %m", path);
         log_debug("nothing listens on %s, starting concierge", path);
 
-        r = concierge_binary_path(build_root, &bin);
+        r = concierge_binary_path(&bin);
         if (r < 0)
-                return r;
+                return connect_error(
+                        r, reterr_message,
+                        "Cannot find concierge (set $BISTRO_CONCIERGE or install it): %m");
         if (on_spawn)
                 on_spawn(userdata);
         r = concierge_spawn(bin);
         if (r < 0)
-                return r;
-        (void) clock_gettime(CLOCK_MONOTONIC, &start);
+                return connect_error(r, reterr_message, "Cannot start %s: %m", bin);
+        deadline = now_usec(CLOCK_MONOTONIC) + CONCIERGE_SPAWN_TIMEOUT_USEC;
         for (;;) {
-                struct timespec ts = { 0, 20 * 1000 * 1000 };
+                struct timespec ts;
 
                 fd = unix_connect(path);
                 if (fd >= 0)
                         return fd; /* the lock is released only now: concierge listens */
-                if (elapsed_ms(&start) > CONCIERGE_SPAWN_TIMEOUT_MS)
-                        return -ETIMEDOUT;
-                (void) nanosleep(&ts, NULL);
+                if (now_usec(CLOCK_MONOTONIC) >= deadline)
+                        return connect_error(
+                                -ETIMEDOUT, reterr_message,
+                                "concierge did not come up within %llu s (see $XDG_RUNTIME_DIR/bistro/concierge.log).",
+                                (unsigned long long) (CONCIERGE_SPAWN_TIMEOUT_USEC / USEC_PER_SEC));
+                (void) nanosleep(timespec_store_usec(&ts, SPAWN_POLL_USEC), NULL);
         }
 }
 
@@ -226,20 +212,18 @@ int concierge_call(
         ConciergeProgressHandler on_progress,
         void *userdata,
         ProtobufCMessage **ret_resp,
-        char **ret_error) {
+        char **reterr_message) {
         _cleanup_message_ ProtobufCMessage *resp = NULL;
         CallContext ctx = { on_progress, userdata };
         uint32_t rtype = 0;
         int r;
 
-        if (ret_error)
-                *ret_error = NULL;
-        r = wire_call_sync_full(fd, type, req, timeout_ms, on_event, &ctx, &rtype, &resp);
+        r = wire_call_sync_full(
+                fd, type, req, message_response_type(type), -1, MAX(timeout_ms, 0), on_event, &ctx, &rtype,
+                &resp);
         if (r < 0) {
-                const char *m = rtype == BISTRO__MESSAGE_TYPE__ERROR_REPLY ? wire_error_message(resp) : NULL;
-
-                if (m && ret_error)
-                        *ret_error = strdup(m);
+                if (rtype == BISTRO__MESSAGE_TYPE__ERROR_REPLY && reterr_message)
+                        (void) wire_error_reply_to_errno((const Bistro__ErrorReply *) resp, reterr_message);
                 return r;
         }
         if (ret_resp)

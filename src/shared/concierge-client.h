@@ -1,42 +1,47 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #pragma once
 
-/* The client side of concierge's socket, shared by the host CLIs (bistro; vmc later): where the
- * socket is, starting concierge detached when nothing listens there, and one blocking call that
- * reports concierge's PROGRESS events through a callback. Logs at debug level only: callers
- * print the errors. */
+/* The client side of concierge's socket, shared by the host CLIs (vmc, bistro): where the socket is,
+ * starting concierge detached when nothing listens there, and one blocking call that reports
+ * concierge's PROGRESS events through a callback. Logs at debug level only: callers print the errors
+ * (the message in *reterr_message when one is given back). */
 
 #include <stdint.h>
 #include <protobuf-c/protobuf-c.h>
 
 #include "concierge.pb-c.h"
+#include "time-util.h"
 
 /* How long concierge may take to listen after it was started. */
-#define CONCIERGE_SPAWN_TIMEOUT_MS (10 * 1000)
+#define CONCIERGE_SPAWN_TIMEOUT_USEC (10 * USEC_PER_SEC)
 
-/* $XDG_RUNTIME_DIR/bistro/concierge.sock. -EINVAL when $XDG_RUNTIME_DIR is unset or relative. */
+/* <runtime dir>/concierge.sock (path-lookup.h: $XDG_RUNTIME_DIR/bistro, checked to be ours).
+ * -EINVAL when $XDG_RUNTIME_DIR is unset or relative, -EPERM when the directory is not ours. */
 int concierge_socket_path(char **ret);
 
-/* concierge's binary: $BISTRO_CONCIERGE when set; build_root/src/concierge/concierge when the
- * running program lives under build_root (a build tree; build_root may be NULL); else the
- * installed BISTRO_LIBEXECDIR/concierge. */
-int concierge_binary_path(const char *build_root, char **ret);
+/* concierge's binary: $BISTRO_CONCIERGE, else the build tree's when we run from it, else the
+ * installed one (bistro_find_program()). -ENOENT when it is not executable. */
+int concierge_binary_path(char **ret);
 
 /* Starts binary detached (own session, stdin /dev/null, stdout and stderr appended to
- * $XDG_RUNTIME_DIR/bistro/concierge.log) and returns once the intermediate child is reaped;
- * does not wait for the socket. */
+ * <runtime dir>/concierge.log, no other fd of ours) and returns once the intermediate child is
+ * reaped; does not wait for the socket. */
 int concierge_spawn(const char *binary);
+
+/* Takes the spawn lock of the runtime dir (flock on <runtime dir>/concierge.spawn.lock), waiting at
+ * most timeout for it (-ETIMEDOUT). Returns the fd holding the lock. */
+int concierge_lock_spawn(usec_t timeout);
 
 /* Called once, just before concierge is started because nothing listened. */
 typedef void (*ConciergeSpawnHandler)(void *userdata);
 
 /* Connects to concierge's socket; when nothing listens there (no socket file, or connection
- * refused), starts concierge (concierge_binary_path(build_root)) and waits up to
- * CONCIERGE_SPAWN_TIMEOUT_MS for it. Clients of one runtime dir start concierge one at a time
- * (flock on $XDG_RUNTIME_DIR/bistro/concierge.spawn.lock), so concurrent first calls start one. Returns the
- * connected fd or -errno: -EINVAL (no $XDG_RUNTIME_DIR), -ETIMEDOUT (concierge started but did not listen:
- * see its log), ... */
-int concierge_connect(const char *build_root, ConciergeSpawnHandler on_spawn, void *userdata);
+ * refused), starts concierge (concierge_binary_path()) and waits up to CONCIERGE_SPAWN_TIMEOUT_USEC for
+ * it. Clients of one runtime dir start concierge one at a time (concierge_lock_spawn()), so concurrent
+ * first calls start one. Returns the connected fd or -errno, with a sentence for the user in
+ * *reterr_message (malloc'd, set only on failure, may be NULL on OOM): -EINVAL / -EPERM (runtime dir),
+ * -ENOENT (no concierge binary), -ETIMEDOUT (concierge started but did not listen: see its log), ... */
+int concierge_connect(ConciergeSpawnHandler on_spawn, void *userdata, char **reterr_message);
 
 /* A PROGRESS event about the call (validated, borrowed). Return < 0 to abort the call. */
 typedef int (*ConciergeProgressHandler)(const Bistro__Concierge__Progress *p, void *userdata);
@@ -45,8 +50,8 @@ typedef int (*ConciergeProgressHandler)(const Bistro__Concierge__Progress *p, vo
  * event restarts it; < 0 waits forever). PROGRESS events go to on_progress (may be NULL); other
  * events are ignored. Returns 0 and the response in *ret_resp (may be NULL; free with
  * message_free()). When concierge answers with an ErrorReply, returns its negative errno and,
- * when ret_error is given, its message in *ret_error (malloc'd). Other failures: -ETIMEDOUT,
- * -ECONNRESET, -EBADMSG (protocol error), ... with *ret_error NULL. */
+ * when reterr_message is given, its message in *reterr_message (malloc'd). Other failures:
+ * -ETIMEDOUT, -ECONNRESET, -EBADMSG (protocol error), ... with *reterr_message untouched. */
 int concierge_call(
         int fd,
         uint32_t type,
@@ -55,7 +60,7 @@ int concierge_call(
         ConciergeProgressHandler on_progress,
         void *userdata,
         ProtobufCMessage **ret_resp,
-        char **ret_error);
+        char **reterr_message);
 
 /* "stopped", "starting", "running", "stopping", "failed" or "unknown" (the same words for both
  * enums, as vmc and bistro print them). */

@@ -5,26 +5,9 @@
 
 #include "frame.h"
 #include "macro.h"
+#include "unaligned.h"
 
 #define FRAME_PAYLOAD_CHUNK (64u * 1024u)
-
-static void put_le32(uint8_t *p, uint32_t v) {
-        for (size_t i = 0; i < 4; i++)
-                p[i] = (uint8_t) (v >> (8 * i));
-}
-
-static void put_le64(uint8_t *p, uint64_t v) {
-        for (size_t i = 0; i < 8; i++)
-                p[i] = (uint8_t) (v >> (8 * i));
-}
-
-static uint32_t get_le32(const uint8_t *p) {
-        return (uint32_t) p[0] | (uint32_t) p[1] << 8 | (uint32_t) p[2] << 16 | (uint32_t) p[3] << 24;
-}
-
-static uint64_t get_le64(const uint8_t *p) {
-        return (uint64_t) get_le32(p) | (uint64_t) get_le32(p + 4) << 32;
-}
 
 static bool flags_ok(uint32_t flags, uint32_t kinds) {
         /* Exactly one kind bit, and one this type may travel as. */
@@ -33,23 +16,23 @@ static bool flags_ok(uint32_t flags, uint32_t kinds) {
 }
 
 void frame_header_pack(const FrameHeader *h, uint8_t out[static FRAME_HEADER_SIZE]) {
-        put_le32(out, FRAME_MAGIC);
-        put_le32(out + 4, h->type);
-        put_le64(out + 8, h->id);
-        put_le32(out + 16, h->flags);
-        put_le32(out + 20, h->length);
+        unaligned_write_le32(out, FRAME_MAGIC);
+        unaligned_write_le32(out + 4, h->type);
+        unaligned_write_le64(out + 8, h->id);
+        unaligned_write_le32(out + 16, h->flags);
+        unaligned_write_le32(out + 20, h->length);
 }
 
 int frame_header_parse(const uint8_t in[static FRAME_HEADER_SIZE], FrameHeader *ret) {
         const MessageTypeInfo *info;
         FrameHeader h = {
-                .type = get_le32(in + 4),
-                .id = get_le64(in + 8),
-                .flags = get_le32(in + 16),
-                .length = get_le32(in + 20),
+                .type = unaligned_read_le32(in + 4),
+                .id = unaligned_read_le64(in + 8),
+                .flags = unaligned_read_le32(in + 16),
+                .length = unaligned_read_le32(in + 20),
         };
 
-        if (get_le32(in) != FRAME_MAGIC)
+        if (unaligned_read_le32(in) != FRAME_MAGIC)
                 return -EBADMSG;
         info = message_type_lookup(h.type);
         if (!info || !flags_ok(h.flags, info->kinds))

@@ -11,7 +11,7 @@
  * secret key:    "ed25519-secret <seed: 64 hex>\n" (mode 0600)
  * A key id is the first 8 bytes of sha256(public key), in hex.
  *
- * Functions that can fail on bad input return a negative errno and, when ret_error is not NULL, a
+ * Functions that can fail on bad input return a negative errno and, when reterr_message is not NULL, a
  * malloc'ed message naming the file and what is wrong ("manifest: line 3: ..."). */
 
 #include <stddef.h>
@@ -55,18 +55,18 @@ typedef struct ImageSignature {
         uint8_t signature[64];
 } ImageSignature;
 
-int image_manifest_parse(const char *data, size_t size, ImageManifest *ret, char **ret_error);
+int image_manifest_parse(const char *data, size_t size, ImageManifest *ret, char **reterr_message);
 /* "bistro.roothash=... bistro.verity_blocks=... bistro.verity_salt=..." for stage 1. */
 int image_manifest_kernel_cmdline(const ImageManifest *m, char **ret);
 
-int image_key_parse(const char *data, size_t size, ImageKey *ret, char **ret_error);
+int image_key_parse(const char *data, size_t size, ImageKey *ret, char **reterr_message);
 int image_key_from_public(const uint8_t public_key[32], ImageKey *ret);
 int image_key_format(const ImageKey *key, char **ret);
-int image_signature_parse(const char *data, size_t size, ImageSignature *ret, char **ret_error);
+int image_signature_parse(const char *data, size_t size, ImageSignature *ret, char **reterr_message);
 int image_signature_format(const ImageSignature *sig, char **ret);
 
 /* Lowercase hex, exactly 2*size digits; returns -EINVAL otherwise. */
 int image_unhex(const char *s, size_t len, uint8_t *ret, size_t size);
-/* Replaces *ret_error (when ret_error is not NULL) with the formatted message; returns r. */
-int image_set_error(char **ret_error, int r, const char *fmt, ...) _printf_(3, 4);
+/* Replaces *reterr_message (when reterr_message is not NULL) with the formatted message; returns r. */
+int image_set_error(char **reterr_message, int r, const char *fmt, ...) _printf_(3, 4);
 void image_hex(const uint8_t *data, size_t size, char *ret);

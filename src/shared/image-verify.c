@@ -11,6 +11,7 @@
 
 #include "fd-util.h"
 #include "image-verify.h"
+#include "path-util.h"
 #include "macro.h"
 #include "string-util.h"
 
@@ -38,7 +39,7 @@ static const char *why(int r) {
 
 /* Reads a whole small file, at most max bytes; *ret is NUL-terminated. */
 static int read_small(
-        int dirfd, const char *name, size_t max, char **ret, size_t *ret_size, char **ret_error) {
+        int dirfd, const char *name, size_t max, char **ret, size_t *ret_size, char **reterr_message) {
         _cleanup_close_ int fd = -EBADF;
         _cleanup_free_ char *buf = NULL;
         struct stat st;
@@ -46,17 +47,18 @@ static int read_small(
 
         fd = open_regular(dirfd, name, &st);
         if (fd < 0)
-                return image_set_error(ret_error, fd, "%s: cannot open: %s", name, why(fd));
+                return image_set_error(reterr_message, fd, "%s: cannot open: %s", name, why(fd));
         if ((uint64_t) st.st_size > max)
-                return image_set_error(ret_error, -EFBIG, "%s: larger than %zu bytes", name, max);
+                return image_set_error(reterr_message, -EFBIG, "%s: larger than %zu bytes", name, max);
         buf = malloc(max + 1);
         if (!buf)
                 return -ENOMEM;
         n = loop_read(fd, buf, max + 1);
         if (n < 0)
-                return image_set_error(ret_error, (int) n, "%s: read error: %s", name, strerror((int) -n));
+                return image_set_error(
+                        reterr_message, (int) n, "%s: read error: %s", name, strerror((int) -n));
         if ((size_t) n > max)
-                return image_set_error(ret_error, -EFBIG, "%s: larger than %zu bytes", name, max);
+                return image_set_error(reterr_message, -EFBIG, "%s: larger than %zu bytes", name, max);
         buf[n] = 0;
         *ret = TAKE_PTR(buf);
         *ret_size = (size_t) n;
@@ -69,7 +71,7 @@ static int hash_file(
         uint64_t max,
         const uint64_t *want_size,
         const uint8_t want[32],
-        char **ret_error) {
+        char **reterr_message) {
         _cleanup_close_ int fd = -EBADF;
         crypto_hash_sha256_state h;
         uint8_t digest[32], buf[65536];
@@ -78,33 +80,34 @@ static int hash_file(
 
         fd = open_regular(dirfd, name, &st);
         if (fd < 0)
-                return image_set_error(ret_error, fd, "%s: cannot open: %s", name, why(fd));
+                return image_set_error(reterr_message, fd, "%s: cannot open: %s", name, why(fd));
         if (want_size && (uint64_t) st.st_size != *want_size)
                 return image_set_error(
-                        ret_error, -EBADMSG, "%s: size %" PRIu64 " bytes, manifest says %" PRIu64, name,
+                        reterr_message, -EBADMSG, "%s: size %" PRIu64 " bytes, manifest says %" PRIu64, name,
                         (uint64_t) st.st_size, *want_size);
         if ((uint64_t) st.st_size > max)
-                return image_set_error(ret_error, -EFBIG, "%s: larger than %" PRIu64 " bytes", name, max);
+                return image_set_error(
+                        reterr_message, -EFBIG, "%s: larger than %" PRIu64 " bytes", name, max);
         crypto_hash_sha256_init(&h);
         for (;;) {
                 ssize_t n = loop_read(fd, buf, sizeof(buf));
 
                 if (n < 0)
                         return image_set_error(
-                                ret_error, (int) n, "%s: read error: %s", name, strerror((int) -n));
+                                reterr_message, (int) n, "%s: read error: %s", name, strerror((int) -n));
                 if (n == 0)
                         break;
                 total += (uint64_t) n;
                 if (total > max)
                         return image_set_error(
-                                ret_error, -EFBIG, "%s: larger than %" PRIu64 " bytes", name, max);
+                                reterr_message, -EFBIG, "%s: larger than %" PRIu64 " bytes", name, max);
                 crypto_hash_sha256_update(&h, buf, (unsigned long long) n);
         }
         if (want_size && total != *want_size)
-                return image_set_error(ret_error, -EBADMSG, "%s: size changed while reading", name);
+                return image_set_error(reterr_message, -EBADMSG, "%s: size changed while reading", name);
         crypto_hash_sha256_final(&h, digest);
         if (sodium_memcmp(digest, want, 32) != 0)
-                return image_set_error(ret_error, -EBADMSG, "%s: sha256 mismatch", name);
+                return image_set_error(reterr_message, -EBADMSG, "%s: sha256 mismatch", name);
         return 0;
 }
 
@@ -112,19 +115,19 @@ int image_trusted_keys_dir(char **ret) {
         const char *cfg = getenv("XDG_CONFIG_HOME"), *home = getenv("HOME");
         char *s;
 
-        if (cfg && cfg[0] == '/') {
-                if (asprintf(&s, "%s/bistro/trusted-image-keys", cfg) < 0)
-                        return -ENOMEM;
-        } else if (home && home[0] == '/') {
-                if (asprintf(&s, "%s/.config/bistro/trusted-image-keys", home) < 0)
-                        return -ENOMEM;
-        } else
+        if (cfg && cfg[0] == '/')
+                s = path_join(cfg, "bistro/trusted-image-keys");
+        else if (home && home[0] == '/')
+                s = path_join(home, ".config/bistro/trusted-image-keys");
+        else
                 return -ENXIO;
+        if (!s)
+                return -ENOMEM;
         *ret = s;
         return 0;
 }
 
-int image_key_load(const char *path, ImageKey *ret, char **ret_error) {
+int image_key_load(const char *path, ImageKey *ret, char **reterr_message) {
         _cleanup_free_ char *data = NULL, *err = NULL;
         size_t size;
         int r;
@@ -133,17 +136,17 @@ int image_key_load(const char *path, ImageKey *ret, char **ret_error) {
                 return -EINVAL;
         r = sodium_ready();
         if (r < 0)
-                return image_set_error(ret_error, r, "libsodium failed to initialize");
-        r = read_small(AT_FDCWD, path, IMAGE_KEY_FILE_MAX, &data, &size, ret_error);
+                return image_set_error(reterr_message, r, "libsodium failed to initialize");
+        r = read_small(AT_FDCWD, path, IMAGE_KEY_FILE_MAX, &data, &size, reterr_message);
         if (r < 0)
                 return r;
         r = image_key_parse(data, size, ret, &err);
         if (r < 0)
-                return image_set_error(ret_error, r, "%s: %s", path, err ? err : "bad key");
+                return image_set_error(reterr_message, r, "%s: %s", path, err ? err : "bad key");
         return 0;
 }
 
-int image_keys_load_dir(const char *dir, ImageKey **ret, size_t *ret_n, char **ret_error) {
+int image_keys_load_dir(const char *dir, ImageKey **ret, size_t *ret_n, char **reterr_message) {
         _cleanup_free_ ImageKey *keys = NULL;
         struct dirent **names = NULL;
         size_t n = 0;
@@ -158,7 +161,7 @@ int image_keys_load_dir(const char *dir, ImageKey **ret, size_t *ret_n, char **r
                         *ret_n = 0;
                         return 0;
                 }
-                return image_set_error(ret_error, -errno, "%s: %m", dir);
+                return image_set_error(reterr_message, -errno, "%s: %m", dir);
         }
         keys = calloc(IMAGE_TRUSTED_KEYS_MAX, sizeof(ImageKey));
         if (!keys)
@@ -172,12 +175,12 @@ int image_keys_load_dir(const char *dir, ImageKey **ret, size_t *ret_n, char **r
 
                         if (n >= IMAGE_TRUSTED_KEYS_MAX)
                                 r = image_set_error(
-                                        ret_error, -E2BIG, "%s: more than %d keys", dir,
+                                        reterr_message, -E2BIG, "%s: more than %d keys", dir,
                                         IMAGE_TRUSTED_KEYS_MAX);
-                        else if (asprintf(&p, "%s/%s", dir, d) < 0)
+                        else if (!(p = path_join(dir, d)))
                                 r = -ENOMEM;
                         else {
-                                r = image_key_load(p, &keys[n], ret_error);
+                                r = image_key_load(p, &keys[n], reterr_message);
                                 if (r >= 0)
                                         n++;
                         }
@@ -207,7 +210,7 @@ static int write_new_file(const char *path, const char *data, mode_t mode, bool 
         return 0;
 }
 
-int image_secret_key_generate(const char *secret_path, const char *public_path, char **ret_error) {
+int image_secret_key_generate(const char *secret_path, const char *public_path, char **reterr_message) {
         uint8_t pk[crypto_sign_PUBLICKEYBYTES], sk[crypto_sign_SECRETKEYBYTES], seed[crypto_sign_SEEDBYTES];
         char hex[2 * crypto_sign_SEEDBYTES + 1], line[128];
         _cleanup_free_ char *pub = NULL;
@@ -218,7 +221,7 @@ int image_secret_key_generate(const char *secret_path, const char *public_path, 
                 return -EINVAL;
         r = sodium_ready();
         if (r < 0)
-                return image_set_error(ret_error, r, "libsodium failed to initialize");
+                return image_set_error(reterr_message, r, "libsodium failed to initialize");
         crypto_sign_keypair(pk, sk);
         crypto_sign_ed25519_sk_to_seed(seed, sk);
         image_hex(seed, sizeof(seed), hex);
@@ -229,18 +232,20 @@ int image_secret_key_generate(const char *secret_path, const char *public_path, 
         sodium_memzero(seed, sizeof(seed));
         sodium_memzero(sk, sizeof(sk));
         if (r < 0)
-                return image_set_error(ret_error, r, "%s: cannot create: %s", secret_path, strerror(-r));
+                return image_set_error(
+                        reterr_message, r, "%s: cannot create: %s", secret_path, strerror(-r));
         image_key_from_public(pk, &key);
         r = image_key_format(&key, &pub);
         if (r < 0)
                 return r;
         r = write_new_file(public_path, pub, 0644, false);
         if (r < 0)
-                return image_set_error(ret_error, r, "%s: cannot write: %s", public_path, strerror(-r));
+                return image_set_error(reterr_message, r, "%s: cannot write: %s", public_path, strerror(-r));
         return 0;
 }
 
-int image_secret_key_load(const char *path, uint8_t secret[64], ImageKey *ret_public, char **ret_error) {
+int image_secret_key_load(
+        const char *path, uint8_t secret[64], ImageKey *ret_public, char **reterr_message) {
         _cleanup_free_ char *data = NULL;
         uint8_t seed[32], pk[32];
         struct stat st;
@@ -251,21 +256,21 @@ int image_secret_key_load(const char *path, uint8_t secret[64], ImageKey *ret_pu
                 return -EINVAL;
         r = sodium_ready();
         if (r < 0)
-                return image_set_error(ret_error, r, "libsodium failed to initialize");
+                return image_set_error(reterr_message, r, "libsodium failed to initialize");
         if (stat(path, &st) < 0)
-                return image_set_error(ret_error, -errno, "%s: %m", path);
+                return image_set_error(reterr_message, -errno, "%s: %m", path);
         if (st.st_mode & 0077)
                 return image_set_error(
-                        ret_error, -EPERM, "%s: secret key is accessible by others (chmod 600)", path);
-        r = read_small(AT_FDCWD, path, IMAGE_KEY_FILE_MAX, &data, &size, ret_error);
+                        reterr_message, -EPERM, "%s: secret key is accessible by others (chmod 600)", path);
+        r = read_small(AT_FDCWD, path, IMAGE_KEY_FILE_MAX, &data, &size, reterr_message);
         if (r < 0)
                 return r;
         if (size != strlen("ed25519-secret ") + 64 + 1 || !startswith(data, "ed25519-secret ") ||
             data[size - 1] != '\n' || image_unhex(data + 15, 64, seed, sizeof(seed)) < 0) {
                 sodium_memzero(data, size);
                 return image_set_error(
-                        ret_error, -EBADMSG, "%s: not an Ed25519 secret key ('ed25519-secret <64 hex>')",
-                        path);
+                        reterr_message, -EBADMSG,
+                        "%s: not an Ed25519 secret key ('ed25519-secret <64 hex>')", path);
         }
         sodium_memzero(data, size);
         crypto_sign_seed_keypair(pk, secret, seed);
@@ -290,7 +295,7 @@ int image_sign(
 }
 
 int image_verify(
-        const char *dir, const ImageKey *keys, size_t n_keys, ImageManifest *ret, char **ret_error) {
+        const char *dir, const ImageKey *keys, size_t n_keys, ImageManifest *ret, char **reterr_message) {
         _cleanup_free_ char *manifest = NULL, *sigtext = NULL;
         _cleanup_close_ int dfd = -EBADF;
         const ImageKey *key = NULL;
@@ -303,27 +308,27 @@ int image_verify(
                 return -EINVAL;
         r = sodium_ready();
         if (r < 0)
-                return image_set_error(ret_error, r, "libsodium failed to initialize");
+                return image_set_error(reterr_message, r, "libsodium failed to initialize");
         dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
         if (dfd < 0)
-                return image_set_error(ret_error, -errno, "%s: %m", dir);
+                return image_set_error(reterr_message, -errno, "%s: %m", dir);
 
-        r = read_small(dfd, "manifest", IMAGE_MANIFEST_MAX, &manifest, &msize, ret_error);
+        r = read_small(dfd, "manifest", IMAGE_MANIFEST_MAX, &manifest, &msize, reterr_message);
         if (r < 0)
                 return r;
-        r = image_manifest_parse(manifest, msize, &m, ret_error);
+        r = image_manifest_parse(manifest, msize, &m, reterr_message);
         if (r < 0)
                 return r;
 
-        r = read_small(dfd, "manifest.sig", IMAGE_SIGNATURE_MAX, &sigtext, &ssize, ret_error);
+        r = read_small(dfd, "manifest.sig", IMAGE_SIGNATURE_MAX, &sigtext, &ssize, reterr_message);
         if (r < 0)
                 return r;
-        r = image_signature_parse(sigtext, ssize, &sig, ret_error);
+        r = image_signature_parse(sigtext, ssize, &sig, reterr_message);
         if (r < 0)
                 return r;
         if (n_keys == 0)
                 return image_set_error(
-                        ret_error, -ENOKEY, "manifest: no trusted image keys (signed by key %s)",
+                        reterr_message, -ENOKEY, "manifest: no trusted image keys (signed by key %s)",
                         sig.key_id);
         for (size_t i = 0; i < n_keys; i++)
                 if (streq(keys[i].id, sig.key_id)) {
@@ -332,23 +337,23 @@ int image_verify(
                 }
         if (!key)
                 return image_set_error(
-                        ret_error, -EKEYREJECTED,
+                        reterr_message, -EKEYREJECTED,
                         "manifest: signed by key %s, which is not trusted (trusted: %s%s)", sig.key_id,
                         keys[0].id, n_keys > 1 ? ", ..." : "");
         if (crypto_sign_verify_detached(
                     sig.signature, (const unsigned char *) manifest, msize, key->public_key) != 0)
                 return image_set_error(
-                        ret_error, -EKEYREJECTED, "manifest: signature does not verify with trusted key %s",
-                        key->id);
+                        reterr_message, -EKEYREJECTED,
+                        "manifest: signature does not verify with trusted key %s", key->id);
 
         /* Only now is the manifest trusted; its digests protect the rest. */
-        r = hash_file(dfd, "vmlinuz", IMAGE_KERNEL_MAX, NULL, m.vmlinuz_sha256, ret_error);
+        r = hash_file(dfd, "vmlinuz", IMAGE_KERNEL_MAX, NULL, m.vmlinuz_sha256, reterr_message);
         if (r < 0)
                 return r;
-        r = hash_file(dfd, "initramfs.img", IMAGE_INITRAMFS_MAX, NULL, m.initramfs_sha256, ret_error);
+        r = hash_file(dfd, "initramfs.img", IMAGE_INITRAMFS_MAX, NULL, m.initramfs_sha256, reterr_message);
         if (r < 0)
                 return r;
-        r = hash_file(dfd, "rootfs.img", IMAGE_ROOTFS_MAX, &m.rootfs_size, m.rootfs_sha256, ret_error);
+        r = hash_file(dfd, "rootfs.img", IMAGE_ROOTFS_MAX, &m.rootfs_size, m.rootfs_sha256, reterr_message);
         if (r < 0)
                 return r;
         if (ret)

@@ -12,6 +12,7 @@
 #include "kmod-util.h"
 #include "log.h"
 #include "macro.h"
+#include "path-util.h"
 #include "string-util.h"
 #include "strv.h"
 
@@ -152,7 +153,7 @@ int load_module(const char *dir, const char *dep, const char *name, char ***load
                 /* Built into the kernel: nothing to load. */
                 _cleanup_free_ char *sys = NULL, *n = NULL;
 
-                if (module_name_normalize(name, &n) >= 0 && asprintf(&sys, "/sys/module/%s", n) >= 0 &&
+                if (module_name_normalize(name, &n) >= 0 && (sys = path_join("/sys/module", n)) &&
                     access(sys, F_OK) >= 0)
                         return 0;
                 return log_error_errno(r, "Cannot resolve module '%s': %m", name);
@@ -162,12 +163,14 @@ int load_module(const char *dir, const char *dep, const char *name, char ***load
 
                 if (strv_contains(*loaded, *p))
                         continue;
-                if (asprintf(&full, "%s/%s", dir, *p) < 0)
+                full = path_join(dir, *p);
+                if (!full)
                         return log_oom();
                 r = load_module_file(full);
                 if (r < 0)
                         return log_error_errno(r, "Failed to load module '%s': %m", full);
-                (void) strv_extend(loaded, *p);
+                if (strv_extend(loaded, *p) < 0)
+                        return log_oom();
         }
         return 0;
 }
@@ -176,8 +179,11 @@ int read_modules_dep(const char *kernel_release, char **ret_dir, char **ret_dep)
         _cleanup_free_ char *dir = NULL, *dep_path = NULL;
         int r;
 
-        if (asprintf(&dir, "/lib/modules/%s", kernel_release) < 0 ||
-            asprintf(&dep_path, "%s/modules.dep", dir) < 0)
+        dir = path_join("/lib/modules", kernel_release);
+        if (!dir)
+                return log_oom();
+        dep_path = path_join(dir, "modules.dep");
+        if (!dep_path)
                 return log_oom();
         r = read_file(dep_path, MODULES_DEP_MAX, ret_dep, NULL);
         if (r < 0) {

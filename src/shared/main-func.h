@@ -5,6 +5,7 @@
  * success, a negative errno for a failure it has already reported (exit 1), -EUSAGE for a usage error it
  * has reported (exit 2), or a positive exit status to pass on as it is (a shell's status, say). */
 
+#include <getopt.h>
 #include <stdlib.h>
 
 #include "cli-util.h"
@@ -20,6 +21,14 @@
                 log_error("Try '%s --help' for more information.", program_invocation_short_name); \
                 -EUSAGE;                                                                           \
         })
+
+/* For getopt_long()'s '?' (with opterr = 0, so that getopt prints nothing of its own): names the bad
+ * option in our message format and returns -EUSAGE. */
+static inline int log_usage_bad_option(char *const argv[]) {
+        if (optopt > 0 && optopt < 0x100)
+                return log_usage_error("invalid option or missing argument: -%c", optopt);
+        return log_usage_error("unrecognized option or missing argument: '%s'", argv[optind - 1]);
+}
 
 static inline int main_exit_status(int r) {
         if (r == -EUSAGE)

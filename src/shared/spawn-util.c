@@ -165,7 +165,7 @@ int safe_fork_full(
                 int r = wait_for_terminate(pid);
                 if (ret_pid)
                         *ret_pid = pid;
-                return r;
+                return r < 0 ? r : r == 0 ? 1 : -EPROTO;
         }
         *ret_pid = pid;
         return 1;

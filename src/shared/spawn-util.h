@@ -16,12 +16,13 @@ typedef enum ForkFlags {
         FORK_NEW_SESSION = 1 << 3,   /* child: setsid(), no controlling terminal */
         FORK_NULL_STDIO = 1 << 4,    /* child: stdin, stdout and stderr on /dev/null */
         FORK_NULL_STDIN = 1 << 5,    /* child: stdin on /dev/null */
-        FORK_WAIT = 1 << 6,          /* parent: wait for the child; return its exit status (see below) */
+        FORK_WAIT = 1 << 6,          /* parent: wait for the child (see below) */
 } ForkFlags;
 
-/* Forks and applies flags in the child. Returns 0 in the child; in the parent > 0 (with the pid in
- * *ret_pid, which may be NULL only with FORK_WAIT), or, with FORK_WAIT, the child's exit status
- * (0..255, 128 + N for a signal N). If the child cannot apply a flag, the parent gets that error
+/* Forks and applies flags in the child. Returns 0 in the child and 1 in the parent, with the pid in
+ * *ret_pid (which may be NULL only with FORK_WAIT). With FORK_WAIT the parent waits and returns 1 when
+ * the child exited with status 0, -EPROTO for any other exit status or a signal (callers that need the
+ * status itself use wait_for_terminate()). If the child cannot apply a flag, the parent gets that error
  * (negative errno) and the child is reaped: the caller never sees a half-set-up child. Fails with the
  * errno of fork()/pipe2() itself, never a made-up one. name, when set, becomes the child's comm.
  * Does not log. Async-signal-safe in the child until it returns. */

@@ -3,26 +3,20 @@
 #include <poll.h>
 #include <stdio.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "fd-util.h"
 #include "macro.h"
 #include "socket-util.h"
 #include "string-util.h"
+#include "time-util.h"
 #include "vsock-hybrid.h"
-
-static int64_t now_ms(void) {
-        struct timespec ts;
-
-        (void) clock_gettime(CLOCK_MONOTONIC, &ts);
-        return (int64_t) ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 int vsock_hybrid_connect(const char *path, uint32_t port, int timeout_ms) {
         _cleanup_close_ int fd = -EBADF;
         char cmd[32], line[64];
-        int64_t deadline = timeout_ms < 0 ? -1 : now_ms() + timeout_ms;
+        usec_t deadline = timeout_ms < 0 ? USEC_INFINITY
+                                         : now_usec(CLOCK_MONOTONIC) + (usec_t) timeout_ms * USEC_PER_MSEC;
         size_t n = 0;
         int r;
 
@@ -37,17 +31,14 @@ int vsock_hybrid_connect(const char *path, uint32_t port, int timeout_ms) {
         /* One byte at a time: what follows the line is the guest's stream. */
         for (;;) {
                 struct pollfd p = { .fd = fd, .events = POLLIN };
-                int wait = -1;
+                int wait;
                 ssize_t k;
 
                 if (n + 1 >= sizeof(line))
                         return -EBADMSG;
-                if (deadline >= 0) {
-                        int64_t left = deadline - now_ms();
-                        if (left <= 0)
-                                return -ETIMEDOUT;
-                        wait = (int) left;
-                }
+                wait = deadline_poll_timeout_ms(deadline);
+                if (wait == 0)
+                        return -ETIMEDOUT;
                 r = poll(&p, 1, wait);
                 if (r < 0) {
                         if (errno == EINTR)

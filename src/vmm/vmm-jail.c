@@ -1,5 +1,8 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include <assert.h>
+#include <errno.h>
 #include <fcntl.h>
+#include <libgen.h>
 #include <limits.h>
 #include <linux/capability.h>
 #include <linux/sched.h>
@@ -16,14 +19,19 @@
 #include <sys/syscall.h>
 #include <sys/wait.h>
 
+#include "alloc-util.h"
 #include "fd-util.h"
+#include "fileio.h"
+#include "log.h"
 #include "macro.h"
+#include "path-util.h"
+#include "spawn-util.h"
 #include "string-util.h"
 #include "vmm-jail.h"
 
 #define LDSO "/lib64/ld-linux-x86-64.so.2"
 #define LDSO_OUTPUT_MAX (256 * 1024)
-#define JAIL_BINDS_MAX 512
+#define LDSO_TIMEOUT_USEC (30 * USEC_PER_SEC)
 #define FD_BASE 3
 
 void jail_done(Jail *j) {
@@ -35,21 +43,26 @@ void jail_done(Jail *j) {
         *j = (Jail){};
 }
 
-bool jail_has_dst(const Jail *j, const char *dst) {
+const JailBind *jail_find_dst(const Jail *j, const char *dst) {
         for (size_t i = 0; i < j->n_binds; i++)
                 if (streq(j->binds[i].dst, dst))
-                        return true;
-        return false;
+                        return &j->binds[i];
+        return NULL;
+}
+
+bool jail_has_dst(const Jail *j, const char *dst) {
+        return jail_find_dst(j, dst);
 }
 
 int jail_add_bind(Jail *j, const char *src, const char *dst, bool writable) {
-        _cleanup_free_ char *real = NULL;
+        _cleanup_free_ char *real = NULL, *copy = NULL;
         JailBind *b;
 
-        if (!src || src[0] != '/' || (dst && dst[0] != '/'))
+        if (!src || src[0] != '/')
                 return -EINVAL;
         dst = dst ?: src;
-        if (strstr(dst, "/../") || strstr(dst, "/./") || streq(dst, "/"))
+        /* The child creates dst's parents in the new root: no way out of it through "..". */
+        if (!path_is_normalized_absolute(dst) || streq(dst, "/"))
                 return -EINVAL;
         if (jail_has_dst(j, dst))
                 return 0;
@@ -58,13 +71,16 @@ int jail_add_bind(Jail *j, const char *src, const char *dst, bool writable) {
         real = realpath(src, NULL);
         if (!real)
                 return -errno;
-        b = realloc(j->binds, (j->n_binds + 1) * sizeof(JailBind));
+        copy = strdup(dst);
+        if (!copy)
+                return -ENOMEM;
+        b = reallocarray_safe(j->binds, j->n_binds + 1, sizeof(JailBind));
         if (!b)
                 return -ENOMEM;
         j->binds = b;
         j->binds[j->n_binds++] = (JailBind){
                 .src = TAKE_PTR(real),
-                .dst = xstrdup(dst),
+                .dst = TAKE_PTR(copy),
                 .writable = writable,
         };
         return 0;
@@ -73,56 +89,25 @@ int jail_add_bind(Jail *j, const char *src, const char *dst, bool writable) {
 /* Runs "ld.so --list OBJ" and binds every absolute path it prints. Simpler and more faithful
  * than resolving DT_NEEDED ourselves: it is the loader that will run in the jail. */
 static int add_ldso_list(Jail *j, const char *object) {
-        _cleanup_close_ int rfd = -EBADF, wfd = -EBADF;
         _cleanup_free_ char *out = NULL;
-        int p[2], status, r = 0;
-        size_t len = 0;
-        pid_t pid;
+        int r;
 
-        if (pipe2(p, O_CLOEXEC) < 0)
-                return -errno;
-        rfd = p[0];
-        wfd = p[1];
-        out = malloc(LDSO_OUTPUT_MAX + 1);
-        if (!out)
-                return -ENOMEM;
-        pid = fork();
-        if (pid < 0)
-                return -errno;
-        if (pid == 0) {
-                int null = open("/dev/null", O_RDWR | O_CLOEXEC);
-                if (dup2(wfd, STDOUT_FILENO) < 0 || null < 0 || dup2(null, STDIN_FILENO) < 0 ||
-                    dup2(null, STDERR_FILENO) < 0)
-                        _exit(127);
-                execl(LDSO, LDSO, "--list", object, (char *) NULL);
-                _exit(127);
-        }
-        wfd = safe_close(wfd);
-        for (;;) {
-                ssize_t k = read(rfd, out + len, LDSO_OUTPUT_MAX - len);
-                if (k < 0 && errno == EINTR)
-                        continue;
-                if (k < 0) {
-                        r = -errno;
-                        break;
-                }
-                if (k == 0)
-                        break;
-                len += (size_t) k;
-                if (len == LDSO_OUTPUT_MAX) {
-                        r = -E2BIG;
-                        break;
-                }
-        }
-        rfd = safe_close(rfd);
-        while (waitpid(pid, &status, 0) < 0)
-                if (errno != EINTR)
-                        return -errno;
+        /* One byte more than we accept, to tell "exactly at the limit" from "cut off". */
+        r = spawn_capture(
+                (char *[]){ (char *) LDSO, (char *) "--list", (char *) object, NULL },
+                &(SpawnOptions){
+                        .stdin_fd = -EBADF,
+                        .stdout_fd = -EBADF,
+                        .timeout = LDSO_TIMEOUT_USEC,
+                        .max_output = LDSO_OUTPUT_MAX + 1,
+                },
+                &out);
         if (r < 0)
                 return r;
-        if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
+        if (r != 0)
                 return -ENOEXEC;
-        out[len] = 0;
+        if (strlen(out) > LDSO_OUTPUT_MAX)
+                return -E2BIG;
 
         /* Lines: "\tlibz.so.1 => /lib/x86_64-linux-gnu/libz.so.1 (0x...)" or "\t/lib64/ld-linux... (0x...)".
          */
@@ -166,6 +151,110 @@ int jail_add_elf_closure(Jail *j, const char *binary, char *const *extra) {
         return 0;
 }
 
+static bool file_is_qcow2(const char *path) {
+        _cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC);
+        uint8_t magic[4];
+
+        return fd >= 0 && read(fd, magic, 4) == 4 && memcmp(magic, "QFI\xfb", 4) == 0;
+}
+
+int jail_build_qemu(Jail *j, const JailQemuSpec *spec, QemuDisk *ret_disks) {
+        static const char *const firmware[] = { "bios-microvm.bin", "linuxboot_dma.bin", "pvh.bin" };
+        _cleanup_free_ char *tmp = NULL, *moddir = NULL, *datadir = NULL, *tcg = NULL;
+        char *extra[2] = {};
+        const char *bindir;
+        int r;
+
+        tmp = strdup(spec->qemu);
+        if (!tmp)
+                return log_oom();
+        bindir = dirname(tmp);
+        j->share_net = spec->net_user;
+
+        /* QEMU looks for modules and firmware relative to its binary; bind them at the resolved
+         * paths, which is where "<bindir>/../lib" and "<bindir>/../share" lead inside the jail too. */
+        {
+                _cleanup_free_ char *m = path_join(bindir, "../lib/x86_64-linux-gnu/qemu");
+                _cleanup_free_ char *d = path_join(bindir, "../share/qemu");
+
+                if (!m || !d)
+                        return log_oom();
+                moddir = realpath(m, NULL);
+                datadir = realpath(d, NULL);
+        }
+        if (!datadir)
+                return log_error_errno(
+                        SYNTHETIC_ERRNO(ENOENT), "QEMU's data directory next to '%s' is missing.",
+                        spec->qemu);
+        /* Debian builds TCG as a module; it is the only module a microvm needs. */
+        if (spec->accel == ACCEL_TCG && moddir) {
+                tcg = path_join(moddir, "accel-tcg-x86_64.so");
+                if (!tcg)
+                        return log_oom();
+                if (access(tcg, R_OK) == 0)
+                        extra[0] = tcg;
+        }
+        r = jail_add_elf_closure(j, spec->qemu, extra);
+        if (r < 0)
+                return log_error_errno(r, "Cannot collect QEMU's libraries: %m");
+        for (size_t i = 0; i < ELEMENTSOF(firmware); i++) {
+                _cleanup_free_ char *src = path_join(datadir, firmware[i]);
+
+                if (!src)
+                        return log_oom();
+                if (access(src, R_OK) < 0)
+                        continue;
+                r = jail_add_bind(j, src, NULL, false);
+                if (r < 0)
+                        return log_error_errno(r, "Cannot bind '%s': %m", src);
+        }
+        r = jail_add_bind(j, "/dev/null", NULL, false);
+        if (r >= 0)
+                r = jail_add_bind(j, "/dev/urandom", NULL, false);
+        if (r >= 0 && spec->accel == ACCEL_KVM)
+                r = jail_add_bind(j, "/dev/kvm", NULL, true);
+        if (r < 0)
+                return log_error_errno(r, "Cannot bind device nodes: %m");
+        /* libslirp forwards the guest's DNS (10.0.2.3) to the resolvers in /etc/resolv.conf;
+         * without the file in the jail it asks 127.0.0.1 and the guest gets no answer. */
+        if (spec->net_user && access("/etc/resolv.conf", R_OK) == 0) {
+                r = jail_add_bind(j, "/etc/resolv.conf", NULL, false);
+                if (r == -ENOMEM)
+                        return log_oom();
+                if (r < 0)
+                        log_warning_errno(r, "Cannot bind /etc/resolv.conf, the guest will have no DNS: %m");
+        }
+        r = jail_add_bind(j, spec->kernel, "/vm/kernel", false);
+        if (r < 0)
+                return log_error_errno(r, "Cannot bind kernel '%s': %m", spec->kernel);
+        if (spec->initrd) {
+                r = jail_add_bind(j, spec->initrd, "/vm/initrd", false);
+                if (r < 0)
+                        return log_error_errno(r, "Cannot bind initrd '%s': %m", spec->initrd);
+        }
+        r = jail_add_bind(j, spec->console, "/vm/console.log", true);
+        if (r < 0)
+                return log_error_errno(r, "Cannot bind console log: %m");
+        for (size_t i = 0; i < spec->n_disks; i++) {
+                const QemuDisk *d = &spec->disks[i];
+                const JailBind *b;
+                char dst[32];
+
+                (void) snprintf(dst, sizeof(dst), "/vm/disk%zu", i);
+                r = jail_add_bind(j, d->path, dst, !d->read_only);
+                if (r < 0)
+                        return log_error_errno(r, "Cannot bind disk '%s': %m", d->path);
+                b = jail_find_dst(j, dst);
+                assert(b);
+                ret_disks[i] = (QemuDisk){
+                        .path = b->dst,
+                        .read_only = d->read_only,
+                        .qcow2 = file_is_qcow2(d->path),
+                };
+        }
+        return 0;
+}
+
 /* ---- Child side: runs between clone and exec. No allocation, no logging; errors go to the pipe. */
 
 typedef struct ChildError {
@@ -179,18 +268,6 @@ static _noreturn_ void child_fail(int errfd, int error, const char *step) {
         strscpy(e.step, step, sizeof(e.step));
         (void) !write(errfd, &e, sizeof(e));
         _exit(127);
-}
-
-static int write_string(const char *path, const char *s) {
-        int fd, r = 0;
-
-        fd = open(path, O_WRONLY | O_CLOEXEC);
-        if (fd < 0)
-                return -errno;
-        if (write(fd, s, strlen(s)) != (ssize_t) strlen(s))
-                r = -errno;
-        safe_close(fd);
-        return r;
 }
 
 /* mkdir -p of the parents of path, inside the new root. path is absolute and short. */
@@ -300,14 +377,15 @@ static _noreturn_ void child_run(
                 child_fail(errfd, errno, "PR_SET_PDEATHSIG");
 
         /* Map our own ids only: root stays root (without capabilities), a user stays that user. */
-        if (write_string("/proc/self/setgroups", "deny") < 0)
-                child_fail(errfd, errno, "setgroups deny");
+        r = write_string_file("/proc/self/setgroups", "deny", 0);
+        if (r < 0)
+                child_fail(errfd, r, "setgroups deny");
         (void) snprintf(map, sizeof(map), "%u %u 1\n", (unsigned) gid, (unsigned) gid);
-        r = write_string("/proc/self/gid_map", map);
+        r = write_string_file("/proc/self/gid_map", map, 0);
         if (r < 0)
                 child_fail(errfd, r, "gid_map");
         (void) snprintf(map, sizeof(map), "%u %u 1\n", (unsigned) uid, (unsigned) uid);
-        r = write_string("/proc/self/uid_map", map);
+        r = write_string_file("/proc/self/uid_map", map, 0);
         if (r < 0)
                 child_fail(errfd, r, "uid_map");
 
@@ -394,6 +472,8 @@ int jail_spawn(
         wfd = p[1];
         args.pidfd = (uint64_t) (uintptr_t) &pidfd;
 
+        /* clone3, not safe_fork(): the child is born in its namespaces (a fork() then unshare()
+         * could not enter a new pid namespace itself), and the pidfd comes with it, race-free. */
         *ret_step = "clone3";
         pid = syscall(SYS_clone3, &args, sizeof(args));
         if (pid < 0)

@@ -1,8 +1,10 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include <errno.h>
 #include <inttypes.h>
 #include <stdarg.h>
 #include <stdio.h>
 
+#include "alloc-util.h"
 #include "macro.h"
 #include "string-util.h"
 #include "vmm-qemu.h"
@@ -24,35 +26,48 @@ Accel accel_from_string(const char *s) {
         return _ACCEL_INVALID;
 }
 
+/* Builds the argv with a sticky error: the first failed allocation is remembered and reported
+ * once at the end, which keeps the long list of options below readable. */
 typedef struct Argv {
         char **v;
         size_t n, allocated;
+        int error;
 } Argv;
 
-static void argv_add(Argv *a, const char *s) {
+static void argv_add_consume(Argv *a, char *s) {
+        if (a->error < 0 || !s) {
+                free(s);
+                a->error = -ENOMEM;
+                return;
+        }
         if (a->n + 2 > a->allocated) {
                 size_t m = MAX(a->allocated * 2, (size_t) 32);
-                char **v = realloc(a->v, m * sizeof(char *));
-                if (!v)
-                        OOM();
+                char **v = reallocarray_safe(a->v, m, sizeof(char *));
+                if (!v) {
+                        free(s);
+                        a->error = -ENOMEM;
+                        return;
+                }
                 a->v = v;
                 a->allocated = m;
         }
-        a->v[a->n++] = xstrdup(s);
+        a->v[a->n++] = s;
         a->v[a->n] = NULL;
 }
 
+static void argv_add(Argv *a, const char *s) {
+        argv_add_consume(a, strdup(s));
+}
+
 static _printf_(2, 3) void argv_addf(Argv *a, const char *fmt, ...) {
-        _cleanup_free_ char *s = NULL;
+        char *s;
         va_list ap;
         int r;
 
         va_start(ap, fmt);
         r = vasprintf(&s, fmt, ap);
         va_end(ap);
-        if (r < 0)
-                OOM();
-        argv_add(a, s);
+        argv_add_consume(a, r < 0 ? NULL : s);
 }
 
 /* QEMU's option parser splits on ',' (",," escapes it); we refuse rather than escape. */
@@ -189,8 +204,10 @@ int qemu_build_argv(const QemuConfig *c, char ***ret) {
                         char *n;
                         if (asprintf(
                                     &n, "%s,hostfwd=tcp:127.0.0.1:%u-:%u", fwd ?: "",
-                                    c->hostfwds[i].host_port, c->hostfwds[i].guest_port) < 0)
-                                OOM();
+                                    c->hostfwds[i].host_port, c->hostfwds[i].guest_port) < 0) {
+                                strv_free(a.v);
+                                return -ENOMEM;
+                        }
                         free(fwd);
                         fwd = n;
                 }
@@ -203,6 +220,10 @@ int qemu_build_argv(const QemuConfig *c, char ***ret) {
         argv_add(&a, "-sandbox");
         argv_add(&a, "on,obsolete=deny,elevateprivileges=deny,spawn=deny,resourcecontrol=deny");
 
+        if (a.error < 0) {
+                strv_free(a.v);
+                return a.error;
+        }
         *ret = a.v;
         return 0;
 }
@@ -214,7 +235,9 @@ int qemu_parse_hostfwd(const char *s, QemuHostfwd *ret) {
 
         if (!s || !startswith(s, "tcp:"))
                 return -EINVAL;
-        copy = xstrdup(s + 4);
+        copy = strdup(s + 4);
+        if (!copy)
+                return -ENOMEM;
         host = copy;
         guest = strchr(copy, ':');
         if (!guest)

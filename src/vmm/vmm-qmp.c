@@ -7,17 +7,16 @@
 #include "fd-util.h"
 #include "log.h"
 #include "macro.h"
+#include "qmp-client.h"
 #include "vmm-qmp.h"
 
-#define QMP_LINE_MAX (64 * 1024)
 #define QMP_PENDING_MAX 8
+#define QMP_COMMAND_MAX 64u
 
 struct Qmp {
         int fd;
         sd_event_source *io;
-        char buf[QMP_LINE_MAX];
-        size_t len;
-        bool skipping; /* inside an over-long line: drop up to its end */
+        QmpReader reader;
         bool greeted, ready;
         char *pending[QMP_PENDING_MAX];
         size_t n_pending;
@@ -25,36 +24,45 @@ struct Qmp {
         void *userdata;
 };
 
-int qmp_line_get_string(const char *line, const char *key, char *buf, size_t size) {
-        char quoted[64];
-        const char *p, *end;
+static int copy_identifier(json_object *v, char *buf, size_t size) {
+        const char *s;
         size_t l;
 
-        if (snprintf(quoted, sizeof(quoted), "\"%s\"", key) >= (int) sizeof(quoted))
-                return -EINVAL;
-        p = strstr(line, quoted);
-        if (!p)
-                return -ENOENT;
-        p += strlen(quoted);
-        while (*p == ' ' || *p == ':')
-                p++;
-        if (*p != '"')
+        if (!json_object_is_type(v, json_type_string))
                 return -EBADMSG;
-        p++;
-        end = strchr(p, '"');
-        if (!end)
-                return -EBADMSG;
-        l = (size_t) (end - p);
-        if (l == 0 || l >= size)
+        s = json_object_get_string(v);
+        l = (size_t) json_object_get_string_len(v);
+        if (l == 0 || l >= size || strlen(s) != l)
                 return -EBADMSG;
         /* Event names and reasons are identifiers; anything else is refused, never copied. */
         for (size_t i = 0; i < l; i++)
-                if (!((p[i] >= 'A' && p[i] <= 'Z') || (p[i] >= 'a' && p[i] <= 'z') ||
-                      (p[i] >= '0' && p[i] <= '9') || p[i] == '_' || p[i] == '-'))
+                if (!((s[i] >= 'A' && s[i] <= 'Z') || (s[i] >= 'a' && s[i] <= 'z') ||
+                      (s[i] >= '0' && s[i] <= '9') || s[i] == '_' || s[i] == '-'))
                         return -EBADMSG;
-        memcpy(buf, p, l);
+        memcpy(buf, s, l);
         buf[l] = 0;
         return 0;
+}
+
+int qmp_line_get_string(const char *line, const char *key, char *buf, size_t size) {
+        json_object *root = NULL, *v, *data;
+        int r;
+
+        if (!line || !key || !buf || size == 0)
+                return -EINVAL;
+        r = qmp_json_parse(line, strlen(line), &root);
+        if (r < 0)
+                return r;
+        if (json_object_object_get_ex(root, key, &v))
+                r = copy_identifier(v, buf, size);
+        else if (
+                json_object_object_get_ex(root, "data", &data) &&
+                json_object_is_type(data, json_type_object) && json_object_object_get_ex(data, key, &v))
+                r = copy_identifier(v, buf, size);
+        else
+                r = -ENOENT;
+        json_object_put(root);
+        return r;
 }
 
 int qmp_line_event(const char *line, char *buf, size_t size) {
@@ -62,14 +70,25 @@ int qmp_line_event(const char *line, char *buf, size_t size) {
 }
 
 static int qmp_send_raw(Qmp *q, const char *cmd) {
-        char line[256];
-        int n;
+        json_object *o;
+        const char *text;
+        size_t len;
+        int r;
 
-        n = snprintf(line, sizeof(line), "{\"execute\": \"%s\"}\n", cmd);
-        if (n < 0 || (size_t) n >= sizeof(line))
-                return -EINVAL;
+        o = json_object_new_object();
+        if (!o)
+                return -ENOMEM;
+        if (json_object_object_add(o, "execute", json_object_new_string(cmd)) < 0) {
+                json_object_put(o);
+                return -ENOMEM;
+        }
+        text = json_object_to_json_string_length(o, JSON_C_TO_STRING_PLAIN, &len);
         /* Tiny writes on an otherwise idle socketpair; a full buffer means QEMU is wedged. */
-        return loop_write(q->fd, line, (size_t) n);
+        r = text ? loop_write(q->fd, text, len) : -ENOMEM;
+        if (r >= 0)
+                r = loop_write(q->fd, "\n", 1);
+        json_object_put(o);
+        return r;
 }
 
 static void qmp_flush_pending(Qmp *q) {
@@ -82,34 +101,58 @@ static void qmp_flush_pending(Qmp *q) {
         q->n_pending = 0;
 }
 
-static void qmp_handle_line(Qmp *q, const char *line) {
-        char event[64];
+static void qmp_handle_line(Qmp *q, const char *line, size_t len) {
+        QmpMessage m;
+        int r;
 
-        if (!q->greeted) {
-                if (!strstr(line, "\"QMP\""))
-                        return;
-                q->greeted = true;
-                (void) qmp_send_raw(q, "qmp_capabilities");
+        r = qmp_message_parse(line, len, &m);
+        if (r < 0) {
+                log_debug_errno(r, "QMP: dropping an invalid line from QEMU.");
                 return;
         }
-        if (!q->ready) {
-                if (strstr(line, "\"return\"")) {
+        if (!q->greeted) {
+                if (m.kind == QMP_KIND_GREETING) {
+                        q->greeted = true;
+                        (void) qmp_send_raw(q, "qmp_capabilities");
+                }
+        } else if (!q->ready) {
+                if (m.kind == QMP_KIND_RETURN) {
                         q->ready = true;
                         qmp_flush_pending(q);
-                }
-                return;
-        }
-        if (qmp_line_event(line, event, sizeof(event)) >= 0 && q->on_event)
-                q->on_event(q, event, line, q->userdata);
+                } else if (m.kind == QMP_KIND_ERROR)
+                        log_warning("QMP: qmp_capabilities failed (%s), ignoring.", m.name);
+        } else if (m.kind == QMP_KIND_EVENT) {
+                if (q->on_event)
+                        q->on_event(q, m.name, line, q->userdata);
+        } else if (m.kind == QMP_KIND_ERROR)
+                log_debug("QMP: a command failed: %s", m.name);
+        qmp_message_done(&m);
 }
 
 static int qmp_on_io(sd_event_source *s, int fd, uint32_t revents, void *userdata) {
         Qmp *q = userdata;
 
         for (;;) {
-                ssize_t k = recv(q->fd, q->buf + q->len, sizeof(q->buf) - 1 - q->len, MSG_DONTWAIT);
-                char *nl, *start;
+                char *line, *p;
+                size_t len, size;
+                ssize_t k;
+                int r;
 
+                while ((r = qmp_reader_next(&q->reader, &line, &len)) != 0) {
+                        if (r < 0)
+                                log_warning(
+                                        "QMP: dropping a line longer than %u bytes from QEMU.",
+                                        QMP_LINE_MAX);
+                        else
+                                qmp_handle_line(q, line, len);
+                }
+                r = qmp_reader_space(&q->reader, &p, &size);
+                if (r < 0) {
+                        log_warning_errno(r, "QMP: cannot read from QEMU, ignoring its monitor: %m");
+                        q->io = sd_event_source_disable_unref(q->io);
+                        return 0;
+                }
+                k = recv(q->fd, p, size, MSG_DONTWAIT);
                 if (k < 0) {
                         if (errno == EAGAIN || errno == EINTR)
                                 return 0;
@@ -120,22 +163,7 @@ static int qmp_on_io(sd_event_source *s, int fd, uint32_t revents, void *userdat
                         q->io = sd_event_source_disable_unref(q->io);
                         return 0;
                 }
-                q->len += (size_t) k;
-                q->buf[q->len] = 0;
-                start = q->buf;
-                while ((nl = memchr(start, '\n', q->len - (size_t) (start - q->buf)))) {
-                        *nl = 0;
-                        if (!q->skipping)
-                                qmp_handle_line(q, start);
-                        q->skipping = false;
-                        start = nl + 1;
-                }
-                q->len -= (size_t) (start - q->buf);
-                memmove(q->buf, start, q->len);
-                if (q->len == sizeof(q->buf) - 1) {
-                        q->len = 0;
-                        q->skipping = true;
-                }
+                qmp_reader_advance(&q->reader, (size_t) k);
         }
 }
 
@@ -147,6 +175,7 @@ int qmp_new(sd_event *e, int fd, qmp_event_handler_t on_event, void *userdata, Q
         if (!q)
                 return -ENOMEM;
         q->fd = fd;
+        q->reader = QMP_READER_INIT;
         q->on_event = on_event;
         q->userdata = userdata;
         r = fd_nonblock(fd, true);
@@ -169,6 +198,7 @@ Qmp *qmp_free(Qmp *q) {
                 return NULL;
         sd_event_source_disable_unref(q->io);
         safe_close(q->fd);
+        qmp_reader_done(&q->reader);
         for (size_t i = 0; i < q->n_pending; i++)
                 free(q->pending[i]);
         free(q);
@@ -182,10 +212,15 @@ bool qmp_is_ready(const Qmp *q) {
 int qmp_execute(Qmp *q, const char *cmd) {
         if (!q || !q->io)
                 return -ENOTCONN;
+        if (!cmd || strlen(cmd) > QMP_COMMAND_MAX)
+                return -EINVAL;
         if (q->ready)
                 return qmp_send_raw(q, cmd);
         if (q->n_pending >= QMP_PENDING_MAX)
                 return -EBUSY;
-        q->pending[q->n_pending++] = xstrdup(cmd);
+        q->pending[q->n_pending] = strdup(cmd);
+        if (!q->pending[q->n_pending])
+                return -ENOMEM;
+        q->n_pending++;
         return 0;
 }

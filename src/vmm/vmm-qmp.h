@@ -5,9 +5,10 @@
 #include <stddef.h>
 #include <systemd/sd-event.h>
 
-/* vmm's own QMP connection (a socketpair end QEMU got as a monitor chardev). Commands are sent
- * fire-and-forget; we only need events (SHUTDOWN, POWERDOWN) and to know the session is up. QEMU
- * is jailed but still untrusted: lines are bounded, and only looked at, never parsed into memory. */
+/* vmm's own QMP connection (a socketpair end QEMU got as a monitor chardev), on sd-event.
+ * Commands are sent fire-and-forget; we only need events (SHUTDOWN, POWERDOWN) and to know the
+ * session is up. QEMU is jailed but still untrusted: every line goes through the shared QMP parser
+ * (qmp-client.h: bounded, valid UTF-8, json-c), and a line that fails it is dropped. */
 
 typedef struct Qmp Qmp;
 typedef void (*qmp_event_handler_t)(Qmp *q, const char *event, const char *line, void *userdata);
@@ -21,8 +22,9 @@ static inline void qmp_freep(Qmp **q) {
 int qmp_execute(Qmp *q, const char *cmd);
 bool qmp_is_ready(const Qmp *q);
 
-/* Extracts the string value of "key" (the first occurrence) from one QMP line into buf: -ENOENT if
- * absent, -EBADMSG unless it is a non-empty [A-Za-z0-9_-] identifier that fits. Pure. */
+/* Parses one QMP line (qmp_json_parse()) and copies the string value of "key" (at the top level,
+ * else in its "data" object) into buf: -ENOENT if absent, -EBADMSG if the line is no JSON object or
+ * the value is not a non-empty [A-Za-z0-9_-] identifier that fits. Pure. */
 int qmp_line_get_string(const char *line, const char *key, char *buf, size_t size);
 /* The value of "event". */
 int qmp_line_event(const char *line, char *buf, size_t size);

@@ -19,18 +19,22 @@
 #include <termios.h>
 #include <unistd.h>
 
+#include "bistro-ports.h"
+#include "cli-util.h"
 #include "config.h"
 #include "fd-util.h"
 #include "frame.h"
 #include "log.h"
 #include "macro.h"
+#include "main-func.h"
 #include "message-type.h"
+#include "path-lookup.h"
+#include "path-util.h"
 #include "proto-validate.h"
 #include "string-util.h"
 #include "vsock-hybrid.h"
 #include "wire.h"
 
-#define VSHD_PORT 9001u
 #define EXIT_VSH 255
 #define CONNECT_TIMEOUT_MS 10000
 #define SETUP_TIMEOUT_MS 60000
@@ -87,8 +91,7 @@ static int add_env(const char *kv) {
         size_t l;
 
         if (!proto_env_ok(kv))
-                return log_error_errno(
-                        SYNTHETIC_ERRNO(EINVAL), "vsh: invalid --env '%s' (expected KEY=VALUE).", kv);
+                return log_usage_error("invalid --env '%s' (expected KEY=VALUE).", kv);
         l = strcspn(kv, "=") + 1;
         /* A later entry replaces an earlier one with the same key. */
         for (size_t i = 0; i < arg_n_env; i++)
@@ -97,7 +100,7 @@ static int add_env(const char *kv) {
                         return 0;
                 }
         if (arg_n_env >= ENV_MAX)
-                return log_error_errno(SYNTHETIC_ERRNO(E2BIG), "vsh: too many --env (at most %u).", ENV_MAX);
+                return log_usage_error("too many --env (at most %u).", ENV_MAX);
         arg_env[arg_n_env++] = (char *) kv;
         return 0;
 }
@@ -129,25 +132,23 @@ static int parse_argv(
                         break;
                 }
         optind = 0;
+        opterr = 0;
         while ((c = getopt_long(n_opts, argv, "htT", options, NULL)) >= 0)
                 switch (c) {
                 case 'h':
                         help();
-                        exit(0);
+                        return 0;
                 case ARG_VERSION:
                         printf("vsh %s\n", BISTRO_VERSION);
-                        exit(0);
+                        return 0;
                 case ARG_USER:
                         if (!proto_user_ok(optarg))
-                                return log_error_errno(
-                                        SYNTHETIC_ERRNO(EINVAL), "vsh: invalid user name '%s'.", optarg);
+                                return log_usage_error("invalid user name '%s'.", optarg);
                         arg_user = optarg;
                         break;
                 case ARG_CWD:
                         if (!proto_abs_path_ok(optarg, false))
-                                return log_error_errno(
-                                        SYNTHETIC_ERRNO(EINVAL),
-                                        "vsh: --cwd needs an absolute path, not '%s'.", optarg);
+                                return log_usage_error("--cwd needs an absolute path, not '%s'.", optarg);
                         arg_cwd = optarg;
                         break;
                 case ARG_ENV:
@@ -162,40 +163,38 @@ static int parse_argv(
                         arg_tty = 0;
                         break;
                 default:
-                        return -EINVAL;
+                        if (optopt > 0 && optopt < 0x100)
+                                return log_usage_error("invalid option or missing argument: -%c", optopt);
+                        return log_usage_error(
+                                "unrecognized option or missing argument: '%s'", argv[optind - 1]);
                 }
         for (int i = optind; i < n_opts; i++) {
                 if (n_pos >= 2)
-                        return log_error_errno(
-                                SYNTHETIC_ERRNO(EINVAL),
-                                "vsh: unexpected argument '%s' (put the command after --).", argv[i]);
+                        return log_usage_error(
+                                "unexpected argument '%s' (put the command after --).", argv[i]);
                 pos[n_pos++] = argv[i];
         }
         if (n_pos == 0)
-                return log_error_errno(
-                        SYNTHETIC_ERRNO(EINVAL),
-                        "vsh: which VM? Usage: vsh [OPTIONS] VM [CONTAINER] [-- CMD [ARGS...]]");
+                return log_usage_error("which VM? Usage: vsh [OPTIONS] VM [CONTAINER] [-- CMD [ARGS...]]");
         if (!name_is_valid(pos[0], PROTO_NAME_MAX))
-                return log_error_errno(SYNTHETIC_ERRNO(EINVAL), "vsh: invalid VM name '%s'.", pos[0]);
+                return log_usage_error("invalid VM name '%s'.", pos[0]);
         if (n_pos == 2 && !proto_name_ok(pos[1]))
-                return log_error_errno(SYNTHETIC_ERRNO(EINVAL), "vsh: invalid container name '%s'.", pos[1]);
+                return log_usage_error("invalid container name '%s'.", pos[1]);
         *ret_vm = pos[0];
         *ret_container = n_pos == 2 ? pos[1] : (char *) "";
         *ret_cmd = n_opts < argc ? argv + n_opts + 1 : NULL;
         *ret_n_cmd = n_opts < argc ? (size_t) (argc - n_opts - 1) : 0;
         if (n_opts < argc && *ret_n_cmd == 0)
-                return log_error_errno(SYNTHETIC_ERRNO(EINVAL), "vsh: no command after --.");
+                return log_usage_error("no command after --.");
         if (*ret_n_cmd > PROTO_ARGV_MAX)
-                return log_error_errno(
-                        SYNTHETIC_ERRNO(E2BIG), "vsh: too many arguments (at most %u).", PROTO_ARGV_MAX);
+                return log_usage_error("too many arguments (at most %u).", PROTO_ARGV_MAX);
         for (size_t i = 0; i < *ret_n_cmd; i++)
                 if (!proto_text_ok((*ret_cmd)[i], PROTO_ARG_MAX, true))
-                        return log_error_errno(
-                                SYNTHETIC_ERRNO(EINVAL),
-                                "vsh: argument %zu is longer than %u bytes, not UTF-8 or holds control "
+                        return log_usage_error(
+                                "argument %zu is longer than %u bytes, not UTF-8 or holds control "
                                 "characters other than newline and tab.",
                                 i + 1, PROTO_ARG_MAX);
-        return 0;
+        return 1;
 }
 
 static void window_size(uint32_t *rows, uint32_t *cols) {
@@ -297,19 +296,19 @@ static int process_input(Client *c) {
                 r = frame_decoder_feed(&c->dec, c->rbuf + c->roff, c->rlen - c->roff, &used, &f);
                 c->roff += used;
                 if (r < 0)
-                        return log_error_errno(r, "vsh: bad data from vshd: %m");
+                        return log_error_errno(r, "bad data from vshd: %m");
                 if (r == 0)
                         break;
                 if (f.header.type != BISTRO__MESSAGE_TYPE__GUEST_MESSAGE) {
                         frame_done(&f);
                         return log_error_errno(
-                                SYNTHETIC_ERRNO(EBADMSG), "vsh: unexpected message type %u from vshd.",
+                                SYNTHETIC_ERRNO(EBADMSG), "unexpected message type %u from vshd.",
                                 f.header.type);
                 }
                 r = wire_unpack(f.header.type, f.payload, f.header.length, &m);
                 frame_done(&f);
                 if (r < 0)
-                        return log_error_errno(r, "vsh: invalid message from vshd: %m");
+                        return log_error_errno(r, "invalid message from vshd: %m");
                 g = (const Bistro__Vsh__GuestMessage *) m;
                 if (g->msg_case == BISTRO__VSH__GUEST_MESSAGE__MSG_STATUS) {
                         c->have_status = true;
@@ -378,7 +377,7 @@ static int relay(Client *c) {
                 if (r < 0) {
                         if (errno == EINTR)
                                 continue;
-                        return log_error_errno(errno, "vsh: poll: %m");
+                        return log_error_errno(errno, "poll: %m");
                 }
 
                 if (p[P_SIG].revents & POLLIN) {
@@ -429,7 +428,7 @@ static int relay(Client *c) {
                         if (r == -EPIPE)
                                 return -(128 + SIGPIPE);
                         if (r < 0)
-                                return log_error_errno(r, "vsh: cannot write output: %m");
+                                return log_error_errno(r, "cannot write output: %m");
                 }
 
                 if (p[P_STDIN].revents) {
@@ -444,33 +443,44 @@ static int relay(Client *c) {
                         } else
                                 r = send_stdin(c, buf, (size_t) n, false);
                         if (r < 0)
-                                return log_error_errno(r, "vsh: %m");
+                                return log_error_errno(r, "%m");
                 }
         }
 }
 
+/* A message from vshd: guest text, shown escaped. */
+static void log_guest_error(const char *m) {
+        _cleanup_free_ char *e = escape_for_terminal(m, strlen(m), true);
+
+        log_error("%s", e ?: "(out of memory)");
+}
+
 static int connect_vm(const char *vm) {
-        const char *rt = getenv("XDG_RUNTIME_DIR");
-        _cleanup_free_ char *path = NULL;
+        _cleanup_free_ char *rt = NULL, *path = NULL;
         int fd;
 
-        if (!rt || rt[0] != '/')
-                return log_error_errno(SYNTHETIC_ERRNO(EINVAL), "vsh: $XDG_RUNTIME_DIR is not set.");
-        if (asprintf(&path, "%s/bistro/vms/%s/vsock.sock", rt, vm) < 0)
+        fd = bistro_runtime_dir(&rt);
+        if (fd == -EINVAL)
+                return log_error_errno(fd, "$XDG_RUNTIME_DIR is not set (or not absolute).");
+        if (fd == -EPERM)
+                return log_error_errno(
+                        fd, "$XDG_RUNTIME_DIR/bistro is not a directory of ours with mode 0700.");
+        if (fd < 0)
+                return log_error_errno(fd, "Cannot use $XDG_RUNTIME_DIR/bistro: %m");
+        if (asprintf(&path, "%s/vms/%s/vsock.sock", rt, vm) < 0)
                 return log_oom();
         fd = vsock_hybrid_connect(path, VSHD_PORT, CONNECT_TIMEOUT_MS);
         if (fd == -ENOENT || fd == -ECONNREFUSED)
-                return log_error_errno(
-                        fd, "vsh: VM '%s' is not running; start it with: vmc start %s", vm, vm);
+                return log_error_errno(fd, "VM '%s' is not running; start it with: vmc start %s", vm, vm);
         if (fd == -ECONNABORTED)
                 return log_error_errno(
-                        fd, "vsh: vshd does not answer in VM '%s' (is the VM still starting?)", vm);
+                        fd, "vshd does not answer in VM '%s' (is the VM still starting?)", vm);
         if (fd < 0)
-                return log_error_errno(fd, "vsh: cannot connect to VM '%s': %m", vm);
+                return log_error_errno(fd, "cannot connect to VM '%s': %m", vm);
         return fd;
 }
 
-int main(int argc, char *argv[]) {
+static int run(int argc, char *argv[]) {
         Bistro__Vsh__SetupConnectionRequest req = BISTRO__VSH__SETUP_CONNECTION_REQUEST__INIT;
         _cleanup_message_ ProtobufCMessage *resp = NULL;
         const Bistro__Vsh__SetupConnectionResponse *sr;
@@ -481,13 +491,11 @@ int main(int argc, char *argv[]) {
         const char *e;
         int r;
 
-        log_set_target(LOG_TARGET_STDERR);
-        /* Our messages are for the user: no "vsh[pid]:" prefix (the texts say "vsh: ..."). */
-        log_set_ident(NULL);
+        cli_setup("vsh");
 
         r = parse_argv(argc, argv, &vm, &container, &cmd, &n_cmd);
-        if (r < 0)
-                return 2;
+        if (r <= 0)
+                return r;
 
         c.tty = arg_tty >= 0 ? arg_tty : isatty(STDIN_FILENO);
         /* TERM and LANG from here unless --env sets them. */
@@ -508,7 +516,7 @@ int main(int argc, char *argv[]) {
                         }
                 if (!replaced) {
                         if (n_env >= ENV_MAX)
-                                return log_error("vsh: too many variables."), 2;
+                                return log_usage_error("too many variables (at most %u).", ENV_MAX);
                         env[n_env++] = arg_env[i];
                 }
         }
@@ -525,7 +533,7 @@ int main(int argc, char *argv[]) {
                 window_size(&req.window_rows, &req.window_cols);
 
         if (pipe2(signal_pipe, O_CLOEXEC | O_NONBLOCK) < 0)
-                return log_error_errno(errno, "vsh: pipe: %m"), EXIT_VSH;
+                return log_error_errno(errno, "pipe: %m"), EXIT_VSH;
         (void) signal(SIGPIPE, SIG_IGN);
 
         c.sock = connect_vm(vm);
@@ -533,24 +541,24 @@ int main(int argc, char *argv[]) {
                 return EXIT_VSH;
 
         r = wire_call_sync(
-                c.sock, BISTRO__MESSAGE_TYPE__SETUP_CONNECTION_REQUEST, &req.base, SETUP_TIMEOUT_MS, &rtype,
-                &resp);
+                c.sock, BISTRO__MESSAGE_TYPE__SETUP_CONNECTION_REQUEST, &req.base,
+                BISTRO__MESSAGE_TYPE__SETUP_CONNECTION_RESPONSE, SETUP_TIMEOUT_MS, &rtype, &resp);
         if (r < 0) {
                 if (rtype == BISTRO__MESSAGE_TYPE__ERROR_REPLY)
-                        log_error("vsh: %s", wire_error_message(resp) ?: strerror(-r));
+                        log_guest_error(wire_error_message(resp) ?: strerror(-r));
                 else if (r == -ECONNRESET)
                         log_error(
-                                "vsh: vshd in VM '%s' closed the connection during setup (see: vmc logs %s)",
-                                vm, vm);
+                                "vshd in VM '%s' closed the connection during setup (see: vmc logs %s)", vm,
+                                vm);
                 else
-                        log_error_errno(r, "vsh: session setup failed: %m");
+                        log_error_errno(r, "session setup failed: %m");
                 return EXIT_VSH;
         }
         if (rtype != BISTRO__MESSAGE_TYPE__SETUP_CONNECTION_RESPONSE)
-                return log_error("vsh: unexpected answer from vshd (type %u).", rtype), EXIT_VSH;
+                return log_error("unexpected answer from vshd (type %u).", rtype), EXIT_VSH;
         sr = (const Bistro__Vsh__SetupConnectionResponse *) resp;
         if (sr->status != BISTRO__VSH__CONNECTION_STATUS__CONNECTION_STATUS_READY)
-                return log_error("vsh: %s", sr->error), EXIT_VSH;
+                return log_guest_error(sr->error), EXIT_VSH;
 
         /* Signals become messages (pipe mode) or end the session (pty mode); never kill us with the
          * terminal in raw mode. No SA_RESTART: a blocked write returns and the loop sees them. */
@@ -580,8 +588,10 @@ int main(int argc, char *argv[]) {
                 return -r;
         if (r < 0) {
                 if (r == -ECONNRESET)
-                        log_error("vsh: connection to VM '%s' lost before the exit status.", vm);
+                        log_error("connection to VM '%s' lost before the exit status.", vm);
                 return EXIT_VSH;
         }
         return c.exit_code;
 }
+
+DEFINE_MAIN_FUNCTION(run);

@@ -395,7 +395,7 @@ static int relay(Session *s) {
                         P_IN,
                         P_OUT,
                         P_ERR,
-                        P_PID
+                        P_CHILD
                 };
                 bool can_read_output = s->olen - s->ooff < OUT_HIGH;
                 int timeout = -1;
@@ -423,7 +423,7 @@ static int relay(Session *s) {
                                             .events = POLLIN };
                 p[P_ERR] = (struct pollfd){ .fd = err_open && can_read_output ? s->err_fd : -1,
                                             .events = POLLIN };
-                p[P_PID] = (struct pollfd){ .fd = s->exited ? -1 : s->pidfd, .events = POLLIN };
+                p[P_CHILD] = (struct pollfd){ .fd = s->exited ? -1 : s->pidfd, .events = POLLIN };
                 if (s->exited && s->tty && out_open && can_read_output)
                         timeout = PTY_DRAIN_MS;
 
@@ -503,7 +503,7 @@ static int relay(Session *s) {
                         if (n > 0)
                                 s->ooff += (size_t) n;
                 }
-                if (p[P_PID].revents)
+                if (p[P_CHILD].revents)
                         reap(s);
         }
 }

@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "fd-util.h"
+#include "fileio.h"
 #include "log.h"
 #include "macro.h"
 #include "sandbox.h"
@@ -36,15 +37,6 @@ bool sandbox_sanitizer_build(void) {
         return __asan_init || __ubsan_handle_add_overflow;
 }
 
-static int write_proc(const char *path, const char *s) {
-        _cleanup_close_ int fd = -EBADF;
-
-        fd = open(path, O_WRONLY | O_CLOEXEC);
-        if (fd < 0)
-                return -errno;
-        return loop_write(fd, s, strlen(s));
-}
-
 /* Any directory that exists everywhere; only our private mount namespace sees the tmpfs on it. */
 #define NEW_ROOT "/tmp"
 
@@ -60,15 +52,15 @@ static int enter_namespaces(const char *dir) {
                 return log_error_errno(errno, "sandbox: unshare() failed: %m");
 
         /* Map only ourselves: the same ids inside, so the socket files stay accessible. */
-        r = write_proc("/proc/self/setgroups", "deny");
+        r = write_string_file("/proc/self/setgroups", "deny", 0);
         if (r < 0)
                 return log_error_errno(r, "sandbox: writing setgroups failed: %m");
         (void) snprintf(map, sizeof(map), "%u %u 1\n", (unsigned) uid, (unsigned) uid);
-        r = write_proc("/proc/self/uid_map", map);
+        r = write_string_file("/proc/self/uid_map", map, 0);
         if (r < 0)
                 return log_error_errno(r, "sandbox: writing uid_map failed: %m");
         (void) snprintf(map, sizeof(map), "%u %u 1\n", (unsigned) gid, (unsigned) gid);
-        r = write_proc("/proc/self/gid_map", map);
+        r = write_string_file("/proc/self/gid_map", map, 0);
         if (r < 0)
                 return log_error_errno(r, "sandbox: writing gid_map failed: %m");
 

@@ -7,6 +7,7 @@
 
 #include "log.h"
 #include "macro.h"
+#include "unaligned.h"
 #include "vhost-user.h"
 
 #define BIT(n) (UINT64_C(1) << (n))
@@ -264,11 +265,7 @@ int vhost_user_handle(VhostUser *vu, VhostUserMsg *msg, VhostUserMsg *reply) {
                         break;
                 }
                 /* Continue from where the guest's used ring stands. */
-                {
-                        uint16_t idx;
-                        memcpy(&idx, vr->used + 2, 2);
-                        vr->used_idx = vr->signalled_used = le16toh(idx);
-                }
+                vr->used_idx = vr->signalled_used = unaligned_read_le16(vr->used + 2);
                 notify(vu, msg->payload.addr.index);
                 break;
         case VHOST_USER_SET_VRING_BASE:

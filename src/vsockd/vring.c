@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include "macro.h"
+#include "unaligned.h"
 #include "vring.h"
 
 /* Offsets inside the split rings (virtio 2.7.5-2.7.8). */
@@ -123,14 +124,11 @@ static int walk_chain(Vring *vr, const GuestMem *m, uint16_t head, VringChain *c
                 if (steps >= vr->num || i >= vr->num)
                         return -ELOOP;
                 d = vr->desc + (size_t) i * DESC_SIZE;
-                memcpy(&addr, d, 8);
-                memcpy(&len, d + 8, 4);
-                memcpy(&flags, d + 12, 2);
-                memcpy(&next, d + 14, 2);
-                addr = le64toh(addr);
-                len = le32toh(len);
-                flags = le16toh(flags);
-                next = le16toh(next);
+                /* Each field read once: the guest may change the descriptor meanwhile. */
+                addr = unaligned_read_le64(d);
+                len = unaligned_read_le32(d + 8);
+                flags = unaligned_read_le16(d + 12);
+                next = unaligned_read_le16(d + 14);
 
                 if (flags & VRING_DESC_F_INDIRECT)
                         return -EOPNOTSUPP;
@@ -197,13 +195,11 @@ void vring_unpop(Vring *vr, unsigned n) {
 
 void vring_push(Vring *vr, uint16_t head, uint32_t len) {
         uint8_t *e;
-        uint32_t id = htole32(head), l = htole32(len);
-
         if (!vr->used || vr->broken)
                 return;
         e = vr->used + USED_RING + USED_ELEM_SIZE * (vr->used_idx % vr->num);
-        memcpy(e, &id, 4);
-        memcpy(e + 4, &l, 4);
+        unaligned_write_le32(e, head);
+        unaligned_write_le32(e + 4, len);
         vr->used_idx++;
         vr->n_pushed++;
 }

@@ -12,6 +12,7 @@
 #include "hybrid.h"
 #include "log.h"
 #include "macro.h"
+#include "time-util.h"
 #include "vsock-dev.h"
 
 #define LOCAL_PORT_FIRST (1u << 30)
@@ -22,13 +23,6 @@
 #define FLUSH_EVERY 16u
 #define RX_FLUSH_EVERY 1024u
 #define MIN3(a, b, c) MIN(MIN(a, b), c)
-
-static uint64_t now_usec(void) {
-        struct timespec ts;
-
-        (void) clock_gettime(CLOCK_MONOTONIC, &ts);
-        return (uint64_t) ts.tv_sec * 1000000u + (uint64_t) ts.tv_nsec / 1000u;
-}
 
 /* Copies up to n bytes from the start of an iovec array; returns the count copied. */
 static size_t iov_to_buf(const struct iovec *iov, unsigned n_iov, void *buf, size_t n) {
@@ -469,7 +463,7 @@ int vsock_dev_add_host_client(VsockDev *d, int fd) {
         c->state = CONN_HANDSHAKE;
         c->host_initiated = true;
         c->writable = true;
-        conn_set_deadline(d, c, now_usec() + HYBRID_HANDSHAKE_TIMEOUT_USEC);
+        conn_set_deadline(d, c, now_usec(CLOCK_MONOTONIC) + HYBRID_HANDSHAKE_TIMEOUT_USEC);
         return 0;
 }
 
@@ -500,7 +494,7 @@ static void conn_handshake(VsockDev *d, VsockConn *c) {
         }
         conn_hash_add(d, c);
         c->state = CONN_CONNECTING;
-        conn_set_deadline(d, c, now_usec() + HYBRID_HANDSHAKE_TIMEOUT_USEC);
+        conn_set_deadline(d, c, now_usec(CLOCK_MONOTONIC) + HYBRID_HANDSHAKE_TIMEOUT_USEC);
         conn_set_pending(d, c, PEND_REQUEST);
 }
 
@@ -538,7 +532,7 @@ int vsock_dev_check_deadlines(VsockDev *d) {
 
         if (d->n_deadlines == 0)
                 return -1;
-        now = now_usec();
+        now = now_usec(CLOCK_MONOTONIC);
         for (VsockConn *c = d->all_head; c; c = next) {
                 next = c->all_next;
                 if (c->deadline == 0 || c->deadline > now)

@@ -19,6 +19,8 @@
 #include "fd-util.h"
 #include "log.h"
 #include "macro.h"
+#include "main-func.h"
+#include "path-util.h"
 #include "sandbox.h"
 #include "string-util.h"
 #include "vsock-dev.h"
@@ -75,6 +77,8 @@ static int parse_argv(int argc, char **argv) {
         };
         int c;
 
+        opterr = 0;
+
         while ((c = getopt_long(argc, argv, "h", options, NULL)) >= 0)
                 switch (c) {
                 case 'h':
@@ -85,15 +89,15 @@ static int parse_argv(int argc, char **argv) {
                         return 0;
                 case ARG_VHOST_USER_FD:
                         if (parse_fd(optarg, &arg_vhost_user_fd) < 0)
-                                return log_error_errno(SYNTHETIC_ERRNO(EINVAL), "invalid fd '%s'", optarg);
+                                return log_usage_error("Invalid fd '%s'.", optarg);
                         break;
                 case ARG_LISTEN_FD:
                         if (parse_fd(optarg, &arg_listen_fd) < 0)
-                                return log_error_errno(SYNTHETIC_ERRNO(EINVAL), "invalid fd '%s'", optarg);
+                                return log_usage_error("Invalid fd '%s'.", optarg);
                         break;
                 case ARG_READY_FD:
                         if (parse_fd(optarg, &arg_ready_fd) < 0)
-                                return log_error_errno(SYNTHETIC_ERRNO(EINVAL), "invalid fd '%s'", optarg);
+                                return log_usage_error("Invalid fd '%s'.", optarg);
                         break;
                 case ARG_UDS_PATH:
                         arg_uds_path = optarg;
@@ -101,8 +105,7 @@ static int parse_argv(int argc, char **argv) {
                 case ARG_GUEST_CID:
                         if (safe_atou64(optarg, &arg_guest_cid) < 0 || arg_guest_cid <= VSOCK_CID_HOST ||
                             arg_guest_cid >= UINT32_MAX)
-                                return log_error_errno(
-                                        SYNTHETIC_ERRNO(EINVAL), "invalid guest CID '%s'", optarg);
+                                return log_usage_error("Invalid guest CID '%s'.", optarg);
                         break;
                 case ARG_NO_SANDBOX:
                         arg_sandbox = false;
@@ -114,18 +117,17 @@ static int parse_argv(int argc, char **argv) {
                         arg_seccomp_selftest = true;
                         break;
                 default:
-                        return -EINVAL;
+                        return log_usage_bad_option(argv);
                 }
 
         if (arg_seccomp_selftest)
                 return 1;
         if (optind < argc)
-                return log_error_errno(SYNTHETIC_ERRNO(EINVAL), "unexpected argument '%s'", argv[optind]);
+                return log_usage_error("Unexpected argument '%s'.", argv[optind]);
         if (arg_vhost_user_fd < 0 || arg_listen_fd < 0 || !arg_uds_path)
-                return log_error_errno(
-                        SYNTHETIC_ERRNO(EINVAL), "--vhost-user-fd, --listen-fd and --uds-path are required");
+                return log_usage_error("--vhost-user-fd, --listen-fd and --uds-path are required.");
         if (arg_uds_path[0] != '/' || strlen(arg_uds_path) > 90)
-                return log_error_errno(SYNTHETIC_ERRNO(EINVAL), "--uds-path must be absolute and short");
+                return log_usage_error("--uds-path must be absolute and at most 90 bytes.");
         return 1;
 }
 
@@ -253,8 +255,9 @@ static int seccomp_selftest(void) {
                 return r;
         /* Outside the allowlist: the filter must kill us here. */
         fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-        fprintf(stderr, "seccomp-selftest: socket(AF_INET) returned %d (%m): filter NOT effective\n", fd);
-        return -EPERM;
+        return log_error_errno(
+                SYNTHETIC_ERRNO(EPERM),
+                "seccomp-selftest: socket(AF_INET) returned %d: filter NOT effective.", fd);
 }
 
 static int run(int argc, char **argv) {
@@ -285,13 +288,14 @@ static int run(int argc, char **argv) {
         if (arg_ready_fd >= 0 && fd_cloexec(arg_ready_fd, true) < 0)
                 return log_error_errno(errno, "--ready-fd %d: %m", arg_ready_fd);
 
-        dir_buf = xstrdup(arg_uds_path);
-        base_buf = xstrdup(arg_uds_path);
-        if (arg_sandbox) {
-                if (asprintf(&uds_base, SANDBOX_SOCKET_DIR "/%s", basename(base_buf)) < 0)
-                        return log_error_errno(SYNTHETIC_ERRNO(ENOMEM), "out of memory");
-        } else
-                uds_base = xstrdup(arg_uds_path);
+        dir_buf = strdup(arg_uds_path);
+        base_buf = strdup(arg_uds_path);
+        if (!dir_buf || !base_buf)
+                return log_oom();
+        /* Inside the sandbox the socket directory is bound at SANDBOX_SOCKET_DIR. */
+        uds_base = arg_sandbox ? path_join(SANDBOX_SOCKET_DIR, basename(base_buf)) : strdup(arg_uds_path);
+        if (!uds_base)
+                return log_oom();
 
         /* Everything that needs syscalls outside the filter (epoll_create1) happens before it. */
         r = vsock_dev_init(&dev, -EBADF, arg_guest_cid, uds_base, arg_event_idx);
@@ -386,7 +390,4 @@ static int run(int argc, char **argv) {
         }
 }
 
-int main(int argc, char **argv) {
-        int r = run(argc, argv);
-        return r < 0 ? EXIT_FAILURE : EXIT_SUCCESS;
-}
+DEFINE_MAIN_FUNCTION(run);

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 import guestproto as gp
-from conftest import have_vsockd, pid_alive
+from conftest import have_vsockd, pid_alive, vmm_binary
 
 EXIT_SETUP, EXIT_QEMU_DIED, EXIT_VSOCKD_DIED = 1, 2, 3
 OUR_SOCKETS = ("vsock.sock", "vhost-user.sock", "qmp.sock")
@@ -324,3 +324,35 @@ def test_rootless(test_image, tmp_path):
         assert not any((rt / n).exists() for n in OUR_SOCKETS)
     finally:
         shutil.rmtree(d, ignore_errors=True)
+
+
+@pytest.mark.parametrize("args", [
+    ["--bogus"],
+    [],  # --name, --kernel and --runtime-dir are required
+    ["--name", "x", "--kernel", "/k", "--runtime-dir", "/r", "extra"],
+    ["--name", "x", "--kernel", "/k", "--runtime-dir", "/r", "--mem", "63M"],
+    ["--name", "x", "--kernel", "/k", "--runtime-dir", "/r", "--cpus", "65"],
+    ["--name", "x", "--kernel", "/k", "--runtime-dir", "/r", "--disk", "/no/prefix"],
+    ["--name", "x", "--kernel", "/k", "--runtime-dir", "/r", "--hostfwd", "tcp:1:2"],  # needs --net user
+    ["--name", "bad/name", "--kernel", "/k", "--runtime-dir", "/r"],
+])
+def test_bad_usage_exits_2(args, tmp_path):
+    """Bad usage is 2 like for every program, reported before anything starts."""
+    p = subprocess.run([str(vmm_binary()), *args], capture_output=True, text=True, timeout=30, cwd=tmp_path)
+    assert p.returncode == 2, p.stderr
+    assert p.stderr.strip(), "a usage error says what is wrong"
+    assert not any(tmp_path.iterdir())
+
+
+def test_limits_are_not_usage_errors(tmp_path):
+    """At the limits the arguments are accepted: what fails then is setup (a missing kernel), 1."""
+    p = subprocess.run([str(vmm_binary()), "--name", "x", "--kernel", str(tmp_path / "none"),
+                        "--runtime-dir", str(tmp_path / "rt"), "--mem", "64M", "--cpus", "64"],
+                       capture_output=True, text=True, timeout=30)
+    assert p.returncode == EXIT_SETUP, p.stderr
+    assert "Kernel" in p.stderr
+
+
+def test_help_exits_0():
+    p = subprocess.run([str(vmm_binary()), "--help"], capture_output=True, text=True, timeout=30)
+    assert p.returncode == 0 and "Usage: vmm" in p.stdout

@@ -343,3 +343,18 @@ def test_container_not_running(cc, bb):
         r = cc.vmc("container", "termina", bb)
         assert r.returncode == 0, r.stderr
     assert vsh(cc, "termina", bb, "--", "true").returncode == 0
+
+
+def test_vmc_logs_escapes_the_guest_console(cc):
+    """The console log is written by the guest: an OSC 52 sequence (sets the user's clipboard) and a C1
+    CSI (C2 9B) in it must reach the terminal escaped, never raw."""
+    log = cc.run_dir / "bistro/vms/termina/console.log"
+    assert log.exists(), cc.diagnostics()
+    with open(log, "ab") as f:
+        f.write(b"\r\nbefore \x1b]52;c;aGVsbG8=\x07 mid \xc2\x9b31m after\r\n")
+    r = cc.vmc("logs", "termina")
+    assert r.returncode == 0, r.stderr
+    out = r.stdout
+    assert "\x1b" not in out and "\x07" not in out and "\u009b" not in out, repr(out[-300:])
+    assert "before \\x1b]52;c;aGVsbG8=\\x07 mid \\xc2\\x9b31m after\n" in out, repr(out[-300:])
+    assert "\r" not in out, "CR LF is shown as a newline"

@@ -87,3 +87,28 @@ def test_running_vsockd_is_confined(test_image):
             assert s.recv(10) == b"hi"
     finally:
         v.cleanup()
+
+
+@pytest.mark.parametrize("args", [
+    ["--bogus"],
+    [],  # --vhost-user-fd, --listen-fd and --uds-path are required
+    ["--vhost-user-fd", "2", "--listen-fd", "4", "--uds-path", "/tmp/x"],  # fds below 3
+    ["--vhost-user-fd", "3", "--listen-fd", "4", "--uds-path", "relative"],
+    ["--vhost-user-fd", "3", "--listen-fd", "4", "--uds-path", "/" + "a" * 90],  # 91 bytes
+    ["--vhost-user-fd", "3", "--listen-fd", "4", "--uds-path", "/tmp/x", "--guest-cid", "2"],
+    ["--vhost-user-fd", "3", "--listen-fd", "4", "--uds-path", "/tmp/x", "extra"],
+])
+def test_bad_usage_exits_2(args):
+    p = subprocess.run([str(vsockd_binary()), *args], capture_output=True, text=True, timeout=30)
+    assert p.returncode == 2, p.stderr
+    assert p.stderr.strip(), "a usage error says what is wrong"
+
+
+def test_usage_at_the_limits_is_accepted():
+    """A 90-byte --uds-path and CID 3 pass the argument checks; fd 3 is then not a listening
+    socket, which is a failure (1), not a usage error."""
+    p = subprocess.run([str(vsockd_binary()), "--vhost-user-fd", "3", "--listen-fd", "4",
+                        "--uds-path", "/" + "a" * 89, "--guest-cid", "3"],
+                       capture_output=True, text=True, timeout=30)
+    assert p.returncode == 1, p.stderr
+    assert "not a listening socket" in p.stderr

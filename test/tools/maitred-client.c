@@ -337,7 +337,7 @@ static int do_call(int argc, char **argv) {
         fd = connect_guest(8888);
         if (fd < 0)
                 return EXIT_TRANSPORT;
-        r = wire_call_sync(fd, type, req, arg_timeout_ms, &rtype, &resp);
+        r = wire_call_sync(fd, type, req, message_response_type(type), arg_timeout_ms, &rtype, &resp);
         if (r < 0 && rtype == BISTRO__MESSAGE_TYPE__ERROR_REPLY) {
                 fprintf(stderr, "maitred-client: %s failed: error %d (%s): %s\n", verb, r, strerror(-r),
                         wire_error_message(resp) ?: "");

@@ -116,6 +116,28 @@ static int sample_concierge(uint32_t type, uint8_t **ret, size_t *ret_size) {
                         BISTRO__CONCIERGE__START_CONTAINER_REQUEST__INIT;
                 m.vm_name = (char *) "termina";
                 m.name = (char *) "penguin";
+                m.image = (char *) "debian";
+                m.create_if_missing = true;
+                m.user = (char *) "alice";
+                m.uid = 1000;
+                return PACK(m);
+        }
+        case BISTRO__MESSAGE_TYPE__GET_VERSION_REQUEST: {
+                Bistro__Concierge__GetVersionRequest m = BISTRO__CONCIERGE__GET_VERSION_REQUEST__INIT;
+                return PACK(m);
+        }
+        case BISTRO__MESSAGE_TYPE__EXIT_REQUEST: {
+                Bistro__Concierge__ExitRequest m = BISTRO__CONCIERGE__EXIT_REQUEST__INIT;
+                m.if_idle = true;
+                return PACK(m);
+        }
+        case BISTRO__MESSAGE_TYPE__GET_VERSION_RESPONSE: {
+                Bistro__Concierge__GetVersionResponse m = BISTRO__CONCIERGE__GET_VERSION_RESPONSE__INIT;
+                m.build_id = (char *) "0123456789abcdef0123456789abcdef";
+                m.version = (char *) "0.1";
+                m.executable = (char *) "/usr/libexec/bistro/concierge";
+                m.vms_running = 1;
+                m.pid = 4242;
                 return PACK(m);
         }
         case BISTRO__MESSAGE_TYPE__STOP_CONTAINER_REQUEST: {

@@ -11,6 +11,7 @@
 #include "macro.h"
 #include "message-type.h"
 #include "proto-samples.h"
+#include "proto-validate.h"
 
 #define T(x) BISTRO__MESSAGE_TYPE__##x
 #define GOOD(type, m) assert_int_equal(check(T(type), &(m).base), 0)
@@ -655,6 +656,134 @@ static void test_field_budget(void **state) {
         assert_null(m);
 }
 
+/* The text check at its exact limits: the last and first code points of each forbidden range, and
+ * the length at the cap and one past it. */
+static void test_text_limits(void **state) {
+        static const struct {
+                const char *s;
+                bool ok;
+        } cases[] = {
+                { "a\x1F"
+                  "b",
+                  false }, /* U+001F, last C0 */
+                { "a\x20"
+                  "b",
+                  true }, /* U+0020 */
+                { "a\x7E"
+                  "b",
+                  true }, /* U+007E */
+                { "a\x7F"
+                  "b",
+                  false }, /* U+007F DEL */
+                { "a\xC2\x80"
+                  "b",
+                  false }, /* U+0080, first C1 */
+                { "a\xC2\x9B"
+                  "b",
+                  false }, /* U+009B CSI */
+                { "a\xC2\x9D"
+                  "b",
+                  false }, /* U+009D OSC */
+                { "a\xC2\x9F"
+                  "b",
+                  false }, /* U+009F, last C1 */
+                { "a\xC2\xA0"
+                  "b",
+                  true }, /* U+00A0 NBSP */
+                { "a\xC3\xA9"
+                  "b",
+                  true },                  /* U+00E9 */
+                { "\xC2\x9F", false },     /* at the very end of the string */
+                { "\xC2", false },         /* truncated */
+                { "\xC1\x9F", false },     /* overlong U+005F */
+                { "\xE0\x82\x9B", false }, /* overlong U+009B */
+                { "\xE2\x80\xA8", true },  /* U+2028: not a C1 control, allowed */
+        };
+        char buf[PROTO_ERROR_MESSAGE_MAX + 2];
+
+        for (size_t i = 0; i < ELEMENTSOF(cases); i++) {
+                if (proto_text_ok(cases[i].s, 64, false) != cases[i].ok)
+                        fail_msg("case %zu", i);
+                assert_true(proto_text_ok(cases[i].s, 64, true) == cases[i].ok);
+        }
+        assert_true(proto_text_ok("a\nb\tc", 64, true));
+        assert_false(proto_text_ok("a\nb", 64, false));
+
+        /* Length: max bytes pass, max + 1 do not, also when the last character is multi-byte. */
+        memset(buf, 'x', sizeof(buf));
+        buf[PROTO_ERROR_MESSAGE_MAX] = 0;
+        assert_true(proto_text_ok(buf, PROTO_ERROR_MESSAGE_MAX, true));
+        buf[PROTO_ERROR_MESSAGE_MAX] = 'x';
+        buf[PROTO_ERROR_MESSAGE_MAX + 1] = 0;
+        assert_false(proto_text_ok(buf, PROTO_ERROR_MESSAGE_MAX, true));
+        memcpy(buf + PROTO_ERROR_MESSAGE_MAX - 2, "\xC2\xA0", 3);
+        assert_true(proto_text_ok(buf, PROTO_ERROR_MESSAGE_MAX, true));
+        memcpy(buf + PROTO_ERROR_MESSAGE_MAX - 1, "\xC2\xA0", 3);
+        assert_false(proto_text_ok(buf, PROTO_ERROR_MESSAGE_MAX, true));
+
+        /* Through a message: an ErrorReply from a guest with a C1 control is refused. */
+        {
+                Bistro__ErrorReply e = BISTRO__ERROR_REPLY__INIT;
+
+                e.error = -EIO;
+                e.message = (char *) "\xC2\x9D"
+                                     "52;c;aGk=\a";
+                BAD(ERROR_REPLY, e);
+                e.message = (char *) "\xC2\xA0ok";
+                GOOD(ERROR_REPLY, e);
+        }
+}
+
+static void test_text_sanitize(void **state) {
+        char s[64], big[PROTO_ERROR_MESSAGE_MAX + 8];
+
+        strcpy(s, "a\xC2\x9B"
+                  "1m\x1B\x7F\xC2\xA0z");
+        proto_text_sanitize(s, 64, false);
+        assert_string_equal(s, "a??1m??\xC2\xA0z");
+        assert_true(proto_text_ok(s, 64, false));
+
+        strcpy(s, "bad \xFF utf8 \xC3\xA9\n");
+        proto_text_sanitize(s, 64, true);
+        assert_string_equal(s, "bad ? utf8 ??\n");
+
+        /* Cut at max, never inside a character. */
+        memset(big, 'x', sizeof(big));
+        memcpy(big + PROTO_ERROR_MESSAGE_MAX - 1, "\xC3\xA9", 2);
+        big[PROTO_ERROR_MESSAGE_MAX + 4] = 0;
+        proto_text_sanitize(big, PROTO_ERROR_MESSAGE_MAX, true);
+        assert_int_equal(strlen(big), PROTO_ERROR_MESSAGE_MAX - 1);
+        assert_true(proto_text_ok(big, PROTO_ERROR_MESSAGE_MAX, true));
+}
+
+/* Every request type has a documented response type, and it is a response. */
+static void test_response_types(void **state) {
+        unsigned n = 0;
+
+        for (size_t t = 0; t < ELEMENTSOF(tables); t++)
+                for (size_t i = 0; i < table_count(t); i++) {
+                        const MessageTypeInfo *info = &tables[t][i];
+                        uint32_t resp = message_response_type(info->type);
+
+                        if (!(info->kinds & MESSAGE_KIND_REQUEST)) {
+                                assert_int_equal(resp, 0);
+                                continue;
+                        }
+                        if (resp == 0)
+                                fail_msg("no response type for %s", info->name);
+                        assert_non_null(message_type_lookup(resp));
+                        assert_true(message_type_lookup(resp)->kinds & MESSAGE_KIND_RESPONSE);
+                        assert_int_not_equal(resp, T(ERROR_REPLY));
+                        n++;
+                }
+        assert_true(n >= 30);
+        assert_int_equal(message_response_type(T(LAUNCH_PROCESS_REQUEST)), T(LAUNCH_PROCESS_RESPONSE));
+        assert_int_equal(message_response_type(T(SET_TIME_REQUEST)), T(EMPTY));
+        assert_int_equal(message_response_type(T(START_CONTAINER_REQUEST)), T(CONTAINER_INFO_RESPONSE));
+        assert_int_equal(message_response_type(T(EMPTY)), 0);
+        assert_int_equal(message_response_type(999999), 0);
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_table_and_samples),
@@ -665,6 +794,9 @@ int main(void) {
                 cmocka_unit_test(test_container),
                 cmocka_unit_test(test_raw_bytes),
                 cmocka_unit_test(test_field_budget),
+                cmocka_unit_test(test_text_limits),
+                cmocka_unit_test(test_text_sanitize),
+                cmocka_unit_test(test_response_types),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }

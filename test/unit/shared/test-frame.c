@@ -277,12 +277,150 @@ static void test_unpack_garbage(void **state) {
         assert_null(message_type_to_string(3));
 }
 
+/* Limits: each cap at its value and one past it. */
+
+static void test_type_cap_limits(void **state) {
+        const MessageTypeInfo *info = message_type_lookup(BISTRO__MESSAGE_TYPE__LIST_VMS_RESPONSE);
+        uint8_t hdr[FRAME_HEADER_SIZE];
+        FrameDecoder d = FRAME_DECODER_INIT;
+
+        assert_non_null(info);
+        assert_true(info->max_size <= MESSAGE_SIZE_MAX);
+        make_header(hdr, BISTRO__MESSAGE_TYPE__LIST_VMS_RESPONSE, FRAME_RESPONSE, info->max_size);
+        assert_int_equal(feed_header(hdr, &d), 0);
+        assert_true(frame_decoder_wanted(&d) == info->max_size);
+        frame_decoder_done(&d);
+        make_header(hdr, BISTRO__MESSAGE_TYPE__LIST_VMS_RESPONSE, FRAME_RESPONSE, info->max_size + 1);
+        assert_int_equal(feed_header(hdr, &d), -EMSGSIZE);
+        frame_decoder_done(&d);
+        /* A zero-length payload is a complete frame at once, with no buffer. */
+        {
+                Frame f = {};
+                size_t used;
+                make_header(hdr, BISTRO__MESSAGE_TYPE__LIST_VMS_REQUEST, FRAME_REQUEST, 0);
+                assert_int_equal(frame_decoder_feed(&d, hdr, FRAME_HEADER_SIZE, &used, &f), 1);
+                assert_null(f.payload);
+                assert_int_equal(f.header.length, 0);
+                frame_done(&f);
+                frame_decoder_done(&d);
+        }
+}
+
+/* A frame of len payload bytes (not a valid message: the decoder only frames), fed in pieces of
+ * step bytes; every payload byte must arrive where it was sent. */
+static void check_payload_of(uint32_t len, size_t step) {
+        _cleanup_free_ uint8_t *buf = malloc(FRAME_HEADER_SIZE + len + 1);
+        FrameDecoder d = FRAME_DECODER_INIT;
+        Frame f = {};
+        size_t off = 0, used;
+        int r = 0;
+
+        assert_non_null(buf);
+        make_header(buf, BISTRO__MESSAGE_TYPE__LIST_VMS_RESPONSE, FRAME_RESPONSE, len);
+        for (uint32_t i = 0; i < len; i++)
+                buf[FRAME_HEADER_SIZE + i] = (uint8_t) (i * 131 + 7);
+        buf[FRAME_HEADER_SIZE + len] = 0x42; /* the next frame's first byte: not ours */
+        while (off < FRAME_HEADER_SIZE + len + 1) {
+                size_t n = MIN(step, FRAME_HEADER_SIZE + len + 1 - off);
+                r = frame_decoder_feed(&d, buf + off, n, &used, &f);
+                assert_true(r >= 0);
+                off += used;
+                if (r == 1)
+                        break;
+                assert_int_equal(used, n);
+        }
+        assert_int_equal(r, 1);
+        assert_int_equal(off, FRAME_HEADER_SIZE + len);
+        assert_int_equal(f.header.length, len);
+        assert_memory_equal(f.payload, buf + FRAME_HEADER_SIZE, len);
+        assert_false(frame_decoder_busy(&d));
+        frame_done(&f);
+        frame_decoder_done(&d);
+}
+
+static void test_payload_chunk_limits(void **state) {
+        /* The decoder grows its buffer in 64 KiB steps: around a step, and the type's cap. */
+        const uint32_t chunk = 64 * 1024, cap = 1024 * 1024;
+
+        check_payload_of(1, 1);
+        check_payload_of(chunk - 1, 4096);
+        check_payload_of(chunk, 4096);
+        check_payload_of(chunk + 1, 4096);
+        check_payload_of(chunk + 1, chunk + FRAME_HEADER_SIZE);
+        check_payload_of(2 * chunk + 1, 7777);
+        check_payload_of(cap, 100000);
+        check_payload_of(cap, (size_t) cap + FRAME_HEADER_SIZE + 1);
+}
+
+static void test_encode_at_cap(void **state) {
+        const MessageTypeInfo *info = message_type_lookup(BISTRO__MESSAGE_TYPE__LAUNCH_PROCESS_REQUEST);
+        Bistro__Maitred__LaunchProcessRequest lp = BISTRO__MAITRED__LAUNCH_PROCESS_REQUEST__INIT;
+        static char args[PROTO_ARGV_MAX][PROTO_ARG_MAX];
+        char *argv[PROTO_ARGV_MAX];
+        _cleanup_free_ uint8_t *buf = NULL;
+        uint8_t *none = NULL;
+        FrameDecoder d = FRAME_DECODER_INIT;
+        Frame f = {};
+        ProtobufCMessage *m = NULL;
+        size_t size, used, n, last;
+
+        assert_non_null(info);
+        /* Arguments of 3000 bytes until the message passes the cap, then the last one shortened
+         * until it is exactly at it (the length prefix stays 2 bytes throughout). */
+        lp.argv = argv;
+        for (n = 0; n < PROTO_ARGV_MAX; n++) {
+                memset(args[n], 'a', 3000);
+                args[n][0] = '/';
+                args[n][3000] = 0;
+                argv[n] = args[n];
+                lp.n_argv = n + 1;
+                if (protobuf_c_message_get_packed_size(&lp.base) > info->max_size)
+                        break;
+        }
+        assert_true(n < PROTO_ARGV_MAX);
+        last = 3000 - (protobuf_c_message_get_packed_size(&lp.base) - info->max_size);
+        assert_true(last > 200);
+        args[n][last] = 0;
+        assert_int_equal(protobuf_c_message_get_packed_size(&lp.base), info->max_size);
+
+        assert_int_equal(
+                frame_encode(
+                        BISTRO__MESSAGE_TYPE__LAUNCH_PROCESS_REQUEST, FRAME_REQUEST, 9, &lp.base, &buf,
+                        &size),
+                0);
+        assert_int_equal(size, FRAME_HEADER_SIZE + info->max_size);
+        /* What we send at the cap, we read back. */
+        assert_int_equal(frame_decoder_feed(&d, buf, size, &used, &f), 1);
+        assert_int_equal(used, size);
+        assert_int_equal(wire_unpack(f.header.type, f.payload, f.header.length, &m), 0);
+        message_free(m);
+        frame_done(&f);
+        frame_decoder_done(&d);
+
+        /* One byte more. */
+        args[n][last] = 'a';
+        args[n][last + 1] = 0;
+        assert_int_equal(protobuf_c_message_get_packed_size(&lp.base), info->max_size + 1);
+        assert_int_equal(
+                frame_encode(
+                        BISTRO__MESSAGE_TYPE__LAUNCH_PROCESS_REQUEST, FRAME_REQUEST, 9, &lp.base, &none,
+                        &size),
+                -EMSGSIZE);
+        assert_null(none);
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
-                cmocka_unit_test(test_roundtrip),      cmocka_unit_test(test_byte_by_byte),
-                cmocka_unit_test(test_oversized),      cmocka_unit_test(test_bad_headers),
-                cmocka_unit_test(test_truncated),      cmocka_unit_test(test_encode_refuses),
+                cmocka_unit_test(test_roundtrip),
+                cmocka_unit_test(test_byte_by_byte),
+                cmocka_unit_test(test_oversized),
+                cmocka_unit_test(test_bad_headers),
+                cmocka_unit_test(test_truncated),
+                cmocka_unit_test(test_encode_refuses),
                 cmocka_unit_test(test_unpack_garbage),
+                cmocka_unit_test(test_type_cap_limits),
+                cmocka_unit_test(test_payload_chunk_limits),
+                cmocka_unit_test(test_encode_at_cap),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -12,6 +12,8 @@
 #include "image-verify.h"
 #include "macro.h"
 
+#define H63 "000000000000000000000000000000000000000000000000000000000000000"
+
 typedef struct Fixture {
         char dir[64];
         char img[128];
@@ -235,6 +237,292 @@ static void test_keys(void **state) {
         assert_int_equal(n, 0);
 }
 
+/* Limits and near misses: a comparison that looks at only part of a digest, signature or key
+ * must fail these. */
+
+/* Replaces the 64 hex digits after "key " in the fixture's manifest, re-signs it. */
+static void set_digest_hex(Fixture *f, const char *key, size_t byte, uint8_t xor_mask) {
+        _cleanup_free_ char *text = strdup(f->manifest);
+        char find[64], *p;
+        uint8_t d[32];
+
+        assert_non_null(text);
+        snprintf(find, sizeof(find), "\n%s ", key);
+        p = strstr(text, find);
+        assert_non_null(p);
+        p += strlen(find);
+        assert_int_equal(image_unhex(p, 64, d, 32), 0);
+        d[byte] ^= xor_mask;
+        {
+                char hex[65];
+                image_hex(d, 32, hex);
+                memcpy(p, hex, 64);
+        }
+        sign_manifest(f, text);
+}
+
+static void test_digest_first_and_last_byte(void **state) {
+        Fixture *f = *state;
+        static const struct {
+                const char *key, *file;
+        } files[] = {
+                { "vmlinuz_sha256", "vmlinuz" },
+                { "initramfs_sha256", "initramfs.img" },
+                { "rootfs_sha256", "rootfs.img" },
+        };
+
+        for (size_t i = 0; i < ELEMENTSOF(files); i++) {
+                char want[64];
+
+                snprintf(want, sizeof(want), "%s: sha256 mismatch", files[i].file);
+                /* The manifest's digest differs from the file's only in its last byte (one bit),
+                 * then only in its first. Signed correctly: only the digest check can refuse. */
+                set_digest_hex(f, files[i].key, 31, 0x01);
+                expect_refused(f, &f->key, 1, want);
+                set_digest_hex(f, files[i].key, 0, 0x80);
+                expect_refused(f, &f->key, 1, want);
+        }
+        sign_manifest(f, f->manifest);
+        {
+                _cleanup_free_ char *err = NULL;
+                ImageManifest m;
+                assert_int_equal(image_verify(f->img, &f->key, 1, &m, &err), 0);
+        }
+}
+
+static void flip_file_byte(const Fixture *f, const char *name, off_t off_from_end_or_start, bool from_end) {
+        char p[256];
+        struct stat st;
+        uint8_t b;
+        int fd;
+
+        path(f, name, p, sizeof(p));
+        fd = open(p, O_RDWR | O_CLOEXEC);
+        assert_true(fd >= 0);
+        assert_int_equal(fstat(fd, &st), 0);
+        off_t off = from_end ? st.st_size - 1 - off_from_end_or_start : off_from_end_or_start;
+        assert_int_equal(pread(fd, &b, 1, off), 1);
+        b ^= 0x01;
+        assert_int_equal(pwrite(fd, &b, 1, off), 1);
+        close(fd);
+}
+
+static void test_file_first_and_last_byte(void **state) {
+        Fixture *f = *state;
+        static const char *const names[] = { "vmlinuz", "initramfs.img", "rootfs.img" };
+
+        /* The last byte of each file is hashed too (a read loop that drops a tail fails this). */
+        for (size_t i = 0; i < ELEMENTSOF(names); i++) {
+                char want[64];
+
+                snprintf(want, sizeof(want), "%s: sha256 mismatch", names[i]);
+                flip_file_byte(f, names[i], 0, true);
+                expect_refused(f, &f->key, 1, want);
+                flip_file_byte(f, names[i], 0, true);
+                flip_file_byte(f, names[i], 0, false);
+                expect_refused(f, &f->key, 1, want);
+                flip_file_byte(f, names[i], 0, false);
+        }
+        {
+                _cleanup_free_ char *err = NULL;
+                ImageManifest m;
+                assert_int_equal(image_verify(f->img, &f->key, 1, &m, &err), 0);
+        }
+}
+
+static void write_signature_with(Fixture *f, size_t byte, uint8_t xor_mask) {
+        _cleanup_free_ char *line = NULL;
+        ImageSignature sig;
+
+        assert_int_equal(image_sign(f->secret, &f->key, f->manifest, strlen(f->manifest), &sig), 0);
+        sig.signature[byte] ^= xor_mask;
+        assert_int_equal(image_signature_format(&sig, &line), 0);
+        write_bytes(f, "manifest.sig", line, strlen(line));
+}
+
+static void test_signature_first_and_last_byte(void **state) {
+        Fixture *f = *state;
+
+        write_signature_with(f, 63, 0x01);
+        expect_refused(f, &f->key, 1, "signature does not verify");
+        write_signature_with(f, 0, 0x01);
+        expect_refused(f, &f->key, 1, "signature does not verify");
+        write_signature_with(f, 32, 0x01); /* the start of S, after R */
+        expect_refused(f, &f->key, 1, "signature does not verify");
+        write_signature_with(f, 0, 0);
+        {
+                _cleanup_free_ char *err = NULL;
+                ImageManifest m;
+                assert_int_equal(image_verify(f->img, &f->key, 1, &m, &err), 0);
+        }
+}
+
+static void test_manifest_last_byte(void **state) {
+        Fixture *f = *state;
+        _cleanup_free_ char *edited = strdup(f->manifest);
+        size_t n = strlen(edited);
+
+        /* The last hex digit of the last line (before its newline): still a valid manifest, but
+         * not the one that was signed. */
+        assert_int_equal(edited[n - 1], '\n');
+        edited[n - 2] = edited[n - 2] == '0' ? '1' : '0';
+        write_bytes(f, "manifest", edited, n);
+        expect_refused(f, &f->key, 1, "signature does not verify");
+        /* And the first byte that can change without breaking the syntax: "format 1" stays,
+         * the image_version's first character changes. */
+        memcpy(edited, f->manifest, n);
+        edited[strlen("format 1\nimage_version ")] ^= 0x01;
+        write_bytes(f, "manifest", edited, n);
+        expect_refused(f, &f->key, 1, "signature does not verify");
+}
+
+static void test_key_near_misses(void **state) {
+        Fixture *f = *state;
+        ImageKey k[2];
+
+        /* A trusted key whose id differs only in its last character, then only in its first. */
+        k[0] = f->key;
+        k[0].id[IMAGE_KEY_ID_LEN - 1] = k[0].id[IMAGE_KEY_ID_LEN - 1] == '0' ? '1' : '0';
+        expect_refused(f, k, 1, "which is not trusted");
+        k[0] = f->key;
+        k[0].id[0] = k[0].id[0] == '0' ? '1' : '0';
+        expect_refused(f, k, 1, "which is not trusted");
+
+        /* The right id with a public key that differs only in its last byte, then its first. */
+        k[0] = f->key;
+        k[0].public_key[31] ^= 0x01;
+        expect_refused(f, k, 1, "signature does not verify");
+        k[0] = f->key;
+        k[0].public_key[0] ^= 0x01;
+        expect_refused(f, k, 1, "signature does not verify");
+
+        /* The right key found after another one. */
+        {
+                uint8_t pk[32], sk[64];
+                _cleanup_free_ char *err = NULL;
+                ImageManifest m;
+
+                crypto_sign_keypair(pk, sk);
+                image_key_from_public(pk, &k[0]);
+                k[1] = f->key;
+                assert_int_equal(image_verify(f->img, k, 2, &m, &err), 0);
+        }
+}
+
+static void test_size_limits(void **state) {
+        Fixture *f = *state;
+        _cleanup_free_ char *err = NULL, *big = NULL;
+        char p[256];
+        ImageManifest m;
+
+        /* manifest: 4096 bytes are read (and then fail to parse), 4097 are too large. */
+        big = malloc(IMAGE_MANIFEST_MAX + 1);
+        assert_non_null(big);
+        memset(big, 'x', IMAGE_MANIFEST_MAX + 1);
+        big[IMAGE_MANIFEST_MAX - 1] = '\n';
+        assert_true(image_manifest_parse(big, IMAGE_MANIFEST_MAX, &m, &err) < 0);
+        assert_null(strstr(err, "larger than"));
+        free(err);
+        err = NULL;
+        big[IMAGE_MANIFEST_MAX] = '\n';
+        assert_int_equal(image_manifest_parse(big, IMAGE_MANIFEST_MAX + 1, &m, &err), -EFBIG);
+        free(err);
+        err = NULL;
+        write_bytes(f, "manifest", big, IMAGE_MANIFEST_MAX);
+        expect_refused(f, &f->key, 1, "manifest: line 1");
+        write_bytes(f, "manifest", big, IMAGE_MANIFEST_MAX + 1);
+        expect_refused(f, &f->key, 1, "manifest: larger than 4096 bytes");
+        sign_manifest(f, f->manifest);
+
+        /* manifest.sig: IMAGE_SIGNATURE_MAX bytes are read, one more is too large. */
+        memset(big, ' ', IMAGE_SIGNATURE_MAX + 1);
+        write_bytes(f, "manifest.sig", big, IMAGE_SIGNATURE_MAX);
+        expect_refused(f, &f->key, 1, "manifest.sig");
+        {
+                char *e = NULL;
+                assert_true(image_verify(f->img, &f->key, 1, &m, &e) < 0);
+                assert_null(strstr(e, "larger than"));
+                free(e);
+        }
+        write_bytes(f, "manifest.sig", big, IMAGE_SIGNATURE_MAX + 1);
+        expect_refused(f, &f->key, 1, "manifest.sig: larger than 256 bytes");
+        sign_manifest(f, f->manifest);
+
+        /* vmlinuz: a sparse file of exactly IMAGE_KERNEL_MAX bytes is hashed (and matches when
+         * the manifest says so); one byte more is refused before reading. */
+        {
+                static uint8_t zero[65536];
+                crypto_hash_sha256_state h;
+                uint8_t d[32];
+                char hex[65];
+                _cleanup_free_ char *text = strdup(f->manifest);
+                char *q;
+
+                crypto_hash_sha256_init(&h);
+                for (uint64_t i = 0; i < IMAGE_KERNEL_MAX / sizeof(zero); i++)
+                        crypto_hash_sha256_update(&h, zero, sizeof(zero));
+                crypto_hash_sha256_final(&h, d);
+                image_hex(d, 32, hex);
+                q = strstr(text, "vmlinuz_sha256 ") + strlen("vmlinuz_sha256 ");
+                memcpy(q, hex, 64);
+                sign_manifest(f, text);
+                path(f, "vmlinuz", p, sizeof(p));
+                assert_int_equal(truncate(p, 0), 0);
+                assert_int_equal(truncate(p, (off_t) IMAGE_KERNEL_MAX), 0);
+                assert_int_equal(image_verify(f->img, &f->key, 1, &m, &err), 0);
+                assert_int_equal(truncate(p, (off_t) IMAGE_KERNEL_MAX + 1), 0);
+                expect_refused(f, &f->key, 1, "vmlinuz: larger than");
+        }
+}
+
+static void test_manifest_field_limits(void **state) {
+        Fixture *f = *state;
+        char v65[66], v129[130], salt[2 * IMAGE_SALT_MAX + 3];
+        ImageManifest m;
+
+        /* Replaces "key value" in the fixture's manifest and parses the result. */
+#define PARSE_WITH(key, value)                                                                            \
+        ({                                                                                                \
+                const char *_p = strstr(f->manifest, "\n" key " ") + strlen(key) + 2;                     \
+                const char *_e = strchr(_p, '\n');                                                        \
+                _cleanup_free_ char *_t = NULL, *_err = NULL;                                             \
+                assert_true(                                                                              \
+                        asprintf(&_t, "%.*s%s%s", (int) (_p - f->manifest), f->manifest, value, _e) > 0); \
+                image_manifest_parse(_t, strlen(_t), &m, &_err);                                          \
+        })
+
+        memset(v65, 'v', 65);
+        v65[64] = 0;
+        assert_int_equal(PARSE_WITH("image_version", v65), 0);
+        assert_int_equal(strlen(m.image_version), 64);
+        assert_int_equal(PARSE_WITH("kernel_release", v65), 0);
+        v65[64] = 'v';
+        v65[65] = 0;
+        assert_true(PARSE_WITH("image_version", v65) < 0);
+        assert_true(PARSE_WITH("kernel_release", v65) < 0);
+        memset(v129, 'k', 129);
+        v129[128] = 0;
+        assert_int_equal(PARSE_WITH("kernel_package", v129), 0);
+        v129[128] = 'k';
+        v129[129] = 0;
+        assert_true(PARSE_WITH("kernel_package", v129) < 0);
+
+        memset(salt, 'a', sizeof(salt));
+        salt[2 * IMAGE_SALT_MAX] = 0;
+        assert_int_equal(PARSE_WITH("verity_salt", salt), 0);
+        assert_int_equal(m.verity_salt_size, IMAGE_SALT_MAX);
+        salt[2 * IMAGE_SALT_MAX] = 'a';
+        salt[2 * IMAGE_SALT_MAX + 1] = 'a';
+        salt[2 * IMAGE_SALT_MAX + 2] = 0;
+        assert_true(PARSE_WITH("verity_salt", salt) < 0);
+        assert_true(PARSE_WITH("verity_salt", "abc") < 0);
+
+        /* Digests: 64 hex digits exactly. */
+        assert_true(PARSE_WITH("rootfs_sha256", H63) < 0);
+        assert_true(PARSE_WITH("rootfs_sha256", H63 "00") < 0);
+#undef PARSE_WITH
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test_setup_teardown(test_good, setup, teardown),
@@ -246,6 +534,13 @@ int main(void) {
                 cmocka_unit_test_setup_teardown(test_truncated_manifest, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_not_regular, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_keys, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_digest_first_and_last_byte, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_file_first_and_last_byte, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_signature_first_and_last_byte, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_manifest_last_byte, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_key_near_misses, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_size_limits, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_manifest_field_limits, setup, teardown),
         };
         if (sodium_init() < 0)
                 return 1;

@@ -551,7 +551,8 @@ static void test_call_sync(void **state) {
         req.name = (char *) "termina";
         assert_int_equal(
                 wire_call_sync(
-                        fds[0], BISTRO__MESSAGE_TYPE__GET_VM_INFO_REQUEST, &req.base, 10000, &type, &m),
+                        fds[0], BISTRO__MESSAGE_TYPE__GET_VM_INFO_REQUEST, &req.base,
+                        BISTRO__MESSAGE_TYPE__VM_INFO_RESPONSE, 10000, &type, &m),
                 0);
         assert_int_equal(type, BISTRO__MESSAGE_TYPE__VM_INFO_RESPONSE);
         assert_string_equal(((Bistro__Concierge__VmInfoResponse *) m)->vm->name, "termina");
@@ -560,7 +561,8 @@ static void test_call_sync(void **state) {
         req.name = (char *) "fail";
         assert_int_equal(
                 wire_call_sync(
-                        fds[0], BISTRO__MESSAGE_TYPE__GET_VM_INFO_REQUEST, &req.base, 10000, &type, &m),
+                        fds[0], BISTRO__MESSAGE_TYPE__GET_VM_INFO_REQUEST, &req.base,
+                        BISTRO__MESSAGE_TYPE__VM_INFO_RESPONSE, 10000, &type, &m),
                 -ENOENT);
         assert_int_equal(type, BISTRO__MESSAGE_TYPE__ERROR_REPLY);
         assert_string_equal(wire_error_message(m), "no VM 'fail'");
@@ -569,22 +571,26 @@ static void test_call_sync(void **state) {
         req.name = (char *) "progress";
         assert_int_equal(
                 wire_call_sync_full(
-                        fds[0], BISTRO__MESSAGE_TYPE__GET_VM_INFO_REQUEST, &req.base, 10000, count_event,
-                        &events, &type, &m),
+                        fds[0], BISTRO__MESSAGE_TYPE__GET_VM_INFO_REQUEST, &req.base,
+                        BISTRO__MESSAGE_TYPE__VM_INFO_RESPONSE, 10000, 0, count_event, &events, &type, &m),
                 0);
         assert_int_equal(events, 1);
         m = message_free(m);
 
         req.name = (char *) "silent";
         assert_int_equal(
-                wire_call_sync(fds[0], BISTRO__MESSAGE_TYPE__GET_VM_INFO_REQUEST, &req.base, 50, &type, &m),
+                wire_call_sync(
+                        fds[0], BISTRO__MESSAGE_TYPE__GET_VM_INFO_REQUEST, &req.base,
+                        BISTRO__MESSAGE_TYPE__VM_INFO_RESPONSE, 50, &type, &m),
                 -ETIMEDOUT);
         assert_null(m);
 
         /* Invalid requests are refused before sending. */
         req.name = (char *) "";
         assert_int_equal(
-                wire_call_sync(fds[0], BISTRO__MESSAGE_TYPE__GET_VM_INFO_REQUEST, &req.base, 50, &type, &m),
+                wire_call_sync(
+                        fds[0], BISTRO__MESSAGE_TYPE__GET_VM_INFO_REQUEST, &req.base,
+                        BISTRO__MESSAGE_TYPE__VM_INFO_RESPONSE, 50, &type, &m),
                 -EINVAL);
 
         safe_close(fds[0]);

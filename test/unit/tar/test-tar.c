@@ -793,6 +793,381 @@ static void test_counts(void **state) {
         free(b.data);
 }
 
+/* Limits: each bound at its value and one past it, on the parsers directly. */
+
+static int parse_block(uint8_t h[TAR_BLOCK_SIZE], TarHeader *out) {
+        const char *err = NULL;
+
+        checksum(h);
+        return tar_header_parse(h, out, &err);
+}
+
+static void test_header_name_limits(void **state) {
+        uint8_t h[TAR_BLOCK_SIZE];
+        char name[101], prefix[156], want[300];
+        TarHeader t;
+
+        /* A name filling all 100 bytes of its field (no NUL) is whole. */
+        memset(name, 'n', 100);
+        name[100] = 0;
+        header_block(h, &(Entry){ .name = name, .type = '0', .mode = 0644 });
+        assert_int_equal(parse_block(h, &t), TAR_HEADER_ENTRY);
+        assert_int_equal(strlen(t.name), 100);
+        assert_string_equal(t.name, name);
+        /* 99 bytes and a NUL. */
+        name[99] = 0;
+        header_block(h, &(Entry){ .name = name, .type = '0', .mode = 0644 });
+        assert_int_equal(parse_block(h, &t), TAR_HEADER_ENTRY);
+        assert_int_equal(strlen(t.name), 99);
+        name[99] = 'n';
+
+        /* ustar prefix of all 155 bytes, name of all 100: "prefix/name", 256 bytes. */
+        memset(prefix, 'p', 155);
+        prefix[155] = 0;
+        header_block(h, &(Entry){ .name = name, .type = '0', .mode = 0644 });
+        memcpy(h + 345, prefix, 155);
+        assert_int_equal(parse_block(h, &t), TAR_HEADER_ENTRY);
+        (void) snprintf(want, sizeof(want), "%s/%s", prefix, name);
+        assert_int_equal(strlen(t.name), 256);
+        assert_string_equal(t.name, want);
+        /* 154 bytes of prefix. */
+        h[345 + 154] = 0;
+        assert_int_equal(parse_block(h, &t), TAR_HEADER_ENTRY);
+        assert_int_equal(strlen(t.name), 255);
+        assert_int_equal(t.name[154], '/');
+
+        /* GNU has no prefix: those bytes are not part of the name. */
+        header_block(h, &(Entry){ .name = name, .type = '0', .mode = 0644, .gnu = true });
+        memcpy(h + 345, prefix, 155);
+        assert_int_equal(parse_block(h, &t), TAR_HEADER_ENTRY);
+        assert_string_equal(t.name, name);
+
+        /* A link name of all 100 bytes. */
+        header_block(h, &(Entry){ .name = "l", .type = '2', .link = name });
+        assert_int_equal(parse_block(h, &t), TAR_HEADER_ENTRY);
+        assert_int_equal(strlen(t.linkname), 100);
+        assert_string_equal(t.linkname, name);
+}
+
+static void test_header_checksum_limits(void **state) {
+        uint8_t h[TAR_BLOCK_SIZE];
+        TarHeader t;
+        const char *err = NULL;
+        unsigned sum;
+
+        header_block(h, &(Entry){ .name = "f", .type = '0', .mode = 0644 });
+        assert_int_equal(tar_header_parse(h, &t, &err), TAR_HEADER_ENTRY);
+        /* The stored sum one more or one less than the real one. */
+        for (int delta = -1; delta <= 1; delta += 2) {
+                uint8_t c[TAR_BLOCK_SIZE];
+                memcpy(c, h, sizeof(c));
+                sum = (unsigned) strtoul((const char *) c + 148, NULL, 8);
+                snprintf((char *) c + 148, 8, "%06o", sum + (unsigned) delta);
+                c[155] = ' ';
+                assert_int_equal(tar_header_parse(c, &t, &err), -EBADMSG);
+                assert_non_null(strstr(err, "checksum"));
+        }
+        /* A difference only in the last byte of the block, and only in the first. */
+        {
+                uint8_t c[TAR_BLOCK_SIZE];
+                memcpy(c, h, sizeof(c));
+                c[TAR_BLOCK_SIZE - 1] ^= 1;
+                assert_int_equal(tar_header_parse(c, &t, &err), -EBADMSG);
+                memcpy(c, h, sizeof(c));
+                c[0] ^= 1;
+                assert_int_equal(tar_header_parse(c, &t, &err), -EBADMSG);
+        }
+        /* Old tars summed signed bytes: accepted too. */
+        header_block(h, &(Entry){ .name = "\xe9t\xe9", .type = '0', .mode = 0644 });
+        {
+                int ssum = 0;
+                memset(h + 148, ' ', 8);
+                for (size_t i = 0; i < TAR_BLOCK_SIZE; i++)
+                        ssum += (int8_t) h[i];
+                snprintf((char *) h + 148, 8, "%06o", (unsigned) ssum);
+                h[155] = ' ';
+                assert_int_equal(tar_header_parse(h, &t, &err), TAR_HEADER_ENTRY);
+        }
+        /* An all-zero block ends the archive; one non-zero byte at the end does not. */
+        memset(h, 0, sizeof(h));
+        assert_int_equal(tar_header_parse(h, &t, &err), TAR_HEADER_ZERO);
+        h[TAR_BLOCK_SIZE - 1] = 1;
+        assert_int_equal(tar_header_parse(h, &t, &err), -EBADMSG);
+}
+
+static void test_number_limits(void **state) {
+        int64_t v;
+        uint8_t f[24];
+
+        /* Octal: 21 sevens is INT64_MAX; 2^63 (a 1 and 21 zeros) is one past. */
+        memset(f, '7', 21);
+        f[21] = 0;
+        assert_int_equal(tar_parse_number(f, 22, false, &v), 0);
+        assert_true(v == INT64_MAX);
+        f[0] = '1';
+        memset(f + 1, '0', 21);
+        f[22] = 0;
+        assert_int_equal(tar_parse_number(f, 23, false, &v), -EBADMSG);
+        /* The 12-byte size field: 11 digits, the largest is 8 GiB - 1. */
+        assert_int_equal(tar_parse_number((const uint8_t *) "77777777777", 12, false, &v), 0);
+        assert_true(v == (INT64_C(1) << 33) - 1);
+        /* Digits up to the very last byte of the field, without a terminator. */
+        assert_int_equal(tar_parse_number((const uint8_t *) "00000000010", 11, false, &v), 0);
+        assert_int_equal(v, 8);
+        assert_int_equal(tar_parse_number((const uint8_t *) "0000000001x", 11, false, &v), -EBADMSG);
+        assert_int_equal(tar_parse_number((const uint8_t *) "7", 0, false, &v), -EBADMSG);
+
+        /* base-256 in 12 bytes: INT64_MAX is the largest, 2^63 one past. */
+        memset(f, 0, 12);
+        f[0] = 0x80;
+        f[4] = 0x7f;
+        memset(f + 5, 0xff, 7);
+        assert_int_equal(tar_parse_number(f, 12, false, &v), 0);
+        assert_true(v == INT64_MAX);
+        f[4] = 0x80;
+        memset(f + 5, 0, 7);
+        assert_int_equal(tar_parse_number(f, 12, false, &v), -EBADMSG);
+        /* Negative: the smallest is INT64_MIN, one below is refused. */
+        memset(f, 0xff, 12);
+        f[4] = 0x80;
+        memset(f + 5, 0, 7);
+        assert_int_equal(tar_parse_number(f, 12, true, &v), 0);
+        assert_true(v == INT64_MIN);
+        f[4] = 0x7f;
+        memset(f + 5, 0xff, 7);
+        assert_int_equal(tar_parse_number(f, 12, true, &v), -EBADMSG);
+}
+
+static int pax_one(const char *key, const char *value, TarPax *pax, const char **err) {
+        _cleanup_free_ char *rec = NULL;
+        size_t size = strlen(key) + strlen(value) + 32;
+        int r;
+
+        rec = calloc(1, size);
+        assert_non_null(rec);
+        pax_record(rec, size, key, value);
+        r = tar_pax_parse((const uint8_t *) rec, strlen(rec), pax, err);
+        return r;
+}
+
+static void test_pax_limits(void **state) {
+        TarPax pax = {};
+        const char *err = NULL;
+        static char big[TAR_XATTR_VALUE_MAX + 2];
+        char key[300], rec[64];
+
+        /* path of exactly TAR_PATH_MAX bytes, and one more. */
+        memset(big, 'p', TAR_PATH_MAX);
+        big[TAR_PATH_MAX] = 0;
+        assert_int_equal(pax_one("path", big, &pax, &err), 0);
+        assert_int_equal(strlen(pax.path), TAR_PATH_MAX);
+        big[TAR_PATH_MAX] = 'p';
+        big[TAR_PATH_MAX + 1] = 0;
+        assert_int_equal(pax_one("path", big, &pax, &err), -EBADMSG);
+        assert_int_equal(pax_one("linkpath", big, &pax, &err), -EBADMSG);
+        big[TAR_PATH_MAX] = 0;
+        assert_int_equal(pax_one("linkpath", big, &pax, &err), 0);
+        tar_pax_done(&pax);
+
+        /* xattr names up to 255 bytes, values up to TAR_XATTR_VALUE_MAX bytes. */
+        memcpy(key, "SCHILY.xattr.", 13);
+        memset(key + 13, 'k', 255);
+        key[13 + 255] = 0;
+        assert_int_equal(pax_one(key, "v", &pax, &err), 0);
+        assert_int_equal(pax.n_xattrs, 1);
+        assert_int_equal(strlen(pax.xattrs[0].name), 255);
+        key[13 + 255] = 'k';
+        key[13 + 256] = 0;
+        assert_int_equal(pax_one(key, "v", &pax, &err), -EBADMSG);
+        memset(big, 'v', TAR_XATTR_VALUE_MAX);
+        big[TAR_XATTR_VALUE_MAX] = 0;
+        assert_int_equal(pax_one("SCHILY.xattr.user.v", big, &pax, &err), 0);
+        assert_int_equal(pax.xattrs[1].size, TAR_XATTR_VALUE_MAX);
+        big[TAR_XATTR_VALUE_MAX] = 'v';
+        big[TAR_XATTR_VALUE_MAX + 1] = 0;
+        assert_int_equal(pax_one("SCHILY.xattr.user.v", big, &pax, &err), -EBADMSG);
+        assert_int_equal(pax_one("SCHILY.xattr.", "v", &pax, &err), 0); /* no name: ignored */
+        tar_pax_done(&pax);
+
+        /* TAR_PAX_XATTR_MAX distinct xattrs, then one more; a repeated name still replaces. */
+        for (unsigned i = 0; i < TAR_PAX_XATTR_MAX; i++) {
+                snprintf(key, sizeof(key), "SCHILY.xattr.user.%u", i);
+                assert_int_equal(pax_one(key, "v", &pax, &err), 0);
+        }
+        assert_int_equal(pax.n_xattrs, TAR_PAX_XATTR_MAX);
+        assert_int_equal(pax_one("SCHILY.xattr.user.0", "w", &pax, &err), 0);
+        assert_int_equal(pax.n_xattrs, TAR_PAX_XATTR_MAX);
+        assert_int_equal(pax_one("SCHILY.xattr.user.new", "v", &pax, &err), -EBADMSG);
+        tar_pax_done(&pax);
+
+        /* Decimal numbers: 20 digits at most, and the overflow guard's exact edge. */
+        assert_int_equal(pax_one("uid", "18446744073709551609", &pax, &err), 0);
+        assert_true(pax.uid == UINT64_C(18446744073709551609));
+        assert_int_equal(pax_one("uid", "18446744073709551610", &pax, &err), -EBADMSG);
+        assert_int_equal(pax_one("gid", "00000000000000000007", &pax, &err), 0);
+        assert_true(pax.gid == 7);
+        assert_int_equal(pax_one("gid", "000000000000000000007", &pax, &err), -EBADMSG);
+        assert_int_equal(pax_one("size", "", &pax, &err), 0); /* empty: removes the override */
+        assert_false(pax.has_size);
+
+        /* mtime: INT64_MAX seconds, one more; the most negative with a fraction. */
+        assert_int_equal(pax_one("mtime", "9223372036854775807", &pax, &err), 0);
+        assert_true(pax.mtime == INT64_MAX);
+        assert_int_equal(pax_one("mtime", "9223372036854775808", &pax, &err), -EBADMSG);
+        assert_int_equal(pax_one("mtime", "-9223372036854775806.5", &pax, &err), 0);
+        assert_true(pax.mtime == -INT64_MAX && pax.mtime_nsec == 500000000);
+        assert_int_equal(pax_one("mtime", "-9223372036854775807.5", &pax, &err), -EBADMSG);
+        assert_int_equal(pax_one("mtime", "1.999999999", &pax, &err), 0);
+        assert_int_equal(pax.mtime_nsec, 999999999);
+        tar_pax_done(&pax);
+
+        /* Record lengths: exactly the buffer, one past it, and the shortest record. */
+        strcpy(rec, "6 a=b\n");
+        assert_int_equal(tar_pax_parse((const uint8_t *) rec, 6, &pax, &err), 0);
+        /* The byte after the buffer is a newline: a length check one too lax would accept it. */
+        strcpy(rec, "7 a=b\n\n");
+        assert_int_equal(tar_pax_parse((const uint8_t *) rec, 6, &pax, &err), -EBADMSG);
+        assert_string_equal(err, "bad pax record length");
+        strcpy(rec, "5 a=\n");
+        assert_int_equal(tar_pax_parse((const uint8_t *) rec, 5, &pax, &err), 0);
+        strcpy(rec, "3 \n");
+        assert_int_equal(tar_pax_parse((const uint8_t *) rec, 3, &pax, &err), -EBADMSG);
+        assert_string_equal(err, "bad pax record length");
+        /* NUL padding after the records, but nothing after the padding. */
+        memcpy(rec, "6 a=b\n\0\0\0", 9);
+        assert_int_equal(tar_pax_parse((const uint8_t *) rec, 9, &pax, &err), 0);
+        memcpy(rec, "6 a=b\n\0\0x", 9);
+        assert_int_equal(tar_pax_parse((const uint8_t *) rec, 9, &pax, &err), -EBADMSG);
+        tar_pax_done(&pax);
+}
+
+static void test_pax_size_limit(void **state) {
+        _cleanup_free_ uint8_t *buf = malloc(TAR_PAX_MAX + 1);
+        TarPax pax = {};
+        const char *err = NULL;
+        size_t n;
+
+        /* One comment record of exactly TAR_PAX_MAX bytes: "1048576 comment=...\n". */
+        assert_non_null(buf);
+        n = (size_t) snprintf((char *) buf, 32, "%u comment=", TAR_PAX_MAX);
+        memset(buf + n, 'c', TAR_PAX_MAX - n - 1);
+        buf[TAR_PAX_MAX - 1] = '\n';
+        assert_int_equal(tar_pax_parse(buf, TAR_PAX_MAX, &pax, &err), 0);
+        /* One byte more (a NUL pad) is too large, before anything is parsed. */
+        buf[TAR_PAX_MAX] = 0;
+        assert_int_equal(tar_pax_parse(buf, TAR_PAX_MAX + 1, &pax, &err), -EBADMSG);
+        assert_string_equal(err, "pax header too large");
+        tar_pax_done(&pax);
+}
+
+static void test_extract_limits(void **state) {
+        _cleanup_(tar_extract_freep) TarExtract *t = NULL;
+        char comp[260], path[4200], pax[8192];
+        struct stat st;
+        Buf b = {};
+        int fd;
+
+        /* The last id of the range is fine; the gid one past it is refused like the uid. */
+        add(&b,
+            &(Entry){ .name = "top",
+                      .type = '0',
+                      .mode = 0644,
+                      .uid = COUNT - 1,
+                      .gid = COUNT - 1,
+                      .size = 1 },
+            "x");
+        add_end(&b);
+        assert_int_equal(extract(&b, "ids"), 0);
+        assert_int_equal(lstat(path_in("ids", "top"), &st), 0);
+        if (geteuid() == 0)
+                assert_int_equal(st.st_gid, SHIFT + COUNT - 1);
+        free(b.data);
+        b = (Buf){};
+        add(&b, &(Entry){ .name = "g", .type = '0', .mode = 0644, .uid = 0, .gid = COUNT, .size = 1 }, "x");
+        add_end(&b);
+        expect_refused(&b, -EBADMSG, "gid 65536");
+        free(b.data);
+
+        /* An id range ending exactly at 2^32 is refused, one below it accepted. */
+        fd = open_root("range");
+        assert_int_equal(
+                tar_extract_new(fd, &(TarExtractOptions){ .id_shift = UINT32_MAX - 10, .id_count = 10 }, &t),
+                0);
+        t = tar_extract_free(t);
+        assert_true(
+                tar_extract_new(
+                        fd, &(TarExtractOptions){ .id_shift = UINT32_MAX - 10, .id_count = 11 }, &t) < 0);
+        assert_null(t);
+        close(fd);
+
+        /* A component of 255 bytes is a name; 256 is not. */
+        memset(comp, 'c', 255);
+        comp[255] = 0;
+        b = (Buf){};
+        pax[0] = 0;
+        pax_record(pax, sizeof(pax), "path", comp);
+        add_meta(&b, 'x', "PaxHeaders/c", pax, strlen(pax));
+        add_file(&b, "ignored", "255", 0644, 0);
+        add_end(&b);
+        assert_int_equal(extract(&b, "c255"), 0);
+        assert_string_equal(read_all(path_in("c255", comp)), "255");
+        free(b.data);
+        comp[255] = 'c';
+        comp[256] = 0;
+        b = (Buf){};
+        pax[0] = 0;
+        pax_record(pax, sizeof(pax), "path", comp);
+        add_meta(&b, 'x', "PaxHeaders/c", pax, strlen(pax));
+        add_file(&b, "ignored", "256", 0644, 0);
+        add_end(&b);
+        /* Refused by our check ("bad path"), not left to the kernel's NAME_MAX. */
+        rm_rf(path_in("r", ""));
+        expect_refused(&b, -EBADMSG, "bad path: File name too long");
+        free(b.data);
+
+        /* A path of exactly TAR_PATH_MAX bytes (17 components of 240), then one byte longer. */
+        for (int extra = 0; extra <= 1; extra++) {
+                char sub[16];
+                size_t n = 0;
+
+                for (int i = 0; i < 17; i++) {
+                        size_t len = 240 + (i == 16 ? (size_t) extra : 0);
+                        if (i > 0)
+                                path[n++] = '/';
+                        memset(path + n, 'a' + i, len);
+                        n += len;
+                }
+                path[n] = 0;
+                assert_int_equal(n, TAR_PATH_MAX + (size_t) extra);
+                b = (Buf){};
+                pax[0] = 0;
+                pax_record(pax, sizeof(pax), "path", path);
+                add_meta(&b, 'x', "PaxHeaders/p", pax, strlen(pax));
+                add_file(&b, "ignored", "deep", 0644, 0);
+                add_end(&b);
+                snprintf(sub, sizeof(sub), "p%d", extra);
+                if (extra == 0) {
+                        assert_int_equal(extract(&b, sub), 0);
+                        const char *last = strrchr(path, '/') + 1;
+                        fd = open(path_in(sub, ""), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+                        assert_true(fd >= 0);
+                        /* Walk down with openat: the whole path is longer than PATH_MAX allows. */
+                        for (char *p = path, *slash; (slash = strchr(p, '/')); p = slash + 1) {
+                                int next;
+                                *slash = 0;
+                                next = openat(fd, p, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+                                assert_true(next >= 0);
+                                close(fd);
+                                fd = next;
+                        }
+                        assert_int_equal(faccessat(fd, last, F_OK, 0), 0);
+                        close(fd);
+                } else
+                        assert_true(extract(&b, sub) < 0);
+                free(b.data);
+        }
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test_setup_teardown(test_entry_types, setup, teardown),
@@ -809,6 +1184,12 @@ int main(void) {
                 cmocka_unit_test_setup_teardown(test_readonly_dirs, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_split_feeding, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_counts, setup, teardown),
+                cmocka_unit_test(test_header_name_limits),
+                cmocka_unit_test(test_header_checksum_limits),
+                cmocka_unit_test(test_number_limits),
+                cmocka_unit_test(test_pax_limits),
+                cmocka_unit_test(test_pax_size_limit),
+                cmocka_unit_test_setup_teardown(test_extract_limits, setup, teardown),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -260,6 +260,180 @@ static void test_fds_on_wrong_message(void **state) {
         assert_int_equal(fcntl(fd, F_GETFD), -1); /* closed, not leaked */
 }
 
+/* Limits: each bound at its value and one past it. */
+
+static void test_header_limits(void **state) {
+        assert_int_equal(vhost_user_hdr_check(_VHOST_USER_MAX - 1, 1, 0), 0);
+        assert_int_equal(vhost_user_hdr_check(_VHOST_USER_MAX, 1, 0), -EBADMSG);
+        assert_int_equal(vhost_user_hdr_check(1, 1, 0), 0);
+        assert_int_equal(vhost_user_hdr_check(VHOST_USER_SET_MEM_TABLE, 1, VHOST_USER_MAX_PAYLOAD), 0);
+        assert_int_equal(
+                vhost_user_hdr_check(VHOST_USER_SET_MEM_TABLE, 1, VHOST_USER_MAX_PAYLOAD + 1), -EBADMSG);
+        /* Version 1 with NEED_REPLY is a request; the version bits must be exactly 1. */
+        assert_int_equal(vhost_user_hdr_check(1, 1 | VHOST_USER_FLAG_NEED_REPLY, 0), 0);
+        assert_int_equal(vhost_user_hdr_check(1, 3, 0), -EBADMSG);
+}
+
+static VhostUserMsg mem_table(unsigned n, size_t file_size, uint64_t size) {
+        VhostUserMsg m = msg(VHOST_USER_SET_MEM_TABLE, 8 + 32 * n);
+
+        m.payload.mem.nregions = n;
+        for (unsigned i = 0; i < n; i++) {
+                m.payload.mem.regions[i].gpa = 0x100000ull * i;
+                m.payload.mem.regions[i].size = size;
+                m.payload.mem.regions[i].uva = 0x7f0000000000ull + 0x100000ull * i;
+                m.fds[i] = make_memfd(file_size);
+        }
+        m.n_fds = n;
+        return m;
+}
+
+static void test_mem_table_limits(void **state) {
+        VhostUserMsg m, reply = {};
+
+        /* The most regions we keep, each exactly as large as its file. */
+        m = mem_table(GUEST_MEM_MAX_REGIONS, 0x1000, 0x1000);
+        assert_int_equal(vhost_user_handle(&vu, &m, &reply), 0);
+        assert_int_equal(vu.mem.n_regions, GUEST_MEM_MAX_REGIONS);
+
+        /* One byte past the end of the file. */
+        m = mem_table(1, 0x1000, 0x1001);
+        assert_int_equal(vhost_user_handle(&vu, &m, &reply), -EINVAL);
+        assert_int_equal(m.n_fds, 0);
+
+        /* An offset that ends exactly at the end of the file, and one byte later. */
+        m = mem_table(1, 0x2000, 0x1000);
+        m.payload.mem.regions[0].mmap_offset = 0x1000;
+        assert_int_equal(vhost_user_handle(&vu, &m, &reply), 0);
+        m = mem_table(1, 0x2000, 0x1000);
+        m.payload.mem.regions[0].mmap_offset = 0x1001;
+        assert_int_equal(vhost_user_handle(&vu, &m, &reply), -EINVAL);
+
+        /* A message one byte too short for its region count. */
+        m = mem_table(2, 0x1000, 0x1000);
+        m.size = 8 + 32 * 2 - 1;
+        assert_int_equal(vhost_user_handle(&vu, &m, &reply), -EBADMSG);
+        assert_int_equal(m.n_fds, 0); /* closed */
+        m = msg(VHOST_USER_SET_MEM_TABLE, 7);
+        m.payload.mem.nregions = 0;
+        assert_int_equal(vhost_user_handle(&vu, &m, &reply), -EBADMSG);
+        m = msg(VHOST_USER_SET_MEM_TABLE, 8);
+        assert_int_equal(vhost_user_handle(&vu, &m, &reply), -EBADMSG); /* no region */
+
+        /* One region more than we keep. */
+        m = msg(VHOST_USER_SET_MEM_TABLE, 8 + 32 * (GUEST_MEM_MAX_REGIONS + 1));
+        m.payload.mem.nregions = GUEST_MEM_MAX_REGIONS + 1;
+        assert_int_equal(vhost_user_handle(&vu, &m, &reply), -EBADMSG);
+        /* More fds than a message can carry. */
+        m = msg(VHOST_USER_SET_MEM_TABLE, 8 + 32);
+        m.payload.mem.nregions = 1;
+        m.n_fds = VHOST_USER_MAX_FDS + 1;
+        assert_int_equal(vhost_user_handle(&vu, &m, &reply), -EBADMSG);
+        /* The last good table is still in place. */
+        assert_int_equal(vu.mem.n_regions, 1);
+}
+
+static int handle_state(uint32_t request, uint32_t index, uint32_t num) {
+        VhostUserMsg m = msg(request, 8), reply = {};
+
+        m.payload.state.index = index;
+        m.payload.state.num = num;
+        return vhost_user_handle(&vu, &m, &reply);
+}
+
+static void test_vring_state_limits(void **state) {
+        assert_int_equal(handle_state(VHOST_USER_SET_VRING_NUM, 1, VRING_MAX_SIZE), 0);
+        assert_int_equal(vu.vrings[1].num, VRING_MAX_SIZE);
+        assert_int_equal(handle_state(VHOST_USER_SET_VRING_NUM, 1, VRING_MAX_SIZE * 2), -EBADMSG);
+        assert_int_equal(handle_state(VHOST_USER_SET_VRING_NUM, 1, VRING_MAX_SIZE + 1), -EBADMSG);
+        assert_int_equal(vu.vrings[1].num, VRING_MAX_SIZE);
+        assert_int_equal(handle_state(VHOST_USER_SET_VRING_NUM, 1, 1), 0);
+        assert_int_equal(handle_state(VHOST_USER_SET_VRING_NUM, 1, 0), -EBADMSG);
+        assert_int_equal(handle_state(VHOST_USER_SET_VRING_NUM, VHOST_USER_NUM_QUEUES - 1, 2), 0);
+        assert_int_equal(handle_state(VHOST_USER_SET_VRING_NUM, VHOST_USER_NUM_QUEUES, 2), -EBADMSG);
+
+        assert_int_equal(handle_state(VHOST_USER_SET_VRING_BASE, 0, UINT16_MAX), 0);
+        assert_int_equal(vu.vrings[0].last_avail_idx, UINT16_MAX);
+        assert_int_equal(handle_state(VHOST_USER_SET_VRING_BASE, 0, UINT16_MAX + 1u), -EBADMSG);
+        assert_int_equal(vu.vrings[0].last_avail_idx, UINT16_MAX);
+        assert_int_equal(handle_state(VHOST_USER_SET_VRING_BASE, VHOST_USER_NUM_QUEUES, 0), -EBADMSG);
+
+        assert_int_equal(handle_state(VHOST_USER_SET_VRING_ENABLE, 0, 1), 0);
+        assert_true(vu.vrings[0].enabled);
+        assert_int_equal(handle_state(VHOST_USER_SET_VRING_ENABLE, 0, 2), -EBADMSG);
+        assert_int_equal(handle_state(VHOST_USER_SET_VRING_ENABLE, 0, 0), 0);
+        assert_false(vu.vrings[0].enabled);
+
+        /* A state message of the wrong size. */
+        {
+                VhostUserMsg m = msg(VHOST_USER_SET_VRING_NUM, 7), reply = {};
+                m.payload.state.index = 0;
+                m.payload.state.num = 2;
+                assert_int_equal(vhost_user_handle(&vu, &m, &reply), -EBADMSG);
+                m = msg(VHOST_USER_SET_VRING_ADDR, 39);
+                assert_int_equal(vhost_user_handle(&vu, &m, &reply), -EBADMSG);
+        }
+}
+
+static void test_vring_fd_limits(void **state) {
+        VhostUserMsg m, reply = {};
+        int fd = eventfd(0, EFD_CLOEXEC);
+
+        /* The last queue index takes an fd; the next one is refused and the fd closed. */
+        m = msg(VHOST_USER_SET_VRING_CALL, 8);
+        m.payload.u64 = VHOST_USER_NUM_QUEUES - 1;
+        m.fds[0] = eventfd(0, EFD_CLOEXEC);
+        m.n_fds = 1;
+        assert_int_equal(vhost_user_handle(&vu, &m, &reply), 0);
+        m = msg(VHOST_USER_SET_VRING_CALL, 8);
+        m.payload.u64 = VHOST_USER_NUM_QUEUES;
+        m.fds[0] = fd;
+        m.n_fds = 1;
+        assert_int_equal(vhost_user_handle(&vu, &m, &reply), -EBADMSG);
+        assert_int_equal(fcntl(fd, F_GETFD), -1);
+        /* NOFD is the only flag beside the index; the next bit is not. */
+        m = msg(VHOST_USER_SET_VRING_CALL, 8);
+        m.payload.u64 = VHOST_USER_VRING_NOFD;
+        assert_int_equal(vhost_user_handle(&vu, &m, &reply), 0);
+        m.payload.u64 = VHOST_USER_VRING_NOFD << 1;
+        assert_int_equal(vhost_user_handle(&vu, &m, &reply), -EBADMSG);
+}
+
+static void test_config_limits(void **state) {
+        VhostUserMsg m, reply = {};
+        uint64_t cid;
+
+        /* The largest config read; the CID first, zeros after it. */
+        m = msg(VHOST_USER_GET_CONFIG, 12 + VHOST_USER_CONFIG_MAX);
+        m.payload.config.size = VHOST_USER_CONFIG_MAX;
+        memset(reply.payload.config.data, 0xaa, sizeof(reply.payload.config.data));
+        assert_int_equal(vhost_user_handle(&vu, &m, &reply), 1);
+        memcpy(&cid, reply.payload.config.data, 8);
+        assert_int_equal(le64toh(cid), 3);
+        assert_int_equal(reply.payload.config.data[VHOST_USER_CONFIG_MAX - 1], 0);
+        m = msg(VHOST_USER_GET_CONFIG, 12 + VHOST_USER_CONFIG_MAX + 1);
+        m.payload.config.size = VHOST_USER_CONFIG_MAX + 1;
+        assert_int_equal(vhost_user_handle(&vu, &m, &reply), -EBADMSG);
+
+        /* Offsets up to the end of the 8-byte config; one more is refused. */
+        m = msg(VHOST_USER_GET_CONFIG, 12 + 1);
+        m.payload.config.offset = 7;
+        m.payload.config.size = 1;
+        assert_int_equal(vhost_user_handle(&vu, &m, &reply), 1);
+        assert_int_equal(reply.payload.config.data[0], 0); /* the CID's top byte */
+        m.payload.config.offset = 0;
+        assert_int_equal(vhost_user_handle(&vu, &m, &reply), 1);
+        assert_int_equal(reply.payload.config.data[0], 3);
+        m = msg(VHOST_USER_GET_CONFIG, 12);
+        m.payload.config.offset = 8;
+        m.payload.config.size = 0;
+        assert_int_equal(vhost_user_handle(&vu, &m, &reply), 1);
+        m.payload.config.offset = 9;
+        assert_int_equal(vhost_user_handle(&vu, &m, &reply), -EBADMSG);
+        m = msg(VHOST_USER_GET_CONFIG, 11);
+        assert_int_equal(vhost_user_handle(&vu, &m, &reply), -EBADMSG);
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test_setup_teardown(test_features, setup, teardown),
@@ -269,6 +443,11 @@ int main(void) {
                 cmocka_unit_test_setup_teardown(test_mem_table_bad, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_vring_setup, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_fds_on_wrong_message, setup, teardown),
+                cmocka_unit_test(test_header_limits),
+                cmocka_unit_test_setup_teardown(test_mem_table_limits, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_vring_state_limits, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_vring_fd_limits, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_config_limits, setup, teardown),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }

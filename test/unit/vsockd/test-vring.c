@@ -304,6 +304,209 @@ static void test_guest_mem_overlap(void **state) {
         assert_null(guest_mem_uva(&m, 0x10fff, 2));
 }
 
+/* Limits: each bound is tested at its value and one past it. */
+
+static void test_next_at_limit(void **state) {
+        VringChain c;
+
+        /* next = NUM - 1 is the last descriptor: fine. */
+        set_desc(0, GPA + DATA_OFF, 16, VRING_DESC_F_NEXT, NUM - 1);
+        set_desc(NUM - 1, GPA + DATA_OFF, 16, 0, 0);
+        avail_add(0);
+        assert_int_equal(vring_pop(&vr, &mem, &c), 1);
+        assert_int_equal(c.n_out, 2);
+        vring_push(&vr, c.head, 0);
+        vring_flush(&vr);
+
+        /* next = NUM is one past the table. */
+        set_desc(0, GPA + DATA_OFF, 16, VRING_DESC_F_NEXT, NUM);
+        avail_add(0);
+        assert_int_equal(vring_pop(&vr, &mem, &c), -EBADMSG);
+        vring_flush(&vr);
+        assert_int_equal(get16(USED_OFF + 2), 2);
+        assert_false(vr.broken);
+}
+
+static void test_chain_of_ring_size(void **state) {
+        VringChain c;
+
+        /* Every descriptor once, NUM in all: the longest chain that is not a loop. */
+        for (unsigned i = 0; i < NUM; i++)
+                set_desc(i, GPA + DATA_OFF + 16 * i, 16, i + 1 < NUM ? VRING_DESC_F_NEXT : 0, i + 1);
+        avail_add(0);
+        assert_int_equal(vring_pop(&vr, &mem, &c), 1);
+        assert_int_equal(c.n_out, NUM);
+        assert_int_equal(c.out_len, 16 * NUM);
+}
+
+static void test_head_at_limit(void **state) {
+        VringChain c;
+
+        set_desc(NUM - 1, GPA + DATA_OFF, 16, 0, 0);
+        avail_add(NUM - 1);
+        assert_int_equal(vring_pop(&vr, &mem, &c), 1);
+        assert_int_equal(c.head, NUM - 1);
+        assert_false(vr.broken);
+        avail_add(NUM);
+        assert_int_equal(vring_pop(&vr, &mem, &c), -EIO);
+        assert_true(vr.broken);
+}
+
+static void test_avail_count_at_limit(void **state) {
+        VringChain c;
+
+        /* Exactly NUM new entries: a full ring, not a lie. */
+        set_desc(0, GPA + DATA_OFF, 16, 0, 0);
+        for (unsigned i = 0; i < NUM; i++)
+                avail_add(0);
+        assert_int_equal(vring_avail_count(&vr), NUM);
+        assert_false(vr.broken);
+        for (unsigned i = 0; i < NUM; i++)
+                assert_int_equal(vring_pop(&vr, &mem, &c), 1);
+        assert_int_equal(vring_pop(&vr, &mem, &c), 0);
+        /* Now NUM + 1 ahead of what we consumed. */
+        put16(AVAIL_OFF + 2, (uint16_t) (NUM + NUM + 1));
+        assert_int_equal(vring_avail_count(&vr), 0);
+        assert_true(vr.broken);
+}
+
+static uint8_t big[(1u << 20) + 4096] __attribute__((aligned(16)));
+#define BIG_GPA 0x1000000u
+#define BIG_UVA (UVA + 0x1000000u)
+
+static void test_chain_bytes_at_limit(void **state) {
+        VringChain c;
+
+        assert_int_equal(guest_mem_add(&mem, BIG_GPA, sizeof(big), BIG_UVA, big, NULL, 0), 0);
+        /* Two descriptors adding up to exactly the cap. */
+        set_desc(0, BIG_GPA, VRING_MAX_CHAIN_BYTES - 100, VRING_DESC_F_NEXT, 1);
+        set_desc(1, BIG_GPA, 100, 0, 0);
+        avail_add(0);
+        assert_int_equal(vring_pop(&vr, &mem, &c), 1);
+        assert_int_equal(c.out_len, VRING_MAX_CHAIN_BYTES);
+        vring_push(&vr, c.head, 0);
+
+        /* One byte more. */
+        set_desc(1, BIG_GPA, 101, 0, 0);
+        avail_add(0);
+        assert_int_equal(vring_pop(&vr, &mem, &c), -EBADMSG);
+        assert_false(vr.broken);
+}
+
+static void test_iov_count_at_limit(void **state) {
+        /* A ring of 128 so a chain can have more descriptors than VRING_MAX_IOV. */
+        enum {
+                N = 128,
+                D = 0x2000,
+                A = 0x3000,
+                U = 0x3400,
+                DATA = 0x4000
+        };
+        Vring v;
+        VringChain c;
+
+        vring_init(&v);
+        v.num = N;
+        v.desc_uva = UVA + D;
+        v.avail_uva = UVA + A;
+        v.used_uva = UVA + U;
+        v.addr_set = true;
+        assert_int_equal(vring_map(&v, &mem), 0);
+        for (unsigned i = 0; i < N; i++) {
+                uint8_t *d = ram + D + 16 * i;
+                uint64_t a = htole64(GPA + DATA + i);
+                uint32_t l = htole32(1);
+                uint16_t f = htole16(VRING_DESC_F_NEXT), n = htole16((uint16_t) (i + 1));
+                memcpy(d, &a, 8);
+                memcpy(d + 8, &l, 4);
+                memcpy(d + 12, &f, 2);
+                memcpy(d + 14, &n, 2);
+        }
+        /* Chain from 0 to VRING_MAX_IOV - 1: exactly VRING_MAX_IOV iovecs. */
+        {
+                uint16_t f = 0;
+                memcpy(ram + D + 16 * (VRING_MAX_IOV - 1) + 12, &f, 2);
+        }
+        put16(A + 4, 0);
+        put16(A + 4 + 2, 0);
+        put16(A + 2, 2);
+        assert_int_equal(vring_pop(&v, &mem, &c), 1);
+        assert_int_equal(c.n_out, VRING_MAX_IOV);
+        /* Again from 0, now through descriptor VRING_MAX_IOV: one iovec more than fits. */
+        {
+                uint16_t f = htole16(VRING_DESC_F_NEXT);
+                memcpy(ram + D + 16 * (VRING_MAX_IOV - 1) + 12, &f, 2);
+                f = 0;
+                memcpy(ram + D + 16 * VRING_MAX_IOV + 12, &f, 2);
+        }
+        assert_int_equal(vring_pop(&v, &mem, &c), -EBADMSG);
+        assert_false(v.broken);
+}
+
+static void test_map_limits(void **state) {
+        Vring v;
+
+        vring_init(&v);
+        v.addr_set = true;
+        v.num = NUM;
+        v.desc_uva = UVA;
+        v.avail_uva = UVA + AVAIL_OFF;
+        v.used_uva = UVA + USED_OFF;
+        assert_int_equal(vring_map(&v, &mem), 0);
+        v.num = 0;
+        assert_int_equal(vring_map(&v, &mem), -EINVAL);
+        v.num = 1;
+        assert_int_equal(vring_map(&v, &mem), 0);
+        v.num = NUM;
+
+        /* Each table may end exactly at the end of guest memory, not a byte later. */
+        v.desc_uva = UVA + sizeof(ram) - 16 * NUM;
+        assert_int_equal(vring_map(&v, &mem), 0);
+        v.desc_uva += 16;
+        assert_int_equal(vring_map(&v, &mem), -EINVAL);
+        v.desc_uva = UVA;
+
+        /* avail: flags, idx, ring[NUM], used_event. */
+        v.avail_uva = UVA + sizeof(ram) - (4 + 2 * NUM + 2);
+        assert_int_equal(vring_map(&v, &mem), 0);
+        v.avail_uva += 2;
+        assert_int_equal(vring_map(&v, &mem), -EINVAL);
+        v.avail_uva = UVA + AVAIL_OFF + 1; /* misaligned */
+        assert_int_equal(vring_map(&v, &mem), -EINVAL);
+        v.avail_uva = UVA + AVAIL_OFF;
+
+        /* used: flags, idx, ring[NUM] of 8 bytes, avail_event; 4-aligned, so 2 bytes spare. */
+        v.used_uva = UVA + sizeof(ram) - (4 + 8 * NUM + 2) - 2;
+        assert_int_equal(vring_map(&v, &mem), 0);
+        v.used_uva += 4;
+        assert_int_equal(vring_map(&v, &mem), -EINVAL);
+        v.used_uva = UVA + USED_OFF + 2; /* misaligned */
+        assert_int_equal(vring_map(&v, &mem), -EINVAL);
+        v.used_uva = UVA + USED_OFF;
+        v.desc_uva = UVA + 8;
+        assert_int_equal(vring_map(&v, &mem), -EINVAL);
+}
+
+static uint8_t huge[16u * VRING_MAX_SIZE + 4 + 2 * VRING_MAX_SIZE + 2 + 8 + 8 * VRING_MAX_SIZE + 8]
+        __attribute__((aligned(16)));
+#define HUGE_UVA (UVA + 0x10000000u)
+
+static void test_map_max_size(void **state) {
+        Vring v;
+
+        assert_int_equal(guest_mem_add(&mem, 0x10000000u, sizeof(huge), HUGE_UVA, huge, NULL, 0), 0);
+        vring_init(&v);
+        v.addr_set = true;
+        v.desc_uva = HUGE_UVA;
+        v.avail_uva = HUGE_UVA + 16u * VRING_MAX_SIZE;
+        v.used_uva = (v.avail_uva + 4 + 2 * VRING_MAX_SIZE + 2 + 3) & ~(uint64_t) 3;
+        v.num = VRING_MAX_SIZE;
+        assert_int_equal(vring_map(&v, &mem), 0);
+        /* num is 16 bits, so the next power of two cannot reach here; vhost-user refuses it. */
+        v.num = VRING_MAX_SIZE / 2;
+        assert_int_equal(vring_map(&v, &mem), 0);
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test_setup(test_simple_chain, setup),
@@ -325,6 +528,14 @@ int main(void) {
                 cmocka_unit_test_setup(test_unpop, setup),
                 cmocka_unit_test_setup(test_map_checks, setup),
                 cmocka_unit_test(test_guest_mem_overlap),
+                cmocka_unit_test_setup(test_next_at_limit, setup),
+                cmocka_unit_test_setup(test_chain_of_ring_size, setup),
+                cmocka_unit_test_setup(test_head_at_limit, setup),
+                cmocka_unit_test_setup(test_avail_count_at_limit, setup),
+                cmocka_unit_test_setup(test_chain_bytes_at_limit, setup),
+                cmocka_unit_test_setup(test_iov_count_at_limit, setup),
+                cmocka_unit_test_setup(test_map_limits, setup),
+                cmocka_unit_test_setup(test_map_max_size, setup),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }

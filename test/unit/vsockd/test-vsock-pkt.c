@@ -112,12 +112,43 @@ static void test_op_names(void **state) {
         assert_string_equal(vsock_op_to_string(999), "unknown");
 }
 
+static void test_limits(void **state) {
+        VsockHdr h = sample(VSOCK_OP_RW, 0), out;
+        uint8_t raw[VSOCK_HDR_SIZE + 1];
+
+        /* Exactly a header, and a header with a byte after it (the payload's first). */
+        vsock_hdr_encode(&h, raw);
+        raw[VSOCK_HDR_SIZE] = 0xee;
+        assert_int_equal(vsock_hdr_parse(raw, VSOCK_HDR_SIZE, &out), 0);
+        assert_int_equal(vsock_hdr_parse(raw, sizeof(raw), &out), 0);
+        /* RW may be empty. */
+        assert_int_equal(out.len, 0);
+        /* The last op is valid, the one after it is not, and so are their names. */
+        h = sample(_VSOCK_OP_MAX - 1, 0);
+        assert_int_equal(parse(&h, &out), 0);
+        assert_string_not_equal(vsock_op_to_string(_VSOCK_OP_MAX - 1), "unknown");
+        assert_string_equal(vsock_op_to_string(_VSOCK_OP_MAX), "unknown");
+        assert_string_equal(vsock_op_to_string(VSOCK_OP_INVALID), "invalid");
+        /* Each shutdown bit alone. */
+        h = sample(VSOCK_OP_SHUTDOWN, 0);
+        h.flags = 1;
+        assert_int_equal(parse(&h, &out), 0);
+        h.flags = 2;
+        assert_int_equal(parse(&h, &out), 0);
+        h.flags = 1u << 31;
+        assert_int_equal(parse(&h, &out), -EBADMSG);
+        /* Flags on another op are not shutdown flags. */
+        h = sample(VSOCK_OP_RW, 1);
+        h.flags = 4;
+        assert_int_equal(parse(&h, &out), 0);
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_roundtrip), cmocka_unit_test(test_short),
                 cmocka_unit_test(test_type),      cmocka_unit_test(test_op_range),
                 cmocka_unit_test(test_len),       cmocka_unit_test(test_shutdown_flags),
-                cmocka_unit_test(test_op_names),
+                cmocka_unit_test(test_op_names),  cmocka_unit_test(test_limits),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }

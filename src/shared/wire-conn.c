@@ -1,80 +1,18 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #include <errno.h>
-#include <poll.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/socket.h>
-#include <time.h>
 
 #include "fd-util.h"
 #include "log.h"
 #include "macro.h"
-#include "string-util.h"
-#include "wire.h"
+#include "proto-validate.h"
+#include "wire-internal.h"
 
 #define READ_CHUNK (64u * 1024u)
-#define TIMED_OUT_IDS 64u
-
-typedef struct WireBuf {
-        struct WireBuf *next;
-        uint8_t *data;
-        size_t size, offset;
-} WireBuf;
-
-typedef struct WireCall {
-        struct WireCall *next;
-        WireConn *conn;
-        uint64_t id;
-        sd_event_source *timer;
-        WireReplyHandler cb;
-        void *userdata;
-} WireCall;
-
-struct WireConn {
-        unsigned n_ref;
-        sd_event *event;
-        sd_event_source *io;
-        sd_event_source *timer;
-        int fd;
-        bool closed;
-        int write_error; /* the peer stopped reading (EPIPE): keep reading until its EOF */
-
-        FrameDecoder decoder;
-        WireBuf *wq_head, *wq_tail;
-        size_t wq_bytes, wq_max;
-
-        uint64_t next_id;
-        WireCall *calls;
-        unsigned n_calls;
-        /* Ids of calls that timed out: their late replies are dropped, not a protocol error. */
-        uint64_t timed_out[TIMED_OUT_IDS];
-        unsigned timed_out_next;
-
-        uint64_t idle_usec, frame_usec;
-        uint64_t last_activity, frame_start;
-
-        WireMessageHandler on_message;
-        WireCloseHandler on_close;
-        void *userdata;
-
-        WireServer *server;
-        WireConn *server_prev, *server_next;
-};
-
-struct WireServer {
-        sd_event *event;
-        sd_event_source *io;
-        int fd;
-        unsigned max_conns, n_conns;
-        WireConn *conns;
-        uint64_t idle_usec, frame_usec;
-        WireAcceptHandler on_accept;
-        WireMessageHandler on_message;
-        WireCloseHandler on_close;
-        void *userdata;
-};
 
 static uint64_t now_usec(sd_event *e) {
         uint64_t t = 0;
@@ -227,8 +165,6 @@ bool wire_conn_is_closed(WireConn *c) {
         return c->closed;
 }
 
-static void server_unlink(WireConn *c);
-
 void wire_conn_close(WireConn *c, int reason) {
         if (!c || c->closed)
                 return;
@@ -237,7 +173,7 @@ void wire_conn_close(WireConn *c, int reason) {
         /* Leave the server first (dropping its reference; ours keeps c alive), so on_close may
          * free the server. */
         if (c->server)
-                server_unlink(c);
+                c->server_unlink(c);
 
         log_debug_errno(reason, "wire: closing connection (fd %d): %m", c->fd);
         c->io = sd_event_source_disable_unref(c->io);
@@ -487,16 +423,8 @@ int wire_reply_error(WireConn *c, uint64_t id, int error, const char *format, ..
                 va_end(ap);
                 if (k < 0)
                         return -ENOMEM;
-                if (strlen(text) > PROTO_ERROR_MESSAGE_MAX)
-                        text[PROTO_ERROR_MESSAGE_MAX] = '\0';
                 /* Sanitise rather than fail: the error must reach the peer. */
-                if (!utf8_is_valid(text))
-                        for (char *p = text; *p; p++)
-                                if ((unsigned char) *p >= 0x80)
-                                        *p = '?';
-                for (char *p = text; *p; p++)
-                        if (((unsigned char) *p < 0x20 && *p != '\n' && *p != '\t') || *p == 0x7F)
-                                *p = '?';
+                proto_text_sanitize(text, PROTO_ERROR_MESSAGE_MAX, true);
         }
         reply.error = error;
         reply.message = text ?: (char *) "";
@@ -568,306 +496,4 @@ int wire_call(
         if (ret_id)
                 *ret_id = id;
         return 0;
-}
-
-const char *wire_error_message(const ProtobufCMessage *msg) {
-        if (!msg || msg->descriptor != &bistro__error_reply__descriptor)
-                return NULL;
-        return ((const Bistro__ErrorReply *) msg)->message;
-}
-
-/* Server */
-
-static void server_unlink(WireConn *c) {
-        WireServer *s = c->server;
-
-        if (c->server_prev)
-                c->server_prev->server_next = c->server_next;
-        else
-                s->conns = c->server_next;
-        if (c->server_next)
-                c->server_next->server_prev = c->server_prev;
-        c->server = NULL;
-        c->server_prev = c->server_next = NULL;
-        s->n_conns--;
-        wire_conn_unref(c);
-}
-
-static int server_accept_handler(sd_event_source *src, int fd, uint32_t revents, void *userdata) {
-        WireServer *s = userdata;
-        WireConn *c = NULL;
-        int cfd, r;
-
-        cfd = accept4(s->fd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
-        if (cfd < 0) {
-                if (errno != EAGAIN && errno != EINTR)
-                        log_debug_errno(errno, "wire: accept failed, ignoring: %m");
-                return 0;
-        }
-        if (s->n_conns >= s->max_conns) {
-                log_debug("wire: %u connections, refusing another", s->n_conns);
-                safe_close(cfd);
-                return 0;
-        }
-        r = wire_conn_new(s->event, cfd, &c);
-        if (r < 0) {
-                log_debug_errno(r, "wire: cannot set up connection, ignoring: %m");
-                safe_close(cfd);
-                return 0;
-        }
-        wire_conn_set_handlers(c, s->on_message, s->on_close, s->userdata);
-        (void) wire_conn_set_timeouts(c, s->idle_usec, s->frame_usec);
-        c->server = s;
-        c->server_next = s->conns;
-        if (s->conns)
-                s->conns->server_prev = c;
-        s->conns = c;
-        s->n_conns++;
-
-        if (s->on_accept) {
-                r = s->on_accept(s, c, s->userdata);
-                if (r < 0)
-                        wire_conn_close(c, r);
-        }
-        return 0;
-}
-
-int wire_server_new(sd_event *e, int listen_fd, unsigned max_conns, WireServer **ret) {
-        WireServer *s;
-        int r;
-
-        if (!e || listen_fd < 0 || max_conns == 0 || !ret)
-                return -EINVAL;
-        r = fd_nonblock(listen_fd, true);
-        if (r < 0)
-                return r;
-        s = calloc(1, sizeof(*s));
-        if (!s)
-                return -ENOMEM;
-        *s = (WireServer){
-                .event = sd_event_ref(e),
-                .fd = -EBADF,
-                .max_conns = max_conns,
-                .frame_usec = WIRE_FRAME_TIMEOUT_USEC_DEFAULT,
-        };
-        r = sd_event_add_io(e, &s->io, listen_fd, EPOLLIN, server_accept_handler, s);
-        if (r < 0) {
-                wire_server_free(s);
-                return r;
-        }
-        s->fd = listen_fd;
-        *ret = s;
-        return 0;
-}
-
-void wire_server_set_handlers(
-        WireServer *s,
-        WireAcceptHandler on_accept,
-        WireMessageHandler on_message,
-        WireCloseHandler on_close,
-        void *userdata) {
-        s->on_accept = on_accept;
-        s->on_message = on_message;
-        s->on_close = on_close;
-        s->userdata = userdata;
-}
-
-void wire_server_set_timeouts(WireServer *s, uint64_t idle_usec, uint64_t frame_usec) {
-        s->idle_usec = idle_usec;
-        s->frame_usec = frame_usec;
-}
-
-unsigned wire_server_get_n_conns(WireServer *s) {
-        return s->n_conns;
-}
-
-WireServer *wire_server_free(WireServer *s) {
-        if (!s)
-                return NULL;
-        while (s->conns)
-                wire_conn_close(s->conns, -ECANCELED);
-        sd_event_source_disable_unref(s->io);
-        safe_close(s->fd);
-        sd_event_unref(s->event);
-        free(s);
-        return NULL;
-}
-
-/* Blocking helpers */
-
-static int64_t mono_ms(void) {
-        struct timespec ts;
-
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        return (int64_t) ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-static int wait_fd(int fd, short events, int64_t deadline) {
-        for (;;) {
-                struct pollfd p = { .fd = fd, .events = events };
-                int timeout = -1, r;
-
-                if (deadline >= 0) {
-                        int64_t left = deadline - mono_ms();
-
-                        if (left <= 0)
-                                return -ETIMEDOUT;
-                        timeout = (int) MIN(left, (int64_t) INT32_MAX);
-                }
-                r = poll(&p, 1, timeout);
-                if (r < 0) {
-                        if (errno == EINTR)
-                                continue;
-                        return -errno;
-                }
-                if (r > 0)
-                        return 0;
-        }
-}
-
-static int send_all(int fd, const uint8_t *p, size_t n, int64_t deadline) {
-        while (n > 0) {
-                ssize_t k = send(fd, p, n, MSG_DONTWAIT | MSG_NOSIGNAL);
-                int r;
-
-                if (k < 0) {
-                        if (errno == EINTR)
-                                continue;
-                        if (errno != EAGAIN)
-                                return -errno;
-                        r = wait_fd(fd, POLLOUT, deadline);
-                        if (r < 0)
-                                return r;
-                        continue;
-                }
-                p += k;
-                n -= (size_t) k;
-        }
-        return 0;
-}
-
-static int64_t deadline_from(int timeout_ms) {
-        return timeout_ms < 0 ? -1 : mono_ms() + timeout_ms;
-}
-
-int wire_send_sync(
-        int fd, uint32_t type, uint32_t flags, uint64_t id, const ProtobufCMessage *msg, int timeout_ms) {
-        _cleanup_free_ uint8_t *data = NULL;
-        size_t size;
-        int r;
-
-        r = frame_encode(type, flags, id, msg, &data, &size);
-        if (r < 0)
-                return r;
-        return send_all(fd, data, size, deadline_from(timeout_ms));
-}
-
-static int recv_frame(int fd, int64_t deadline, FrameHeader *ret_header, ProtobufCMessage **ret_msg) {
-        FrameDecoder d = FRAME_DECODER_INIT;
-        uint8_t buf[READ_CHUNK];
-        int r;
-
-        for (;;) {
-                size_t want = MIN(frame_decoder_wanted(&d), sizeof(buf)), used;
-                Frame f = {};
-                ssize_t n;
-
-                n = recv(fd, buf, want, MSG_DONTWAIT);
-                if (n < 0) {
-                        if (errno == EINTR)
-                                continue;
-                        if (errno != EAGAIN) {
-                                r = -errno;
-                                break;
-                        }
-                        r = wait_fd(fd, POLLIN, deadline);
-                        if (r < 0)
-                                break;
-                        continue;
-                }
-                if (n == 0) {
-                        r = frame_decoder_busy(&d) ? -EBADMSG : -ECONNRESET;
-                        break;
-                }
-                r = frame_decoder_feed(&d, buf, (size_t) n, &used, &f);
-                if (r < 0)
-                        break;
-                if (r == 0)
-                        continue;
-                /* wanted() guarantees nothing beyond this frame was read. */
-                r = wire_unpack(f.header.type, f.payload, f.header.length, ret_msg);
-                if (r >= 0)
-                        *ret_header = f.header;
-                frame_done(&f);
-                break;
-        }
-        frame_decoder_done(&d);
-        return r;
-}
-
-int wire_recv_sync(int fd, int timeout_ms, FrameHeader *ret_header, ProtobufCMessage **ret_msg) {
-        return recv_frame(fd, deadline_from(timeout_ms), ret_header, ret_msg);
-}
-
-static uint64_t sync_next_id(void) {
-        static uint64_t next = 0;
-
-        /* Unique per process is enough: one synchronous call at a time per fd. */
-        return __atomic_add_fetch(&next, 1, __ATOMIC_RELAXED);
-}
-
-int wire_call_sync_full(
-        int fd,
-        uint32_t type,
-        const ProtobufCMessage *msg,
-        int timeout_ms,
-        WireEventHandler on_event,
-        void *userdata,
-        uint32_t *ret_type,
-        ProtobufCMessage **ret_msg) {
-        uint64_t id = sync_next_id();
-        int64_t deadline = deadline_from(timeout_ms);
-        int r;
-
-        if (fd < 0 || !ret_type || !ret_msg)
-                return -EINVAL;
-        r = wire_send_sync(fd, type, FRAME_REQUEST, id, msg, timeout_ms);
-        if (r < 0)
-                return r;
-
-        for (;;) {
-                FrameHeader h;
-                ProtobufCMessage *m = NULL;
-
-                r = recv_frame(fd, deadline, &h, &m);
-                if (r < 0)
-                        return r;
-                if (h.flags == FRAME_EVENT) {
-                        r = on_event ? on_event(h.type, h.id, m, userdata) : 0;
-                        message_free(m);
-                        if (r < 0)
-                                return r;
-                        deadline = deadline_from(timeout_ms);
-                        continue;
-                }
-                if (h.flags != FRAME_RESPONSE || h.id != id) {
-                        message_free(m);
-                        return -EBADMSG;
-                }
-                *ret_type = h.type;
-                *ret_msg = m;
-                if (h.type == BISTRO__MESSAGE_TYPE__ERROR_REPLY)
-                        return ((Bistro__ErrorReply *) m)->error;
-                return 0;
-        }
-}
-
-int wire_call_sync(
-        int fd,
-        uint32_t type,
-        const ProtobufCMessage *msg,
-        int timeout_ms,
-        uint32_t *ret_type,
-        ProtobufCMessage **ret_msg) {
-        return wire_call_sync_full(fd, type, msg, timeout_ms, NULL, NULL, ret_type, ret_msg);
 }

@@ -1,0 +1,60 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#pragma once
+
+/* vmc: one file per verb group (vmc-vm.c, vmc-container.c, vmc-disk.c, vmc-logs.c), the dispatcher in
+ * vmc.c and the call helpers in vmc-util.c. Verbs return 0, a negative errno they have reported
+ * (exit 1) or -EUSAGE (exit 2, main-func.h). */
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <protobuf-c/protobuf-c.h>
+
+#include "concierge-client.h"
+#include "concierge.pb-c.h"
+
+#define VMC_CALL_TIMEOUT_MS (300 * 1000)
+#define VMC_DEFAULT_VM "termina"
+
+extern bool arg_json;
+extern bool arg_quiet;
+extern bool arg_force;
+extern bool arg_yes;
+extern uint32_t arg_cpus;
+extern uint64_t arg_mem_mib;
+extern uint64_t arg_disk_size;
+extern const char *arg_image;
+
+typedef struct VmcCall {
+        const char *what;    /* the verb, put before concierge's error */
+        const int *quiet;    /* errnos (positive, 0-terminated) not to print */
+        bool progress_lines; /* progress lines even when stderr is not a terminal */
+} VmcCall;
+
+/* One call to concierge on its own connection (concierge is started when nothing listens). Prints
+ * failures (concierge's message, else the errno) unless listed in quiet; *ret may be NULL. */
+int vmc_call(const VmcCall *c, uint32_t type, const ProtobufCMessage *req, ProtobufCMessage **ret);
+
+/* Usage errors (logged, -EUSAGE) for a bad VM or container name. */
+int vmc_check_vm_name(const char *name);
+int vmc_check_container_name(const char *name);
+
+/* p made absolute against the working directory (concierge has another one). -ENOMEM, -errno. */
+int vmc_absolute_path(const char *p, char **ret);
+
+void vmc_print_vm_json(const Bistro__Concierge__VmInfo *v);
+void vmc_print_container_json(const Bistro__Concierge__ContainerInfo *c);
+
+int verb_start(char **args);
+int verb_stop(char **args);
+int verb_list(char **args);
+int verb_info(char **args);
+int verb_destroy(char **args);
+int verb_sync_time(char **args);
+int verb_logs(char **args);
+int verb_export(char **args);
+int verb_import(char **args);
+int verb_resize(char **args);
+int verb_container(char **args);
+int verb_container_stop(char **args);
+int verb_container_delete(char **args);
+int verb_container_list(char **args);
