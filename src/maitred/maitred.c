@@ -136,6 +136,7 @@ static int parse_argv(Manager *m, int argc, char *argv[]) {
         };
         int c;
 
+        opterr = 0; /* log_usage_bad_option() says it in our format */
         while ((c = getopt_long(argc, argv, "h", options, NULL)) >= 0)
                 switch (c) {
                 case 'h':
@@ -145,7 +146,7 @@ static int parse_argv(Manager *m, int argc, char *argv[]) {
                         m->conf_dir = optarg;
                         break;
                 default:
-                        return -EUSAGE; /* getopt said why */
+                        return log_usage_bad_option(argv);
                 }
         if (optind < argc)
                 return log_usage_error("Unexpected argument: %s", argv[optind]);

@@ -53,6 +53,7 @@ static int parse_argv(int argc, char *argv[], uint32_t *port) {
         };
         int c;
 
+        opterr = 0; /* log_usage_bad_option() says it in our format */
         while ((c = getopt_long(argc, argv, "h", options, NULL)) >= 0)
                 switch (c) {
                 case 'h':
@@ -63,7 +64,7 @@ static int parse_argv(int argc, char *argv[], uint32_t *port) {
                                 return log_usage_error("Invalid port: %s", optarg);
                         break;
                 default:
-                        return -EUSAGE; /* getopt said why */
+                        return log_usage_bad_option(argv);
                 }
         if (optind < argc)
                 return log_usage_error("Unexpected argument: %s", argv[optind]);
