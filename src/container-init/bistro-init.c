@@ -4,12 +4,17 @@
  * SIGTERM to every process, waits up to a few seconds, SIGKILLs what is left and exits, which
  * stops the container. Static, libc only: it runs on any distro from /opt/bistro/bin. */
 #include <errno.h>
+#include <getopt.h>
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
+
+#include "log.h"
+#include "main-func.h"
+#include "time-util.h"
 
 #define GRACE_SECONDS 5
 
@@ -20,10 +25,8 @@ static void reap_all(void) {
 
 /* Waits until no child is left or the deadline passes; returns 1 when none is left. */
 static int wait_children(int seconds) {
-        struct timespec deadline, now;
+        usec_t deadline = now_usec(CLOCK_MONOTONIC) + (usec_t) seconds * USEC_PER_SEC;
 
-        clock_gettime(CLOCK_MONOTONIC, &deadline);
-        deadline.tv_sec += seconds;
         for (;;) {
                 pid_t p = waitpid(-1, NULL, WNOHANG);
 
@@ -31,26 +34,45 @@ static int wait_children(int seconds) {
                         return 1;
                 if (p > 0)
                         continue;
-                clock_gettime(CLOCK_MONOTONIC, &now);
-                if (now.tv_sec > deadline.tv_sec ||
-                    (now.tv_sec == deadline.tv_sec && now.tv_nsec >= deadline.tv_nsec))
+                if (now_usec(CLOCK_MONOTONIC) >= deadline)
                         return 0;
                 (void) nanosleep(&(struct timespec){ .tv_nsec = 50 * 1000 * 1000 }, NULL);
         }
 }
 
-int main(int argc, char *argv[]) {
-        sigset_t mask;
-        int sig;
+static int parse_argv(int argc, char *argv[]) {
+        static const struct option options[] = {
+                { "help", no_argument, NULL, 'h' },
+                {},
+        };
+        int c;
 
-        if (argc > 1 && (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0)) {
-                printf("Usage: bistro-init\nMinimal PID 1 for Bistro containers: reaps zombies; SIGPWR,\n"
-                       "SIGTERM or SIGINT stop every process (SIGTERM, %d s, SIGKILL) and exit.\n",
-                       GRACE_SECONDS);
-                return 0;
-        }
+        opterr = 0; /* log_usage_bad_option() says it in our format */
+        while ((c = getopt_long(argc, argv, "h", options, NULL)) >= 0)
+                switch (c) {
+                case 'h':
+                        printf("Usage: bistro-init\nMinimal PID 1 for Bistro containers: reaps zombies; SIGPWR,\n"
+                               "SIGTERM or SIGINT stop every process (SIGTERM, %d s, SIGKILL) and exit.\n",
+                               GRACE_SECONDS);
+                        return 0;
+                default:
+                        return log_usage_bad_option(argv);
+                }
+        if (optind < argc)
+                return log_usage_error("Unexpected argument: %s", argv[optind]);
+        return 1;
+}
+
+static int run(int argc, char *argv[]) {
+        sigset_t mask;
+        int sig, r;
+
+        log_set_ident("bistro-init");
+        r = parse_argv(argc, argv);
+        if (r <= 0)
+                return r;
         if (getpid() != 1)
-                fprintf(stderr, "bistro-init: not PID 1, running anyway\n");
+                log_warning("Not PID 1, running anyway.");
 
         sigemptyset(&mask);
         sigaddset(&mask, SIGCHLD);
@@ -58,7 +80,7 @@ int main(int argc, char *argv[]) {
         sigaddset(&mask, SIGTERM);
         sigaddset(&mask, SIGINT);
         if (sigprocmask(SIG_BLOCK, &mask, NULL) < 0)
-                return 1;
+                return log_error_errno(errno, "sigprocmask failed: %m");
         for (;;) {
                 if (sigwait(&mask, &sig) != 0)
                         continue;
@@ -77,3 +99,5 @@ int main(int argc, char *argv[]) {
         }
         return 0;
 }
+
+DEFINE_MAIN_FUNCTION(run);

@@ -9,10 +9,12 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "fd-util.h"
 #include "log.h"
 #include "macro.h"
 #include "maitred-process.h"
 #include "maitred.h"
+#include "spawn-util.h"
 
 struct ProcessWatch {
         pid_t pid;
@@ -27,38 +29,13 @@ void process_set_output(const char *path) {
         output_path = path;
 }
 
-static void close_all_from(int from) {
-        DIR *d;
-        struct dirent *de;
-
-        /* Mark instead of close, so the error pipe still works until exec. */
-        if (syscall(SYS_close_range, (unsigned) from, ~0U, CLOSE_RANGE_CLOEXEC) >= 0)
-                return;
-        d = opendir("/proc/self/fd");
-        if (!d)
-                return;
-        while ((de = readdir(d))) {
-                int fd = atoi(de->d_name);
-
-                if (fd >= from && fd != dirfd(d))
-                        (void) fcntl(fd, F_SETFD, FD_CLOEXEC);
-        }
-        (void) closedir(d);
-}
-
+/* Runs in the child forked by safe_fork(): signals, session and fds are already set up. */
 _noreturn_ static void child_exec(char *const *argv, char *const *envp, int errfd) {
-        sigset_t none;
         int null, out, e;
 
-        (void) sigemptyset(&none);
-        (void) sigprocmask(SIG_SETMASK, &none, NULL);
-        for (int sig = 1; sig < _NSIG; sig++)
-                if (sig != SIGKILL && sig != SIGSTOP)
-                        (void) signal(sig, SIG_DFL);
-        (void) setsid();
-
-        null = open("/dev/null", O_RDWR | O_NOCTTY);
-        out = open(output_path, O_WRONLY | O_NOCTTY);
+        /* O_CLOEXEC: dup2() makes the copies on 0-2 inheritable, the originals go with the exec. */
+        null = open("/dev/null", O_RDWR | O_NOCTTY | O_CLOEXEC);
+        out = open(output_path, O_WRONLY | O_NOCTTY | O_CLOEXEC);
         if (out < 0)
                 out = null;
         if (null >= 0)
@@ -67,7 +44,6 @@ _noreturn_ static void child_exec(char *const *argv, char *const *envp, int errf
                 (void) dup2(out, STDOUT_FILENO);
                 (void) dup2(out, STDERR_FILENO);
         }
-        close_all_from(3);
 
         execvpe(argv[0], argv, envp);
         e = errno;
@@ -76,7 +52,8 @@ _noreturn_ static void child_exec(char *const *argv, char *const *envp, int errf
 }
 
 int process_spawn(char *const *argv, char *const *envp, pid_t *ret_pid) {
-        int p[2], e = 0;
+        _cleanup_close_ int err_r = -EBADF, err_w = -EBADF;
+        int p[2], e = 0, r;
         ssize_t n;
         pid_t pid;
 
@@ -84,24 +61,22 @@ int process_spawn(char *const *argv, char *const *envp, pid_t *ret_pid) {
                 return -EINVAL;
         if (pipe2(p, O_CLOEXEC) < 0)
                 return -errno;
-        pid = fork();
-        if (pid < 0) {
-                e = -errno;
-                safe_close(p[0]);
-                safe_close(p[1]);
-                return e;
-        }
-        if (pid == 0)
-                child_exec(argv, envp, p[1]);
+        err_r = p[0];
+        err_w = p[1];
+        r = safe_fork_full(
+                NULL, FORK_RESET_SIGNALS | FORK_NEW_SESSION | FORK_CLOSE_ALL_FDS, &err_w, 1, &pid);
+        if (r < 0)
+                return r;
+        if (r == 0)
+                child_exec(argv, envp, err_w);
 
-        safe_close(p[1]);
+        err_w = safe_close(err_w);
         /* EOF means the exec succeeded (the pipe is CLOEXEC); an int is the exec's errno. */
         do
-                n = read(p[0], &e, sizeof(e));
+                n = read(err_r, &e, sizeof(e));
         while (n < 0 && errno == EINTR);
-        safe_close(p[0]);
         if (n == sizeof(e)) {
-                (void) waitpid(pid, NULL, 0);
+                (void) wait_for_terminate(pid);
                 return e > 0 ? -e : -EIO;
         }
         *ret_pid = pid;

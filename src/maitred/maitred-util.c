@@ -5,6 +5,7 @@
 #include <string.h>
 #include <sys/mount.h>
 
+#include "unaligned.h"
 #include "macro.h"
 #include "maitred-util.h"
 #include "proto-validate.h"
@@ -301,17 +302,9 @@ int mount_flags_to_string(uint64_t flags, char **ret) {
         return *ret ? 0 : -ENOMEM;
 }
 
-static uint16_t le16(const uint8_t *p) {
-        return (uint16_t) (p[0] | p[1] << 8);
-}
-
-static uint32_t le32(const uint8_t *p) {
-        return (uint32_t) p[0] | (uint32_t) p[1] << 8 | (uint32_t) p[2] << 16 | (uint32_t) p[3] << 24;
-}
-
 const char *fs_probe(const uint8_t *buf, size_t n) {
         /* Offsets from each filesystem's on-disk superblock definition. */
-        if (n >= 1082 && le16(buf + 1080) == 0xEF53)
+        if (n >= 1082 && unaligned_read_le16(buf + 1080) == 0xEF53)
                 return "ext4";
         if (n >= 65536 + 72 && memcmp(buf + 65536 + 64, "_BHRfS_M", 8) == 0)
                 return "btrfs";
@@ -321,7 +314,7 @@ const char *fs_probe(const uint8_t *buf, size_t n) {
                 return "squashfs";
         if (n >= 6 && memcmp(buf, "LUKS\xba\xbe", 6) == 0)
                 return "crypto_LUKS";
-        if (n >= 1028 && le32(buf + 1024) == 0xF2F52010)
+        if (n >= 1028 && unaligned_read_le32(buf + 1024) == 0xF2F52010)
                 return "f2fs";
         if (n >= 4096 && memcmp(buf + 4086, "SWAPSPACE2", 10) == 0)
                 return "swap";

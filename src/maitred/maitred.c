@@ -17,6 +17,7 @@
 #include "fd-util.h"
 #include "log.h"
 #include "macro.h"
+#include "main-func.h"
 #include "maitred-init.h"
 #include "maitred-service.h"
 #include "maitred-util.h"
@@ -125,15 +126,39 @@ _noreturn_ static void pid1_fatal(void) {
                         pause();
 }
 
-int main(int argc, char *argv[]) {
-        static Manager manager = { .conf_dir = MAITRED_CONF_DIR };
+/* Run by hand only: as PID 1 the kernel passes unknown command-line words to init as
+ * arguments, which are ignored. Returns 1 to go on, 0 after --help, -EUSAGE. */
+static int parse_argv(Manager *m, int argc, char *argv[]) {
         static const struct option options[] = {
                 { "help", no_argument, NULL, 'h' },
                 { "conf-dir", required_argument, NULL, 'c' },
                 {},
         };
+        int c;
+
+        opterr = 0; /* log_usage_bad_option() says it in our format */
+        while ((c = getopt_long(argc, argv, "h", options, NULL)) >= 0)
+                switch (c) {
+                case 'h':
+                        help();
+                        return 0;
+                case 'c':
+                        m->conf_dir = optarg;
+                        break;
+                default:
+                        return log_usage_bad_option(argv);
+                }
+        if (optind < argc)
+                return log_usage_error("Unexpected argument: %s", argv[optind]);
+        return 1;
+}
+
+/* As PID 1 this never returns (pid1_fatal() powers off and reaps forever); run by hand it
+ * returns like every other program's run(). */
+static int run(int argc, char *argv[]) {
+        static Manager manager = { .conf_dir = MAITRED_CONF_DIR };
         Manager *m = &manager;
-        int c, r;
+        int r;
 
         m->pid1 = getpid() == 1;
         if (m->pid1) {
@@ -143,18 +168,11 @@ int main(int argc, char *argv[]) {
         log_set_ident("maitred");
         log_parse_environment();
 
-        /* The kernel passes unknown command-line words to init as arguments: ignore them. */
-        while (!m->pid1 && (c = getopt_long(argc, argv, "h", options, NULL)) >= 0)
-                switch (c) {
-                case 'h':
-                        help();
-                        return 0;
-                case 'c':
-                        m->conf_dir = optarg;
-                        break;
-                default:
-                        return 2;
-                }
+        if (!m->pid1) {
+                r = parse_argv(m, argc, argv);
+                if (r <= 0)
+                        return r;
+        }
 
         (void) setenv("PATH", MAITRED_DEFAULT_PATH, 1);
         umask(022);
@@ -168,10 +186,10 @@ int main(int argc, char *argv[]) {
         }
         manager_read_versions(m);
         if (!m->kernel_release || !m->image_version) {
-                log_oom();
+                r = log_oom();
                 if (m->pid1)
                         pid1_fatal();
-                return 1;
+                return r;
         }
         if (m->pid1)
                 (void) init_modules(m->conf_dir, m->kernel_release);
@@ -180,13 +198,15 @@ int main(int argc, char *argv[]) {
         if (r < 0) {
                 if (m->pid1)
                         pid1_fatal();
-                return 1;
+                return r;
         }
         for (;;) {
                 r = sd_event_loop(m->event);
                 if (!m->pid1)
-                        return r < 0 ? 1 : 0;
+                        return r < 0 ? log_error_errno(r, "The event loop failed: %m") : 0;
                 log_error_errno(r, "The event loop ended (%d), this must not happen: %m", r);
                 pid1_fatal();
         }
 }
+
+DEFINE_MAIN_FUNCTION(run);

@@ -10,11 +10,10 @@
 #include <sys/types.h>
 #include <systemd/sd-event.h>
 
+#include "bistro-ports.h"
 #include "log.h"
 #include "wire.h"
 
-#define MAITRED_PORT 8888u
-#define MAITRED_READY_PORT 7777u
 #define MAITRED_CONF_DIR "/etc/bistro"
 #define MAITRED_RUN_DIR "/run/bistro"
 #define MAITRED_RPC_CONNS_MAX 16u

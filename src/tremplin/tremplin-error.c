@@ -70,7 +70,7 @@ char *error_text_sanitize(const char *s, size_t max) {
                 uint32_t cp = 0;
                 size_t len = utf8_sequence_len(p + i, n - i, &cp);
                 bool bad = len == 0 || (cp < 0x20 && cp != '\n' && cp != '\t') || (cp >= 0x7f && cp <= 0x9f);
-                size_t take = bad ? 1 : len;
+                size_t take = len ? len : 1; /* a control character goes whole */
 
                 if (o + (bad ? 1 : len) > max)
                         break;

@@ -9,7 +9,6 @@
 #include <net/if.h>
 #include <poll.h>
 #include <signal.h>
-#include <spawn.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -20,10 +19,12 @@
 #include <unistd.h>
 
 #include "fd-util.h"
+#include "fileio.h"
 #include "kmod-util.h"
 #include "log.h"
 #include "macro.h"
 #include "rtnl-util.h"
+#include "spawn-util.h"
 #include "tremplin-network.h"
 
 #define NETWORK_UPLINK "eth0"
@@ -124,67 +125,46 @@ static int addr_add(
 }
 
 static int sysctl_write(const char *path, const char *value) {
-        _cleanup_close_ int fd = open(path, O_WRONLY | O_CLOEXEC);
-
-        if (fd < 0)
-                return -errno;
-        return loop_write(fd, value, strlen(value));
+        return write_string_file(path, value, 0);
 }
 
-/* Runs nft -f - with the ruleset on stdin, with a deadline. */
+/* Runs nft -f - with the ruleset on stdin (far below a pipe's capacity), with a deadline. */
 static int nft_apply(const char *ruleset) {
-        _cleanup_close_ int in_r = -EBADF, in_w = -EBADF;
-        posix_spawn_file_actions_t fa;
         char *argv[] = { (char *) NFT_PATH, (char *) "-f", (char *) "-", NULL };
         char *envp[] = { (char *) "PATH=/usr/sbin:/usr/bin:/sbin:/bin", NULL };
-        int p[2], status, r;
-        pid_t pid;
+        _cleanup_close_ int in_r = -EBADF, in_w = -EBADF;
+        _cleanup_free_ char *out = NULL;
+        int p[2], r;
 
         if (pipe2(p, O_CLOEXEC) < 0)
-                return -errno;
+                return log_error_errno(errno, "Cannot create a pipe for nft: %m");
         in_r = p[0];
         in_w = p[1];
-
-        r = posix_spawn_file_actions_init(&fa);
-        if (r != 0)
-                return -r;
-        r = posix_spawn_file_actions_adddup2(&fa, in_r, STDIN_FILENO);
-        if (r == 0)
-                r = posix_spawn(&pid, NFT_PATH, &fa, NULL, argv, envp);
-        posix_spawn_file_actions_destroy(&fa);
-        if (r != 0)
-                return log_error_errno(r, "Cannot run " NFT_PATH ": %m");
-        in_r = safe_close(in_r);
-
-        /* the ruleset is far below the pipe's capacity: this write cannot block */
         r = loop_write(in_w, ruleset, strlen(ruleset));
-        in_w = safe_close(in_w);
         if (r < 0)
-                log_warning_errno(r, "Writing the ruleset to nft failed: %m");
+                return log_error_errno(r, "Cannot pass the ruleset to nft: %m");
+        in_w = safe_close(in_w);
 
-        for (unsigned waited_ms = 0;; waited_ms += 50) {
-                pid_t w = waitpid(pid, &status, WNOHANG);
-
-                if (w == pid)
-                        break;
-                if (w < 0 && errno != EINTR)
-                        return log_error_errno(errno, "waitpid(nft) failed: %m");
-                if (waited_ms >= NFT_TIMEOUT_SEC * 1000) {
-                        (void) kill(pid, SIGKILL);
-                        (void) waitpid(pid, &status, 0);
-                        return log_error_errno(
-                                ETIMEDOUT, "nft did not finish within %d s, killed.", NFT_TIMEOUT_SEC);
-                }
-                (void) nanosleep(&(struct timespec){ .tv_nsec = 50 * 1000 * 1000 }, NULL);
-        }
-        if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+        r = spawn_capture(
+                argv,
+                &(SpawnOptions){ .stdin_fd = in_r,
+                                 .stdout_fd = -1,
+                                 .merge_stderr = true,
+                                 .timeout = NFT_TIMEOUT_SEC * USEC_PER_SEC,
+                                 .max_output = 4096,
+                                 .envp = envp },
+                &out);
+        if (r == -ETIMEDOUT)
+                return log_error_errno(r, "nft did not finish within %d s, killed.", NFT_TIMEOUT_SEC);
+        if (r < 0)
+                return log_error_errno(r, "Cannot run " NFT_PATH ": %m");
+        if (r != 0) {
                 log_error(
-                        "nft failed (%s %d) applying the container NAT rules.",
-                        WIFEXITED(status) ? "exit status" : "signal",
-                        WIFEXITED(status) ? WEXITSTATUS(status) : WTERMSIG(status));
+                        "nft failed (exit status %d) applying the container NAT rules%s%s", r,
+                        out && out[0] ? ": " : ".", out ?: "");
                 return -EPROTO;
         }
-        return r < 0 ? r : 0;
+        return 0;
 }
 
 int network_setup(void) {

@@ -277,13 +277,14 @@ static int parse_argv(int argc, char *argv[]) {
         };
         int c;
 
+        opterr = 0; /* log_usage_bad_option() says it in our format */
         while ((c = getopt_long(argc, argv, "h", options, NULL)) >= 0)
                 switch (c) {
                 case 'h':
                         help();
                         return 0;
                 default:
-                        return -EUSAGE; /* getopt said why */
+                        return log_usage_bad_option(argv);
                 }
         if (optind < argc)
                 return log_usage_error("Unexpected argument: %s", argv[optind]);

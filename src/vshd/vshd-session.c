@@ -4,6 +4,7 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -21,6 +22,7 @@
 #include "frame.h"
 #include "log.h"
 #include "macro.h"
+#include "spawn-util.h"
 #include "vshd.h"
 #include "wire.h"
 
@@ -530,8 +532,24 @@ static int open_pty(const VshSetup *req, int *ret_master, int *ret_slave) {
         return 0;
 }
 
+int vshd_error(char **reterr_message, int r, const char *fmt, ...) {
+        va_list ap;
+        char *m = NULL;
+
+        if (!reterr_message)
+                return r;
+        va_start(ap, fmt);
+        if (vasprintf(&m, fmt, ap) < 0)
+                m = NULL;
+        va_end(ap);
+        free(*reterr_message);
+        *reterr_message = m;
+        return r;
+}
+
 /* Reads what the child reports on the error pipe: nothing (EOF) when it execed. */
-static int read_spawn_error(int fd, char *err, size_t err_size) {
+static int read_spawn_error(int fd, char **reterr_message) {
+        char err[VSHD_ERROR_MAX];
         size_t n = 0;
 
         for (;;) {
@@ -543,44 +561,39 @@ static int read_spawn_error(int fd, char *err, size_t err_size) {
                 if (r < 0 && errno == EINTR)
                         continue;
                 if (r < 0)
-                        return -errno;
-                if (r == 0) {
-                        (void) snprintf(
-                                err, err_size, "the process did not start within %d s",
+                        return vshd_error(reterr_message, -errno, "poll: %m");
+                if (r == 0)
+                        return vshd_error(
+                                reterr_message, -ETIMEDOUT, "the process did not start within %d s",
                                 SPAWN_TIMEOUT_MS / 1000);
-                        return -ETIMEDOUT;
-                }
-                k = read(fd, err + n, err_size - 1 - n);
+                k = read(fd, err + n, sizeof(err) - 1 - n);
                 if (k < 0 && errno == EINTR)
                         continue;
                 if (k <= 0)
                         break;
                 n += (size_t) k;
-                if (n >= err_size - 1)
+                if (n >= sizeof(err) - 1)
                         break;
         }
         err[n] = 0;
-        return n > 0 ? -ENOEXEC : 0;
+        return n > 0 ? vshd_error(reterr_message, -ENOEXEC, "%s", err) : 0;
 }
 
-static int spawn(Session *s, const VshSetup *req, char *err, size_t err_size) {
+static int spawn(Session *s, const VshSetup *req, char **reterr_message) {
         _cleanup_close_ int master = -EBADF, slave = -EBADF, epipe_r = -EBADF, epipe_w = -EBADF;
         int in[2] = { -EBADF, -EBADF }, out[2] = { -EBADF, -EBADF }, errp[2] = { -EBADF, -EBADF };
         VshdExec x = { .setup = req, .tty = req->tty, .in_container = req->container[0] != 0 };
         int ep[2], r;
-        pid_t pid;
+        pid_t pid = 0;
 
         if (req->tty) {
                 r = open_pty(req, &master, &slave);
-                if (r < 0) {
-                        (void) snprintf(err, err_size, "cannot allocate a pty: %s", strerror(-r));
-                        return r;
-                }
+                if (r < 0)
+                        return vshd_error(reterr_message, r, "cannot allocate a pty: %s", strerror(-r));
                 x.stdio[0] = x.stdio[1] = x.stdio[2] = slave;
         } else {
                 if (pipe2(in, O_CLOEXEC) < 0 || pipe2(out, O_CLOEXEC) < 0 || pipe2(errp, O_CLOEXEC) < 0) {
-                        r = -errno;
-                        (void) snprintf(err, err_size, "cannot create pipes: %s", strerror(errno));
+                        r = vshd_error(reterr_message, -errno, "cannot create pipes: %m");
                         goto fail_pipes;
                 }
                 /* Room for a producer to run ahead while we send (best effort). */
@@ -592,8 +605,7 @@ static int spawn(Session *s, const VshSetup *req, char *err, size_t err_size) {
                 x.stdio[2] = errp[1];
         }
         if (pipe2(ep, O_CLOEXEC) < 0) {
-                r = -errno;
-                (void) snprintf(err, err_size, "cannot create a pipe: %s", strerror(errno));
+                r = vshd_error(reterr_message, -errno, "cannot create a pipe: %m");
                 goto fail_pipes;
         }
         epipe_r = ep[0];
@@ -601,16 +613,14 @@ static int spawn(Session *s, const VshSetup *req, char *err, size_t err_size) {
         x.error_fd = epipe_w;
 
         if (x.in_container)
-                r = vshd_spawn_container(&x, &pid, err, err_size);
+                r = vshd_spawn_container(&x, &pid, reterr_message);
         else {
-                pid = fork();
-                if (pid < 0) {
-                        r = -errno;
-                        (void) snprintf(err, err_size, "fork: %s", strerror(errno));
-                } else if (pid == 0)
+                /* No flags: vshd_exec_child() sets up signals, session and fds itself. */
+                r = safe_fork(NULL, 0, &pid);
+                if (r == 0)
                         vshd_exec_child(&x);
-                else
-                        r = 0;
+                if (r < 0)
+                        (void) vshd_error(reterr_message, r, "fork: %s", strerror(-r));
         }
         epipe_w = safe_close(epipe_w);
         slave = safe_close(slave);
@@ -622,18 +632,14 @@ static int spawn(Session *s, const VshSetup *req, char *err, size_t err_size) {
                 goto fail_pipes;
 
         s->pid = pid;
-        r = read_spawn_error(epipe_r, err, err_size);
+        r = read_spawn_error(epipe_r, reterr_message);
         if (r < 0) {
-                int st;
-
-                (void) kill(pid, SIGKILL);
-                (void) waitpid(pid, &st, 0);
+                sigkill_wait(pid);
                 goto fail_pipes;
         }
         s->pidfd = (int) syscall(SYS_pidfd_open, pid, 0);
         if (s->pidfd < 0) {
-                r = -errno;
-                (void) snprintf(err, err_size, "pidfd_open: %s", strerror(errno));
+                r = vshd_error(reterr_message, -errno, "pidfd_open: %m");
                 (void) kill(pid, SIGKILL);
                 goto fail_pipes;
         }
@@ -695,7 +701,7 @@ int vshd_session_run(int fd) {
         };
         const VshSetup *req;
         FrameHeader h = {};
-        char err[VSHD_ERROR_MAX];
+        _cleanup_free_ char *err = NULL;
         int r;
 
         (void) signal(SIGPIPE, SIG_IGN);
@@ -718,11 +724,18 @@ int vshd_session_run(int fd) {
                 req->container, req->user, req->n_argv > 0 ? req->argv[0] : "login shell",
                 req->tty ? "pty" : "pipes");
 
-        r = spawn(&s, req, err, sizeof(err));
+        r = spawn(&s, req, &err);
         if (r < 0) {
-                sanitize(err);
-                log_warning("Session failed: %s", err);
-                (void) send_response(fd, h.id, 0, err);
+                if (!err)
+                        err = strdup(strerror(-r));
+                if (err) {
+                        /* The message is sent whole, within what the field may hold. */
+                        if (strlen(err) >= VSHD_ERROR_MAX)
+                                err[VSHD_ERROR_MAX - 1] = 0;
+                        sanitize(err);
+                }
+                log_warning("Session failed: %s", err ?: "out of memory");
+                (void) send_response(fd, h.id, 0, err ?: "out of memory");
                 goto finish;
         }
         r = send_response(fd, h.id, s.pid, NULL);

@@ -16,6 +16,8 @@
 #include <unistd.h>
 
 #include "log.h"
+#include "main-func.h"
+#include "spawn-util.h"
 #include "socket-util.h"
 #include "string-util.h"
 #include "vshd.h"
@@ -43,53 +45,61 @@ static void help(void) {
                VSHD_PORT);
 }
 
-int main(int argc, char *argv[]) {
+static int parse_argv(int argc, char *argv[], uint32_t *port) {
         static const struct option options[] = {
                 { "help", no_argument, NULL, 'h' },
                 { "port", required_argument, NULL, 'p' },
                 {},
         };
-        uint32_t port = VSHD_PORT;
-        int fd, c;
+        int c;
 
-        log_set_ident("vshd");
-        log_set_target(LOG_TARGET_STDERR);
-        log_parse_environment();
-
+        opterr = 0; /* log_usage_bad_option() says it in our format */
         while ((c = getopt_long(argc, argv, "h", options, NULL)) >= 0)
                 switch (c) {
                 case 'h':
                         help();
                         return 0;
                 case 'p':
-                        if (safe_atou32(optarg, &port) < 0 || port == 0) {
-                                log_error("Invalid port: %s", optarg);
-                                return 1;
-                        }
+                        if (safe_atou32(optarg, port) < 0 || *port == 0)
+                                return log_usage_error("Invalid port: %s", optarg);
                         break;
                 default:
-                        return 1;
+                        return log_usage_bad_option(argv);
                 }
+        if (optind < argc)
+                return log_usage_error("Unexpected argument: %s", argv[optind]);
+        return 1;
+}
+
+static int run(int argc, char *argv[]) {
+        uint32_t port = VSHD_PORT;
+        int fd, r;
+
+        log_set_ident("vshd");
+        log_set_target(LOG_TARGET_STDERR);
+        log_parse_environment();
+
+        r = parse_argv(argc, argv, &port);
+        if (r <= 0)
+                return r;
 
         /* Sessions dup2() onto 0-2: make sure those are taken. */
         for (int i = 0; i < 3; i++)
                 if (fcntl(i, F_GETFD) < 0 && open("/dev/null", O_RDWR) < 0)
-                        return log_error_errno(errno, "Cannot open /dev/null: %m"), 1;
+                        return log_error_errno(errno, "Cannot open /dev/null: %m");
         (void) signal(SIGPIPE, SIG_IGN);
 
         fd = vsock_listen(port, 64);
-        if (fd < 0) {
-                log_error_errno(fd, "Cannot listen on vsock port %u: %m", port);
-                return 1;
-        }
+        if (fd < 0)
+                return log_error_errno(fd, "Cannot listen on vsock port %u: %m", port);
         log_info("Listening on vsock port %u.", port);
 
         for (;;) {
                 struct pollfd p = { .fd = fd, .events = POLLIN };
                 struct sockaddr_vm sa = {};
                 socklen_t l = sizeof(sa);
-                int conn;
                 pid_t pid;
+                int conn;
 
                 reap_sessions();
                 if (poll(&p, 1, 1000) <= 0)
@@ -112,13 +122,14 @@ int main(int argc, char *argv[]) {
                         safe_close(conn);
                         continue;
                 }
-                pid = fork();
-                if (pid < 0) {
-                        log_warning_errno(errno, "fork: %m");
+                /* No flags: the session sets up its own signals (vshd_session_run()). */
+                r = safe_fork(NULL, 0, &pid);
+                if (r < 0) {
+                        log_warning_errno(r, "fork: %m");
                         safe_close(conn);
                         continue;
                 }
-                if (pid == 0) {
+                if (r == 0) {
                         safe_close(fd);
                         _exit(vshd_session_run(conn));
                 }
@@ -126,3 +137,5 @@ int main(int argc, char *argv[]) {
                 safe_close(conn);
         }
 }
+
+DEFINE_MAIN_FUNCTION(run);

@@ -12,8 +12,9 @@
 
 #include "message-type.h"
 
-#define VSHD_PORT 9001u
-#define VSHD_LXC_PATH "/mnt/stateful/lxc"
+#include "bistro-ports.h"
+
+#define VSHD_LXC_PATH STATEFUL_MOUNT "/lxc"
 #define VSHD_SETUP_TIMEOUT_MS 10000
 #define VSHD_ERROR_MAX 1024u
 
@@ -35,8 +36,11 @@ typedef struct VshdExec {
 _noreturn_ void vshd_exec_child(const VshdExec *x);
 
 /* Starts the process in the container x->setup->container. Returns 0 with *ret_pid, or a negative
- * errno with a message for the client in err. */
-int vshd_spawn_container(const VshdExec *x, pid_t *ret_pid, char *err, size_t err_size);
+ * errno with a message for the client in *reterr_message. */
+int vshd_spawn_container(const VshdExec *x, pid_t *ret_pid, char **reterr_message);
+
+/* Sets *reterr_message (when not NULL, replacing what it held) to the formatted text; returns r. */
+int vshd_error(char **reterr_message, int r, const char *fmt, ...) _printf_(3, 4);
 
 /* The frame header and protobuf prefix of a GuestMessage carrying n bytes of stream data, for
  * VSHD_DATA_FAST_MIN <= n <= PROTO_VSH_DATA_MAX: exactly the bytes frame_encode() produces before

@@ -538,3 +538,31 @@ def test_no_services_kernel_flag(fresh_vm):
     assert "bistro.no_services: not starting services." in v.console()
     assert "hello-service: started" not in v.console()
     assert v.sh_true("exit 0")
+
+
+# The guest programs run on the host by hand too: each answers --help with 0 and exits 2 (the
+# README's usage status) on an unknown option or a stray argument, before touching anything.
+GUEST_PROGRAMS = [
+    "src/maitred/maitred",
+    "src/tremplin/tremplin",
+    "src/vshd/vshd",
+    "src/container-init/bistro-init",
+]
+
+
+@pytest.mark.parametrize("program", GUEST_PROGRAMS)
+@pytest.mark.parametrize(
+    "args,status",
+    [(["--help"], 0), (["--no-such-option"], EXIT_USAGE), (["stray-argument"], EXIT_USAGE)],
+)
+def test_guest_program_exit_codes(program, args, status):
+    path = build_dir() / program
+    if not path.exists():
+        pytest.skip(f"{program} is not built")
+    r = subprocess.run([str(path), *args], capture_output=True, text=True, timeout=10)
+    assert r.returncode == status, (args, r.stdout, r.stderr)
+    if status == EXIT_USAGE:
+        # Said why, on stderr, and nothing on stdout.
+        assert r.stderr.strip() and not r.stdout, (r.stdout, r.stderr)
+    else:
+        assert "sage" in r.stdout or "vshd [--port PORT]" in r.stdout, r.stdout
