@@ -1,9 +1,11 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #include <fcntl.h>
+#include <poll.h>
 #include <stdio.h>
 #include <sys/stat.h>
 
 #include "fd-util.h"
+#include "time-util.h"
 #include "macro.h"
 
 ssize_t loop_read(int fd, void *buf, size_t n) {
@@ -122,4 +124,24 @@ int mkdir_p(const char *path, mode_t mode) {
         if (mkdir(p, mode) < 0 && errno != EEXIST)
                 return -errno;
         return 0;
+}
+
+int fd_wait_until(int fd, short events, int64_t deadline_msec) {
+        for (;;) {
+                struct pollfd p = { .fd = fd, .events = events };
+                int timeout = -1, r;
+
+                if (deadline_msec >= 0) {
+                        int64_t left = deadline_msec - (int64_t) now_msec(CLOCK_MONOTONIC);
+
+                        if (left <= 0)
+                                return -ETIMEDOUT;
+                        timeout = (int) MIN(left, (int64_t) INT32_MAX);
+                }
+                r = poll(&p, 1, timeout);
+                if (r < 0 && errno != EINTR)
+                        return -errno;
+                if (r > 0)
+                        return 0;
+        }
 }

@@ -3,12 +3,17 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <sys/types.h>
 
 /* Reads until n bytes or EOF; returns bytes read (short only at EOF) or -errno. Retries EINTR. */
 ssize_t loop_read(int fd, void *buf, size_t n);
 /* Writes all n bytes or fails with -errno. Retries EINTR; on a non-blocking fd EAGAIN is an error. */
 int loop_write(int fd, const void *buf, size_t n);
+
+/* poll()s fd for events until the monotonic deadline in milliseconds (now_msec(CLOCK_MONOTONIC)
+ * scale; negative: no deadline). 0 when ready, -ETIMEDOUT, or -errno. Retries EINTR. */
+int fd_wait_until(int fd, short events, int64_t deadline_msec);
 
 int fd_nonblock(int fd, bool nonblock);
 int fd_cloexec(int fd, bool cloexec);

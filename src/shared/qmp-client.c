@@ -11,6 +11,7 @@
 #include "fd-util.h"
 #include "log.h"
 #include "macro.h"
+#include "time-util.h"
 #include "message-type.h"
 #include "proto-validate.h"
 #include "qmp-client.h"
@@ -237,33 +238,6 @@ struct QmpClient {
         uint64_t next_id;
 };
 
-static int64_t mono_ms(void) {
-        struct timespec ts;
-
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        return (int64_t) ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-static int wait_fd(int fd, short events, int64_t deadline) {
-        for (;;) {
-                struct pollfd p = { .fd = fd, .events = events };
-                int timeout = -1, r;
-
-                if (deadline >= 0) {
-                        int64_t left = deadline - mono_ms();
-
-                        if (left <= 0)
-                                return -ETIMEDOUT;
-                        timeout = (int) MIN(left, (int64_t) INT32_MAX);
-                }
-                r = poll(&p, 1, timeout);
-                if (r < 0 && errno != EINTR)
-                        return -errno;
-                if (r > 0)
-                        return 0;
-        }
-}
-
 static int send_line(QmpClient *c, json_object *o, int64_t deadline) {
         const char *text;
         size_t len;
@@ -284,7 +258,7 @@ static int send_line(QmpClient *c, json_object *o, int64_t deadline) {
                                 continue;
                         if (errno != EAGAIN)
                                 return -errno;
-                        r = wait_fd(c->fd, POLLOUT, deadline);
+                        r = fd_wait_until(c->fd, POLLOUT, deadline);
                         if (r < 0)
                                 return r;
                         continue;
@@ -319,7 +293,7 @@ static int read_message(QmpClient *c, int64_t deadline, QmpMessage *ret) {
                                 continue;
                         if (errno != EAGAIN)
                                 return -errno;
-                        r = wait_fd(c->fd, POLLIN, deadline);
+                        r = fd_wait_until(c->fd, POLLIN, deadline);
                         if (r < 0)
                                 return r;
                         continue;
@@ -331,7 +305,7 @@ static int read_message(QmpClient *c, int64_t deadline, QmpMessage *ret) {
 }
 
 static int64_t deadline_from(int timeout_ms) {
-        return timeout_ms < 0 ? -1 : mono_ms() + timeout_ms;
+        return timeout_ms < 0 ? -1 : (int64_t) now_msec(CLOCK_MONOTONIC) + timeout_ms;
 }
 
 static char *error_text(const QmpMessage *m) {
@@ -444,7 +418,7 @@ int qmp_client_new(int fd, int timeout_ms, QmpClient **ret) {
                 int left = -1;
 
                 if (deadline >= 0)
-                        left = (int) MAX(deadline - mono_ms(), (int64_t) 0);
+                        left = (int) MAX(deadline - (int64_t) now_msec(CLOCK_MONOTONIC), (int64_t) 0);
                 r = qmp_client_execute(c, "qmp_capabilities", NULL, left, NULL, NULL);
         }
         if (r < 0) {

@@ -10,42 +10,14 @@
 #include <time.h>
 
 #include "log.h"
+#include "fd-util.h"
 #include "macro.h"
+#include "time-util.h"
 #include "message-type.h"
 #include "proto-validate.h"
 #include "wire-client.h"
 
 #define READ_CHUNK (64u * 1024u)
-
-static int64_t mono_ms(void) {
-        struct timespec ts;
-
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        return (int64_t) ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-static int wait_fd(int fd, short events, int64_t deadline) {
-        for (;;) {
-                struct pollfd p = { .fd = fd, .events = events };
-                int timeout = -1, r;
-
-                if (deadline >= 0) {
-                        int64_t left = deadline - mono_ms();
-
-                        if (left <= 0)
-                                return -ETIMEDOUT;
-                        timeout = (int) MIN(left, (int64_t) INT32_MAX);
-                }
-                r = poll(&p, 1, timeout);
-                if (r < 0) {
-                        if (errno == EINTR)
-                                continue;
-                        return -errno;
-                }
-                if (r > 0)
-                        return 0;
-        }
-}
 
 static int send_all(int fd, const uint8_t *p, size_t n, int64_t deadline) {
         while (n > 0) {
@@ -57,7 +29,7 @@ static int send_all(int fd, const uint8_t *p, size_t n, int64_t deadline) {
                                 continue;
                         if (errno != EAGAIN)
                                 return -errno;
-                        r = wait_fd(fd, POLLOUT, deadline);
+                        r = fd_wait_until(fd, POLLOUT, deadline);
                         if (r < 0)
                                 return r;
                         continue;
@@ -69,7 +41,7 @@ static int send_all(int fd, const uint8_t *p, size_t n, int64_t deadline) {
 }
 
 static int64_t deadline_from(int timeout_ms) {
-        return timeout_ms < 0 ? -1 : mono_ms() + timeout_ms;
+        return timeout_ms < 0 ? -1 : (int64_t) now_msec(CLOCK_MONOTONIC) + timeout_ms;
 }
 
 static int send_all_frame(
@@ -107,7 +79,7 @@ static int recv_frame(int fd, int64_t deadline, FrameHeader *ret_header, Protobu
                                 r = -errno;
                                 break;
                         }
-                        r = wait_fd(fd, POLLIN, deadline);
+                        r = fd_wait_until(fd, POLLIN, deadline);
                         if (r < 0)
                                 break;
                         continue;
@@ -237,7 +209,7 @@ int wire_call_sync_full(
                  * keeps sending them still gets -ETIMEDOUT. Only the optional silence bound restarts
                  * with every frame. */
                 if (idle_ms > 0) {
-                        int64_t idle_deadline = mono_ms() + idle_ms;
+                        int64_t idle_deadline = (int64_t) now_msec(CLOCK_MONOTONIC) + idle_ms;
 
                         if (frame_deadline < 0 || idle_deadline < frame_deadline)
                                 frame_deadline = idle_deadline;

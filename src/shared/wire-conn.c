@@ -14,7 +14,8 @@
 
 #define READ_CHUNK (64u * 1024u)
 
-static uint64_t now_usec(sd_event *e) {
+/* The loop's time of this iteration (cached by sd-event), not a clock read. */
+static uint64_t loop_now_usec(sd_event *e) {
         uint64_t t = 0;
 
         (void) sd_event_now(e, CLOCK_MONOTONIC, &t);
@@ -75,7 +76,7 @@ int wire_conn_new(sd_event *e, int fd, WireConn **ret) {
                 .next_id = 1,
                 .frame_usec = WIRE_FRAME_TIMEOUT_USEC_DEFAULT,
         };
-        c->last_activity = now_usec(e);
+        c->last_activity = loop_now_usec(e);
 
         r = sd_event_add_io(e, &c->io, fd, EPOLLIN, conn_io_handler, c);
         if (r < 0)
@@ -152,7 +153,7 @@ size_t wire_conn_get_write_queued(WireConn *c) {
 int wire_conn_set_timeouts(WireConn *c, uint64_t idle_usec, uint64_t frame_usec) {
         c->idle_usec = idle_usec;
         c->frame_usec = frame_usec;
-        c->last_activity = now_usec(c->event);
+        c->last_activity = loop_now_usec(c->event);
         conn_update_timer(c);
         return 0;
 }
@@ -219,7 +220,7 @@ static void conn_update_timer(WireConn *c) {
 
 static int conn_timer_handler(sd_event_source *s, uint64_t usec, void *userdata) {
         WireConn *c = userdata;
-        uint64_t now = now_usec(c->event);
+        uint64_t now = loop_now_usec(c->event);
 
         if ((c->idle_usec > 0 && c->n_calls == 0 && now >= c->last_activity + c->idle_usec) ||
             (c->frame_usec > 0 && frame_decoder_busy(&c->decoder) &&
@@ -298,7 +299,7 @@ static int conn_read(WireConn *c) {
                 return 0;
         }
 
-        c->last_activity = now_usec(c->event);
+        c->last_activity = loop_now_usec(c->event);
         while ((size_t) n > off && !c->closed) {
                 bool was_busy = frame_decoder_busy(&c->decoder);
                 Frame f = {};
@@ -340,7 +341,7 @@ static int conn_flush(WireConn *c) {
                         c->wq_bytes = 0;
                         break;
                 }
-                c->last_activity = now_usec(c->event);
+                c->last_activity = loop_now_usec(c->event);
                 b->offset += (size_t) n;
                 c->wq_bytes -= (size_t) n;
                 if (b->offset < b->size)
