@@ -1,4 +1,5 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include <stdarg.h>
 #include <ctype.h>
 #include <errno.h>
 #include <limits.h>
@@ -170,4 +171,20 @@ void format_bytes(uint64_t b, char *buf, size_t size) {
                 u++;
         }
         (void) snprintf(buf, size, u ? "%.1f %s" : "%.0f %s", v, units[u]);
+}
+
+int set_error_message(char **reterr_message, int r, const char *fmt, ...) {
+        va_list ap;
+        char *m = NULL;
+
+        if (!reterr_message)
+                return r;
+        va_start(ap, fmt);
+        errno = r < 0 ? -r : r;
+        if (vasprintf(&m, fmt, ap) < 0)
+                m = NULL;
+        va_end(ap);
+        free(*reterr_message);
+        *reterr_message = m;
+        return r;
 }

@@ -5,6 +5,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "macro.h"
+
 /* Strict number parsers: the whole string must be a number in range; no sign for unsigned,
  * no leading space, no trailing junk. Return 0 or -EINVAL/-ERANGE; *ret is written only on success. */
 int safe_atou64(const char *s, uint64_t *ret);
@@ -29,3 +31,8 @@ bool startswith(const char *s, const char *prefix);
 
 /* "512 B", "1.5 MiB": b in binary units, one decimal past bytes. */
 void format_bytes(uint64_t b, char *buf, size_t size);
+
+/* The one way to hand back an error message: replaces *reterr_message (when reterr_message is not NULL)
+ * with the formatted text ("%m" is strerror(-r)) and returns r. Out of memory, the message is dropped
+ * (the errno still tells what failed), never a wrong one left in place. */
+int set_error_message(char **reterr_message, int r, const char *fmt, ...) _printf_(3, 4);

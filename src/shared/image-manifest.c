@@ -11,22 +11,6 @@
 #include "macro.h"
 #include "string-util.h"
 
-int image_set_error(char **reterr_message, int r, const char *fmt, ...) {
-        va_list ap;
-
-        if (reterr_message) {
-                char *s = NULL;
-
-                va_start(ap, fmt);
-                if (vasprintf(&s, fmt, ap) < 0)
-                        s = NULL;
-                va_end(ap);
-                free(*reterr_message);
-                *reterr_message = s;
-        }
-        return r;
-}
-
 int image_unhex(const char *s, size_t len, uint8_t *ret, size_t size) {
         if (len != 2 * size)
                 return -EINVAL;
@@ -195,12 +179,12 @@ int image_manifest_parse(const char *data, size_t size, ImageManifest *ret, char
         if (!data || !ret)
                 return -EINVAL;
         if (size > IMAGE_MANIFEST_MAX)
-                return image_set_error(
+                return set_error_message(
                         reterr_message, -EFBIG, "manifest: larger than %d bytes", IMAGE_MANIFEST_MAX);
         if (size == 0)
-                return image_set_error(reterr_message, -EBADMSG, "manifest: truncated (empty)");
+                return set_error_message(reterr_message, -EBADMSG, "manifest: truncated (empty)");
         if (data[size - 1] != '\n')
-                return image_set_error(
+                return set_error_message(
                         reterr_message, -EBADMSG, "manifest: truncated (last line has no newline)");
 
         while (pos < size) {
@@ -214,54 +198,54 @@ int image_manifest_parse(const char *data, size_t size, ImageManifest *ret, char
                 pos += len + 1;
                 for (size_t i = 0; i < len; i++)
                         if ((unsigned char) l[i] < 0x20 || (unsigned char) l[i] > 0x7e)
-                                return image_set_error(
+                                return set_error_message(
                                         reterr_message, -EBADMSG,
                                         "manifest: line %u: control or non-ASCII character", line);
                 sp = memchr(l, ' ', len);
                 if (!sp)
-                        return image_set_error(
+                        return set_error_message(
                                 reterr_message, -EBADMSG, "manifest: line %u: expected 'key value'", line);
                 klen = (size_t) (sp - l);
                 for (k = 0; k < _K_MAX; k++)
                         if (strlen(keys[k]) == klen && memcmp(keys[k], l, klen) == 0)
                                 break;
                 if (k == _K_MAX)
-                        return image_set_error(
+                        return set_error_message(
                                 reterr_message, -EBADMSG, "manifest: line %u: unknown key '%.*s'", line,
                                 (int) MIN(klen, (size_t) 32), l);
                 if (seen[k])
-                        return image_set_error(
+                        return set_error_message(
                                 reterr_message, -EBADMSG, "manifest: line %u: duplicate key '%s'", line,
                                 keys[k]);
                 seen[k] = true;
                 if (k != K_FORMAT && !seen[K_FORMAT])
-                        return image_set_error(
+                        return set_error_message(
                                 reterr_message, -EBADMSG, "manifest: line %u: 'format' must come first",
                                 line);
                 r = parse_value(&m, k, sp + 1, len - klen - 1);
                 if (r == -EPROTONOSUPPORT)
-                        return image_set_error(
+                        return set_error_message(
                                 reterr_message, r, "manifest: line %u: unsupported %s '%.*s'", line, keys[k],
                                 (int) MIN(len - klen - 1, (size_t) 32), sp + 1);
                 if (r < 0)
-                        return image_set_error(
+                        return set_error_message(
                                 reterr_message, -EBADMSG, "manifest: line %u: invalid value for '%s'", line,
                                 keys[k]);
         }
         for (int k = 0; k < _K_MAX; k++)
                 if (!seen[k])
-                        return image_set_error(
+                        return set_error_message(
                                 reterr_message, -EBADMSG, "manifest: truncated or incomplete (no '%s' line)",
                                 keys[k]);
 
         /* The verity layout must describe the file: data blocks, then the hash tree right after. */
         if (m.verity_hash_offset != m.verity_data_blocks * m.verity_block_size)
-                return image_set_error(
+                return set_error_message(
                         reterr_message, -EBADMSG,
                         "manifest: verity_hash_offset is not verity_data_blocks * %" PRIu32,
                         m.verity_block_size);
         if (m.rootfs_size <= m.verity_hash_offset)
-                return image_set_error(
+                return set_error_message(
                         reterr_message, -EBADMSG, "manifest: rootfs_size leaves no room for the hash tree");
 
         *ret = m;
@@ -333,7 +317,7 @@ int image_key_parse(const char *data, size_t size, ImageKey *ret, char **reterr_
         if (!data || !ret)
                 return -EINVAL;
         if (parse_key_line(data, size, "ed25519", 0, NULL, pk, sizeof(pk)) < 0)
-                return image_set_error(
+                return set_error_message(
                         reterr_message, -EBADMSG,
                         "not an Ed25519 public key line ('ed25519 <64 hex digits>')");
         return image_key_from_public(pk, ret);
@@ -356,14 +340,14 @@ int image_signature_parse(const char *data, size_t size, ImageSignature *ret, ch
         if (!data || !ret)
                 return -EINVAL;
         if (size > IMAGE_SIGNATURE_MAX)
-                return image_set_error(
+                return set_error_message(
                         reterr_message, -EFBIG, "manifest.sig: larger than %d bytes", IMAGE_SIGNATURE_MAX);
         if (size == 0 || data[size - 1] != '\n')
-                return image_set_error(reterr_message, -EBADMSG, "manifest.sig: truncated");
+                return set_error_message(reterr_message, -EBADMSG, "manifest.sig: truncated");
         if (parse_key_line(
                     data, size, "ed25519", IMAGE_KEY_ID_LEN, ret->key_id, ret->signature,
                     sizeof(ret->signature)) < 0)
-                return image_set_error(
+                return set_error_message(
                         reterr_message, -EBADMSG,
                         "manifest.sig: malformed (expected 'ed25519 <key id> <signature>')");
         return 0;

@@ -18,6 +18,7 @@
 #include <stdint.h>
 
 #include "macro.h"
+#include "string-util.h"
 
 #define IMAGE_MANIFEST_MAX 4096
 #define IMAGE_SIGNATURE_MAX 256
@@ -67,6 +68,4 @@ int image_signature_format(const ImageSignature *sig, char **ret);
 
 /* Lowercase hex, exactly 2*size digits; returns -EINVAL otherwise. */
 int image_unhex(const char *s, size_t len, uint8_t *ret, size_t size);
-/* Replaces *reterr_message (when reterr_message is not NULL) with the formatted message; returns r. */
-int image_set_error(char **reterr_message, int r, const char *fmt, ...) _printf_(3, 4);
 void image_hex(const uint8_t *data, size_t size, char *ret);

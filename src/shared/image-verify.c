@@ -47,18 +47,18 @@ static int read_small(
 
         fd = open_regular(dirfd, name, &st);
         if (fd < 0)
-                return image_set_error(reterr_message, fd, "%s: cannot open: %s", name, why(fd));
+                return set_error_message(reterr_message, fd, "%s: cannot open: %s", name, why(fd));
         if ((uint64_t) st.st_size > max)
-                return image_set_error(reterr_message, -EFBIG, "%s: larger than %zu bytes", name, max);
+                return set_error_message(reterr_message, -EFBIG, "%s: larger than %zu bytes", name, max);
         buf = malloc(max + 1);
         if (!buf)
                 return -ENOMEM;
         n = loop_read(fd, buf, max + 1);
         if (n < 0)
-                return image_set_error(
+                return set_error_message(
                         reterr_message, (int) n, "%s: read error: %s", name, strerror((int) -n));
         if ((size_t) n > max)
-                return image_set_error(reterr_message, -EFBIG, "%s: larger than %zu bytes", name, max);
+                return set_error_message(reterr_message, -EFBIG, "%s: larger than %zu bytes", name, max);
         buf[n] = 0;
         *ret = TAKE_PTR(buf);
         *ret_size = (size_t) n;
@@ -80,34 +80,34 @@ static int hash_file(
 
         fd = open_regular(dirfd, name, &st);
         if (fd < 0)
-                return image_set_error(reterr_message, fd, "%s: cannot open: %s", name, why(fd));
+                return set_error_message(reterr_message, fd, "%s: cannot open: %s", name, why(fd));
         if (want_size && (uint64_t) st.st_size != *want_size)
-                return image_set_error(
+                return set_error_message(
                         reterr_message, -EBADMSG, "%s: size %" PRIu64 " bytes, manifest says %" PRIu64, name,
                         (uint64_t) st.st_size, *want_size);
         if ((uint64_t) st.st_size > max)
-                return image_set_error(
+                return set_error_message(
                         reterr_message, -EFBIG, "%s: larger than %" PRIu64 " bytes", name, max);
         crypto_hash_sha256_init(&h);
         for (;;) {
                 ssize_t n = loop_read(fd, buf, sizeof(buf));
 
                 if (n < 0)
-                        return image_set_error(
+                        return set_error_message(
                                 reterr_message, (int) n, "%s: read error: %s", name, strerror((int) -n));
                 if (n == 0)
                         break;
                 total += (uint64_t) n;
                 if (total > max)
-                        return image_set_error(
+                        return set_error_message(
                                 reterr_message, -EFBIG, "%s: larger than %" PRIu64 " bytes", name, max);
                 crypto_hash_sha256_update(&h, buf, (unsigned long long) n);
         }
         if (want_size && total != *want_size)
-                return image_set_error(reterr_message, -EBADMSG, "%s: size changed while reading", name);
+                return set_error_message(reterr_message, -EBADMSG, "%s: size changed while reading", name);
         crypto_hash_sha256_final(&h, digest);
         if (sodium_memcmp(digest, want, 32) != 0)
-                return image_set_error(reterr_message, -EBADMSG, "%s: sha256 mismatch", name);
+                return set_error_message(reterr_message, -EBADMSG, "%s: sha256 mismatch", name);
         return 0;
 }
 
@@ -136,13 +136,13 @@ int image_key_load(const char *path, ImageKey *ret, char **reterr_message) {
                 return -EINVAL;
         r = sodium_ready();
         if (r < 0)
-                return image_set_error(reterr_message, r, "libsodium failed to initialize");
+                return set_error_message(reterr_message, r, "libsodium failed to initialize");
         r = read_small(AT_FDCWD, path, IMAGE_KEY_FILE_MAX, &data, &size, reterr_message);
         if (r < 0)
                 return r;
         r = image_key_parse(data, size, ret, &err);
         if (r < 0)
-                return image_set_error(reterr_message, r, "%s: %s", path, err ? err : "bad key");
+                return set_error_message(reterr_message, r, "%s: %s", path, err ? err : "bad key");
         return 0;
 }
 
@@ -161,7 +161,7 @@ int image_keys_load_dir(const char *dir, ImageKey **ret, size_t *ret_n, char **r
                         *ret_n = 0;
                         return 0;
                 }
-                return image_set_error(reterr_message, -errno, "%s: %m", dir);
+                return set_error_message(reterr_message, -errno, "%s: %m", dir);
         }
         keys = calloc(IMAGE_TRUSTED_KEYS_MAX, sizeof(ImageKey));
         if (!keys)
@@ -174,7 +174,7 @@ int image_keys_load_dir(const char *dir, ImageKey **ret, size_t *ret_n, char **r
                         _cleanup_free_ char *p = NULL;
 
                         if (n >= IMAGE_TRUSTED_KEYS_MAX)
-                                r = image_set_error(
+                                r = set_error_message(
                                         reterr_message, -E2BIG, "%s: more than %d keys", dir,
                                         IMAGE_TRUSTED_KEYS_MAX);
                         else if (!(p = path_join(dir, d)))
@@ -221,7 +221,7 @@ int image_secret_key_generate(const char *secret_path, const char *public_path, 
                 return -EINVAL;
         r = sodium_ready();
         if (r < 0)
-                return image_set_error(reterr_message, r, "libsodium failed to initialize");
+                return set_error_message(reterr_message, r, "libsodium failed to initialize");
         crypto_sign_keypair(pk, sk);
         crypto_sign_ed25519_sk_to_seed(seed, sk);
         image_hex(seed, sizeof(seed), hex);
@@ -232,7 +232,7 @@ int image_secret_key_generate(const char *secret_path, const char *public_path, 
         sodium_memzero(seed, sizeof(seed));
         sodium_memzero(sk, sizeof(sk));
         if (r < 0)
-                return image_set_error(
+                return set_error_message(
                         reterr_message, r, "%s: cannot create: %s", secret_path, strerror(-r));
         image_key_from_public(pk, &key);
         r = image_key_format(&key, &pub);
@@ -240,7 +240,8 @@ int image_secret_key_generate(const char *secret_path, const char *public_path, 
                 return r;
         r = write_new_file(public_path, pub, 0644, false);
         if (r < 0)
-                return image_set_error(reterr_message, r, "%s: cannot write: %s", public_path, strerror(-r));
+                return set_error_message(
+                        reterr_message, r, "%s: cannot write: %s", public_path, strerror(-r));
         return 0;
 }
 
@@ -256,11 +257,11 @@ int image_secret_key_load(
                 return -EINVAL;
         r = sodium_ready();
         if (r < 0)
-                return image_set_error(reterr_message, r, "libsodium failed to initialize");
+                return set_error_message(reterr_message, r, "libsodium failed to initialize");
         if (stat(path, &st) < 0)
-                return image_set_error(reterr_message, -errno, "%s: %m", path);
+                return set_error_message(reterr_message, -errno, "%s: %m", path);
         if (st.st_mode & 0077)
-                return image_set_error(
+                return set_error_message(
                         reterr_message, -EPERM, "%s: secret key is accessible by others (chmod 600)", path);
         r = read_small(AT_FDCWD, path, IMAGE_KEY_FILE_MAX, &data, &size, reterr_message);
         if (r < 0)
@@ -268,7 +269,7 @@ int image_secret_key_load(
         if (size != strlen("ed25519-secret ") + 64 + 1 || !startswith(data, "ed25519-secret ") ||
             data[size - 1] != '\n' || image_unhex(data + 15, 64, seed, sizeof(seed)) < 0) {
                 sodium_memzero(data, size);
-                return image_set_error(
+                return set_error_message(
                         reterr_message, -EBADMSG,
                         "%s: not an Ed25519 secret key ('ed25519-secret <64 hex>')", path);
         }
@@ -308,10 +309,10 @@ int image_verify(
                 return -EINVAL;
         r = sodium_ready();
         if (r < 0)
-                return image_set_error(reterr_message, r, "libsodium failed to initialize");
+                return set_error_message(reterr_message, r, "libsodium failed to initialize");
         dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
         if (dfd < 0)
-                return image_set_error(reterr_message, -errno, "%s: %m", dir);
+                return set_error_message(reterr_message, -errno, "%s: %m", dir);
 
         r = read_small(dfd, "manifest", IMAGE_MANIFEST_MAX, &manifest, &msize, reterr_message);
         if (r < 0)
@@ -327,7 +328,7 @@ int image_verify(
         if (r < 0)
                 return r;
         if (n_keys == 0)
-                return image_set_error(
+                return set_error_message(
                         reterr_message, -ENOKEY, "manifest: no trusted image keys (signed by key %s)",
                         sig.key_id);
         for (size_t i = 0; i < n_keys; i++)
@@ -336,13 +337,13 @@ int image_verify(
                         break;
                 }
         if (!key)
-                return image_set_error(
+                return set_error_message(
                         reterr_message, -EKEYREJECTED,
                         "manifest: signed by key %s, which is not trusted (trusted: %s%s)", sig.key_id,
                         keys[0].id, n_keys > 1 ? ", ..." : "");
         if (crypto_sign_verify_detached(
                     sig.signature, (const unsigned char *) manifest, msize, key->public_key) != 0)
-                return image_set_error(
+                return set_error_message(
                         reterr_message, -EKEYREJECTED,
                         "manifest: signature does not verify with trusted key %s", key->id);
 

@@ -101,7 +101,7 @@ static struct lxc_container *container_open(const char *name) {
 }
 
 static int no_container(char **reterr_message, const char *name) {
-        return tremplin_error(reterr_message, -ENOENT, "no container '%s'", name);
+        return set_error_message(reterr_message, -ENOENT, "no container '%s'", name);
 }
 
 int container_get_info(const char *name, Bistro__Tremplin__ContainerInfo *info, char **reterr_message) {
@@ -131,7 +131,7 @@ int container_list(Bistro__Tremplin__ContainerInfo ***ret, size_t *ret_n, char *
                         *ret_n = 0;
                         return 0;
                 }
-                return tremplin_error(reterr_message, -errno, "cannot read %s: %m", LXC_PATH);
+                return set_error_message(reterr_message, -errno, "cannot read %s: %m", LXC_PATH);
         }
         l = new0(Bistro__Tremplin__ContainerInfo *, CONTAINERS_MAX + 1);
         if (!l)
@@ -290,17 +290,17 @@ static int start_stopped(
         if (dfd >= 0)
                 rootfs = openat(dfd, "rootfs", O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
         if (rootfs < 0)
-                return tremplin_error(reterr_message, -errno, "container '%s' has no rootfs: %m", name);
+                return set_error_message(reterr_message, -errno, "container '%s' has no rootfs: %m", name);
         r = token_write(name, req->token, slot_id_base(m->slot));
         if (r < 0)
-                return tremplin_error(reterr_message, r, "cannot write the token: %s", strerror(-r));
+                return set_error_message(reterr_message, r, "cannot write the token: %s", strerror(-r));
         (void) network_setup();
         r = network_write_resolv_conf(rootfs);
         if (r < 0)
                 log_warning_errno(r, "Cannot write resolv.conf of '%s', continuing: %m", name);
         r = write_lxc_config(dir, dir, name, m, rootfs);
         if (r < 0)
-                return tremplin_error(
+                return set_error_message(
                         reterr_message, r, "cannot write the container config: %s", strerror(-r));
         (void) mkdir_p(LXC_LOG_DIR, 0700);
         (void) snprintf(logpath, sizeof(logpath), LXC_LOG_DIR "/%s.log", name);
@@ -309,7 +309,7 @@ static int start_stopped(
 
         c = container_open(name);
         if (!c)
-                return tremplin_error(reterr_message, -EIO, "liblxc cannot load container '%s'", name);
+                return set_error_message(reterr_message, -EIO, "liblxc cannot load container '%s'", name);
         c->want_daemonize(c, true);
         c->want_close_all_fds(c, true);
         log_info("Starting container '%s' (slot %u).", name, m->slot);
@@ -319,7 +319,7 @@ static int start_stopped(
                 log_error("Container '%s' failed to start: %s", name, tail ?: "no LXC log");
                 if (c->is_running(c))
                         (void) c->stop(c);
-                return tremplin_error(
+                return set_error_message(
                         reterr_message, -EIO, "container '%s' failed to start:\n%s", name,
                         tail ?: "(LXC logged nothing; see the VM log)");
         }
@@ -346,7 +346,7 @@ int container_start(
                 return no_container(reterr_message, name);
         c = container_open(name);
         if (!c)
-                return tremplin_error(reterr_message, -EIO, "liblxc cannot load container '%s'", name);
+                return set_error_message(reterr_message, -EIO, "liblxc cannot load container '%s'", name);
         if (!c->is_running(c)) {
                 lxc_container_putp(&c);
                 r = start_stopped(req, &m, &c, reterr_message);
@@ -383,7 +383,7 @@ int container_stop(const char *name, bool force, char **reterr_message) {
                 return no_container(reterr_message, name);
         c = container_open(name);
         if (!c)
-                return tremplin_error(reterr_message, -EIO, "liblxc cannot load container '%s'", name);
+                return set_error_message(reterr_message, -EIO, "liblxc cannot load container '%s'", name);
         if (!c->is_running(c))
                 return 0;
         log_info("Stopping container '%s'%s.", name, force ? " (force)" : "");
@@ -395,7 +395,7 @@ int container_stop(const char *name, bool force, char **reterr_message) {
                 ok = c->stop(c);
         }
         if (!ok && c->is_running(c))
-                return tremplin_error(reterr_message, -EIO, "cannot stop container '%s'", name);
+                return set_error_message(reterr_message, -EIO, "cannot stop container '%s'", name);
         (void) sync();
         log_info("Container '%s' stopped.", name);
         return 0;
@@ -414,19 +414,20 @@ int container_delete(const char *name, char **reterr_message) {
                 return no_container(reterr_message, name);
         lock = lock_lxc();
         if (lock < 0)
-                return tremplin_error(reterr_message, lock, "cannot lock %s: %s", LXC_PATH, strerror(-lock));
+                return set_error_message(
+                        reterr_message, lock, "cannot lock %s: %s", LXC_PATH, strerror(-lock));
         {
                 _cleanup_lxc_container_put_ struct lxc_container *c = container_open(name);
 
                 if (c && c->is_running(c))
-                        return tremplin_error(
+                        return set_error_message(
                                 reterr_message, -EBUSY, "container '%s' is running; stop it first", name);
         }
         (void) snprintf(dir, sizeof(dir), LXC_PATH "/%s", name);
         (void) snprintf(delname, sizeof(delname), ".del-%s", name);
         (void) snprintf(del, sizeof(del), LXC_PATH "/%s", delname);
         if (rename(dir, del) < 0)
-                return tremplin_error(reterr_message, -errno, "cannot delete '%s': %m", name);
+                return set_error_message(reterr_message, -errno, "cannot delete '%s': %m", name);
         dfd = open(del, O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
         if (dfd >= 0 && flock(dfd, LOCK_EX) < 0)
                 log_debug_errno(errno, "Cannot lock %s: %m", del);

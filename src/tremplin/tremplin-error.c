@@ -7,21 +7,6 @@
 
 #include "tremplin-error.h"
 
-int tremplin_error(char **reterr_message, int r, const char *fmt, ...) {
-        va_list ap;
-        char *s = NULL;
-
-        if (!reterr_message)
-                return r;
-        va_start(ap, fmt);
-        if (vasprintf(&s, fmt, ap) < 0)
-                s = NULL;
-        va_end(ap);
-        free(*reterr_message);
-        *reterr_message = s;
-        return r;
-}
-
 /* Length of the valid UTF-8 sequence at s (n bytes left), 0 if it is not one: no overlong forms,
  * no surrogates, nothing above U+10FFFF. */
 static size_t utf8_sequence_len(const unsigned char *s, size_t n, uint32_t *ret_cp) {

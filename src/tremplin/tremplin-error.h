@@ -8,13 +8,10 @@
 #include <stddef.h>
 
 #include "macro.h"
+#include "string-util.h"
 
 /* What an ErrorReply message may hold (PROTO_ERROR_MESSAGE_MAX). */
 #define ERROR_TEXT_MAX 4096u
-
-/* Sets *reterr_message (when not NULL, replacing what it held) to the formatted text and returns r.
- * Out of memory, the message is dropped: the errno still travels. */
-int tremplin_error(char **reterr_message, int r, const char *fmt, ...) _printf_(3, 4);
 
 /* A copy of s fit for an ErrorReply: valid UTF-8 of at most max bytes, cut on a character
  * boundary; invalid UTF-8 bytes, C0 controls but '\n' and '\t', DEL and C1 controls (U+0080..U+009F)

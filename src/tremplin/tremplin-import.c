@@ -71,24 +71,24 @@ static int receive_image(
                 uint64_t now = now_msec(CLOCK_MONOTONIC);
 
                 if (now >= deadline)
-                        return tremplin_error(
+                        return set_error_message(
                                 reterr_message, -ETIMEDOUT, "the image did not arrive in time");
                 r = wire_recv_sync(fd, (int) MIN(deadline - now, (uint64_t) CHUNK_TIMEOUT_MS), &h, &msg);
                 if (r < 0)
-                        return tremplin_error(reterr_message, r, "receiving the image: %s", strerror(-r));
+                        return set_error_message(reterr_message, r, "receiving the image: %s", strerror(-r));
                 if (h.type != BISTRO__MESSAGE_TYPE__TREMPLIN_IMAGE_CHUNK || h.id != req_id)
-                        return tremplin_error(
+                        return set_error_message(
                                 reterr_message, -EBADMSG, "unexpected frame in the image stream");
                 chunk = (const Bistro__Tremplin__ImageChunk *) msg;
                 got += chunk->data.len;
                 if (got > bound)
-                        return tremplin_error(
+                        return set_error_message(
                                 reterr_message, -EFBIG, "the image is larger than announced (%llu bytes)",
                                 (unsigned long long) announced);
                 if (chunk->data.len > 0) {
                         r = tar_extract_feed(t, chunk->data.data, chunk->data.len);
                         if (r < 0)
-                                return tremplin_error(
+                                return set_error_message(
                                         reterr_message, r, "bad image: %s", tar_extract_error(t));
                 }
                 if (chunk->eof)
@@ -96,7 +96,7 @@ static int receive_image(
         }
         r = tar_extract_finish(t);
         if (r < 0)
-                return tremplin_error(reterr_message, r, "bad image: %s", tar_extract_error(t));
+                return set_error_message(reterr_message, r, "bad image: %s", tar_extract_error(t));
         *ret_bytes = got;
         return 0;
 }
@@ -126,49 +126,53 @@ int container_create(
         containers_cleanup_leftovers();
         lock = lock_lxc();
         if (lock < 0)
-                return tremplin_error(reterr_message, lock, "cannot lock %s: %s", LXC_PATH, strerror(-lock));
+                return set_error_message(
+                        reterr_message, lock, "cannot lock %s: %s", LXC_PATH, strerror(-lock));
         if (lstat(final, &st) >= 0)
-                return tremplin_error(reterr_message, -EEXIST, "container '%s' exists already", req->name);
+                return set_error_message(
+                        reterr_message, -EEXIST, "container '%s' exists already", req->name);
         if (lstat(newdir, &st) >= 0)
-                return tremplin_error(reterr_message, -EBUSY, "container '%s' is being created", req->name);
+                return set_error_message(
+                        reterr_message, -EBUSY, "container '%s' is being created", req->name);
         m.slot = pick_slot();
         if (m.slot == 0)
-                return tremplin_error(
+                return set_error_message(
                         reterr_message, -ENOSPC, "too many containers (at most %u)", CONTAINERS_MAX);
         if (mkdir(newdir, 0711) < 0)
-                return tremplin_error(reterr_message, -errno, "cannot create %s: %m", newdir);
+                return set_error_message(reterr_message, -errno, "cannot create %s: %m", newdir);
         /* Held until the worker ends: the leftover cleanup leaves a create in progress alone. */
         dfd = open(newdir, O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
         if (dfd < 0 || flock(dfd, LOCK_EX) < 0) {
-                r = tremplin_error(reterr_message, -errno, "cannot open %s: %m", newdir);
+                r = set_error_message(reterr_message, -errno, "cannot open %s: %m", newdir);
                 lock = safe_close(lock);
                 goto fail;
         }
         r = meta_write(newdir, &m);
         lock = safe_close(lock);
         if (r < 0) {
-                tremplin_error(reterr_message, r, "cannot write %s/" META_FILE ": %s", newdir, strerror(-r));
+                set_error_message(
+                        reterr_message, r, "cannot write %s/" META_FILE ": %s", newdir, strerror(-r));
                 goto fail;
         }
         r = subvol_create(dfd, "rootfs");
         if (r < 0) {
-                tremplin_error(reterr_message, r, "cannot create the rootfs subvolume: %s", strerror(-r));
+                set_error_message(reterr_message, r, "cannot create the rootfs subvolume: %s", strerror(-r));
                 goto fail;
         }
         rootfs = openat(dfd, "rootfs", O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
         if (rootfs < 0) {
-                r = tremplin_error(reterr_message, -errno, "cannot open the rootfs: %m");
+                r = set_error_message(reterr_message, -errno, "cannot open the rootfs: %m");
                 goto fail;
         }
         /* The container's root owns its /. */
         if (fchown(rootfs, slot_id_base(m.slot), slot_id_base(m.slot)) < 0) {
-                r = tremplin_error(reterr_message, -errno, "cannot chown the rootfs: %m");
+                r = set_error_message(reterr_message, -errno, "cannot chown the rootfs: %m");
                 goto fail;
         }
         r = tar_extract_new(
                 rootfs, &(TarExtractOptions){ .id_shift = slot_id_base(m.slot), .id_count = ID_COUNT }, &t);
         if (r < 0) {
-                tremplin_error(reterr_message, r, "cannot start the extractor: %s", strerror(-r));
+                set_error_message(reterr_message, r, "cannot start the extractor: %s", strerror(-r));
                 goto fail;
         }
 
@@ -182,7 +186,7 @@ int container_create(
                 goto fail;
         r = write_lxc_config(newdir, final, req->name, &m, rootfs);
         if (r < 0) {
-                tremplin_error(reterr_message, r, "cannot write the container config: %s", strerror(-r));
+                set_error_message(reterr_message, r, "cannot write the container config: %s", strerror(-r));
                 goto fail;
         }
         (void) syncfs(dfd);
@@ -190,7 +194,8 @@ int container_create(
         lock = lock_lxc();
         if (lock < 0 || rename(newdir, final) < 0) {
                 r = lock < 0 ? lock : -errno;
-                tremplin_error(reterr_message, r, "cannot move the container into place: %s", strerror(-r));
+                set_error_message(
+                        reterr_message, r, "cannot move the container into place: %s", strerror(-r));
                 goto fail;
         }
         lfd = open(LXC_PATH, O_RDONLY | O_DIRECTORY | O_CLOEXEC);

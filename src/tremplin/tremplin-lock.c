@@ -15,7 +15,7 @@ int check_stateful(char **reterr_message) {
         struct statfs sf;
 
         if (statfs(STATEFUL_MOUNT, &sf) < 0 || sf.f_type != BTRFS_SUPER_MAGIC)
-                return tremplin_error(
+                return set_error_message(
                         reterr_message, -ENOMEDIUM,
                         "the VM's stateful disk is not mounted at " STATEFUL_MOUNT);
         return 0;

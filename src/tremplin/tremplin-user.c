@@ -343,7 +343,7 @@ int container_ensure_user(
         int p[2], r;
 
         if (pipe2(p, O_CLOEXEC) < 0)
-                return tremplin_error(reterr_message, -errno, "cannot create a pipe: %m");
+                return set_error_message(reterr_message, -errno, "cannot create a pipe: %m");
         msg_r = p[0];
         msg_w = p[1];
         a.msg_fd = msg_w;
@@ -353,7 +353,7 @@ int container_ensure_user(
         r = c->attach(c, setup_child, &a, &opts, &pid);
         msg_w = safe_close(msg_w);
         if (r < 0 || pid <= 0)
-                return tremplin_error(
+                return set_error_message(
                         reterr_message, -EIO, "cannot attach to the container to set up user %s", user);
         r = wait_for_terminate_timeout(pid, USER_SETUP_TIMEOUT_USEC);
         /* Every writer is gone now: this read cannot block for long. */
@@ -361,21 +361,21 @@ int container_ensure_user(
         n = loop_read(msg_r, msg, sizeof(msg) - 1);
         msg[n > 0 ? (size_t) n : 0] = 0;
         if (r == -ETIMEDOUT)
-                return tremplin_error(
+                return set_error_message(
                         reterr_message, r, "setting up user %s did not finish within %llu s", user,
                         (unsigned long long) (USER_SETUP_TIMEOUT_USEC / USEC_PER_SEC));
         if (r < 0)
-                return tremplin_error(
+                return set_error_message(
                         reterr_message, r, "waiting for the user setup failed: %s", strerror(-r));
         if (r == 0 || r == EXIT_USER_CREATED) {
                 *ret_created = r == EXIT_USER_CREATED;
                 return 0;
         }
         if (r == EXIT_USER_SYSTEM)
-                return tremplin_error(
+                return set_error_message(
                         reterr_message, -EEXIST, "%s; pick another user name",
                         msg[0] ? msg : "the user is a system account");
-        return tremplin_error(
+        return set_error_message(
                 reterr_message, -EIO, "setting up user %s failed: %s", user,
                 msg[0] ? msg : "no reason given (see the VM log)");
 }

@@ -26,9 +26,9 @@ int vshd_spawn_container(const VshdExec *x, pid_t *ret_pid, char **reterr_messag
 
         c = lxc_container_new(name, VSHD_LXC_PATH);
         if (!c)
-                return vshd_error(reterr_message, -ENOMEM, "cannot open container '%s'", name);
+                return set_error_message(reterr_message, -ENOMEM, "cannot open container '%s'", name);
         if (!c->is_defined(c))
-                return vshd_error(reterr_message, -ENOENT, "no such container '%s'", name);
+                return set_error_message(reterr_message, -ENOENT, "no such container '%s'", name);
         /* Whether it runs is asked only when the attach fails: the question costs a round trip
          * to the container's monitor process, which on a busy TCG vCPU shows. */
         t1 = now_usec(CLOCK_MONOTONIC);
@@ -44,8 +44,9 @@ int vshd_spawn_container(const VshdExec *x, pid_t *ret_pid, char **reterr_messag
                 (double) (t1 - t0) / USEC_PER_SEC, (double) (t2 - t1) / USEC_PER_SEC);
         if (r < 0 || pid <= 0) {
                 if (!c->is_running(c))
-                        return vshd_error(reterr_message, -ESRCH, "container '%s' is not running", name);
-                return vshd_error(reterr_message, -EIO, "cannot attach to container '%s'", name);
+                        return set_error_message(
+                                reterr_message, -ESRCH, "container '%s' is not running", name);
+                return set_error_message(reterr_message, -EIO, "cannot attach to container '%s'", name);
         }
         *ret_pid = pid;
         return 0;

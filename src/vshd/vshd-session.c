@@ -532,21 +532,6 @@ static int open_pty(const VshSetup *req, int *ret_master, int *ret_slave) {
         return 0;
 }
 
-int vshd_error(char **reterr_message, int r, const char *fmt, ...) {
-        va_list ap;
-        char *m = NULL;
-
-        if (!reterr_message)
-                return r;
-        va_start(ap, fmt);
-        if (vasprintf(&m, fmt, ap) < 0)
-                m = NULL;
-        va_end(ap);
-        free(*reterr_message);
-        *reterr_message = m;
-        return r;
-}
-
 /* Reads what the child reports on the error pipe: nothing (EOF) when it execed. */
 static int read_spawn_error(int fd, char **reterr_message) {
         char err[VSHD_ERROR_MAX];
@@ -561,9 +546,9 @@ static int read_spawn_error(int fd, char **reterr_message) {
                 if (r < 0 && errno == EINTR)
                         continue;
                 if (r < 0)
-                        return vshd_error(reterr_message, -errno, "poll: %m");
+                        return set_error_message(reterr_message, -errno, "poll: %m");
                 if (r == 0)
-                        return vshd_error(
+                        return set_error_message(
                                 reterr_message, -ETIMEDOUT, "the process did not start within %d s",
                                 SPAWN_TIMEOUT_MS / 1000);
                 k = read(fd, err + n, sizeof(err) - 1 - n);
@@ -576,7 +561,7 @@ static int read_spawn_error(int fd, char **reterr_message) {
                         break;
         }
         err[n] = 0;
-        return n > 0 ? vshd_error(reterr_message, -ENOEXEC, "%s", err) : 0;
+        return n > 0 ? set_error_message(reterr_message, -ENOEXEC, "%s", err) : 0;
 }
 
 static int spawn(Session *s, const VshSetup *req, char **reterr_message) {
@@ -589,11 +574,12 @@ static int spawn(Session *s, const VshSetup *req, char **reterr_message) {
         if (req->tty) {
                 r = open_pty(req, &master, &slave);
                 if (r < 0)
-                        return vshd_error(reterr_message, r, "cannot allocate a pty: %s", strerror(-r));
+                        return set_error_message(
+                                reterr_message, r, "cannot allocate a pty: %s", strerror(-r));
                 x.stdio[0] = x.stdio[1] = x.stdio[2] = slave;
         } else {
                 if (pipe2(in, O_CLOEXEC) < 0 || pipe2(out, O_CLOEXEC) < 0 || pipe2(errp, O_CLOEXEC) < 0) {
-                        r = vshd_error(reterr_message, -errno, "cannot create pipes: %m");
+                        r = set_error_message(reterr_message, -errno, "cannot create pipes: %m");
                         goto fail_pipes;
                 }
                 /* Room for a producer to run ahead while we send (best effort). */
@@ -605,7 +591,7 @@ static int spawn(Session *s, const VshSetup *req, char **reterr_message) {
                 x.stdio[2] = errp[1];
         }
         if (pipe2(ep, O_CLOEXEC) < 0) {
-                r = vshd_error(reterr_message, -errno, "cannot create a pipe: %m");
+                r = set_error_message(reterr_message, -errno, "cannot create a pipe: %m");
                 goto fail_pipes;
         }
         epipe_r = ep[0];
@@ -620,7 +606,7 @@ static int spawn(Session *s, const VshSetup *req, char **reterr_message) {
                 if (r == 0)
                         vshd_exec_child(&x);
                 if (r < 0)
-                        (void) vshd_error(reterr_message, r, "fork: %s", strerror(-r));
+                        (void) set_error_message(reterr_message, r, "fork: %s", strerror(-r));
         }
         epipe_w = safe_close(epipe_w);
         slave = safe_close(slave);
@@ -639,7 +625,7 @@ static int spawn(Session *s, const VshSetup *req, char **reterr_message) {
         }
         s->pidfd = (int) syscall(SYS_pidfd_open, pid, 0);
         if (s->pidfd < 0) {
-                r = vshd_error(reterr_message, -errno, "pidfd_open: %m");
+                r = set_error_message(reterr_message, -errno, "pidfd_open: %m");
                 (void) kill(pid, SIGKILL);
                 goto fail_pipes;
         }

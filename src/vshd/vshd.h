@@ -1,6 +1,8 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #pragma once
 
+#include "string-util.h"
+
 /* vshd (docs/design/vsh.md): one forked process per vsh session. vshd_session_run() is the whole
  * session on one connected socket: SetupConnectionRequest, start the process (in the VM or, through
  * liblxc, in a container), SetupConnectionResponse, then the relay until the exit status is sent. */
@@ -38,9 +40,6 @@ _noreturn_ void vshd_exec_child(const VshdExec *x);
 /* Starts the process in the container x->setup->container. Returns 0 with *ret_pid, or a negative
  * errno with a message for the client in *reterr_message. */
 int vshd_spawn_container(const VshdExec *x, pid_t *ret_pid, char **reterr_message);
-
-/* Sets *reterr_message (when not NULL, replacing what it held) to the formatted text; returns r. */
-int vshd_error(char **reterr_message, int r, const char *fmt, ...) _printf_(3, 4);
 
 /* The frame header and protobuf prefix of a GuestMessage carrying n bytes of stream data, for
  * VSHD_DATA_FAST_MIN <= n <= PROTO_VSH_DATA_MAX: exactly the bytes frame_encode() produces before

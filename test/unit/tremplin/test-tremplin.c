@@ -233,10 +233,10 @@ static void test_error_text_limit(void **state) {
 static void test_tremplin_error(void **state) {
         _cleanup_free_ char *msg = NULL;
 
-        assert_int_equal(tremplin_error(NULL, -EIO, "x"), -EIO);
-        assert_int_equal(tremplin_error(&msg, -ENOENT, "no container '%s'", "c"), -ENOENT);
+        assert_int_equal(set_error_message(NULL, -EIO, "x"), -EIO);
+        assert_int_equal(set_error_message(&msg, -ENOENT, "no container '%s'", "c"), -ENOENT);
         assert_string_equal(msg, "no container 'c'");
-        assert_int_equal(tremplin_error(&msg, -EBUSY, "again"), -EBUSY);
+        assert_int_equal(set_error_message(&msg, -EBUSY, "again"), -EBUSY);
         assert_string_equal(msg, "again");
 }
 
