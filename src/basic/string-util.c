@@ -92,36 +92,47 @@ int parse_size(const char *s, uint64_t *ret) {
         return 0;
 }
 
-bool utf8_is_valid_n(const char *str, size_t n) {
+size_t utf8_sequence_len(const char *str, size_t n, uint32_t *ret_cp) {
         const unsigned char *s = (const unsigned char *) str;
-        size_t i = 0;
+        uint32_t cp;
+        size_t len;
 
-        while (i < n) {
-                unsigned char c = s[i];
-                uint32_t cp;
-                size_t len;
+        if (n == 0)
+                return 0;
+        if (s[0] < 0x80) {
+                if (ret_cp)
+                        *ret_cp = s[0];
+                return 1;
+        }
+        if ((s[0] & 0xE0) == 0xC0)
+                len = 2, cp = s[0] & 0x1F;
+        else if ((s[0] & 0xF0) == 0xE0)
+                len = 3, cp = s[0] & 0x0F;
+        else if ((s[0] & 0xF8) == 0xF0)
+                len = 4, cp = s[0] & 0x07;
+        else
+                return 0;
+        if (n < len)
+                return 0;
+        for (size_t k = 1; k < len; k++) {
+                if ((s[k] & 0xC0) != 0x80)
+                        return 0;
+                cp = (cp << 6) | (s[k] & 0x3F);
+        }
+        if ((len == 2 && cp < 0x80) || (len == 3 && cp < 0x800) || (len == 4 && cp < 0x10000))
+                return 0; /* overlong */
+        if (cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF))
+                return 0;
+        if (ret_cp)
+                *ret_cp = cp;
+        return len;
+}
 
-                if (c < 0x80) {
-                        i++;
-                        continue;
-                } else if ((c & 0xE0) == 0xC0) {
-                        len = 2, cp = c & 0x1F;
-                } else if ((c & 0xF0) == 0xE0) {
-                        len = 3, cp = c & 0x0F;
-                } else if ((c & 0xF8) == 0xF0) {
-                        len = 4, cp = c & 0x07;
-                } else
-                        return false;
-                if (n - i < len)
-                        return false;
-                for (size_t k = 1; k < len; k++) {
-                        if ((s[i + k] & 0xC0) != 0x80)
-                                return false;
-                        cp = (cp << 6) | (s[i + k] & 0x3F);
-                }
-                if ((len == 2 && cp < 0x80) || (len == 3 && cp < 0x800) || (len == 4 && cp < 0x10000))
-                        return false; /* overlong */
-                if (cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF))
+bool utf8_is_valid_n(const char *str, size_t n) {
+        for (size_t i = 0; i < n;) {
+                size_t len = utf8_sequence_len(str + i, n - i, NULL);
+
+                if (len == 0)
                         return false;
                 i += len;
         }

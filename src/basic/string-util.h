@@ -17,6 +17,9 @@ int safe_atoi(const char *s, int *ret);
 int parse_size(const char *s, uint64_t *ret);
 
 /* True if the n bytes form valid UTF-8 (no overlongs, no surrogates, nothing above U+10FFFF). */
+/* Length of the valid UTF-8 sequence at s (n bytes left; 1 for ASCII), with its code point in
+ * *ret_cp (may be NULL); 0 when it is not one: truncated, overlong, a surrogate, above U+10FFFF. */
+size_t utf8_sequence_len(const char *s, size_t n, uint32_t *ret_cp);
 bool utf8_is_valid_n(const char *s, size_t n);
 bool utf8_is_valid(const char *s);
 

@@ -31,34 +31,29 @@ bool proto_text_ok(const char *s, size_t max, bool allow_newlines) {
 }
 
 void proto_text_sanitize(char *s, size_t max, bool allow_newlines) {
-        size_t n;
+        size_t n, o = 0;
 
         if (!s)
                 return;
-        n = strnlen(s, max + 1);
-        if (n > max) {
-                /* Cut at a character boundary, so a multi-byte character is not split in two. */
-                n = max;
-                while (n > 0 && ((unsigned char) s[n] & 0xC0) == 0x80)
-                        n--;
-                s[n] = '\0';
-        }
-        if (!utf8_is_valid_n(s, n))
-                for (size_t i = 0; i < n; i++)
-                        if ((unsigned char) s[i] >= 0x80)
-                                s[i] = '?';
-        for (size_t i = 0; i < n; i++) {
-                unsigned char c = (unsigned char) s[i];
+        n = strlen(s);
+        /* In place: every replacement ('?') is no longer than what it replaces. */
+        for (size_t i = 0; i < n;) {
+                uint32_t cp = 0;
+                size_t len = utf8_sequence_len(s + i, n - i, &cp);
+                bool bad = len == 0 || cp == 0x7F || (cp >= 0x80 && cp <= 0x9F) ||
+                           (cp < 0x20 && !(allow_newlines && (cp == '\n' || cp == '\t')));
 
-                if (c == 0x7F || (c < 0x20 && !(allow_newlines && (c == '\n' || c == '\t'))))
-                        s[i] = '?';
-                else if (
-                        c == 0xC2 && i + 1 < n && (unsigned char) s[i + 1] >= 0x80 &&
-                        (unsigned char) s[i + 1] <= 0x9F) {
-                        s[i] = s[i + 1] = '?';
-                        i++;
+                if (o + (bad ? 1 : len) > max)
+                        break; /* cut at max, never inside a character */
+                if (bad)
+                        s[o++] = '?';
+                else {
+                        memmove(s + o, s + i, len);
+                        o += len;
                 }
+                i += len ?: 1; /* a control character goes whole, a bad byte alone */
         }
+        s[o] = 0;
 }
 
 bool proto_text_nonempty_ok(const char *s, size_t max) {

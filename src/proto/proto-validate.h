@@ -16,8 +16,8 @@
  * as error messages). */
 bool proto_text_ok(const char *s, size_t max, bool allow_newlines);
 /* Makes s pass proto_text_ok(s, max, allow_newlines) in place: cuts it to max bytes (at a character
- * boundary), turns every byte >= 0x80 into '?' if it is not valid UTF-8, and every control
- * character into '?' (a C1 control into "??"). For text we send that must not be refused. */
+ * boundary); each byte that is not part of valid UTF-8, and each control character (C0, DEL, C1),
+ * becomes one '?'. For text we send that must not be refused. */
 void proto_text_sanitize(char *s, size_t max, bool allow_newlines);
 /* Like proto_text_ok() but must be non-empty. */
 bool proto_text_nonempty_ok(const char *s, size_t max);

@@ -104,15 +104,6 @@ void json_write_string(FILE *f, const char *s) {
         fputc('"', f);
 }
 
-/* Length of the valid UTF-8 sequence at s (n bytes left), 0 if it is not one. */
-static size_t utf8_seq_len(const unsigned char *s, size_t n) {
-        size_t len = s[0] >= 0xf0 ? 4 : s[0] >= 0xe0 ? 3 : s[0] >= 0xc0 ? 2 : 0;
-
-        if (len == 0 || len > n || !utf8_is_valid_n((const char *) s, len))
-                return 0;
-        return len;
-}
-
 char *escape_for_terminal(const char *s, size_t n, bool keep_newlines) {
         const unsigned char *u = (const unsigned char *) s;
         char *out, *o;
@@ -132,7 +123,7 @@ char *escape_for_terminal(const char *s, size_t n, bool keep_newlines) {
                         *o++ = (char) c;
                         i++;
                 } else if (c >= 0x80) {
-                        size_t l = utf8_seq_len(u + i, n - i);
+                        size_t l = c >= 0xc0 ? utf8_sequence_len(s + i, n - i, NULL) : 0;
 
                         /* C2 80..C2 9F encode the C1 controls (CSI, OSC, ...). */
                         if (l == 0 || (l == 2 && c == 0xc2 && u[i + 1] <= 0x9f)) {

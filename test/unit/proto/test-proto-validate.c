@@ -740,12 +740,16 @@ static void test_text_sanitize(void **state) {
         strcpy(s, "a\xC2\x9B"
                   "1m\x1B\x7F\xC2\xA0z");
         proto_text_sanitize(s, 64, false);
-        assert_string_equal(s, "a??1m??\xC2\xA0z");
+        assert_string_equal(s, "a?1m??\xC2\xA0z");
         assert_true(proto_text_ok(s, 64, false));
 
+        /* One bad byte costs only itself: the valid characters around it stay. */
+        strcpy(s, "bad \xFF utf8 \xC3\xA9\n");
+        proto_text_sanitize(s, 64, false);
+        assert_string_equal(s, "bad ? utf8 \xC3\xA9?");
         strcpy(s, "bad \xFF utf8 \xC3\xA9\n");
         proto_text_sanitize(s, 64, true);
-        assert_string_equal(s, "bad ? utf8 ??\n");
+        assert_string_equal(s, "bad ? utf8 \xC3\xA9\n");
 
         /* Cut at max, never inside a character. */
         memset(big, 'x', sizeof(big));
