@@ -53,191 +53,116 @@ static void on_spawn(void *userdata) {
         announce("Starting concierge…");
 }
 
+/* What one StartContainer call did, as far as its progress events tell. */
+typedef struct StartProgress {
+        CliProgress bar;
+        bool vm_started; /* concierge started the VM for us */
+        bool creating;   /* concierge is creating the container */
+} StartProgress;
+
 static int on_progress(const Bistro__Concierge__Progress *e, void *userdata) {
-        CliProgress *p = userdata;
+        StartProgress *sp = userdata;
 
         if (startswith(e->stage, "warning:")) {
                 _cleanup_free_ char *m = NULL;
 
                 if (asprintf(&m, "bistro: %s", e->stage) >= 0)
-                        cli_progress_message(p, m);
+                        cli_progress_message(&sp->bar, m);
                 return 0;
+        }
+        /* Each step is announced once, when concierge says it has begun. */
+        if (e->operation == BISTRO__CONCIERGE__OPERATION__OPERATION_START_VM && !sp->vm_started) {
+                cli_progress_end(&sp->bar);
+                announce("Starting VM %s…", arg_vm);
+                sp->vm_started = true;
+        }
+        if (e->operation == BISTRO__CONCIERGE__OPERATION__OPERATION_CREATE_CONTAINER && !sp->creating) {
+                cli_progress_end(&sp->bar);
+                announce("Creating container %s from image %s…", arg_container, BISTRO_DEFAULT_IMAGE);
+                sp->creating = true;
         }
         /* Booting reports steps, not bytes: no bar for it. */
         cli_progress_update(
-                p, e->stage, e->done, e->total,
+                &sp->bar, e->stage, e->done, e->total,
                 e->operation != BISTRO__CONCIERGE__OPERATION__OPERATION_START_VM);
         return 0;
 }
 
-/* One call to concierge on its own connection (starting concierge when nothing listens).
- * Prints failures unless the error is in quiet (a list of errnos ending with 0). */
-static int call(
-        uint32_t type,
-        const ProtobufCMessage *req,
-        const char *what,
-        const int *quiet,
-        ProtobufCMessage **ret) {
+/* The one concierge call of a bistro run: StartContainer, which starts the VM when needed, creates
+ * the container when it is missing, starts it and makes sure of the user in it. Returns -ENOENT
+ * quietly (with *ret_error) when the container is missing and cannot be created, so that the caller
+ * can build the image and try again; prints every other failure. */
+static int start_container(const char *user, StartProgress *sp, ProtobufCMessage **ret, char **ret_error) {
+        Bistro__Concierge__StartContainerRequest req = BISTRO__CONCIERGE__START_CONTAINER_REQUEST__INIT;
         _cleanup_free_ char *error = NULL;
         _cleanup_close_ int fd = -EBADF;
-        CliProgress p;
         int r;
+
+        req.vm_name = (char *) arg_vm;
+        req.name = (char *) arg_container;
+        req.image = (char *) BISTRO_DEFAULT_IMAGE;
+        req.create_if_missing = true;
+        req.user = streq(user, "root") ? (char *) "" : (char *) user;
 
         fd = concierge_connect(on_spawn, NULL, &error);
         if (fd < 0)
                 return log_error_errno(fd, "%s", error ?: "Cannot reach concierge.");
-        cli_progress_init(&p, "  ", false);
-        r = concierge_call(fd, type, req, CALL_TIMEOUT_MS, on_progress, &p, ret, &error);
-        cli_progress_end(&p);
+        cli_progress_init(&sp->bar, "  ", false);
+        r = concierge_call(
+                fd, BISTRO__MESSAGE_TYPE__START_CONTAINER_REQUEST, &req.base, CALL_TIMEOUT_MS, on_progress,
+                sp, ret, &error);
+        cli_progress_end(&sp->bar);
         if (r >= 0)
                 return 0;
-        for (const int *q = quiet; q && *q; q++)
-                if (r == -*q)
-                        return r;
+        if (r == -ENOENT || r == -EBUSY) {
+                *ret_error = TAKE_PTR(error);
+                return r;
+        }
         if (error) {
                 _cleanup_free_ char *e = escape_for_terminal(error, strlen(error), true);
 
-                return log_error_errno(r, "%s: %s", what, e ?: "?");
+                return log_error_errno(r, "%s", e ?: "?");
         }
         if (r == -ETIMEDOUT)
-                return log_error_errno(
-                        r, "%s: concierge did not answer within %d s.", what, CALL_TIMEOUT_MS / 1000);
-        return log_error_errno(r, "%s: %m", what);
+                return log_error_errno(r, "concierge did not answer within %d s.", CALL_TIMEOUT_MS / 1000);
+        return log_error_errno(r, "Cannot start container %s: %m", arg_container);
 }
 
-/* The VM's state; STOPPED when concierge does not know it yet. */
-static int vm_state(int *ret) {
-        Bistro__Concierge__ListVmsRequest req = BISTRO__CONCIERGE__LIST_VMS_REQUEST__INIT;
-        _cleanup_message_ ProtobufCMessage *resp = NULL;
-        const Bistro__Concierge__ListVmsResponse *l;
-        int r;
-
-        r = call(BISTRO__MESSAGE_TYPE__LIST_VMS_REQUEST, &req.base, "list VMs", NULL, &resp);
-        if (r < 0)
-                return r;
-        l = (const void *) resp;
-        *ret = BISTRO__CONCIERGE__VM_STATE__VM_STATE_STOPPED;
-        for (size_t i = 0; i < l->n_vms; i++)
-                if (streq(l->vms[i]->name, arg_vm))
-                        *ret = l->vms[i]->state;
-        return 0;
-}
-
-/* Makes sure the VM runs: starts it, or waits (bounded) for whoever is starting or stopping it. */
-static int ensure_vm(bool *ret_started) {
+/* StartContainer, retried while the VM is busy stopping (bounded), and once more after building the
+ * image when the container is missing and the image store lacks it. */
+static int ensure_container(const char *user, StartProgress *sp, ProtobufCMessage **ret) {
         usec_t deadline = now_usec(CLOCK_MONOTONIC) + VM_WAIT_USEC;
-        bool waited = false;
-        int state, r;
+        bool built = false, waited = false;
 
-        *ret_started = false;
         for (;;) {
+                _cleanup_free_ char *error = NULL;
                 struct timespec ts;
+                bool present = true;
+                int r;
 
-                r = vm_state(&state);
-                if (r < 0)
-                        return r;
-                if (state == BISTRO__CONCIERGE__VM_STATE__VM_STATE_RUNNING)
+                r = start_container(user, sp, ret, &error);
+                if (r >= 0)
                         return 0;
-                if (state == BISTRO__CONCIERGE__VM_STATE__VM_STATE_STOPPED ||
-                    state == BISTRO__CONCIERGE__VM_STATE__VM_STATE_FAILED ||
-                    state == BISTRO__CONCIERGE__VM_STATE__VM_STATE_UNKNOWN) {
-                        Bistro__Concierge__StartVmRequest req = BISTRO__CONCIERGE__START_VM_REQUEST__INIT;
-                        static const int quiet[] = { EEXIST, EBUSY, 0 };
-
-                        announce("Starting VM %s…", arg_vm);
-                        req.name = (char *) arg_vm;
-                        r = call(BISTRO__MESSAGE_TYPE__START_VM_REQUEST, &req.base, "start VM", quiet, NULL);
-                        if (r >= 0 || r == -EEXIST) {
-                                *ret_started = r >= 0;
-                                return 0;
-                        }
-                        if (r != -EBUSY)
+                if (r == -ENOENT && !built && bistro_image_present(BISTRO_DEFAULT_IMAGE, &present) >= 0 &&
+                    !present) {
+                        r = bistro_ensure_image();
+                        if (r < 0)
                                 return r;
-                        /* Someone else is starting it (or a previous one is still going away). */
+                        built = true;
+                        continue;
                 }
-                if (now_usec(CLOCK_MONOTONIC) > deadline)
-                        return log_error_errno(
-                                SYNTHETIC_ERRNO(ETIMEDOUT),
-                                "VM %s stayed '%s' for %llu s; see 'vmc logs %s'.", arg_vm,
-                                concierge_vm_state_to_string(state),
-                                (unsigned long long) (VM_WAIT_USEC / USEC_PER_SEC), arg_vm);
+                if (r != -EBUSY || now_usec(CLOCK_MONOTONIC) > deadline) {
+                        _cleanup_free_ char *e =
+                                error ? escape_for_terminal(error, strlen(error), true) : NULL;
+
+                        return log_error_errno(r, "%s", e ?: strerror(-r));
+                }
+                /* The VM is stopping (someone ran vmc stop): start it again once it is down. */
                 if (!waited)
-                        announce("Waiting for VM %s (%s)…", arg_vm, concierge_vm_state_to_string(state));
+                        announce("Waiting for VM %s to stop before starting it again…", arg_vm);
                 waited = true;
                 (void) nanosleep(timespec_store_usec(&ts, 500 * USEC_PER_MSEC), NULL);
         }
-}
-
-/* The container's info (borrowed from *ret_list), or NULL when it does not exist. */
-static int find_container(ProtobufCMessage **ret_list, const Bistro__Concierge__ContainerInfo **ret) {
-        Bistro__Concierge__ListContainersRequest req = BISTRO__CONCIERGE__LIST_CONTAINERS_REQUEST__INIT;
-        const Bistro__Concierge__ListContainersResponse *l;
-        int r;
-
-        *ret = NULL;
-        req.vm_name = (char *) arg_vm;
-        r = call(
-                BISTRO__MESSAGE_TYPE__LIST_CONTAINERS_REQUEST, &req.base, "list containers", NULL, ret_list);
-        if (r < 0)
-                return r;
-        l = (const void *) *ret_list;
-        for (size_t i = 0; i < l->n_containers; i++)
-                if (streq(l->containers[i]->name, arg_container))
-                        *ret = l->containers[i];
-        return 0;
-}
-
-static int ensure_container(bool *ret_created, bool *ret_started, char **ret_address) {
-        _cleanup_message_ ProtobufCMessage *list = NULL, *resp = NULL;
-        const Bistro__Concierge__ContainerInfo *ci;
-        int r;
-
-        *ret_created = *ret_started = false;
-        r = find_container(&list, &ci);
-        if (r < 0)
-                return r;
-        if (!ci) {
-                Bistro__Concierge__CreateContainerRequest req =
-                        BISTRO__CONCIERGE__CREATE_CONTAINER_REQUEST__INIT;
-                static const int quiet[] = { EEXIST, 0 };
-
-                r = bistro_ensure_image();
-                if (r < 0)
-                        return r;
-                announce("Creating container %s from image %s…", arg_container, BISTRO_DEFAULT_IMAGE);
-                req.vm_name = (char *) arg_vm;
-                req.name = (char *) arg_container;
-                req.image = (char *) BISTRO_DEFAULT_IMAGE;
-                r =
-                        call(BISTRO__MESSAGE_TYPE__CREATE_CONTAINER_REQUEST, &req.base, "create container",
-                             quiet, NULL);
-                if (r < 0 && r != -EEXIST)
-                        return r;
-                *ret_created = r >= 0;
-        }
-        if (!ci || ci->state != BISTRO__CONCIERGE__CONTAINER_STATE__CONTAINER_STATE_RUNNING) {
-                Bistro__Concierge__StartContainerRequest req =
-                        BISTRO__CONCIERGE__START_CONTAINER_REQUEST__INIT;
-                static const int quiet[] = { EEXIST, 0 };
-
-                announce("Starting container %s…", arg_container);
-                req.vm_name = (char *) arg_vm;
-                req.name = (char *) arg_container;
-                r =
-                        call(BISTRO__MESSAGE_TYPE__START_CONTAINER_REQUEST, &req.base, "start container",
-                             quiet, &resp);
-                if (r < 0 && r != -EEXIST)
-                        return r;
-                *ret_started = r >= 0;
-                if (r >= 0) {
-                        const Bistro__Concierge__ContainerInfoResponse *i = (const void *) resp;
-
-                        *ret_address = strdup(i->container->ipv4_address);
-                        return *ret_address ? 0 : log_oom();
-                }
-        }
-        *ret_address = strdup(ci ? ci->ipv4_address : "");
-        return *ret_address ? 0 : log_oom();
 }
 
 /* vsh: $BISTRO_VSH, the build tree's, or (installed) the one next to bistro. */
@@ -275,66 +200,6 @@ static int run_bounded(char *const argv[], int out_fd, usec_t timeout) {
         if (r == 127)
                 log_error("Cannot run %s.", argv[0]);
         return r;
-}
-
-/* Creates the user in the container on first use: uid 1000 when free, a home, bash, the sudo
- * group and sudo without a password (the user has no password: like Crostini's). */
-static int ensure_user(const char *vsh, const char *user) {
-        _cleanup_free_ char *script = NULL;
-        int r;
-
-        if (streq(user, "root"))
-                return 0;
-        if (asprintf(
-                    &script,
-                    "if getent passwd %1$s >/dev/null; then\n"
-                    "  u=$(id -u %1$s); [ \"$u\" -ge 1000 ] && [ \"$u\" -lt 60000 ] && exit 0; exit 11\n"
-                    "fi\n"
-                    "uid=; getent passwd 1000 >/dev/null || uid='-u 1000'\n"
-                    "useradd -m -s /bin/bash $uid -G sudo -c %1$s %1$s || exit 1\n"
-                    "passwd -d %1$s >/dev/null || exit 1\n"
-                    "echo '%1$s ALL=(ALL) NOPASSWD:ALL' > /etc/sudoers.d/bistro-%1$s || exit 1\n"
-                    "chmod 0440 /etc/sudoers.d/bistro-%1$s || exit 1\n"
-                    "exit 10\n",
-                    user) < 0)
-                return log_oom();
-        {
-                char *argv[] = { (char *) vsh,
-                                 (char *) "--user",
-                                 (char *) "root",
-                                 (char *) "-T",
-                                 (char *) arg_vm,
-                                 (char *) arg_container,
-                                 (char *) "--",
-                                 (char *) "/bin/sh",
-                                 (char *) "-c",
-                                 script,
-                                 NULL };
-
-                r = run_bounded(argv, STDERR_FILENO, VSH_SETUP_TIMEOUT_USEC);
-        }
-        if (r == 0)
-                return 0;
-        if (r == 10) {
-                announce(
-                        "Created user %s in %s (home /home/%s, bash, sudo without a password).", user,
-                        arg_container, user);
-                return 0;
-        }
-        if (r == 11)
-                return log_error_errno(
-                        SYNTHETIC_ERRNO(EEXIST),
-                        "%s is a system account in %s (uid below 1000 or from 60000); pick a user name with --user.",
-                        user, arg_container);
-        if (r == -ETIMEDOUT)
-                return log_error_errno(
-                        r, "Creating user %s in %s did not finish within %llu s.", user, arg_container,
-                        (unsigned long long) (VSH_SETUP_TIMEOUT_USEC / USEC_PER_SEC));
-        if (r < 0)
-                return log_error_errno(r, "Creating user %s in %s failed: %m", user, arg_container);
-        return log_error_errno(
-                SYNTHETIC_ERRNO(EIO), "Creating user %s in %s failed (exit status %d).", user, arg_container,
-                r);
 }
 
 static int help(void) {
@@ -491,8 +356,10 @@ static int exec_vsh(const char *vsh, const char *user) {
 }
 
 static int run(int argc, char *argv[]) {
-        _cleanup_free_ char *vsh = NULL, *address = NULL, *user = NULL;
-        bool vm_started, created, started;
+        _cleanup_message_ ProtobufCMessage *resp = NULL;
+        _cleanup_free_ char *vsh = NULL, *user = NULL;
+        const Bistro__Concierge__ContainerInfoResponse *info;
+        StartProgress sp = {};
         int r;
 
         cli_setup("bistro");
@@ -507,17 +374,21 @@ static int run(int argc, char *argv[]) {
         r = vsh_binary(&vsh);
         if (r < 0)
                 return r;
-        r = ensure_vm(&vm_started);
+        /* One concierge call, then one vsh session: everything else happens inside concierge. */
+        r = ensure_container(user, &sp, &resp);
         if (r < 0)
                 return r;
-        r = ensure_container(&created, &started, &address);
-        if (r < 0)
-                return r;
-        r = ensure_user(vsh, user);
-        if (r < 0)
-                return r;
+        info = (const void *) resp;
+        if (info->started)
+                announce("Started container %s.", arg_container);
+        if (info->user_created)
+                announce(
+                        "Created user %s in %s (home /home/%s, bash, sudo without a password).", user,
+                        arg_container, user);
         if (!arg_command && !isatty(STDIN_FILENO))
-                return check_and_exit(vsh, user, vm_started, created, started, address);
+                return check_and_exit(
+                        vsh, user, sp.vm_started, info->created, info->started,
+                        info->container->ipv4_address);
         return exec_vsh(vsh, user);
 }
 

@@ -278,6 +278,8 @@ static int result_info(Job *j, const CtOp *op, const ProtobufCMessage *tremplin_
         fill_info(op, t->container, &info);
         out.container = &info;
         out.created = created;
+        out.started = t->started;
+        out.user_created = t->user_created;
         r = job_set_result(j, BISTRO__MESSAGE_TYPE__CONTAINER_INFO_RESPONSE, &out.base);
         if (r < 0)
                 return job_fail(j, r, "tremplin sent container information concierge cannot pass on");

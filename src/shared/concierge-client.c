@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #include <errno.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -9,9 +10,11 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "build-id.h"
 #include "concierge-client.h"
 #include "fd-util.h"
 #include "log.h"
+#include "process-util.h"
 #include "message-type.h"
 #include "path-lookup.h"
 #include "path-util.h"
@@ -134,7 +137,7 @@ static int runtime_dir_error(int r, char **reterr_message) {
         return connect_error(r, reterr_message, "Cannot use $XDG_RUNTIME_DIR/bistro: %m");
 }
 
-int concierge_connect(ConciergeSpawnHandler on_spawn, void *userdata, char **reterr_message) {
+static int connect_or_spawn(ConciergeSpawnHandler on_spawn, void *userdata, char **reterr_message) {
         _cleanup_free_ char *path = NULL, *bin = NULL;
         _cleanup_close_ int lock = -EBADF;
         usec_t deadline;
@@ -244,4 +247,78 @@ const char *concierge_vm_state_to_string(int state) {
 const char *concierge_container_state_to_string(int state) {
         _Static_assert(BISTRO__CONCIERGE__CONTAINER_STATE__CONTAINER_STATE_FAILED == 5, "state numbering");
         return state >= 0 && (size_t) state < ELEMENTSOF(state_words) ? state_words[state] : "unknown";
+}
+
+/* Asks the concierge on fd which build it is. 1: ours (or we cannot tell which build we are: nothing
+ * to compare); 0: another build, described in *ret (NULL when it is too old to say). */
+static int same_build(int fd, ProtobufCMessage **ret) {
+        Bistro__Concierge__GetVersionRequest req = BISTRO__CONCIERGE__GET_VERSION_REQUEST__INIT;
+        _cleanup_message_ ProtobufCMessage *resp = NULL;
+        _cleanup_free_ char *ours = NULL;
+        int r;
+
+        *ret = NULL;
+        if (build_id_concierge(&ours, NULL) < 0)
+                return 1;
+        r = concierge_call(
+                fd, BISTRO__MESSAGE_TYPE__GET_VERSION_REQUEST, &req.base, 10000, NULL, NULL, &resp, NULL);
+        if (r < 0)
+                return r == -EOPNOTSUPP || r == -EBADMSG ? 0 : r; /* a concierge from before GetVersion */
+        if (streq(((Bistro__Concierge__GetVersionResponse *) resp)->build_id, ours))
+                return 1;
+        *ret = TAKE_PTR(resp);
+        return 0;
+}
+
+/* Asks an idle concierge of another build to exit and waits (bounded) until it has. */
+static int replace_idle(int fd, const Bistro__Concierge__GetVersionResponse *v) {
+        Bistro__Concierge__ExitRequest req = BISTRO__CONCIERGE__EXIT_REQUEST__INIT;
+        usec_t deadline = now_usec(CLOCK_MONOTONIC) + 15 * USEC_PER_SEC;
+        int r;
+
+        req.if_idle = true;
+        r = concierge_call(fd, BISTRO__MESSAGE_TYPE__EXIT_REQUEST, &req.base, 10000, NULL, NULL, NULL, NULL);
+        if (r < 0)
+                return r; /* -EBUSY: a VM started meanwhile */
+        /* Its data directory lock goes with the process: wait for the process itself (an exited one
+         * that its parent has not reaped yet has closed its fds: it counts as gone). */
+        while (v->pid > 0 && pid_is_alive(v->pid)) {
+                struct timespec ts;
+
+                if (now_usec(CLOCK_MONOTONIC) >= deadline)
+                        return -ETIMEDOUT;
+                (void) nanosleep(timespec_store_usec(&ts, SPAWN_POLL_USEC), NULL);
+        }
+        return 0;
+}
+
+int concierge_connect(ConciergeSpawnHandler on_spawn, void *userdata, char **reterr_message) {
+        _cleanup_message_ ProtobufCMessage *m = NULL;
+        const Bistro__Concierge__GetVersionResponse *v;
+        _cleanup_close_ int fd = -EBADF;
+        int r;
+
+        fd = connect_or_spawn(on_spawn, userdata, reterr_message);
+        if (fd < 0)
+                return fd;
+        r = same_build(fd, &m);
+        v = (const Bistro__Concierge__GetVersionResponse *) m;
+        if (r != 0)
+                return TAKE_FD(fd); /* ours, or it could not say: the call itself will tell */
+        /* A concierge from another build (another checkout, an install, a rebuild) runs the other
+         * build's vmm and Termina image. Replace it when no VM runs; never stop someone's VM. */
+        if (v && v->vms_running == 0 && replace_idle(fd, v) >= 0) {
+                log_notice(
+                        "Replaced an idle concierge from another build (%s, pid %d).",
+                        v->executable[0] ? v->executable : "?", (int) v->pid);
+                fd = safe_close(fd);
+                return connect_or_spawn(on_spawn, userdata, reterr_message);
+        }
+        log_warning(
+                "The running concierge is from another build (%s, pid %d) and has %u VM(s) running; "
+                "it uses that build's vmm and Termina image. To use this build, stop those VMs with "
+                "that build's 'vmc stop VM' (or stop that concierge), then run this command again.",
+                v && v->executable[0] ? v->executable : "unknown", v ? (int) v->pid : 0,
+                v ? v->vms_running : 0);
+        return TAKE_FD(fd);
 }

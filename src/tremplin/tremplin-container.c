@@ -369,6 +369,7 @@ int container_start(
                         return r;
                 }
         }
+        res.started = started;
         if (ret_result)
                 *ret_result = res;
         return 0;

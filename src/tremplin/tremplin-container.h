@@ -28,6 +28,7 @@ int container_fill_info(
 typedef struct StartResult {
         bool user_ready;   /* the requested user exists in the container */
         bool user_created; /* ... and was created by this start */
+        bool started;      /* the container was stopped and this call started it */
 } StartResult;
 
 /* Starts the container (a running one is left as it is) and, when user is not empty, makes sure

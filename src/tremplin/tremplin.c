@@ -72,6 +72,7 @@ static int reply_info(int fd, uint64_t id, Bistro__Tremplin__ContainerInfo *info
         if (res) {
                 resp.user_ready = res->user_ready;
                 resp.user_created = res->user_created;
+                resp.started = res->started;
         }
         r = wire_send_sync(
                 fd, BISTRO__MESSAGE_TYPE__TREMPLIN_CONTAINER_INFO_RESPONSE, FRAME_RESPONSE, id, &resp.base,

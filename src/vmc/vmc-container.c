@@ -20,18 +20,8 @@ static bool image_is_path(const char *image) {
         return strchr(image, '/') || access(image, F_OK) >= 0;
 }
 
-static int start_container(const char *vm, const char *name, const int *quiet, ProtobufCMessage **ret) {
-        Bistro__Concierge__StartContainerRequest req = BISTRO__CONCIERGE__START_CONTAINER_REQUEST__INIT;
-
-        req.vm_name = (char *) vm;
-        req.name = (char *) name;
-        return vmc_call(
-                &(VmcCall){ .what = "container", .quiet = quiet },
-                BISTRO__MESSAGE_TYPE__START_CONTAINER_REQUEST, &req.base, ret);
-}
-
 int verb_container(char **args) {
-        static const int quiet_enoent[] = { ENOENT, 0 };
+        Bistro__Concierge__StartContainerRequest req = BISTRO__CONCIERGE__START_CONTAINER_REQUEST__INIT;
         _cleanup_message_ ProtobufCMessage *resp = NULL;
         _cleanup_free_ char *path = NULL;
         const Bistro__Concierge__ContainerInfo *info;
@@ -45,36 +35,24 @@ int verb_container(char **args) {
                 return r;
         if (arg_image && !image_is_path(arg_image) && !proto_image_name_ok(arg_image))
                 return log_usage_error("container: '%s' is neither an image name nor a file", arg_image);
-        /* Start it; when it does not exist, create it first. */
-        r = start_container(args[0], args[1], quiet_enoent, &resp);
-        if (r == -ENOENT) {
-                Bistro__Concierge__CreateContainerRequest req =
-                        BISTRO__CONCIERGE__CREATE_CONTAINER_REQUEST__INIT;
-
-                req.vm_name = args[0];
-                req.name = args[1];
-                req.image = (char *) "";
-                req.image_path = (char *) "";
-                if (arg_image && image_is_path(arg_image)) {
-                        r = vmc_absolute_path(arg_image, &path);
-                        if (r < 0)
-                                return log_error_errno(
-                                        r, "container: cannot make '%s' absolute: %m", arg_image);
-                        req.image_path = path;
-                } else if (arg_image)
-                        req.image = (char *) arg_image;
-                if (!arg_quiet)
-                        fprintf(stderr, "Creating container '%s' in VM '%s' from %s.\n", args[1], args[0],
-                                path ?: arg_image ?: "the default image (debian)");
-                r = vmc_call(
-                        &(VmcCall){ .what = "container create", .progress_lines = true },
-                        BISTRO__MESSAGE_TYPE__CREATE_CONTAINER_REQUEST, &req.base, NULL);
+        if (arg_image && image_is_path(arg_image)) {
+                r = vmc_absolute_path(arg_image, &path);
                 if (r < 0)
-                        return r;
-                r = start_container(args[0], args[1], NULL, &resp);
+                        return log_error_errno(r, "container: cannot make '%s' absolute: %m", arg_image);
         }
+        /* One call: concierge starts the VM when needed and creates the container when missing. */
+        req.vm_name = args[0];
+        req.name = args[1];
+        req.image = path ?: (char *) (arg_image ?: "");
+        req.create_if_missing = true;
+        r = vmc_call(
+                &(VmcCall){ .what = "container", .progress_lines = true },
+                BISTRO__MESSAGE_TYPE__START_CONTAINER_REQUEST, &req.base, &resp);
         if (r < 0)
                 return r;
+        if (((const Bistro__Concierge__ContainerInfoResponse *) resp)->created && !arg_quiet)
+                fprintf(stderr, "Created container '%s' in VM '%s' from %s.\n", args[1], args[0],
+                        path ?: arg_image ?: "the default image (debian)");
         info = ((const Bistro__Concierge__ContainerInfoResponse *) resp)->container;
         if (arg_json) {
                 vmc_print_container_json(info);

@@ -135,7 +135,7 @@ def test_terminal_from_nothing_is_bash_in_debian_12(cc):
         s.expect(rb"Starting concierge", 30)
         s.expect(rb"Starting VM termina", 120)
         s.expect(rb"Creating container penguin from image debian", FIRST_TIMEOUT)
-        s.expect(rb"Starting container penguin", FIRST_TIMEOUT)
+        s.expect(rb"Started container penguin", FIRST_TIMEOUT)
         s.expect(rb"@penguin[^\r\n]*[#$] ", 300)
         s.send("cat /etc/os-release; echo \"zero=$0 bash=$BASH_VERSION\"\n")
         s.expect(rb'VERSION_ID="12"', 120)
@@ -160,7 +160,7 @@ def test_command_and_exit_code(cc):
     r = bistro_ok(cc, "--", "printf", "[%s]", "a b", "$HOME", "")
     assert r.stdout == "[a b][$HOME][]"
     # A warm call does nothing but the command: no setup step is announced.
-    assert "Starting" not in r.stderr and "Creating" not in r.stderr, r.stderr
+    assert "Start" not in r.stderr and "Creating" not in r.stderr, r.stderr
 
 
 def test_second_call_reuses_vm_and_container(cc):
@@ -168,7 +168,7 @@ def test_second_call_reuses_vm_and_container(cc):
     assert qemu, "no QEMU for termina"
     before = container_identity(cc)
     r = bistro_ok(cc, "--", "true")
-    assert "Starting" not in r.stderr, r.stderr
+    assert "Start" not in r.stderr, r.stderr
     assert cc.qemu_pid("termina") == qemu, "the VM was restarted"
     assert container_identity(cc) == before, "the container (or the VM) was restarted"
     names = cc.vmc("container-list", "termina", check=True).stdout
@@ -181,7 +181,7 @@ def test_file_survives_vm_stop(cc):
     cc.vmc("stop", "termina", check=True)
     r = bistro_ok(cc, "--", "cat", "/root/bistro-test-file")
     assert r.stdout.strip() == "bistro-persist-7"
-    assert "Starting VM termina" in r.stderr and "Starting container penguin" in r.stderr, r.stderr
+    assert "Starting VM termina" in r.stderr and "Started container penguin" in r.stderr, r.stderr
     assert "Creating" not in r.stderr, "the container was created again"
     assert cc.qemu_pid("termina") not in (None, old_qemu)
 

@@ -229,3 +229,58 @@ def test_disk_in_use_is_told_as_such():
             holder.kill()
             holder.wait()
         cc.cleanup()
+
+
+def other_build(tmp_path):
+    """A concierge binary of "another build": a copy at another path with another mtime."""
+    alt = tmp_path / "other-build" / "concierge"
+    alt.parent.mkdir()
+    shutil.copy2(build_dir() / "src/concierge/concierge", alt)
+    os.utime(alt, ns=(1_000_000_000_123, 1_000_000_000_123))
+    return alt
+
+
+def test_client_replaces_an_idle_concierge_of_another_build(tmp_path):
+    alt = other_build(tmp_path)
+    cc = BinaryConcierge(alt, env={"BISTRO_VMM": str(build_dir() / "src/vmm/vmm")}).start()
+    try:
+        old = cc.proc.pid
+        r = cc.vmc("list")
+        assert r.returncode == 0, r.stderr + cc.diagnostics()
+        assert "Replaced an idle concierge from another build" in r.stderr, r.stderr
+        assert str(alt) in r.stderr and str(old) in r.stderr, r.stderr
+        assert cc.proc.wait(20) == 0, "the old concierge did not exit cleanly"
+        # The concierge that answers now is this build's.
+        rtype, f = call(cc, GET_VERSION_REQUEST)
+        assert rtype == GET_VERSION_RESPONSE
+        assert f[1].decode() == expected_build_id(build_dir() / "src/concierge/concierge")
+        assert f[5] != old
+        # Same build from now on: nothing more is said.
+        r = cc.vmc("list")
+        assert r.returncode == 0 and "another build" not in r.stderr, r.stderr
+    finally:
+        cc.cleanup()
+
+
+def test_client_warns_about_a_busy_concierge_of_another_build(tmp_path):
+    alt = other_build(tmp_path)
+    cc = BinaryConcierge(alt, env={"BISTRO_VMM": str(build_dir() / "src/vmm/vmm")}).start()
+    try:
+        # The VM is started through the old build's own client path (BISTRO_CONCIERGE names it).
+        env = dict(cc.env, BISTRO_CONCIERGE=str(alt))
+        r = subprocess.run([str(cc.vmc_path), "start", "termina", "--disk-size", "1G"], env=env,
+                           capture_output=True, text=True, timeout=600)
+        assert r.returncode == 0, r.stderr + cc.diagnostics()
+        assert "another build" not in r.stderr, r.stderr
+        qemu = cc.qemu_pid("termina")
+        # This build's client: the concierge is busy, so it is kept, and the user is told how to fix it.
+        r = cc.vmc("list")
+        assert r.returncode == 0, r.stderr
+        assert "from another build" in r.stderr and "1 VM(s) running" in r.stderr, r.stderr
+        assert "vmc stop" in r.stderr, r.stderr
+        assert "termina" in r.stdout
+        assert cc.proc.poll() is None and cc.qemu_pid("termina") == qemu, "someone's VM was stopped"
+        assert subprocess.run([str(cc.vmc_path), "stop", "termina"], env=env, capture_output=True,
+                              timeout=120).returncode == 0
+    finally:
+        cc.cleanup()
