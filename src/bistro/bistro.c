@@ -94,7 +94,7 @@ static int on_progress(const Bistro__Concierge__Progress *e, void *userdata) {
  * can build the image and try again; prints every other failure. */
 static int start_container(const char *user, StartProgress *sp, ProtobufCMessage **ret, char **ret_error) {
         Bistro__Concierge__StartContainerRequest req = BISTRO__CONCIERGE__START_CONTAINER_REQUEST__INIT;
-        _cleanup_free_ char *error = NULL;
+        _cleanup_free_ char *error = NULL, *notice = NULL;
         _cleanup_close_ int fd = -EBADF;
         int r;
 
@@ -104,9 +104,11 @@ static int start_container(const char *user, StartProgress *sp, ProtobufCMessage
         req.create_if_missing = true;
         req.user = streq(user, "root") ? (char *) "" : (char *) user;
 
-        fd = concierge_connect(on_spawn, NULL, &error);
+        fd = concierge_connect(on_spawn, NULL, &notice, &error);
         if (fd < 0)
                 return log_error_errno(fd, "%s", error ?: "Cannot reach concierge.");
+        if (notice)
+                log_warning("%s", notice);
         cli_progress_init(&sp->bar, "  ", false);
         r = concierge_call(
                 fd, BISTRO__MESSAGE_TYPE__START_CONTAINER_REQUEST, &req.base, CALL_TIMEOUT_MS, on_progress,
@@ -167,25 +169,13 @@ static int ensure_container(const char *user, StartProgress *sp, ProtobufCMessag
 
 /* vsh: $BISTRO_VSH, the build tree's, or (installed) the one next to bistro. */
 static int vsh_binary(char **ret) {
-        _cleanup_free_ char *p = NULL, *dir = NULL;
-        int r;
+        int r = bistro_find_command("vsh", "BISTRO_VSH", ret);
 
-        if (getenv("BISTRO_VSH") || bistro_running_from_build_tree()) {
-                r = bistro_find_program("vsh", "BISTRO_VSH", &p);
-                if (r == -ENOMEM)
-                        return log_oom();
-        } else {
-                r = self_exe_dir(&dir);
-                if (r < 0)
-                        return log_error_errno(r, "Cannot find myself: %m");
-                p = path_join(dir, "vsh");
-                if (!p)
-                        return log_oom();
-                r = access(p, X_OK) < 0 ? -errno : 0;
-        }
+        if (r == -ENOMEM)
+                return log_oom();
         if (r < 0)
-                return log_error_errno(r, "vsh is missing (%s): %m", p ?: getenv("BISTRO_VSH") ?: "vsh");
-        *ret = TAKE_PTR(p);
+                return log_error_errno(
+                        r, "vsh is missing (%s): %m", getenv("BISTRO_VSH") ?: "next to bistro");
         return 0;
 }
 
@@ -256,10 +246,7 @@ static int parse_argv(int argc, char *argv[]) {
                         arg_user = optarg;
                         break;
                 default:
-                        if (optopt > 0 && optopt < 0x100)
-                                return log_usage_error("invalid option or missing argument: -%c", optopt);
-                        return log_usage_error(
-                                "unrecognized option or missing argument: '%s'", argv[optind - 1]);
+                        return log_usage_bad_option(argv);
                 }
         if (!proto_name_ok(arg_vm) || !proto_name_ok(arg_container))
                 return log_usage_error(

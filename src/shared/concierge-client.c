@@ -249,8 +249,22 @@ const char *concierge_container_state_to_string(int state) {
         return state >= 0 && (size_t) state < ELEMENTSOF(state_words) ? state_words[state] : "unknown";
 }
 
-/* Asks the concierge on fd which build it is. 1: ours (or we cannot tell which build we are: nothing
- * to compare); 0: another build, described in *ret (NULL when it is too old to say). */
+/* Whether the concierge on fd runs the binary we would start, told without a call: the build id of
+ * the listening process's executable (/proc/PID/exe). False whenever it cannot be told that way (a
+ * socket-activated concierge: the listener is the service manager; a binary replaced on disk). */
+static bool peer_is_build(int fd, const char *ours) {
+        _cleanup_free_ char *theirs = NULL;
+        char exe[64];
+        pid_t pid;
+
+        if (unix_peer_pid(fd, &pid) < 0)
+                return false;
+        (void) snprintf(exe, sizeof(exe), "/proc/%d/exe", (int) pid);
+        return build_id_of_file(exe, &theirs) >= 0 && streq(theirs, ours);
+}
+
+/* Which build the concierge on fd is. 1: ours (or we cannot tell which build we are: nothing to
+ * compare); 0: another build, described in *ret (NULL when it is too old to say). */
 static int same_build(int fd, ProtobufCMessage **ret) {
         Bistro__Concierge__GetVersionRequest req = BISTRO__CONCIERGE__GET_VERSION_REQUEST__INIT;
         _cleanup_message_ ProtobufCMessage *resp = NULL;
@@ -259,6 +273,9 @@ static int same_build(int fd, ProtobufCMessage **ret) {
 
         *ret = NULL;
         if (build_id_concierge(&ours, NULL) < 0)
+                return 1;
+        /* The usual case costs no round trip: a warm bistro is one concierge call. */
+        if (peer_is_build(fd, ours))
                 return 1;
         r = concierge_call(
                 fd, BISTRO__MESSAGE_TYPE__GET_VERSION_REQUEST, &req.base, 10000, NULL, NULL, &resp, NULL);
@@ -292,12 +309,15 @@ static int replace_idle(int fd, const Bistro__Concierge__GetVersionResponse *v) 
         return 0;
 }
 
-int concierge_connect(ConciergeSpawnHandler on_spawn, void *userdata, char **reterr_message) {
+int concierge_connect(
+        ConciergeSpawnHandler on_spawn, void *userdata, char **ret_notice, char **reterr_message) {
         _cleanup_message_ ProtobufCMessage *m = NULL;
         const Bistro__Concierge__GetVersionResponse *v;
         _cleanup_close_ int fd = -EBADF;
         int r;
 
+        if (ret_notice)
+                *ret_notice = NULL;
         fd = connect_or_spawn(on_spawn, userdata, reterr_message);
         if (fd < 0)
                 return fd;
@@ -308,17 +328,22 @@ int concierge_connect(ConciergeSpawnHandler on_spawn, void *userdata, char **ret
         /* A concierge from another build (another checkout, an install, a rebuild) runs the other
          * build's vmm and Termina image. Replace it when no VM runs; never stop someone's VM. */
         if (v && v->vms_running == 0 && replace_idle(fd, v) >= 0) {
-                log_notice(
-                        "Replaced an idle concierge from another build (%s, pid %d).",
-                        v->executable[0] ? v->executable : "?", (int) v->pid);
+                if (ret_notice &&
+                    asprintf(
+                            ret_notice, "Replaced an idle concierge from another build (%s, pid %d).",
+                            v->executable[0] ? v->executable : "?", (int) v->pid) < 0)
+                        *ret_notice = NULL;
                 fd = safe_close(fd);
                 return connect_or_spawn(on_spawn, userdata, reterr_message);
         }
-        log_warning(
-                "The running concierge is from another build (%s, pid %d) and has %u VM(s) running; "
-                "it uses that build's vmm and Termina image. To use this build, stop those VMs with "
-                "that build's 'vmc stop VM' (or stop that concierge), then run this command again.",
-                v && v->executable[0] ? v->executable : "unknown", v ? (int) v->pid : 0,
-                v ? v->vms_running : 0);
+        if (ret_notice &&
+            asprintf(
+                    ret_notice,
+                    "The running concierge is from another build (%s, pid %d) and has %u VM(s) running; "
+                    "it uses that build's vmm and Termina image. To use this build, stop those VMs with "
+                    "that build's 'vmc stop VM' (or stop that concierge), then run this command again.",
+                    v && v->executable[0] ? v->executable : "unknown", v ? (int) v->pid : 0,
+                    v ? v->vms_running : 0) < 0)
+                *ret_notice = NULL;
         return TAKE_FD(fd);
 }

@@ -40,8 +40,12 @@ typedef void (*ConciergeSpawnHandler)(void *userdata);
  * it. Clients of one runtime dir start concierge one at a time (concierge_lock_spawn()), so concurrent
  * first calls start one. Returns the connected fd or -errno, with a sentence for the user in
  * *reterr_message (malloc'd, set only on failure, may be NULL on OOM): -EINVAL / -EPERM (runtime dir),
- * -ENOENT (no concierge binary), -ETIMEDOUT (concierge started but did not listen: see its log), ... */
-int concierge_connect(ConciergeSpawnHandler on_spawn, void *userdata, char **reterr_message);
+ * -ENOENT (no concierge binary), -ETIMEDOUT (concierge started but did not listen: see its log), ...
+ * A running concierge of another build (build-id.h) is replaced when it is idle and kept otherwise;
+ * either way a sentence for the user is put in *ret_notice (malloc'd; NULL when there is nothing to
+ * say; ret_notice may be NULL). */
+int concierge_connect(
+        ConciergeSpawnHandler on_spawn, void *userdata, char **ret_notice, char **reterr_message);
 
 /* A PROGRESS event about the call (validated, borrowed). Return < 0 to abort the call. */
 typedef int (*ConciergeProgressHandler)(const Bistro__Concierge__Progress *p, void *userdata);

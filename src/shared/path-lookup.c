@@ -93,21 +93,38 @@ int bistro_build_path(const char *rel, char **ret) {
         return *ret ? 0 : -ENOMEM;
 }
 
-int bistro_find_program(const char *name, const char *env, char **ret) {
-        _cleanup_free_ char *p = NULL;
+/* The program's path: the environment's, the build tree's, else installed_dir's (NULL: our own). */
+static int find_program(const char *name, const char *env, const char *installed_dir, char **ret) {
+        _cleanup_free_ char *p = NULL, *self_dir = NULL;
         const char *e = env ? getenv(env) : NULL;
+        int r;
 
         if (e && e[0])
                 p = strdup(e);
         else if (bistro_running_from_build_tree()) {
                 if (asprintf(&p, "%s/src/%s/%s", BISTRO_BUILD_ROOT, name, name) < 0)
                         p = NULL;
-        } else
-                p = path_join(BISTRO_LIBEXECDIR, name);
+        } else {
+                if (!installed_dir) {
+                        r = self_exe_dir(&self_dir);
+                        if (r < 0)
+                                return r;
+                        installed_dir = self_dir;
+                }
+                p = path_join(installed_dir, name);
+        }
         if (!p)
                 return -ENOMEM;
         if (access(p, X_OK) < 0)
                 return -errno;
         *ret = TAKE_PTR(p);
         return 0;
+}
+
+int bistro_find_program(const char *name, const char *env, char **ret) {
+        return find_program(name, env, BISTRO_LIBEXECDIR, ret);
+}
+
+int bistro_find_command(const char *name, const char *env, char **ret) {
+        return find_program(name, env, NULL, ret);
 }

@@ -26,3 +26,6 @@ int bistro_build_path(const char *rel, char **ret);
  * (when env is not NULL and it is set; it must be executable), else src/<name>/<name> in the build tree
  * when we run from it, else BISTRO_LIBEXECDIR/<name>. -ENOENT when the chosen one is not executable. */
 int bistro_find_program(const char *name, const char *env, char **ret);
+/* One of our user commands ("vsh", "vmc"): as bistro_find_program(), but installed beside the
+ * running program (bindir) rather than in BISTRO_LIBEXECDIR. */
+int bistro_find_command(const char *name, const char *env, char **ret);

@@ -98,14 +98,32 @@ int vsock_connect(uint32_t cid, uint32_t port) {
         return TAKE_FD(fd);
 }
 
+static int unix_peer_cred(int fd, struct ucred *ret) {
+        socklen_t l = sizeof(*ret);
+
+        if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, ret, &l) < 0)
+                return -errno;
+        return l == sizeof(*ret) ? 0 : -EIO;
+}
+
 int unix_peer_uid(int fd, uid_t *ret_uid) {
         struct ucred uc;
-        socklen_t l = sizeof(uc);
+        int r = unix_peer_cred(fd, &uc);
 
-        if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &uc, &l) < 0)
-                return -errno;
-        if (l != sizeof(uc))
-                return -EIO;
+        if (r < 0)
+                return r;
         *ret_uid = uc.uid;
+        return 0;
+}
+
+int unix_peer_pid(int fd, pid_t *ret_pid) {
+        struct ucred uc;
+        int r = unix_peer_cred(fd, &uc);
+
+        if (r < 0)
+                return r;
+        if (uc.pid <= 0)
+                return -ESRCH; /* no process (a peer in another pid namespace) */
+        *ret_pid = uc.pid;
         return 0;
 }

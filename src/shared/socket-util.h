@@ -21,5 +21,7 @@ int unix_connect_nonblock(const char *path);
 int vsock_listen(uint32_t port, int backlog);
 int vsock_connect(uint32_t cid, uint32_t port);
 
-/* The peer's credentials on a unix socket (SO_PEERCRED). */
+/* The peer's credentials on a unix socket (SO_PEERCRED): those of the process that called listen()
+ * for a connected client socket (with socket activation, the service manager's). */
 int unix_peer_uid(int fd, uid_t *ret_uid);
+int unix_peer_pid(int fd, pid_t *ret_pid);

@@ -38,14 +38,16 @@ static int on_progress(const Bistro__Concierge__Progress *e, void *userdata) {
 
 int vmc_call(const VmcCall *c, uint32_t type, const ProtobufCMessage *req, ProtobufCMessage **ret) {
         _cleanup_message_ ProtobufCMessage *resp = NULL;
-        _cleanup_free_ char *error = NULL;
+        _cleanup_free_ char *error = NULL, *notice = NULL;
         _cleanup_close_ int fd = -EBADF;
         CliProgress p;
         int r;
 
-        fd = concierge_connect(NULL, NULL, &error);
+        fd = concierge_connect(NULL, NULL, &notice, &error);
         if (fd < 0)
                 return log_error_errno(fd, "%s", error ?: "Cannot reach concierge.");
+        if (notice)
+                log_warning("%s", notice);
         cli_progress_init(&p, "", arg_quiet);
         /* Without a terminal, only long jobs that asked for it get progress lines (logs stay short). */
         if (!p.tty && !c->progress_lines)

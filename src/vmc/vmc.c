@@ -161,10 +161,7 @@ static int run(int argc, char *argv[]) {
                         arg_image = optarg;
                         break;
                 default:
-                        if (optopt > 0 && optopt < 0x100)
-                                return log_usage_error("invalid option or missing argument: -%c", optopt);
-                        return log_usage_error(
-                                "unrecognized option or missing argument: '%s'", argv[optind - 1]);
+                        return log_usage_bad_option(argv);
                 }
         }
         if (optind >= argc) {

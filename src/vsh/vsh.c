@@ -163,10 +163,7 @@ static int parse_argv(
                         arg_tty = 0;
                         break;
                 default:
-                        if (optopt > 0 && optopt < 0x100)
-                                return log_usage_error("invalid option or missing argument: -%c", optopt);
-                        return log_usage_error(
-                                "unrecognized option or missing argument: '%s'", argv[optind - 1]);
+                        return log_usage_bad_option(argv);
                 }
         for (int i = optind; i < n_opts; i++) {
                 if (n_pos >= 2)

@@ -49,7 +49,7 @@ static void test_socket_path_errors(void **state) {
 
         assert_int_equal(unsetenv("XDG_RUNTIME_DIR"), 0);
         assert_int_equal(concierge_socket_path(&p), -EINVAL);
-        assert_int_equal(concierge_connect(NULL, NULL, &msg), -EINVAL);
+        assert_int_equal(concierge_connect(NULL, NULL, NULL, &msg), -EINVAL);
         assert_non_null(msg);
         assert_non_null(strstr(msg, "XDG_RUNTIME_DIR is not set"));
         free(msg);
@@ -64,7 +64,7 @@ static void test_socket_path_errors(void **state) {
         (void) mkdir(dir, 0700);
         assert_int_equal(chmod(dir, 0755), 0);
         assert_int_equal(concierge_socket_path(&p), -EPERM);
-        assert_int_equal(concierge_connect(NULL, NULL, &msg), -EPERM);
+        assert_int_equal(concierge_connect(NULL, NULL, NULL, &msg), -EPERM);
         assert_non_null(msg);
         assert_non_null(strstr(msg, "mode 0700"));
         /* Exactly 0700 is fine. */
@@ -104,7 +104,7 @@ static void test_no_binary(void **state) {
         _cleanup_free_ char *msg = NULL;
 
         assert_int_equal(setenv("BISTRO_CONCIERGE", "/nonexistent/concierge", 1), 0);
-        assert_int_equal(concierge_connect(NULL, NULL, &msg), -ENOENT);
+        assert_int_equal(concierge_connect(NULL, NULL, NULL, &msg), -ENOENT);
         assert_non_null(msg);
         assert_non_null(strstr(msg, "Cannot find concierge"));
         assert_int_equal(unsetenv("BISTRO_CONCIERGE"), 0);
@@ -192,7 +192,7 @@ static void call_fake(FakeMode mode, int expect, const char *expect_msg, int exp
 
         /* Something listens: no concierge is started (BISTRO_CONCIERGE would fail if it were). */
         assert_int_equal(setenv("BISTRO_CONCIERGE", "/nonexistent/concierge", 1), 0);
-        fd = concierge_connect(NULL, NULL, &msg);
+        fd = concierge_connect(NULL, NULL, NULL, &msg);
         assert_true(fd >= 0);
         assert_null(msg);
         assert_int_equal(
