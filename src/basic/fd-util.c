@@ -2,7 +2,9 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <stdio.h>
+#include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "fd-util.h"
 #include "time-util.h"
@@ -62,17 +64,29 @@ int fd_cloexec(int fd, bool cloexec) {
         return fd_flag(fd, F_GETFD, F_SETFD, FD_CLOEXEC, cloexec);
 }
 
-int write_file_atomic(const char *path, const char *s, mode_t mode) {
+int write_file_atomic_full(const char *path, const char *s, mode_t mode, uid_t uid, gid_t gid) {
         _cleanup_free_ char *tmp = NULL;
         _cleanup_close_ int fd = -EBADF;
+        const char *base;
         int r;
 
-        if (asprintf(&tmp, "%s.tmp.%d", path, (int) getpid()) < 0)
+        if (!path || !*path)
+                return -EINVAL;
+        /* The temp file is hidden (".NAME.tmp.PID" next to NAME): it can never be the name of another
+         * file that lives in the same directory, such as a token or state file named after a user-chosen
+         * name, which may contain dots but never starts with one. */
+        base = strrchr(path, '/');
+        base = base ? base + 1 : path;
+        if (asprintf(&tmp, "%.*s.%s.tmp.%d", (int) (base - path), path, base, (int) getpid()) < 0)
                 return -ENOMEM;
-        fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, mode);
+        /* A stale temp file (a crash) is replaced, never reused: O_EXCL gives the new file exactly mode. */
+        (void) unlink(tmp);
+        fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, mode);
         if (fd < 0)
                 return -errno;
         r = loop_write(fd, s, strlen(s));
+        if (r >= 0 && (uid != (uid_t) -1 || gid != (gid_t) -1) && fchown(fd, uid, gid) < 0)
+                r = -errno;
         if (r >= 0 && fsync(fd) < 0)
                 r = -errno;
         if (r >= 0 && rename(tmp, path) < 0)
@@ -80,6 +94,10 @@ int write_file_atomic(const char *path, const char *s, mode_t mode) {
         if (r < 0)
                 (void) unlink(tmp);
         return r;
+}
+
+int write_file_atomic(const char *path, const char *s, mode_t mode) {
+        return write_file_atomic_full(path, s, mode, (uid_t) -1, (gid_t) -1);
 }
 
 int read_file(const char *path, size_t max, char **ret, size_t *ret_size) {

@@ -18,8 +18,12 @@ int fd_wait_until(int fd, short events, int64_t deadline_msec);
 int fd_nonblock(int fd, bool nonblock);
 int fd_cloexec(int fd, bool cloexec);
 
-/* Writes s to path atomically (temp file + fsync + rename). */
+/* Writes s to path atomically: a new hidden temp file ".NAME.tmp.PID" in the same directory, created
+ * with mode, then fsync + rename. */
 int write_file_atomic(const char *path, const char *s, mode_t mode);
+/* The same, and the temp file is fchown()ed to uid:gid before the rename ((uid_t) -1 / (gid_t) -1:
+ * leave that id), so path never exists with the wrong owner. */
+int write_file_atomic_full(const char *path, const char *s, mode_t mode, uid_t uid, gid_t gid);
 /* Reads a whole small file (at most max bytes) into a NUL-terminated buffer. */
 int read_file(const char *path, size_t max, char **ret, size_t *ret_size);
 

@@ -2,8 +2,6 @@
 /* bistro's image builder runner: runs build-debian.sh bounded, its output condensed into a progress
  * display (debootstrap prints hundreds of "I: Retrieving ..." lines). */
 #include <errno.h>
-#include <fcntl.h>
-#include <poll.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
@@ -60,71 +58,31 @@ static void builder_line(CliProgress *p, char *line) {
         cli_progress_update(p, line, 0, 0, false);
 }
 
-/* Runs argv (stdin /dev/null) with its stdout and stderr through builder_line(); bounded. Returns its
- * exit status or -errno (-ETIMEDOUT: killed at the deadline). */
+static void builder_line_cb(char *line, void *userdata) {
+        builder_line(userdata, line);
+}
+
+/* Runs argv (stdin /dev/null) with its stdout and stderr through builder_line(), as they come;
+ * bounded. Returns its exit status or -errno (-ETIMEDOUT: killed at the deadline). */
 static int run_builder(char *const argv[], usec_t timeout) {
-        _cleanup_close_ int rfd = -EBADF, wfd = -EBADF;
-        _cleanup_sigkill_wait_ pid_t pid = 0;
-        usec_t deadline = now_usec(CLOCK_MONOTONIC) + timeout;
         CliProgress p;
-        char buf[4096];
-        size_t have = 0;
-        int pipefd[2], r;
+        SpawnOptions opts = {
+                .stdin_fd = -EBADF,
+                .stdout_fd = -EBADF,
+                .merge_stderr = true,
+                .timeout = timeout,
+                .max_output = 4095, /* a longer line is shown in pieces */
+                .close_all_fds = true,
+                .on_line = builder_line_cb,
+                .userdata = &p,
+        };
+        int r;
 
-        if (pipe2(pipefd, O_CLOEXEC) < 0)
-                return log_error_errno(errno, "pipe: %m");
-        rfd = pipefd[0];
-        wfd = pipefd[1];
-        r = safe_fork_full(
-                "bistro-build", FORK_RESET_SIGNALS | FORK_NULL_STDIN | FORK_CLOSE_ALL_FDS | FORK_DEATHSIG,
-                &wfd, 1, &pid);
-        if (r < 0)
-                return log_error_errno(r, "Cannot start %s: %m", argv[0]);
-        if (r == 0) {
-                if (dup2(wfd, STDOUT_FILENO) < 0 || dup2(wfd, STDERR_FILENO) < 0)
-                        _exit(127);
-                execv(argv[0], argv);
-                _exit(127);
-        }
-        wfd = safe_close(wfd);
         cli_progress_init(&p, "  ", false);
-        for (;;) {
-                struct pollfd pfd = { .fd = rfd, .events = POLLIN };
-                ssize_t n;
-                char *nl;
-
-                r = poll(&pfd, 1, deadline_poll_timeout_ms(deadline));
-                if (r < 0 && errno == EINTR)
-                        continue;
-                if (r <= 0)
-                        break; /* the deadline (or a poll error): the builder is killed below */
-                n = read(rfd, buf + have, sizeof(buf) - 1 - have);
-                if (n < 0 && errno == EINTR)
-                        continue;
-                if (n <= 0)
-                        break;
-                have += (size_t) n;
-                buf[have] = 0;
-                while ((nl = strchr(buf, '\n'))) {
-                        *nl = 0;
-                        builder_line(&p, buf);
-                        have -= (size_t) (nl + 1 - buf);
-                        memmove(buf, nl + 1, have + 1);
-                }
-                if (have == sizeof(buf) - 1) { /* a very long line: show what we have */
-                        builder_line(&p, buf);
-                        have = 0;
-                }
-        }
-        if (have > 0) {
-                buf[have] = 0;
-                builder_line(&p, buf);
-        }
+        r = spawn_capture(argv, &opts, NULL);
         cli_progress_end(&p);
-        /* EOF (or the deadline): the builder is exiting, or gets what is left of its time. */
-        r = wait_for_terminate_timeout(
-                pid, deadline > now_usec(CLOCK_MONOTONIC) ? deadline - now_usec(CLOCK_MONOTONIC) : 1);
-        pid = 0;
+        if (r < 0 && r != -ETIMEDOUT)
+                return log_error_errno(r, "Cannot run %s: %m", argv[0]);
         return r;
 }
 

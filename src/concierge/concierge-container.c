@@ -31,6 +31,7 @@
 #include "log.h"
 #include "path-lookup.h"
 #include "proto-validate.h"
+#include "qmp-client.h"
 #include "spawn-util.h"
 #include "string-util.h"
 #include "time-util.h"
@@ -48,9 +49,8 @@
 #define TOKEN_LEN 43
 
 typedef struct CtOp {
+        Pending reply; /* first: the job's userdata is also a Pending (pending_job_progress()) */
         Manager *manager;
-        WireConn *conn;
-        uint64_t id;
         uint32_t type; /* the concierge request */
         char vm_name[PROTO_NAME_MAX + 1];
         char name[PROTO_NAME_MAX + 1];
@@ -71,7 +71,7 @@ static CtOp *ct_op_free(CtOp *op) {
                 return NULL;
         if (op->waiting_on)
                 vm_unwait(op->waiting_on, op);
-        wire_conn_unref(op->conn);
+        wire_conn_unref(op->reply.conn);
         free(op->vsock_path);
         free(op->image_request);
         free(op);
@@ -116,26 +116,29 @@ const char *container_token(Manager *m, const char *vm, const char *name) {
         return NULL;
 }
 
-/* "unpacked_size": N from the image's JSON metadata; 0 when missing. */
-static uint64_t json_unpacked_size(const char *path) {
-        _cleanup_free_ char *text = NULL;
-        const char *p;
-        uint64_t v = 0;
+#define IMAGE_JSON_MAX 65536u
 
-        if (read_file(path, 65536, &text, NULL) < 0)
+uint64_t image_json_unpacked_size(const char *path) {
+        _cleanup_free_ char *text = NULL;
+        json_object *root = NULL, *v;
+        size_t len;
+        int64_t n;
+
+        if (read_file(path, IMAGE_JSON_MAX, &text, &len) < 0)
                 return 0;
-        p = strstr(text, "\"unpacked_size\"");
-        if (!p)
+        /* Bounded (size, depth), strict, valid UTF-8 without NUL, an object: the parser QMP uses. */
+        if (qmp_json_parse(text, len, &root) < 0)
                 return 0;
-        p += strlen("\"unpacked_size\"");
-        while (*p == ' ' || *p == '\t' || *p == ':')
-                p++;
-        for (; *p >= '0' && *p <= '9'; p++) {
-                if (v > (UINT64_C(64) << 30))
-                        return 0;
-                v = v * 10 + (uint64_t) (*p - '0');
+        if (!json_object_object_get_ex(root, "unpacked_size", &v) ||
+            !json_object_is_type(v, json_type_int)) {
+                json_object_put(root);
+                return 0;
         }
-        return v <= (UINT64_C(64) << 30) ? v : 0;
+        n = json_object_get_int64(v); /* clamped to INT64_MAX beyond it */
+        json_object_put(root);
+        if (n < 0 || (uint64_t) n > IMAGE_UNPACKED_SIZE_MAX)
+                return 0;
+        return (uint64_t) n;
 }
 
 /* A name for an imported file: its base name without .tar*, reduced to the name characters. */
@@ -198,11 +201,11 @@ static int resolve_image(CtOp *op, const char *image, const char *image_path, ch
         }
         if (asprintf(&json, "%s/%s.json", store, op->image) < 0)
                 return -ENOMEM;
-        op->unpacked_size = json_unpacked_size(json);
+        op->unpacked_size = image_json_unpacked_size(json);
         return 0;
 }
 
-/* Worker side from here to ct_progress(). */
+/* Worker side from here to ct_done(). */
 
 /* tremplin starts with the VM (a maitred service) and may still be coming up, or respawning, when
  * the VM is reported running: a refused connection is retried for a while. */
@@ -544,13 +547,6 @@ static int list_job(Job *j, void *userdata) {
 
 /* Event loop side. */
 
-static void ct_progress(Job *j, const Bistro__Concierge__Progress *p, void *userdata) {
-        CtOp *op = userdata;
-
-        if (op->conn)
-                (void) wire_send_event(op->conn, BISTRO__MESSAGE_TYPE__PROGRESS, op->id, &p->base);
-}
-
 static void ct_done(
         Job *j,
         int error,
@@ -565,7 +561,7 @@ static void ct_done(
                 if (error == -ECONNREFUSED || error == -ECONNRESET)
                         log_info("VM '%s': tremplin: %s", op->vm_name, message);
                 (void) wire_reply_error(
-                        op->conn, op->id, error, "%s", message[0] ? message : strerror(-error));
+                        op->reply.conn, op->reply.id, error, "%s", message[0] ? message : strerror(-error));
                 return;
         }
         if (op->type == BISTRO__MESSAGE_TYPE__DELETE_CONTAINER_REQUEST)
@@ -576,7 +572,7 @@ static void ct_done(
                         "VM '%s': container '%s' is running%s.", op->vm_name, op->name,
                         ((const Bistro__Concierge__ContainerInfoResponse *) result)->created ? " (created)"
                                                                                              : "");
-        (void) wire_reply(op->conn, op->id, type, result);
+        (void) wire_reply(op->reply.conn, op->reply.id, type, result);
 }
 
 static int ct_run(CtOp *op, Vm *vm, JobFn fn, const char *what, int operation) {
@@ -585,14 +581,15 @@ static int ct_run(CtOp *op, Vm *vm, JobFn fn, const char *what, int operation) {
 
         op->vsock_path = strdup(vm->vsock_path);
         if (!op->vsock_path) {
-                (void) wire_reply_error(op->conn, op->id, -ENOMEM, "out of memory");
+                (void) wire_reply_error(op->reply.conn, op->reply.id, -ENOMEM, "out of memory");
                 ct_op_free(op);
                 return 0;
         }
-        r = job_start(op->manager->event, what, operation, fn, ct_progress, ct_done, op, &j);
+        r = job_start(op->manager->event, what, operation, fn, pending_job_progress, ct_done, op, &j);
         if (r < 0) {
                 (void) wire_reply_error(
-                        op->conn, op->id, r, "cannot start the %s worker: %s", what, strerror(-r));
+                        op->reply.conn, op->reply.id, r, "cannot start the %s worker: %s", what,
+                        strerror(-r));
                 ct_op_free(op);
                 return 0;
         }
@@ -619,8 +616,8 @@ static CtOp *ct_op_new(
         if (!op)
                 return NULL;
         op->manager = m;
-        op->conn = wire_conn_ref(c);
-        op->id = id;
+        op->reply.conn = wire_conn_ref(c);
+        op->reply.id = id;
         op->type = type;
         strscpy(op->vm_name, vm, sizeof(op->vm_name));
         strscpy(op->name, name ?: "", sizeof(op->name));
@@ -652,7 +649,7 @@ static void start_container_job(CtOp *op, Vm *vm) {
         const char *token = token_get(op->manager, op->vm_name, op->name);
 
         if (!token) {
-                (void) wire_reply_error(op->conn, op->id, -ENOMEM, "out of memory");
+                (void) wire_reply_error(op->reply.conn, op->reply.id, -ENOMEM, "out of memory");
                 ct_op_free(op);
                 return;
         }
@@ -669,12 +666,12 @@ static void on_vm_started(Vm *vm, int error, const char *message, void *userdata
         op->waiting_on = NULL; /* the VM dropped us from its list */
         if (error < 0) {
                 (void) wire_reply_error(
-                        op->conn, op->id, error == -ECANCELED ? -ECANCELED : -EHOSTDOWN,
+                        op->reply.conn, op->reply.id, error == -ECANCELED ? -ECANCELED : -EHOSTDOWN,
                         "VM '%s' did not start: %s", op->vm_name, message[0] ? message : "see 'vmc logs'");
                 ct_op_free(op);
                 return;
         }
-        if (wire_conn_is_closed(op->conn)) {
+        if (wire_conn_is_closed(op->reply.conn)) {
                 ct_op_free(op);
                 return;
         }

@@ -26,10 +26,9 @@
 #define CHUNK (1024u * 1024u)
 
 typedef struct Op {
+        Pending reply; /* first: the job's userdata is also a Pending (pending_job_progress()) */
         Manager *manager;
         Vm *vm; /* NULL for sync-time */
-        WireConn *conn;
-        uint64_t id;
         int operation;
         bool running, force;
         uint64_t size;
@@ -42,20 +41,13 @@ typedef struct Op {
 static Op *op_free(Op *op) {
         if (!op)
                 return NULL;
-        if (op->conn)
-                wire_conn_unref(op->conn);
+        if (op->reply.conn)
+                wire_conn_unref(op->reply.conn);
         for (size_t i = 0; i < op->n_vsock_paths; i++)
                 free(op->vsock_paths[i]);
         free(op->vsock_paths);
         free(op);
         return NULL;
-}
-
-static void op_progress(Job *j, const Bistro__Concierge__Progress *p, void *userdata) {
-        Op *op = userdata;
-
-        if (op->conn)
-                (void) wire_send_event(op->conn, BISTRO__MESSAGE_TYPE__PROGRESS, op->id, &p->base);
 }
 
 static void op_done(
@@ -79,12 +71,14 @@ static void op_done(
                 op->vm->config.grow_pending = true;
                 (void) vm_save_config(op->vm);
         }
-        if (op->conn) {
+        if (op->reply.conn) {
                 if (error < 0)
                         (void) wire_reply_error(
-                                op->conn, op->id, error, "%s", message[0] ? message : strerror(-error));
+                                op->reply.conn, op->reply.id, error, "%s",
+                                message[0] ? message : strerror(-error));
                 else
-                        (void) wire_reply(op->conn, op->id, BISTRO__MESSAGE_TYPE__EMPTY, &empty.base);
+                        (void) wire_reply(
+                                op->reply.conn, op->reply.id, BISTRO__MESSAGE_TYPE__EMPTY, &empty.base);
         }
         if (op->vm && op->operation == BISTRO__CONCIERGE__OPERATION__OPERATION_IMPORT_VM) {
                 /* The object was a placeholder for the name; reload it from disk next time. */
@@ -97,12 +91,13 @@ static int op_run(Op *op, Vm *vm, const char *what, JobFn fn) {
         int r;
 
         r = job_start(
-                op->manager->event, what, op->operation, fn, op_progress, op_done, op,
+                op->manager->event, what, op->operation, fn, pending_job_progress, op_done, op,
                 vm ? &vm->job : &(Job *){ NULL });
         if (r < 0) {
-                if (op->conn)
+                if (op->reply.conn)
                         (void) wire_reply_error(
-                                op->conn, op->id, r, "cannot start the %s worker: %s", what, strerror(-r));
+                                op->reply.conn, op->reply.id, r, "cannot start the %s worker: %s", what,
+                                strerror(-r));
                 op_free(op);
                 return 0;
         }
@@ -119,8 +114,8 @@ static Op *op_new(Manager *m, Vm *vm, WireConn *c, uint64_t id, int operation) {
                 return NULL;
         op->manager = m;
         op->vm = vm;
-        op->conn = c ? wire_conn_ref(c) : NULL;
-        op->id = id;
+        op->reply.conn = c ? wire_conn_ref(c) : NULL;
+        op->reply.id = id;
         op->operation = operation;
         return op;
 }
@@ -459,16 +454,16 @@ static int resize_job(Job *j, void *userdata) {
                 char *argv[] = { (char *) "/usr/bin/btrfs", (char *) "filesystem",
                                  (char *) "resize",         (char *) "max",
                                  (char *) STATEFUL_MOUNT,   NULL };
-                char err[256] = "";
+                _cleanup_free_ char *err = NULL;
 
                 job_progress(j, 0, 2, "growing the disk");
                 (void) snprintf(
                         cmd, sizeof(cmd),
                         "{\"execute\":\"block_resize\",\"arguments\":{\"device\":\"%s\",\"size\":%llu}}",
                         STATEFUL_DRIVE, (unsigned long long) op->size);
-                r = qmp_command_sync(vm->qmp_path, cmd, 30000, err, sizeof(err));
+                r = qmp_command_run(vm->qmp_path, cmd, 30000, &err);
                 if (r < 0)
-                        return job_fail(j, r, "block_resize failed: %s", err[0] ? err : strerror(-r));
+                        return job_fail(j, r, "block_resize failed: %s", err ?: strerror(-r));
                 job_progress(j, 1, 2, "growing the file system");
                 r = guest_run(vm->vsock_path, argv, 120000, &out);
                 if (r != 0)

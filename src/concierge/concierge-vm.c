@@ -189,6 +189,13 @@ static void pending_progress(Pending *p, const char *stage, uint64_t done, uint6
                 (void) wire_send_event(p->conn, BISTRO__MESSAGE_TYPE__PROGRESS, p->id, &e.base);
 }
 
+void pending_job_progress(Job *j, const Bistro__Concierge__Progress *p, void *userdata) {
+        Pending *pending = userdata;
+
+        if (pending->conn)
+                (void) wire_send_event(pending->conn, BISTRO__MESSAGE_TYPE__PROGRESS, pending->id, &p->base);
+}
+
 int vm_wait_running(Vm *vm, VmWaitFn fn, void *userdata) {
         VmWaiter *w;
 

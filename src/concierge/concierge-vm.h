@@ -21,10 +21,16 @@
 #define STATEFUL_DEVICE "/dev/vdb"
 #define STATEFUL_DRIVE "disk1" /* vmm's drive id of the second --disk */
 
+/* A request waiting for its reply: the connection (a reference, or NULL when nobody waits) and the
+ * request id. Also the first member of the job-backed requests (Op, CtOp). */
 typedef struct Pending {
         WireConn *conn;
         uint64_t id;
 } Pending;
+
+/* A JobProgressFn for a job whose userdata starts with a Pending: passes the worker's PROGRESS
+ * event on to the requester as it is (nothing when conn is NULL). */
+void pending_job_progress(Job *j, const Bistro__Concierge__Progress *p, void *userdata);
 
 /* Called once when the VM leaves STARTING: error 0 when it is RUNNING, else why it is not (message
  * never NULL). */

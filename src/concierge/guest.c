@@ -2,7 +2,6 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -30,19 +29,6 @@ int guest_connect(const char *vsock_path, uint32_t port, int timeout_ms) {
         return fd == -ECONNABORTED ? -ECONNREFUSED : fd;
 }
 
-static void set_error(char **reterr_message, const char *format, ...) _printf_(2, 3);
-static void set_error(char **reterr_message, const char *format, ...) {
-        va_list ap;
-
-        if (!reterr_message)
-                return;
-        free(*reterr_message);
-        va_start(ap, format);
-        if (vasprintf(reterr_message, format, ap) < 0)
-                *reterr_message = NULL;
-        va_end(ap);
-}
-
 int guest_call(
         const char *vsock_path,
         uint32_t type,
@@ -56,10 +42,8 @@ int guest_call(
         int r;
 
         fd = guest_connect(vsock_path, MAITRED_PORT, timeout_ms);
-        if (fd < 0) {
-                set_error(reterr_message, "cannot reach maitred: %s", strerror(-fd));
-                return fd;
-        }
+        if (fd < 0)
+                return set_error_message(reterr_message, fd, "cannot reach maitred: %m");
         r = wire_call_sync(fd, type, req, message_response_type(type), timeout_ms, &rtype, &resp);
         if (r < 0) {
                 _cleanup_free_ char *m = NULL;
@@ -67,10 +51,8 @@ int guest_call(
                 if (rtype == BISTRO__MESSAGE_TYPE__ERROR_REPLY)
                         (void) wire_error_reply_to_errno((const Bistro__ErrorReply *) resp, &m);
                 if (m)
-                        set_error(reterr_message, "%s", m);
-                else
-                        set_error(reterr_message, "maitred call failed: %s", strerror(-r));
-                return r;
+                        return set_error_message(reterr_message, r, "%s", m);
+                return set_error_message(reterr_message, r, "maitred call failed: %m");
         }
         if (ret_resp)
                 *ret_resp = TAKE_PTR(resp);
@@ -97,11 +79,11 @@ int guest_run(const char *vsock_path, char **argv, int timeout_ms, char **reterr
         l = (const void *) resp;
         if (l->status == BISTRO__MAITRED__PROCESS_STATUS__PROCESS_STATUS_EXITED) {
                 if (l->code != 0)
-                        set_error(reterr_message, "%s exited with status %d", argv[0], (int) l->code);
+                        (void) set_error_message(
+                                reterr_message, -EIO, "%s exited with status %d", argv[0], (int) l->code);
                 return l->code;
         }
-        set_error(reterr_message, "%s killed by signal %d", argv[0], (int) l->code);
-        return -EIO;
+        return set_error_message(reterr_message, -EIO, "%s killed by signal %d", argv[0], (int) l->code);
 }
 
 int guest_configure_network(const char *vsock_path, bool ipv6, char **reterr_message) {
@@ -141,14 +123,12 @@ int guest_set_time(const char *vsock_path, char **reterr_message) {
                 vsock_path, BISTRO__MESSAGE_TYPE__SET_TIME_REQUEST, &st.base, 20000, NULL, reterr_message);
 }
 
-int qmp_command_sync(const char *qmp_path, const char *command, int timeout_ms, char *err, size_t err_size) {
+int qmp_command_run(const char *qmp_path, const char *command, int timeout_ms, char **reterr_message) {
         _cleanup_(qmp_client_freep) QmpClient *c = NULL;
         _cleanup_free_ char *error = NULL;
         json_object *cmd = NULL, *execute, *args = NULL;
         int r;
 
-        if (err && err_size)
-                err[0] = 0;
         /* The command is ours, but it goes through the same parser as QEMU's answers. */
         r = qmp_json_parse(command, strlen(command), &cmd);
         if (r < 0 || !json_object_object_get_ex(cmd, "execute", &execute) ||
@@ -162,9 +142,10 @@ int qmp_command_sync(const char *qmp_path, const char *command, int timeout_ms, 
         if (r >= 0)
                 r = qmp_client_execute(c, json_object_get_string(execute), args, timeout_ms, NULL, &error);
         json_object_put(cmd);
-        if (r < 0 && err)
-                (void) snprintf(err, err_size, "QMP: %s", error ?: strerror(-r));
-        return r;
+        if (r < 0)
+                return error ? set_error_message(reterr_message, r, "QMP: %s", error)
+                             : set_error_message(reterr_message, r, "QMP: %m");
+        return 0;
 }
 
 int run_command(char *const *argv, char **ret_output) {

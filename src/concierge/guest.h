@@ -32,8 +32,11 @@ int guest_configure_network(const char *vsock_path, bool ipv6, char **reterr_mes
 int guest_set_time(const char *vsock_path, char **reterr_message);
 
 /* Connects to a QMP socket, negotiates capabilities and runs one command (a JSON object text).
- * Returns 0 on {"return":...}, -EIO on {"error":...} with its description in err. */
-int qmp_command_sync(const char *qmp_path, const char *command, int timeout_ms, char *err, size_t err_size);
+ * Returns 0 on {"return":...}; on failure a negative errno (qmp_error_class_to_errno() of an
+ * {"error":...}) and, when reterr_message is not NULL, a malloc'd "QMP: ..." explanation in
+ * *reterr_message (set only on failure; left alone for -EINVAL, a command that is not a JSON
+ * object with a string "execute"; NULL on OOM). */
+int qmp_command_run(const char *qmp_path, const char *command, int timeout_ms, char **reterr_message);
 
 /* Runs argv on the host (stdin /dev/null, no time limit) and returns its exit status (>= 0) or a
  * negative errno; *ret_output (may be NULL) gets stdout and stderr, at most 4 KiB. */

@@ -17,6 +17,7 @@
 #include "log.h"
 #include "spawn-util.h"
 #include "string-util.h"
+#include "wire-client.h"
 
 #define JOB_READ_CHUNK (64u * 1024u)
 
@@ -172,8 +173,9 @@ static int job_handle_frame(Job *j, Frame *f) {
         if (f->header.type == BISTRO__MESSAGE_TYPE__ERROR_REPLY) {
                 const Bistro__ErrorReply *e = (const void *) msg;
 
-                j->error = e->error < 0 ? e->error : -EIO;
-                j->message = strdup(e->message);
+                j->error = wire_error_reply_to_errno(e, NULL);
+                /* A copy of its message, or NULL on OOM: the errno alone travels. */
+                (void) wire_error_reply_to_errno(e, &j->message);
                 return 0;
         }
         j->result_type = f->header.type;

@@ -143,7 +143,7 @@ int init_modules(const char *conf_dir, const char *kernel_release) {
                 return log_error_errno(r, "Cannot read '%s': %m", list_path);
         r = read_modules_dep(kernel_release, &dir, &dep);
         if (r < 0)
-                return r;
+                return log_oom();
 
         for (char *line = list, *next; line; line = next) {
                 next = strchr(line, '\n');
@@ -151,7 +151,12 @@ int init_modules(const char *conf_dir, const char *kernel_release) {
                         *next++ = 0;
                 line += strspn(line, " \t");
                 line[strcspn(line, " \t\r#")] = 0;
-                if (*line && load_module(dir, dep, line, &loaded) < 0)
+                if (!*line)
+                        continue;
+                r = load_module(dir, dep, line, &loaded);
+                if (r == -ENOMEM)
+                        (void) log_oom(); /* the only failure load_module() leaves to us */
+                if (r < 0)
                         failures++;
         }
         log_info("Loaded %zu modules (%d failures).", strv_length(loaded), failures);
@@ -180,8 +185,10 @@ int modules_load_filesystem(const char *kernel_release, const char *fstype) {
                 return 0;
         r = read_modules_dep(kernel_release, &dir, &dep);
         if (r < 0)
-                return r;
+                return log_oom();
         r = load_module(dir, dep, fstype, &loaded);
+        if (r == -ENOMEM)
+                return log_oom(); /* the only failure load_module() leaves to us */
         if (r >= 0)
                 log_info("Loaded the '%s' filesystem (%zu modules).", fstype, strv_length(loaded));
         return r;

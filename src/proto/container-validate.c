@@ -2,12 +2,11 @@
 #include <errno.h>
 #include <string.h>
 
+#include "bistro-ports.h"
 #include "macro.h"
 #include "proto-validate.h"
 #include "string-util.h"
 
-#define GARCON_PORT_MIN 10000u
-#define GARCON_PORT_MAX 19999u
 #define URL_MAX 8192u
 #define APPS_MAX 2048u
 #define DESKTOP_ID_MAX 255u

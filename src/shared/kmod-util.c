@@ -165,12 +165,12 @@ int load_module(const char *dir, const char *dep, const char *name, char ***load
                         continue;
                 full = path_join(dir, *p);
                 if (!full)
-                        return log_oom();
+                        return -ENOMEM;
                 r = load_module_file(full);
                 if (r < 0)
                         return log_error_errno(r, "Failed to load module '%s': %m", full);
                 if (strv_extend(loaded, *p) < 0)
-                        return log_oom();
+                        return -ENOMEM;
         }
         return 0;
 }
@@ -181,10 +181,10 @@ int read_modules_dep(const char *kernel_release, char **ret_dir, char **ret_dep)
 
         dir = path_join("/lib/modules", kernel_release);
         if (!dir)
-                return log_oom();
+                return -ENOMEM;
         dep_path = path_join(dir, "modules.dep");
         if (!dep_path)
-                return log_oom();
+                return -ENOMEM;
         r = read_file(dep_path, MODULES_DEP_MAX, ret_dep, NULL);
         if (r < 0) {
                 log_warning_errno(r, "Cannot read '%s', loading modules by path only: %m", dep_path);

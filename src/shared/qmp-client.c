@@ -308,29 +308,18 @@ static int64_t deadline_from(int timeout_ms) {
         return timeout_ms < 0 ? -1 : (int64_t) now_msec(CLOCK_MONOTONIC) + timeout_ms;
 }
 
-static char *error_text(const QmpMessage *m) {
-        char *s = NULL;
-
-        if (asprintf(&s, "%s: %s", m->name, m->desc) < 0)
-                return NULL;
-        proto_text_sanitize(s, PROTO_ERROR_MESSAGE_MAX, true);
-        return s;
-}
-
 int qmp_client_execute(
         QmpClient *c,
         const char *command,
         json_object *arguments,
         int timeout_ms,
         json_object **ret_return,
-        char **ret_error) {
+        char **reterr_message) {
         int64_t deadline = deadline_from(timeout_ms);
         json_object *req;
         uint64_t id;
         int r;
 
-        if (ret_error)
-                *ret_error = NULL;
         if (!c || !command || (arguments && !json_object_is_type(arguments, json_type_object)))
                 return -EINVAL;
         id = ++c->next_id;
@@ -376,9 +365,10 @@ int qmp_client_execute(
                                 "QMP: an answer to another command than %" PRIu64 ".", id);
                 }
                 if (m.kind == QMP_KIND_ERROR) {
-                        r = qmp_error_class_to_errno(m.name);
-                        if (ret_error)
-                                *ret_error = error_text(&m);
+                        r = set_error_message(
+                                reterr_message, qmp_error_class_to_errno(m.name), "%s: %s", m.name, m.desc);
+                        if (reterr_message)
+                                proto_text_sanitize(*reterr_message, PROTO_ERROR_MESSAGE_MAX, true);
                         qmp_message_done(&m);
                         return r;
                 }

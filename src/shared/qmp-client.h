@@ -91,14 +91,16 @@ static inline void qmp_client_freep(QmpClient **c) {
 /* Runs command with arguments (a JSON object or NULL; borrowed) and waits for its answer,
  * skipping events. The deadline is fixed when the call starts: events do not extend it. Returns 0
  * and, when ret_return is given, the "return" value (a new reference, json_object_put()); or, on
- * a QMP error, qmp_error_class_to_errno() of its class and, when ret_error is given, a malloc'd
- * "Class: desc" text that passes proto_text_ok(). Other failures, with *ret_error NULL:
- * -ETIMEDOUT, -ECONNRESET (EOF), -EBADMSG (an invalid line, a second greeting, an answer to
- * another id), -EMSGSIZE (a line over QMP_LINE_MAX), -EINVAL (arguments not an object). */
+ * a QMP error, qmp_error_class_to_errno() of its class and, when reterr_message is given, a
+ * malloc'd "Class: desc" text that passes proto_text_ok() in *reterr_message (replacing what it
+ * held, as set_error_message() does; NULL on OOM). *reterr_message is left alone on success and
+ * on the other failures: -ETIMEDOUT, -ECONNRESET (EOF), -EBADMSG (an invalid line, a second
+ * greeting, an answer to another id), -EMSGSIZE (a line over QMP_LINE_MAX), -EINVAL (arguments
+ * not an object). */
 int qmp_client_execute(
         QmpClient *c,
         const char *command,
         json_object *arguments,
         int timeout_ms,
         json_object **ret_return,
-        char **ret_error);
+        char **reterr_message);

@@ -11,8 +11,10 @@
 #include <string.h>
 #include <sys/socket.h>
 
+#include "fd-util.h"
 #include "macro.h"
 #include "rtnl-util.h"
+#include "time-util.h"
 
 #define RTNL_RECV_SIZE 8192u
 #define RTNL_TIMEOUT_MS 5000
@@ -206,20 +208,15 @@ int rtnl_call(int fd, const void *msg, size_t len, uint32_t seq) {
         if (!rbuf)
                 return -ENOMEM;
         for (;;) {
-                struct pollfd pfd = { .fd = fd, .events = POLLIN };
                 struct sockaddr_nl from = {};
                 socklen_t fl = sizeof(from);
                 ssize_t n;
                 int r;
 
-                r = poll(&pfd, 1, RTNL_TIMEOUT_MS);
-                if (r < 0) {
-                        if (errno == EINTR)
-                                continue;
-                        return -errno;
-                }
-                if (r == 0)
-                        return -ETIMEDOUT;
+                /* Each answer (not the whole exchange) gets RTNL_TIMEOUT_MS. */
+                r = fd_wait_until(fd, POLLIN, (int64_t) now_msec(CLOCK_MONOTONIC) + RTNL_TIMEOUT_MS);
+                if (r < 0)
+                        return r;
                 n = recvfrom(fd, rbuf, RTNL_RECV_SIZE, MSG_TRUNC, (struct sockaddr *) &from, &fl);
                 if (n < 0) {
                         if (errno == EINTR || errno == EAGAIN)

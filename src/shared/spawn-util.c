@@ -3,6 +3,7 @@
 #include <poll.h>
 #include <signal.h>
 #include <stdint.h>
+#include <string.h>
 #include <sys/prctl.h>
 #include <sys/wait.h>
 
@@ -171,6 +172,26 @@ int safe_fork_full(
         return 1;
 }
 
+/* on_line mode: passes the complete lines in buf[0..*len) to on_line (and, when flush is set or buf is
+ * full, the incomplete rest) and keeps what is left at the start of buf. */
+static void emit_lines(const SpawnOptions *opts, char *buf, size_t *len, size_t max, bool flush) {
+        char *s = buf, *nl;
+
+        buf[*len] = 0;
+        while ((nl = memchr(s, '\n', *len - (size_t) (s - buf)))) {
+                *nl = 0;
+                opts->on_line(s, opts->userdata);
+                s = nl + 1;
+        }
+        *len -= (size_t) (s - buf);
+        memmove(buf, s, *len + 1);
+        if (*len > 0 && (flush || *len == max)) {
+                opts->on_line(buf, opts->userdata);
+                *len = 0;
+                buf[0] = 0;
+        }
+}
+
 int spawn_capture(char *const argv[], const SpawnOptions *opts, char **ret_output) {
         static const SpawnOptions defaults = { .stdin_fd = -1, .stdout_fd = -1 };
         _cleanup_sigkill_wait_ pid_t pid = 0;
@@ -197,7 +218,11 @@ int spawn_capture(char *const argv[], const SpawnOptions *opts, char **ret_outpu
         if (opts->timeout && opts->timeout != USEC_INFINITY)
                 deadline = now_usec(CLOCK_MONOTONIC) + opts->timeout;
 
-        r = safe_fork_full(argv[0], FORK_RESET_SIGNALS | FORK_DEATHSIG | FORK_NULL_STDIN, NULL, 0, &pid);
+        r = safe_fork_full(
+                argv[0],
+                FORK_RESET_SIGNALS | FORK_DEATHSIG | FORK_NULL_STDIN |
+                        (opts->close_all_fds ? FORK_CLOSE_ALL_FDS : 0),
+                (const int[]){ opts->stdin_fd, opts->stdout_fd, pipefd[1] }, 3, &pid);
         if (r < 0) {
                 safe_close(pipefd[0]);
                 safe_close(pipefd[1]);
@@ -226,13 +251,17 @@ int spawn_capture(char *const argv[], const SpawnOptions *opts, char **ret_outpu
                 ssize_t k;
                 int t = deadline_poll_timeout_ms(deadline);
 
-                if (t == 0)
-                        return -ETIMEDOUT; /* the cleanup kills and reaps */
+                if (t == 0) {
+                        r = -ETIMEDOUT; /* the cleanup kills and reaps */
+                        break;
+                }
                 r = poll(&p, 1, t);
                 if (r < 0 && errno == EINTR)
                         continue;
-                if (r < 0)
-                        return -errno;
+                if (r < 0) {
+                        r = -errno;
+                        break;
+                }
                 if (r == 0)
                         continue;
                 if (len < max)
@@ -241,12 +270,22 @@ int spawn_capture(char *const argv[], const SpawnOptions *opts, char **ret_outpu
                         k = read(rfd, scratch, sizeof(scratch));
                 if (k < 0 && (errno == EINTR || errno == EAGAIN))
                         continue;
-                if (k < 0)
-                        return -errno;
+                if (k < 0) {
+                        r = -errno;
+                        break;
+                }
                 if (k == 0)
                         rfd = safe_close(rfd);
                 else if (len < max)
                         len += (size_t) k;
+                if (opts->on_line)
+                        emit_lines(opts, buf, &len, max, rfd < 0);
+                r = 0;
+        }
+        if (r < 0) {
+                if (opts->on_line)
+                        emit_lines(opts, buf, &len, max, true);
+                return r;
         }
         if (deadline == USEC_INFINITY)
                 status = wait_for_terminate(pid);

@@ -47,12 +47,19 @@ static inline void sigkill_waitp(pid_t *pid) {
 #define _cleanup_sigkill_wait_ _cleanup_(sigkill_waitp)
 
 typedef struct SpawnOptions {
-        int stdin_fd;      /* < 0: /dev/null */
-        int stdout_fd;     /* >= 0: stdout goes there and is not captured; < 0: captured */
-        bool merge_stderr; /* stderr captured with stdout (else it goes to the caller's stderr) */
-        usec_t timeout;    /* 0 or USEC_INFINITY: none; else SIGKILL after it and -ETIMEDOUT */
-        size_t max_output; /* bytes of output kept; the rest is read and dropped (0: 64 KiB) */
-        char *const *envp; /* NULL: our environment */
+        int stdin_fd;       /* < 0: /dev/null */
+        int stdout_fd;      /* >= 0: stdout goes there and is not captured; < 0: captured */
+        bool merge_stderr;  /* stderr captured with stdout (else it goes to the caller's stderr) */
+        usec_t timeout;     /* 0 or USEC_INFINITY: none; else SIGKILL after it and -ETIMEDOUT */
+        size_t max_output;  /* bytes of output kept; the rest is read and dropped (0: 64 KiB) */
+        char *const *envp;  /* NULL: our environment */
+        bool close_all_fds; /* child: close every fd but stdin, stdout and stderr (FORK_CLOSE_ALL_FDS) */
+        /* Set: the captured output goes to on_line as it arrives, a line at a time (NUL-terminated,
+         * without its '\n', writable until on_line returns), and is not kept (*ret_output is ""). A
+         * line longer than max_output comes in pieces of max_output bytes; an unterminated last line
+         * comes at EOF, and also before -ETIMEDOUT or an error return. */
+        void (*on_line)(char *line, void *userdata);
+        void *userdata;
 } SpawnOptions;
 
 /* Runs argv[0] (a path, or a name looked up in $PATH) with the options, reading its output until it

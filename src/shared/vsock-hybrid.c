@@ -15,8 +15,7 @@
 int vsock_hybrid_connect(const char *path, uint32_t port, int timeout_ms) {
         _cleanup_close_ int fd = -EBADF;
         char cmd[32], line[64];
-        usec_t deadline = timeout_ms < 0 ? USEC_INFINITY
-                                         : now_usec(CLOCK_MONOTONIC) + (usec_t) timeout_ms * USEC_PER_MSEC;
+        int64_t deadline = timeout_ms < 0 ? -1 : (int64_t) now_msec(CLOCK_MONOTONIC) + timeout_ms;
         size_t n = 0;
         int r;
 
@@ -30,23 +29,13 @@ int vsock_hybrid_connect(const char *path, uint32_t port, int timeout_ms) {
 
         /* One byte at a time: what follows the line is the guest's stream. */
         for (;;) {
-                struct pollfd p = { .fd = fd, .events = POLLIN };
-                int wait;
                 ssize_t k;
 
                 if (n + 1 >= sizeof(line))
                         return -EBADMSG;
-                wait = deadline_poll_timeout_ms(deadline);
-                if (wait == 0)
-                        return -ETIMEDOUT;
-                r = poll(&p, 1, wait);
-                if (r < 0) {
-                        if (errno == EINTR)
-                                continue;
-                        return -errno;
-                }
-                if (r == 0)
-                        return -ETIMEDOUT;
+                r = fd_wait_until(fd, POLLIN, deadline);
+                if (r < 0)
+                        return r;
                 k = read(fd, line + n, 1);
                 if (k < 0) {
                         if (errno == EINTR || errno == EAGAIN)

@@ -10,6 +10,7 @@
 #include "log.h"
 #include "macro.h"
 #include "proto-validate.h"
+#include "wire-client.h"
 #include "wire-internal.h"
 
 #define READ_CHUNK (64u * 1024u)
@@ -263,7 +264,7 @@ static int conn_dispatch(WireConn *c, Frame *f) {
                         int error = 0;
 
                         if (f->header.type == BISTRO__MESSAGE_TYPE__ERROR_REPLY)
-                                error = ((Bistro__ErrorReply *) msg)->error;
+                                error = wire_error_reply_to_errno((const Bistro__ErrorReply *) msg, NULL);
                         call->cb(c, error, f->header.type, msg, call->userdata);
                 }
                 call_free(call);

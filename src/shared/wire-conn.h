@@ -36,9 +36,9 @@ typedef int (*WireMessageHandler)(
  * (-EBADMSG, -EMSGSIZE: protocol error; -ETIMEDOUT: idle or frame timeout; -ECONNRESET, ...). */
 typedef void (*WireCloseHandler)(WireConn *c, int reason, void *userdata);
 /* The answer to a wire_call(): error 0 and the reply (type, msg); or error < 0 with msg the
- * ErrorReply the peer sent (type ERROR_REPLY, see wire_error_message()), or msg NULL for a local
- * failure (-ETIMEDOUT, or the connection's close reason, -ECONNRESET for a clean close). Called
- * exactly once per successful wire_call(). */
+ * ErrorReply the peer sent (type ERROR_REPLY, error its wire_error_reply_to_errno(), see
+ * wire_error_message()), or msg NULL for a local failure (-ETIMEDOUT, or the connection's close
+ * reason, -ECONNRESET for a clean close). Called exactly once per successful wire_call(). */
 typedef void (*WireReplyHandler)(
         WireConn *c, int error, uint32_t type, const ProtobufCMessage *msg, void *userdata);
 

@@ -97,7 +97,7 @@ void container_infos_free(Bistro__Tremplin__ContainerInfo **l, size_t n) {
 }
 
 static struct lxc_container *container_open(const char *name) {
-        return lxc_container_new(name, LXC_PATH);
+        return lxc_container_new(name, STATEFUL_LXC_PATH);
 }
 
 static int no_container(char **reterr_message, const char *name) {
@@ -124,14 +124,14 @@ int container_list(Bistro__Tremplin__ContainerInfo ***ret, size_t *ret_n, char *
         if (r < 0)
                 return r;
         containers_cleanup_leftovers();
-        d = opendir(LXC_PATH);
+        d = opendir(STATEFUL_LXC_PATH);
         if (!d) {
                 if (errno == ENOENT) {
                         *ret = NULL;
                         *ret_n = 0;
                         return 0;
                 }
-                return set_error_message(reterr_message, -errno, "cannot read %s: %m", LXC_PATH);
+                return set_error_message(reterr_message, -errno, "cannot read %s: %m", STATEFUL_LXC_PATH);
         }
         l = new0(Bistro__Tremplin__ContainerInfo *, CONTAINERS_MAX + 1);
         if (!l)
@@ -259,10 +259,11 @@ static int start_ensure_user(
         /* Reread under the lock: another start may have recorded a user meanwhile. */
         lock = lock_lxc();
         if (lock < 0) {
-                log_warning_errno(lock, "Cannot lock %s, user %s not remembered: %m", LXC_PATH, user);
+                log_warning_errno(
+                        lock, "Cannot lock %s, user %s not remembered: %m", STATEFUL_LXC_PATH, user);
                 return 0;
         }
-        (void) snprintf(dir, sizeof(dir), LXC_PATH "/%s", name);
+        (void) snprintf(dir, sizeof(dir), STATEFUL_LXC_PATH "/%s", name);
         r = meta_read_name(name, &now);
         if (r >= 0)
                 r = container_meta_add_user(&now, user);
@@ -285,7 +286,7 @@ static int start_stopped(
         char dir[PATH_MAX], logpath[PATH_MAX];
         int r;
 
-        (void) snprintf(dir, sizeof(dir), LXC_PATH "/%s", name);
+        (void) snprintf(dir, sizeof(dir), STATEFUL_LXC_PATH "/%s", name);
         dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
         if (dfd >= 0)
                 rootfs = openat(dfd, "rootfs", O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
@@ -416,7 +417,7 @@ int container_delete(const char *name, char **reterr_message) {
         lock = lock_lxc();
         if (lock < 0)
                 return set_error_message(
-                        reterr_message, lock, "cannot lock %s: %s", LXC_PATH, strerror(-lock));
+                        reterr_message, lock, "cannot lock %s: %s", STATEFUL_LXC_PATH, strerror(-lock));
         {
                 _cleanup_lxc_container_put_ struct lxc_container *c = container_open(name);
 
@@ -424,9 +425,9 @@ int container_delete(const char *name, char **reterr_message) {
                         return set_error_message(
                                 reterr_message, -EBUSY, "container '%s' is running; stop it first", name);
         }
-        (void) snprintf(dir, sizeof(dir), LXC_PATH "/%s", name);
+        (void) snprintf(dir, sizeof(dir), STATEFUL_LXC_PATH "/%s", name);
         (void) snprintf(delname, sizeof(delname), ".del-%s", name);
-        (void) snprintf(del, sizeof(del), LXC_PATH "/%s", delname);
+        (void) snprintf(del, sizeof(del), STATEFUL_LXC_PATH "/%s", delname);
         if (rename(dir, del) < 0)
                 return set_error_message(reterr_message, -errno, "cannot delete '%s': %m", name);
         dfd = open(del, O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
@@ -449,7 +450,7 @@ void containers_stop_all(int timeout_ms) {
         int n;
         usec_t deadline = now_usec(CLOCK_MONOTONIC) + (usec_t) timeout_ms * USEC_PER_MSEC;
 
-        n = list_active_containers(LXC_PATH, &names, &cs);
+        n = list_active_containers(STATEFUL_LXC_PATH, &names, &cs);
         if (n <= 0)
                 return;
         log_info("Stopping %d running container(s).", n);

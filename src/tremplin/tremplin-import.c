@@ -33,7 +33,7 @@
 /* Slots of every container, including creations in progress. */
 static unsigned pick_slot(void) {
         bool used[CONTAINERS_MAX + 1] = {};
-        _cleanup_closedir_ DIR *d = opendir(LXC_PATH);
+        _cleanup_closedir_ DIR *d = opendir(STATEFUL_LXC_PATH);
 
         if (d) {
                 FOREACH_DIRENT(de, d) {
@@ -116,8 +116,8 @@ int container_create(
         int r;
 
         (void) snprintf(newname, sizeof(newname), ".new-%s", req->name);
-        (void) snprintf(newdir, sizeof(newdir), LXC_PATH "/%s", newname);
-        (void) snprintf(final, sizeof(final), LXC_PATH "/%s", req->name);
+        (void) snprintf(newdir, sizeof(newdir), STATEFUL_LXC_PATH "/%s", newname);
+        (void) snprintf(final, sizeof(final), STATEFUL_LXC_PATH "/%s", req->name);
         strscpy(m.image, req->image, sizeof(m.image));
 
         r = check_stateful(reterr_message);
@@ -127,7 +127,7 @@ int container_create(
         lock = lock_lxc();
         if (lock < 0)
                 return set_error_message(
-                        reterr_message, lock, "cannot lock %s: %s", LXC_PATH, strerror(-lock));
+                        reterr_message, lock, "cannot lock %s: %s", STATEFUL_LXC_PATH, strerror(-lock));
         if (lstat(final, &st) >= 0)
                 return set_error_message(
                         reterr_message, -EEXIST, "container '%s' exists already", req->name);
@@ -198,7 +198,7 @@ int container_create(
                         reterr_message, r, "cannot move the container into place: %s", strerror(-r));
                 goto fail;
         }
-        lfd = open(LXC_PATH, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        lfd = open(STATEFUL_LXC_PATH, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
         if (lfd >= 0)
                 (void) fsync(lfd);
         log_info(

@@ -8,8 +8,7 @@
 
 #include "bistro-ports.h"
 
-#define LXC_PATH STATEFUL_MOUNT "/lxc"
-#define LOCK_FILE LXC_PATH "/.lock"
+#define LOCK_FILE STATEFUL_LXC_PATH "/.lock"
 #define LXC_LOG_DIR "/run/bistro/lxc"
 #define TOKEN_DIR "/run/bistro/tokens"
 #define OPT_BISTRO "/opt/bistro"

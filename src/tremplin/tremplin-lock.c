@@ -25,7 +25,7 @@ int lock_lxc(void) {
         _cleanup_close_ int fd = -EBADF;
         int r;
 
-        r = mkdir_p(LXC_PATH, 0711);
+        r = mkdir_p(STATEFUL_LXC_PATH, 0711);
         if (r < 0)
                 return r;
         fd = open(LOCK_FILE, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);

@@ -7,5 +7,6 @@
  * -ENOMEDIUM (with a message) when STATEFUL_MOUNT is not btrfs. */
 int check_stateful(char **reterr_message);
 
-/* Takes the global flock on LXC_PATH/.lock (creating LXC_PATH); returns the fd that holds it. */
+/* Takes the global flock on STATEFUL_LXC_PATH/.lock (creating STATEFUL_LXC_PATH); returns the fd that holds
+ * it. */
 int lock_lxc(void);

@@ -138,7 +138,7 @@ int meta_read_at(int dfd, const char *dir, ContainerMeta *ret) {
 }
 
 int meta_read_name(const char *name, ContainerMeta *ret) {
-        _cleanup_close_ int lfd = open(LXC_PATH, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        _cleanup_close_ int lfd = open(STATEFUL_LXC_PATH, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 
         if (lfd < 0)
                 return -errno;

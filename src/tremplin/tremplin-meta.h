@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #pragma once
 
-/* The container's meta file, LXC_PATH/NAME/bistro-meta: "key=value" lines tremplin writes
+/* The container's meta file, STATEFUL_LXC_PATH/NAME/bistro-meta: "key=value" lines tremplin writes
  * (atomically) and reads back. It lives beside the rootfs, not in it, so the container cannot
  * write it; it is parsed strictly all the same:
  *   image=NAME   the image the container was created from (may be empty), at most once

@@ -26,7 +26,7 @@ int subvol_create(int dfd, const char *name) {
         if (errno != ENOTTY && errno != EOPNOTSUPP && errno != EINVAL)
                 return -errno;
         /* Not btrfs (a test VM without a stateful disk): a plain directory. */
-        log_warning("%s is not on btrfs: the rootfs is a plain directory.", LXC_PATH);
+        log_warning("%s is not on btrfs: the rootfs is a plain directory.", STATEFUL_LXC_PATH);
         return RET_NERRNO(mkdirat(dfd, name, 0755));
 }
 
@@ -50,7 +50,7 @@ int remove_container_dir(const char *dirname, bool only_if_unlocked) {
         _cleanup_close_ int lfd = -EBADF, dfd = -EBADF;
         int r;
 
-        lfd = open(LXC_PATH, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        lfd = open(STATEFUL_LXC_PATH, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
         if (lfd < 0)
                 return -errno;
         dfd = openat(lfd, dirname, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
@@ -60,7 +60,7 @@ int remove_container_dir(const char *dirname, bool only_if_unlocked) {
                 return -EBUSY;
         r = remove_tree_at(dfd, "rootfs");
         if (r < 0)
-                log_warning_errno(r, "Cannot remove %s/%s/rootfs: %m", LXC_PATH, dirname);
+                log_warning_errno(r, "Cannot remove %s/%s/rootfs: %m", STATEFUL_LXC_PATH, dirname);
         (void) rm_rf_children(TAKE_FD(dfd));
         return RET_NERRNO(unlinkat(lfd, dirname, AT_REMOVEDIR));
 }
@@ -70,12 +70,12 @@ void containers_cleanup_leftovers(void) {
         _cleanup_closedir_ DIR *d = NULL;
 
         /* Under the global lock: a create makes and flocks its .new-* dir while holding it. */
-        if (check_stateful(NULL) < 0 || access(LXC_PATH, F_OK) < 0)
+        if (check_stateful(NULL) < 0 || access(STATEFUL_LXC_PATH, F_OK) < 0)
                 return;
         lock = lock_lxc();
         if (lock < 0)
                 return;
-        d = opendir(LXC_PATH);
+        d = opendir(STATEFUL_LXC_PATH);
         if (!d)
                 return;
         FOREACH_DIRENT(de, d) {
@@ -87,8 +87,9 @@ void containers_cleanup_leftovers(void) {
                 if (r == -EBUSY)
                         continue;
                 if (r < 0)
-                        log_warning_errno(r, "Cannot remove leftover %s/%s: %m", LXC_PATH, de->d_name);
+                        log_warning_errno(
+                                r, "Cannot remove leftover %s/%s: %m", STATEFUL_LXC_PATH, de->d_name);
                 else
-                        log_info("Removed leftover %s/%s.", LXC_PATH, de->d_name);
+                        log_info("Removed leftover %s/%s.", STATEFUL_LXC_PATH, de->d_name);
         }
 }

@@ -12,7 +12,7 @@ int subvol_create(int dfd, const char *name);
  * symlink). */
 int remove_tree_at(int dfd, const char *name);
 
-/* Removes LXC_PATH/dirname with its rootfs. A create or delete in progress holds a flock on its
+/* Removes STATEFUL_LXC_PATH/dirname with its rootfs. A create or delete in progress holds a flock on its
  * .new-* / .del-* directory: with only_if_unlocked, such a directory is left alone (-EBUSY). */
 int remove_container_dir(const char *dirname, bool only_if_unlocked);
 

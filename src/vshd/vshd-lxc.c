@@ -24,7 +24,7 @@ int vshd_spawn_container(const VshdExec *x, pid_t *ret_pid, char **reterr_messag
         usec_t t0 = now_usec(CLOCK_MONOTONIC), t1, t2;
         int r;
 
-        c = lxc_container_new(name, VSHD_LXC_PATH);
+        c = lxc_container_new(name, STATEFUL_LXC_PATH);
         if (!c)
                 return set_error_message(reterr_message, -ENOMEM, "cannot open container '%s'", name);
         if (!c->is_defined(c))

@@ -16,7 +16,6 @@
 
 #include "bistro-ports.h"
 
-#define VSHD_LXC_PATH STATEFUL_MOUNT "/lxc"
 #define VSHD_SETUP_TIMEOUT_MS 10000
 #define VSHD_ERROR_MAX 1024u
 

@@ -6,6 +6,7 @@
 #include <cmocka.h>
 #include <fcntl.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "fd-util.h"
 #include "macro.h"
@@ -71,11 +72,66 @@ static void test_files(void **state) {
         assert_int_equal(system(cmd), 0);
 }
 
+static void test_write_file_atomic_full(void **state) {
+        char dir[] = "/tmp/test-fd-util-full.XXXXXX";
+        _cleanup_free_ char *p = NULL, *stale = NULL, *sibling = NULL, *data = NULL;
+        _cleanup_close_ int fd = -EBADF;
+        struct stat st;
+        char cmd[128];
+
+        assert_non_null(mkdtemp(dir));
+        assert_true(asprintf(&p, "%s/tok", dir) > 0);
+        assert_true(asprintf(&stale, "%s/.tok.tmp.%d", dir, (int) getpid()) > 0);
+        assert_true(asprintf(&sibling, "%s/tok.tmp.%d", dir, (int) getpid()) > 0);
+
+        /* A file named like a visible temp name is someone else's: never touched. */
+        assert_int_equal(write_file_atomic(sibling, "other\n", 0600), 0);
+        /* A stale temp file with a wider mode is replaced, not reused. */
+        fd = open(stale, O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
+        assert_true(fd >= 0);
+        assert_int_equal(fchmod(fd, 0644), 0);
+        fd = safe_close(fd);
+
+        /* Our own ids: allowed unprivileged too. */
+        assert_int_equal(write_file_atomic_full(p, "secret", 0400, getuid(), getgid()), 0);
+        assert_int_equal(stat(p, &st), 0);
+        assert_int_equal(st.st_mode & 07777, 0400);
+        assert_int_equal(st.st_uid, getuid());
+        assert_int_equal(st.st_gid, getgid());
+        assert_int_equal(access(stale, F_OK), -1);
+        assert_int_equal(read_file(sibling, 100, &data, NULL), 0);
+        assert_string_equal(data, "other\n");
+        free(TAKE_PTR(data));
+
+        if (geteuid() == 0) {
+                assert_int_equal(write_file_atomic_full(p, "s2", 0400, 100000, 100001), 0);
+                assert_int_equal(stat(p, &st), 0);
+                assert_int_equal(st.st_uid, 100000);
+                assert_int_equal(st.st_gid, 100001);
+                /* -1 keeps that id: only the group changes. */
+                assert_int_equal(write_file_atomic_full(p, "s3", 0400, (uid_t) -1, 100002), 0);
+                assert_int_equal(stat(p, &st), 0);
+                assert_int_equal(st.st_uid, 0);
+                assert_int_equal(st.st_gid, 100002);
+        } else {
+                /* Not allowed: the error, the old file intact, no temp file left. */
+                assert_int_equal(write_file_atomic_full(p, "s2", 0400, getuid() + 1, (gid_t) -1), -EPERM);
+                assert_int_equal(access(stale, F_OK), -1);
+                assert_int_equal(stat(p, &st), 0);
+                assert_int_equal(st.st_size, 6);
+        }
+        assert_int_equal(write_file_atomic_full("", "x", 0600, (uid_t) -1, (gid_t) -1), -EINVAL);
+
+        snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
+        assert_int_equal(system(cmd), 0);
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_loop_read_write),
                 cmocka_unit_test(test_flags),
                 cmocka_unit_test(test_files),
+                cmocka_unit_test(test_write_file_atomic_full),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }

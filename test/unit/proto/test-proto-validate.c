@@ -760,6 +760,667 @@ static void test_text_sanitize(void **state) {
         assert_true(proto_text_ok(big, PROTO_ERROR_MESSAGE_MAX, true));
 }
 
+/* Each bound at its limit (accepted) and one past it (refused): a test far beyond a limit does not
+ * catch an off-by-one. */
+
+/* n copies of c in buf (n + 1 bytes). */
+static char *fill(char *buf, char c, size_t n) {
+        memset(buf, c, n);
+        buf[n] = '\0';
+        return buf;
+}
+
+/* A DNS name of n bytes: labels of 63 bytes joined by dots, the last one shorter. */
+static char *dns_name(char *buf, size_t n) {
+        for (size_t i = 0; i < n; i++)
+                buf[i] = i % 64 == 63 ? '.' : 'a';
+        buf[n] = '\0';
+        return buf;
+}
+
+static void test_limits_shared(void **state) {
+        Bistro__ErrorReply e = BISTRO__ERROR_REPLY__INIT;
+        Bistro__Concierge__GetVmInfoRequest gi = BISTRO__CONCIERGE__GET_VM_INFO_REQUEST__INIT;
+        Bistro__Concierge__CreateContainerRequest cc = BISTRO__CONCIERGE__CREATE_CONTAINER_REQUEST__INIT;
+        Bistro__Concierge__ExportVmRequest ex = BISTRO__CONCIERGE__EXPORT_VM_REQUEST__INIT;
+        Bistro__Concierge__StartContainerRequest sc = BISTRO__CONCIERGE__START_CONTAINER_REQUEST__INIT;
+        Bistro__Concierge__ContainerInfo ci = BISTRO__CONCIERGE__CONTAINER_INFO__INIT;
+        Bistro__Concierge__ContainerInfoResponse cr = BISTRO__CONCIERGE__CONTAINER_INFO_RESPONSE__INIT;
+        Bistro__Container__ContainerShutdownRequest cs = BISTRO__CONTAINER__CONTAINER_SHUTDOWN_REQUEST__INIT;
+        Bistro__Maitred__SetTimezoneRequest tz = BISTRO__MAITRED__SET_TIMEZONE_REQUEST__INIT;
+        Bistro__Maitred__LaunchProcessRequest lp = BISTRO__MAITRED__LAUNCH_PROCESS_REQUEST__INIT;
+        Bistro__Vsh__SetupConnectionRequest vs = BISTRO__VSH__SETUP_CONNECTION_REQUEST__INIT;
+        static char s[PROTO_ARG_MAX + 2];
+        char *argv[1] = { (char *) "/bin/true" }, *env[1], *args[1];
+
+        e.error = -4095;
+        GOOD(ERROR_REPLY, e);
+        e.error = -4096;
+        BAD(ERROR_REPLY, e);
+        e.error = -1;
+        GOOD(ERROR_REPLY, e);
+        e.error = 0;
+        BAD(ERROR_REPLY, e);
+
+        gi.name = fill(s, 'n', PROTO_NAME_MAX);
+        GOOD(GET_VM_INFO_REQUEST, gi);
+        gi.name = fill(s, 'n', PROTO_NAME_MAX + 1);
+        BAD(GET_VM_INFO_REQUEST, gi);
+
+        cc.vm_name = (char *) "termina";
+        cc.name = (char *) "penguin";
+        cc.image = fill(s, 'i', PROTO_IMAGE_NAME_MAX);
+        GOOD(CREATE_CONTAINER_REQUEST, cc);
+        cc.image = fill(s, 'i', PROTO_IMAGE_NAME_MAX + 1);
+        BAD(CREATE_CONTAINER_REQUEST, cc);
+
+        ex.name = (char *) "termina";
+        ex.path = fill(s, 'p', PROTO_PATH_MAX);
+        s[0] = '/';
+        GOOD(EXPORT_VM_REQUEST, ex);
+        ex.path = fill(s, 'p', PROTO_PATH_MAX + 1);
+        s[0] = '/';
+        BAD(EXPORT_VM_REQUEST, ex);
+
+        sc.vm_name = (char *) "termina";
+        sc.name = (char *) "penguin";
+        sc.user = fill(s, 'u', 32);
+        GOOD(START_CONTAINER_REQUEST, sc);
+        sc.user = fill(s, 'u', 33);
+        BAD(START_CONTAINER_REQUEST, sc);
+
+        /* The longest IPv6 text is 45 bytes (INET6_ADDRSTRLEN counts the NUL); inet_pton() refuses any
+         * longer one as well, so the 46 byte case cannot tell the length check apart. */
+        ci.vm_name = (char *) "termina";
+        ci.name = (char *) "penguin";
+        cr.container = &ci;
+        ci.ipv4_address = (char *) "255.255.255.255";
+        ci.ipv6_address = (char *) "0000:0000:0000:0000:0000:ffff:255.255.255.255";
+        GOOD(CONTAINER_INFO_RESPONSE, cr);
+        ci.ipv6_address = (char *) "0000:0000:0000:0000:0000:ffff:255.255.255.2550";
+        BAD(CONTAINER_INFO_RESPONSE, cr);
+
+        cs.token = fill(s, 't', PROTO_TOKEN_MIN);
+        GOOD(CONTAINER_SHUTDOWN_REQUEST, cs);
+        cs.token = fill(s, 't', PROTO_TOKEN_MIN - 1);
+        BAD(CONTAINER_SHUTDOWN_REQUEST, cs);
+        cs.token = fill(s, 't', PROTO_TOKEN_MAX);
+        GOOD(CONTAINER_SHUTDOWN_REQUEST, cs);
+        cs.token = fill(s, 't', PROTO_TOKEN_MAX + 1);
+        BAD(CONTAINER_SHUTDOWN_REQUEST, cs);
+
+        tz.name = fill(s, 'z', PROTO_TIMEZONE_MAX);
+        GOOD(SET_TIMEZONE_REQUEST, tz);
+        tz.name = fill(s, 'z', PROTO_TIMEZONE_MAX + 1);
+        BAD(SET_TIMEZONE_REQUEST, tz);
+
+        /* An environment entry counts key, '=' and value. */
+        lp.argv = argv;
+        lp.n_argv = 1;
+        lp.env = env;
+        lp.n_env = 1;
+        env[0] = fill(s, 'v', PROTO_ARG_MAX);
+        memcpy(s, "A=", 2);
+        GOOD(LAUNCH_PROCESS_REQUEST, lp);
+        env[0] = fill(s, 'v', PROTO_ARG_MAX + 1);
+        memcpy(s, "A=", 2);
+        BAD(LAUNCH_PROCESS_REQUEST, lp);
+
+        vs.argv = args;
+        vs.n_argv = 1;
+        args[0] = fill(s, 'a', PROTO_ARG_MAX);
+        GOOD(SETUP_CONNECTION_REQUEST, vs);
+        args[0] = fill(s, 'a', PROTO_ARG_MAX + 1);
+        BAD(SETUP_CONNECTION_REQUEST, vs);
+}
+
+static void test_limits_maitred(void **state) {
+        Bistro__Maitred__ConfigureNetworkRequest cn = BISTRO__MAITRED__CONFIGURE_NETWORK_REQUEST__INIT;
+        Bistro__Maitred__SetTimeRequest st = BISTRO__MAITRED__SET_TIME_REQUEST__INIT;
+        Bistro__Maitred__MountRequest mt = BISTRO__MAITRED__MOUNT_REQUEST__INIT;
+        Bistro__Maitred__LaunchProcessRequest lp = BISTRO__MAITRED__LAUNCH_PROCESS_REQUEST__INIT;
+        Bistro__Maitred__LaunchProcessResponse lr = BISTRO__MAITRED__LAUNCH_PROCESS_RESPONSE__INIT;
+        Bistro__Maitred__GetKernelVersionResponse kv = BISTRO__MAITRED__GET_KERNEL_VERSION_RESPONSE__INIT;
+        Bistro__Maitred__VmReadyRequest vr = BISTRO__MAITRED__VM_READY_REQUEST__INIT;
+        static uint8_t v6[17] = { 0xfd };
+        static char s[PROTO_PATH_MAX + 2];
+        char *sd[7], *env[257], *argv[1] = { (char *) "/bin/true" };
+
+        cn.ipv4_address = 0x0f02000a;
+        cn.ipv4_prefix_len = 1;
+        GOOD(CONFIGURE_NETWORK_REQUEST, cn);
+        cn.ipv4_prefix_len = 0;
+        BAD(CONFIGURE_NETWORK_REQUEST, cn);
+        cn.ipv4_prefix_len = 32;
+        GOOD(CONFIGURE_NETWORK_REQUEST, cn);
+        cn.ipv4_prefix_len = 33;
+        BAD(CONFIGURE_NETWORK_REQUEST, cn);
+        cn.ipv4_prefix_len = 24;
+
+        cn.ipv6_address.data = v6;
+        cn.ipv6_address.len = 16;
+        cn.ipv6_prefix_len = 1;
+        GOOD(CONFIGURE_NETWORK_REQUEST, cn);
+        cn.ipv6_prefix_len = 0;
+        BAD(CONFIGURE_NETWORK_REQUEST, cn);
+        cn.ipv6_prefix_len = 128;
+        GOOD(CONFIGURE_NETWORK_REQUEST, cn);
+        cn.ipv6_prefix_len = 129;
+        BAD(CONFIGURE_NETWORK_REQUEST, cn);
+        cn.ipv6_prefix_len = 64;
+        cn.ipv6_address.len = 15;
+        BAD(CONFIGURE_NETWORK_REQUEST, cn);
+        cn.ipv6_address.len = 17;
+        BAD(CONFIGURE_NETWORK_REQUEST, cn);
+        cn.ipv6_address.len = 16;
+        cn.ipv6_gateway.data = v6;
+        cn.ipv6_gateway.len = 16;
+        GOOD(CONFIGURE_NETWORK_REQUEST, cn);
+        cn.ipv6_gateway.len = 17;
+        BAD(CONFIGURE_NETWORK_REQUEST, cn);
+        cn.ipv6_gateway.len = 0;
+        cn.ipv6_address.len = 0;
+        cn.ipv6_prefix_len = 0;
+        GOOD(CONFIGURE_NETWORK_REQUEST, cn);
+
+        for (size_t i = 0; i < ELEMENTSOF(sd); i++)
+                sd[i] = (char *) "example.org";
+        cn.search_domains = sd;
+        cn.n_search_domains = 6;
+        GOOD(CONFIGURE_NETWORK_REQUEST, cn);
+        cn.n_search_domains = 7;
+        BAD(CONFIGURE_NETWORK_REQUEST, cn);
+        cn.n_search_domains = 1;
+        sd[0] = dns_name(s, 253);
+        GOOD(CONFIGURE_NETWORK_REQUEST, cn);
+        sd[0] = dns_name(s, 254);
+        BAD(CONFIGURE_NETWORK_REQUEST, cn);
+        sd[0] = fill(s, 'l', 63);
+        GOOD(CONFIGURE_NETWORK_REQUEST, cn);
+        sd[0] = fill(s, 'l', 64);
+        BAD(CONFIGURE_NETWORK_REQUEST, cn);
+        /* Last label too, not only the first. */
+        memcpy(fill(s, 'l', 4 + 63), "org.", 4);
+        GOOD(CONFIGURE_NETWORK_REQUEST, cn);
+        memcpy(fill(s, 'l', 4 + 64), "org.", 4);
+        BAD(CONFIGURE_NETWORK_REQUEST, cn);
+        cn.n_search_domains = 0;
+        cn.hostname = fill(s, 'h', 63);
+        GOOD(CONFIGURE_NETWORK_REQUEST, cn);
+        cn.hostname = fill(s, 'h', 64);
+        BAD(CONFIGURE_NETWORK_REQUEST, cn);
+
+        /* TIME_MAX (2^40) is an exclusive end. */
+        st.seconds = 1577836800;
+        GOOD(SET_TIME_REQUEST, st);
+        st.seconds = 1577836799;
+        BAD(SET_TIME_REQUEST, st);
+        st.seconds = (INT64_C(1) << 40) - 1;
+        GOOD(SET_TIME_REQUEST, st);
+        st.seconds = INT64_C(1) << 40;
+        BAD(SET_TIME_REQUEST, st);
+        st.seconds = 1795000000;
+        st.nanos = 999999999;
+        GOOD(SET_TIME_REQUEST, st);
+        st.nanos = 1000000000;
+        BAD(SET_TIME_REQUEST, st);
+
+        mt.source = (char *) "/dev/vdb";
+        mt.target = (char *) "/mnt";
+        mt.fstype = fill(s, 'f', 31);
+        GOOD(MOUNT_REQUEST, mt);
+        mt.fstype = fill(s, 'f', 32);
+        BAD(MOUNT_REQUEST, mt);
+        mt.fstype = (char *) "ext4";
+        mt.data = fill(s, 'd', 1024);
+        GOOD(MOUNT_REQUEST, mt);
+        mt.data = fill(s, 'd', 1025);
+        BAD(MOUNT_REQUEST, mt);
+        mt.data = (char *) "";
+        mt.source = fill(s, 's', PROTO_PATH_MAX);
+        GOOD(MOUNT_REQUEST, mt);
+        mt.source = fill(s, 's', PROTO_PATH_MAX + 1);
+        BAD(MOUNT_REQUEST, mt);
+        mt.source = (char *) "/dev/vdb";
+        mt.target = fill(s, 't', PROTO_PATH_MAX);
+        s[0] = '/';
+        GOOD(MOUNT_REQUEST, mt);
+        mt.target = fill(s, 't', PROTO_PATH_MAX + 1);
+        s[0] = '/';
+        BAD(MOUNT_REQUEST, mt);
+
+        for (size_t i = 0; i < ELEMENTSOF(env); i++)
+                env[i] = (char *) "A=b";
+        lp.argv = argv;
+        lp.n_argv = 1;
+        lp.env = env;
+        lp.n_env = 256;
+        GOOD(LAUNCH_PROCESS_REQUEST, lp);
+        lp.n_env = 257;
+        BAD(LAUNCH_PROCESS_REQUEST, lp);
+
+        lr.status = BISTRO__MAITRED__PROCESS_STATUS__PROCESS_STATUS_LAUNCHED;
+        lr.pid = 1;
+        GOOD(LAUNCH_PROCESS_RESPONSE, lr);
+        lr.pid = 0;
+        BAD(LAUNCH_PROCESS_RESPONSE, lr);
+        lr.pid = 1;
+        lr.code = 1;
+        BAD(LAUNCH_PROCESS_RESPONSE, lr);
+        lr.status = BISTRO__MAITRED__PROCESS_STATUS__PROCESS_STATUS_EXITED;
+        lr.code = 0;
+        GOOD(LAUNCH_PROCESS_RESPONSE, lr);
+        lr.code = -1;
+        BAD(LAUNCH_PROCESS_RESPONSE, lr);
+        lr.code = 255;
+        GOOD(LAUNCH_PROCESS_RESPONSE, lr);
+        lr.code = 256;
+        BAD(LAUNCH_PROCESS_RESPONSE, lr);
+        lr.status = BISTRO__MAITRED__PROCESS_STATUS__PROCESS_STATUS_SIGNALED;
+        lr.code = 1;
+        GOOD(LAUNCH_PROCESS_RESPONSE, lr);
+        lr.code = 0;
+        BAD(LAUNCH_PROCESS_RESPONSE, lr);
+        lr.code = 64;
+        GOOD(LAUNCH_PROCESS_RESPONSE, lr);
+        lr.code = 65;
+        BAD(LAUNCH_PROCESS_RESPONSE, lr);
+
+        kv.kernel_release = fill(s, 'r', 64);
+        GOOD(GET_KERNEL_VERSION_RESPONSE, kv);
+        kv.kernel_release = fill(s, 'r', 65);
+        BAD(GET_KERNEL_VERSION_RESPONSE, kv);
+        kv.kernel_release = (char *) "6.1.0";
+        kv.kernel_version = fill(s, 'v', 256);
+        GOOD(GET_KERNEL_VERSION_RESPONSE, kv);
+        kv.kernel_version = fill(s, 'v', 257);
+        BAD(GET_KERNEL_VERSION_RESPONSE, kv);
+
+        vr.kernel_version = fill(s, 'k', 64);
+        GOOD(VM_READY_REQUEST, vr);
+        vr.kernel_version = fill(s, 'k', 65);
+        BAD(VM_READY_REQUEST, vr);
+        vr.kernel_version = (char *) "6.1.0";
+        vr.image_version = fill(s, 'i', 64);
+        GOOD(VM_READY_REQUEST, vr);
+        vr.image_version = fill(s, 'i', 65);
+        BAD(VM_READY_REQUEST, vr);
+}
+
+static void test_limits_concierge(void **state) {
+        const uint64_t gib = UINT64_C(1) << 30, tib = UINT64_C(1) << 40;
+        Bistro__Concierge__StartVmRequest sv = BISTRO__CONCIERGE__START_VM_REQUEST__INIT;
+        Bistro__Concierge__ResizeVmRequest rz = BISTRO__CONCIERGE__RESIZE_VM_REQUEST__INIT;
+        Bistro__Concierge__GetVmLogsRequest gl = BISTRO__CONCIERGE__GET_VM_LOGS_REQUEST__INIT;
+        Bistro__Concierge__VmInfo vm = BISTRO__CONCIERGE__VM_INFO__INIT;
+        Bistro__Concierge__VmInfoResponse vr = BISTRO__CONCIERGE__VM_INFO_RESPONSE__INIT;
+        Bistro__Concierge__StartContainerRequest sc = BISTRO__CONCIERGE__START_CONTAINER_REQUEST__INIT;
+        Bistro__Concierge__GetVersionResponse gv = BISTRO__CONCIERGE__GET_VERSION_RESPONSE__INIT;
+        Bistro__Concierge__ContainerInfo ci = BISTRO__CONCIERGE__CONTAINER_INFO__INIT;
+        Bistro__Concierge__ListContainersResponse lc = BISTRO__CONCIERGE__LIST_CONTAINERS_RESPONSE__INIT;
+        Bistro__Concierge__JobResult jr = BISTRO__CONCIERGE__JOB_RESULT__INIT;
+        Bistro__Concierge__Progress pg = BISTRO__CONCIERGE__PROGRESS__INIT;
+        Bistro__Concierge__ContainerInfo *many[PROTO_LIST_MAX + 1];
+        static char s[PROTO_ERROR_MESSAGE_MAX + 2];
+
+        sv.name = (char *) "termina";
+        sv.cpus = 256;
+        GOOD(START_VM_REQUEST, sv);
+        sv.cpus = 257;
+        BAD(START_VM_REQUEST, sv);
+        sv.cpus = 0;
+        sv.memory_mib = 64;
+        GOOD(START_VM_REQUEST, sv);
+        sv.memory_mib = 63;
+        BAD(START_VM_REQUEST, sv);
+        sv.memory_mib = 1024 * 1024;
+        GOOD(START_VM_REQUEST, sv);
+        sv.memory_mib = 1024 * 1024 + 1;
+        BAD(START_VM_REQUEST, sv);
+        sv.memory_mib = 0;
+        sv.disk_size = gib;
+        GOOD(START_VM_REQUEST, sv);
+        sv.disk_size = gib - 1;
+        BAD(START_VM_REQUEST, sv);
+        sv.disk_size = 64 * tib;
+        GOOD(START_VM_REQUEST, sv);
+        sv.disk_size = 64 * tib + 1;
+        BAD(START_VM_REQUEST, sv);
+
+        rz.name = (char *) "termina";
+        rz.size = gib;
+        GOOD(RESIZE_VM_REQUEST, rz);
+        rz.size = gib - 1;
+        BAD(RESIZE_VM_REQUEST, rz);
+        rz.size = 64 * tib;
+        GOOD(RESIZE_VM_REQUEST, rz);
+        rz.size = 64 * tib + 1;
+        BAD(RESIZE_VM_REQUEST, rz);
+
+        gl.name = (char *) "termina";
+        gl.max_bytes = 1u << 20;
+        GOOD(GET_VM_LOGS_REQUEST, gl);
+        gl.max_bytes = (1u << 20) + 1;
+        BAD(GET_VM_LOGS_REQUEST, gl);
+
+        vm.name = (char *) "termina";
+        vr.vm = &vm;
+        vm.cpus = 256;
+        GOOD(VM_INFO_RESPONSE, vr);
+        vm.cpus = 257;
+        BAD(VM_INFO_RESPONSE, vr);
+        vm.cpus = 2;
+        vm.memory_mib = 1024 * 1024;
+        GOOD(VM_INFO_RESPONSE, vr);
+        vm.memory_mib = 1024 * 1024 + 1;
+        BAD(VM_INFO_RESPONSE, vr);
+        vm.memory_mib = 0;
+        vm.disk_size = 64 * tib;
+        GOOD(VM_INFO_RESPONSE, vr);
+        vm.disk_size = 64 * tib + 1;
+        BAD(VM_INFO_RESPONSE, vr);
+        vm.disk_size = 0;
+        vm.kernel_version = fill(s, 'k', 64);
+        GOOD(VM_INFO_RESPONSE, vr);
+        vm.kernel_version = fill(s, 'k', 65);
+        BAD(VM_INFO_RESPONSE, vr);
+        vm.kernel_version = (char *) "";
+        vm.image_version = fill(s, 'i', 64);
+        GOOD(VM_INFO_RESPONSE, vr);
+        vm.image_version = fill(s, 'i', 65);
+        BAD(VM_INFO_RESPONSE, vr);
+        vm.image_version = (char *) "";
+        vm.pid = 0;
+        vm.started_at = 0;
+        GOOD(VM_INFO_RESPONSE, vr);
+        vm.started_at = -1;
+        BAD(VM_INFO_RESPONSE, vr);
+        vm.started_at = 0;
+        vm.pid = -1;
+        BAD(VM_INFO_RESPONSE, vr);
+
+        sc.vm_name = (char *) "termina";
+        sc.name = (char *) "penguin";
+        sc.user = (char *) "alice";
+        sc.uid = 1000;
+        GOOD(START_CONTAINER_REQUEST, sc);
+        sc.uid = 999;
+        BAD(START_CONTAINER_REQUEST, sc);
+        sc.uid = 59999;
+        GOOD(START_CONTAINER_REQUEST, sc);
+        sc.uid = 60000;
+        BAD(START_CONTAINER_REQUEST, sc);
+        sc.uid = 0;
+        GOOD(START_CONTAINER_REQUEST, sc);
+        sc.user = (char *) "";
+        sc.uid = 1000; /* a uid without a user */
+        BAD(START_CONTAINER_REQUEST, sc);
+        sc.uid = 0;
+        sc.image = fill(s, 'i', PROTO_IMAGE_NAME_MAX);
+        GOOD(START_CONTAINER_REQUEST, sc);
+        sc.image = fill(s, 'i', PROTO_IMAGE_NAME_MAX + 1);
+        BAD(START_CONTAINER_REQUEST, sc);
+
+        gv.pid = 1;
+        gv.build_id = fill(s, 'f', 16);
+        GOOD(GET_VERSION_RESPONSE, gv);
+        gv.build_id = fill(s, 'f', 15);
+        BAD(GET_VERSION_RESPONSE, gv);
+        gv.build_id = fill(s, 'f', 128);
+        GOOD(GET_VERSION_RESPONSE, gv);
+        gv.build_id = fill(s, 'f', 129);
+        BAD(GET_VERSION_RESPONSE, gv);
+        gv.build_id = (char *) "0123456789abcdeg"; /* just past 'f' */
+        BAD(GET_VERSION_RESPONSE, gv);
+        gv.build_id = (char *) "0123456789ABCDEF"; /* lower case only */
+        BAD(GET_VERSION_RESPONSE, gv);
+        gv.build_id = (char *) "0123456789abcdef";
+        gv.version = fill(s, 'v', 64);
+        GOOD(GET_VERSION_RESPONSE, gv);
+        gv.version = fill(s, 'v', 65);
+        BAD(GET_VERSION_RESPONSE, gv);
+        gv.version = (char *) "";
+        gv.vms_running = PROTO_LIST_MAX;
+        GOOD(GET_VERSION_RESPONSE, gv);
+        gv.vms_running = PROTO_LIST_MAX + 1;
+        BAD(GET_VERSION_RESPONSE, gv);
+        gv.vms_running = 0;
+        gv.pid = 0;
+        BAD(GET_VERSION_RESPONSE, gv);
+
+        ci.vm_name = (char *) "termina";
+        ci.name = (char *) "penguin";
+        for (size_t i = 0; i < ELEMENTSOF(many); i++)
+                many[i] = &ci;
+        lc.containers = many;
+        lc.n_containers = PROTO_LIST_MAX;
+        GOOD(LIST_CONTAINERS_RESPONSE, lc);
+        lc.n_containers = PROTO_LIST_MAX + 1;
+        BAD(LIST_CONTAINERS_RESPONSE, lc);
+
+        jr.kernel_cmdline = fill(s, 'c', PROTO_ARG_MAX);
+        GOOD(JOB_RESULT, jr);
+        jr.kernel_cmdline = fill(s, 'c', PROTO_ARG_MAX + 1);
+        BAD(JOB_RESULT, jr);
+        jr.kernel_cmdline = (char *) "";
+        jr.warning = fill(s, 'w', PROTO_ERROR_MESSAGE_MAX);
+        GOOD(JOB_RESULT, jr);
+        jr.warning = fill(s, 'w', PROTO_ERROR_MESSAGE_MAX + 1);
+        BAD(JOB_RESULT, jr);
+
+        pg.operation = BISTRO__CONCIERGE__OPERATION__OPERATION_IMPORT_VM;
+        pg.stage = fill(s, 's', 128);
+        GOOD(PROGRESS, pg);
+        pg.stage = fill(s, 's', 129);
+        BAD(PROGRESS, pg);
+        pg.stage = (char *) "";
+        pg.done = pg.total = 7;
+        GOOD(PROGRESS, pg);
+        pg.done = 8;
+        BAD(PROGRESS, pg);
+}
+
+static void test_limits_container(void **state) {
+        Bistro__Container__ContainerReadyRequest cr = BISTRO__CONTAINER__CONTAINER_READY_REQUEST__INIT;
+        Bistro__Container__OpenUrlRequest ou = BISTRO__CONTAINER__OPEN_URL_REQUEST__INIT;
+        Bistro__Container__UpdateApplicationListRequest al =
+                BISTRO__CONTAINER__UPDATE_APPLICATION_LIST_REQUEST__INIT;
+        Bistro__Container__Application app = BISTRO__CONTAINER__APPLICATION__INIT;
+        Bistro__Container__Application *apps[1] = { &app };
+        Bistro__Container__LaunchApplicationRequest la = BISTRO__CONTAINER__LAUNCH_APPLICATION_REQUEST__INIT;
+        static char s[8192 + 2];
+        char *mimes[1];
+
+        cr.token = (char *) "0123456789abcdef";
+        cr.garcon_port = 10000;
+        GOOD(CONTAINER_READY_REQUEST, cr);
+        cr.garcon_port = 9999;
+        BAD(CONTAINER_READY_REQUEST, cr);
+        cr.garcon_port = 19999;
+        GOOD(CONTAINER_READY_REQUEST, cr);
+        cr.garcon_port = 20000;
+        BAD(CONTAINER_READY_REQUEST, cr);
+        cr.garcon_port = 10000;
+        cr.sftp_port = 1024;
+        GOOD(CONTAINER_READY_REQUEST, cr);
+        cr.sftp_port = 1023;
+        BAD(CONTAINER_READY_REQUEST, cr);
+        cr.sftp_port = 65535;
+        GOOD(CONTAINER_READY_REQUEST, cr);
+        cr.sftp_port = 65536;
+        BAD(CONTAINER_READY_REQUEST, cr);
+
+        ou.token = (char *) "0123456789abcdef";
+        ou.url = (char *) "http://x"; /* shortest: the scheme and one byte */
+        GOOD(OPEN_URL_REQUEST, ou);
+        ou.url = fill(s, 'u', 8192);
+        memcpy(s, "http://", 7);
+        GOOD(OPEN_URL_REQUEST, ou);
+        ou.url = fill(s, 'u', 8193);
+        memcpy(s, "http://", 7);
+        BAD(OPEN_URL_REQUEST, ou);
+
+        al.token = (char *) "0123456789abcdef";
+        al.apps = apps;
+        al.n_apps = 1;
+        app.name = (char *) "Gedit";
+        app.desktop_file_id = fill(s, 'd', 255);
+        GOOD(UPDATE_APPLICATION_LIST_REQUEST, al);
+        app.desktop_file_id = fill(s, 'd', 256);
+        BAD(UPDATE_APPLICATION_LIST_REQUEST, al);
+        app.desktop_file_id = (char *) "gedit";
+        app.name = fill(s, 'n', 256);
+        GOOD(UPDATE_APPLICATION_LIST_REQUEST, al);
+        app.name = fill(s, 'n', 257);
+        BAD(UPDATE_APPLICATION_LIST_REQUEST, al);
+        app.name = (char *) "Gedit";
+        app.comment = fill(s, 'c', 1024);
+        GOOD(UPDATE_APPLICATION_LIST_REQUEST, al);
+        app.comment = fill(s, 'c', 1025);
+        BAD(UPDATE_APPLICATION_LIST_REQUEST, al);
+        app.comment = (char *) "";
+        app.mime_types = mimes;
+        app.n_mime_types = 1;
+        mimes[0] = fill(s, 'm', 127);
+        s[1] = '/';
+        GOOD(UPDATE_APPLICATION_LIST_REQUEST, al);
+        mimes[0] = fill(s, 'm', 128);
+        s[1] = '/';
+        BAD(UPDATE_APPLICATION_LIST_REQUEST, al);
+
+        la.desktop_file_id = fill(s, 'd', 255);
+        GOOD(LAUNCH_APPLICATION_REQUEST, la);
+        la.desktop_file_id = fill(s, 'd', 256);
+        BAD(LAUNCH_APPLICATION_REQUEST, la);
+}
+
+static void test_limits_tremplin(void **state) {
+        Bistro__Tremplin__CreateContainerRequest cc = BISTRO__TREMPLIN__CREATE_CONTAINER_REQUEST__INIT;
+        Bistro__Tremplin__ImageChunk ic = BISTRO__TREMPLIN__IMAGE_CHUNK__INIT;
+        Bistro__Tremplin__StartContainerRequest sc = BISTRO__TREMPLIN__START_CONTAINER_REQUEST__INIT;
+        Bistro__Tremplin__ContainerInfo ci = BISTRO__TREMPLIN__CONTAINER_INFO__INIT;
+        Bistro__Tremplin__ContainerInfoResponse ir = BISTRO__TREMPLIN__CONTAINER_INFO_RESPONSE__INIT;
+        Bistro__Tremplin__ListContainersResponse lc = BISTRO__TREMPLIN__LIST_CONTAINERS_RESPONSE__INIT;
+        Bistro__Tremplin__ContainerInfo *many[PROTO_LIST_MAX + 1];
+        static uint8_t chunk[64 * 1024 + 1];
+
+        cc.name = (char *) "penguin";
+        cc.unpacked_size = UINT64_C(64) << 30;
+        GOOD(TREMPLIN_CREATE_CONTAINER_REQUEST, cc);
+        cc.unpacked_size = (UINT64_C(64) << 30) + 1;
+        BAD(TREMPLIN_CREATE_CONTAINER_REQUEST, cc);
+
+        ic.data.data = chunk;
+        ic.data.len = sizeof(chunk) - 1;
+        GOOD(TREMPLIN_IMAGE_CHUNK, ic);
+        ic.data.len = sizeof(chunk);
+        BAD(TREMPLIN_IMAGE_CHUNK, ic);
+
+        /* Here the end is exclusive (TREMPLIN_USER_UID_END): 59999 is the last uid, as in concierge. */
+        sc.name = (char *) "penguin";
+        sc.token = (char *) "0123456789abcdef";
+        sc.user = (char *) "alice";
+        sc.uid = 1000;
+        GOOD(TREMPLIN_START_CONTAINER_REQUEST, sc);
+        sc.uid = 999;
+        BAD(TREMPLIN_START_CONTAINER_REQUEST, sc);
+        sc.uid = 59999;
+        GOOD(TREMPLIN_START_CONTAINER_REQUEST, sc);
+        sc.uid = 60000;
+        BAD(TREMPLIN_START_CONTAINER_REQUEST, sc);
+
+        ci.name = (char *) "penguin";
+        ir.container = &ci;
+        ci.init_pid = 0;
+        GOOD(TREMPLIN_CONTAINER_INFO_RESPONSE, ir);
+        ci.init_pid = -1;
+        BAD(TREMPLIN_CONTAINER_INFO_RESPONSE, ir);
+        ci.init_pid = 0;
+
+        for (size_t i = 0; i < ELEMENTSOF(many); i++)
+                many[i] = &ci;
+        lc.containers = many;
+        lc.n_containers = PROTO_LIST_MAX;
+        GOOD(TREMPLIN_LIST_CONTAINERS_RESPONSE, lc);
+        lc.n_containers = PROTO_LIST_MAX + 1;
+        BAD(TREMPLIN_LIST_CONTAINERS_RESPONSE, lc);
+}
+
+static void test_limits_vsh(void **state) {
+        Bistro__Vsh__SetupConnectionRequest sc = BISTRO__VSH__SETUP_CONNECTION_REQUEST__INIT;
+        Bistro__Vsh__SetupConnectionResponse sr = BISTRO__VSH__SETUP_CONNECTION_RESPONSE__INIT;
+        Bistro__Vsh__HostMessage hm = BISTRO__VSH__HOST_MESSAGE__INIT;
+        Bistro__Vsh__GuestMessage gm = BISTRO__VSH__GUEST_MESSAGE__INIT;
+        Bistro__Vsh__WindowResize wr = BISTRO__VSH__WINDOW_RESIZE__INIT;
+        Bistro__Vsh__ExitStatus es = BISTRO__VSH__EXIT_STATUS__INIT;
+        static char s[1024 + 2];
+        char *list[PROTO_ARGV_MAX + 1];
+
+        for (size_t i = 0; i < ELEMENTSOF(list); i++)
+                list[i] = (char *) "A=b";
+        sc.argv = list;
+        sc.n_argv = PROTO_ARGV_MAX;
+        GOOD(SETUP_CONNECTION_REQUEST, sc);
+        sc.n_argv = PROTO_ARGV_MAX + 1;
+        BAD(SETUP_CONNECTION_REQUEST, sc);
+        sc.n_argv = 0;
+        sc.env = list;
+        sc.n_env = 256;
+        GOOD(SETUP_CONNECTION_REQUEST, sc);
+        sc.n_env = 257;
+        BAD(SETUP_CONNECTION_REQUEST, sc);
+        sc.n_env = 0;
+        sc.tty = true;
+        sc.window_rows = sc.window_cols = 1;
+        GOOD(SETUP_CONNECTION_REQUEST, sc);
+        sc.window_rows = 0;
+        BAD(SETUP_CONNECTION_REQUEST, sc);
+        sc.window_rows = 1000;
+        sc.window_cols = 1000;
+        GOOD(SETUP_CONNECTION_REQUEST, sc);
+        sc.window_rows = 1001;
+        BAD(SETUP_CONNECTION_REQUEST, sc);
+        sc.window_rows = 1000;
+        sc.window_cols = 0;
+        BAD(SETUP_CONNECTION_REQUEST, sc);
+        sc.window_cols = 1001;
+        BAD(SETUP_CONNECTION_REQUEST, sc);
+
+        hm.msg_case = BISTRO__VSH__HOST_MESSAGE__MSG_RESIZE;
+        hm.resize = &wr;
+        wr.rows = wr.cols = 1;
+        GOOD(HOST_MESSAGE, hm);
+        wr.cols = 0;
+        BAD(HOST_MESSAGE, hm);
+        wr.rows = wr.cols = 1000;
+        GOOD(HOST_MESSAGE, hm);
+        wr.rows = 1001;
+        BAD(HOST_MESSAGE, hm);
+
+        sr.status = BISTRO__VSH__CONNECTION_STATUS__CONNECTION_STATUS_FAILED;
+        sr.error = fill(s, 'e', 1024);
+        GOOD(SETUP_CONNECTION_RESPONSE, sr);
+        sr.error = fill(s, 'e', 1025);
+        BAD(SETUP_CONNECTION_RESPONSE, sr);
+
+        gm.msg_case = BISTRO__VSH__GUEST_MESSAGE__MSG_STATUS;
+        gm.status = &es;
+        es.result_case = BISTRO__VSH__EXIT_STATUS__RESULT_EXIT_CODE;
+        es.exit_code = 255;
+        GOOD(GUEST_MESSAGE, gm);
+        es.exit_code = 256;
+        BAD(GUEST_MESSAGE, gm);
+        es.result_case = BISTRO__VSH__EXIT_STATUS__RESULT_KILLED_BY_SIGNAL;
+        es.killed_by_signal = 1;
+        GOOD(GUEST_MESSAGE, gm);
+        es.killed_by_signal = 0;
+        BAD(GUEST_MESSAGE, gm);
+        es.killed_by_signal = 64;
+        GOOD(GUEST_MESSAGE, gm);
+        es.killed_by_signal = 65;
+        BAD(GUEST_MESSAGE, gm);
+}
+
 /* Every request type has a documented response type, and it is a response. */
 static void test_response_types(void **state) {
         unsigned n = 0;
@@ -801,6 +1462,12 @@ int main(void) {
                 cmocka_unit_test(test_text_limits),
                 cmocka_unit_test(test_text_sanitize),
                 cmocka_unit_test(test_response_types),
+                cmocka_unit_test(test_limits_shared),
+                cmocka_unit_test(test_limits_maitred),
+                cmocka_unit_test(test_limits_concierge),
+                cmocka_unit_test(test_limits_container),
+                cmocka_unit_test(test_limits_tremplin),
+                cmocka_unit_test(test_limits_vsh),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -202,8 +202,10 @@ static void finish_server(pid_t pid) {
 }
 
 static void test_session(void **state) {
+        static char untouched[] = "untouched";
         QmpClient *c = NULL;
         json_object *ret = NULL, *v, *args;
+        char *msg = untouched;
         int fd;
         pid_t pid = start_server(script_ok, &fd);
 
@@ -217,12 +219,15 @@ static void test_session(void **state) {
         args = json_object_new_object();
         json_object_object_add(args, "device", json_object_new_string("stateful"));
         json_object_object_add(args, "size", json_object_new_int64(1073741824));
-        assert_int_equal(qmp_client_execute(c, "block_resize", args, 5000, NULL, NULL), 0);
+        /* *reterr_message is set only for a QMP error: left alone on success. */
+        assert_int_equal(qmp_client_execute(c, "block_resize", args, 5000, NULL, &msg), 0);
+        assert_ptr_equal(msg, untouched);
         json_object_put(args);
 
-        /* Arguments must be an object. */
+        /* Arguments must be an object (no message either). */
         args = json_object_new_array();
-        assert_int_equal(qmp_client_execute(c, "block_resize", args, 5000, NULL, NULL), -EINVAL);
+        assert_int_equal(qmp_client_execute(c, "block_resize", args, 5000, NULL, &msg), -EINVAL);
+        assert_ptr_equal(msg, untouched);
         json_object_put(args);
         qmp_client_free(c);
         finish_server(pid);
@@ -237,10 +242,11 @@ static void test_error_classes(void **state) {
         assert_int_equal(qmp_client_new(fd, 5000, &c), 0);
         assert_int_equal(qmp_client_execute(c, "device_del", NULL, 5000, NULL, &err), -ENODEV);
         assert_string_equal(err, "DeviceNotFound: Device 'x' not found");
-        free(err);
+        /* *reterr_message is replaced (the old one freed), as set_error_message() does. */
         assert_int_equal(qmp_client_execute(c, "nope", NULL, 5000, NULL, &err), -EOPNOTSUPP);
         assert_string_equal(err, "CommandNotFound: The command nope has not been found");
         free(err);
+        err = NULL;
         assert_int_equal(qmp_client_execute(c, "query-status", NULL, 5000, NULL, &err), -EIO);
         assert_true(proto_text_ok(err, PROTO_ERROR_MESSAGE_MAX, true));
         assert_string_equal(err, "Whatever: ?52;c;AAAA? and ?[2J");

@@ -130,6 +130,76 @@ static void test_capture_timeout(void **state) {
         assert_true(now_usec(CLOCK_MONOTONIC) - t0 < 10 * USEC_PER_SEC);
 }
 
+typedef struct Lines {
+        char *l[16];
+        size_t n;
+} Lines;
+
+static void collect_line(char *line, void *userdata) {
+        Lines *ls = userdata;
+
+        assert_true(ls->n < ELEMENTSOF(ls->l));
+        ls->l[ls->n] = strdup(line);
+        assert_non_null(ls->l[ls->n]);
+        ls->n++;
+}
+
+static void lines_free(Lines *ls) {
+        for (size_t i = 0; i < ls->n; i++)
+                free(ls->l[i]);
+        ls->n = 0;
+}
+
+static void test_capture_lines(void **state) {
+        _cleanup_free_ char *out = NULL;
+        Lines ls = {};
+        SpawnOptions o = { .stdin_fd = -1,
+                           .stdout_fd = -1,
+                           .merge_stderr = true,
+                           .max_output = 8,
+                           .on_line = collect_line,
+                           .userdata = &ls };
+        char *argv[] = { (char *) "sh", (char *) "-c",
+                         (char *) "printf 'a\\nbb\\n\\n0123456789\\n'; echo err >&2; printf tail; exit 4",
+                         NULL };
+        char *argv2[] = { (char *) "sh", (char *) "-c", (char *) "printf 'first\\npart'; exec sleep 30",
+                          NULL };
+
+        assert_int_equal(spawn_capture(argv, &o, &out), 4);
+        assert_string_equal(out, ""); /* everything went to on_line */
+        assert_int_equal(ls.n, 7);
+        assert_string_equal(ls.l[0], "a");
+        assert_string_equal(ls.l[1], "bb");
+        assert_string_equal(ls.l[2], "");
+        assert_string_equal(ls.l[3], "01234567"); /* longer than max_output: in pieces */
+        assert_string_equal(ls.l[4], "89");
+        assert_string_equal(ls.l[5], "err");
+        assert_string_equal(ls.l[6], "tail"); /* unterminated, at EOF */
+        lines_free(&ls);
+
+        /* Lines come as they are written, and what is left before the timeout too. */
+        o.timeout = 500 * USEC_PER_MSEC;
+        assert_int_equal(spawn_capture(argv2, &o, NULL), -ETIMEDOUT);
+        assert_int_equal(ls.n, 2);
+        assert_string_equal(ls.l[0], "first");
+        assert_string_equal(ls.l[1], "part");
+        lines_free(&ls);
+}
+
+static void test_capture_close_all_fds(void **state) {
+        _cleanup_close_ int fd = open("/dev/null", O_RDONLY); /* inherited: no O_CLOEXEC */
+        _cleanup_free_ char *cmd = NULL;
+        SpawnOptions o = { .stdin_fd = -1, .stdout_fd = -1 };
+
+        assert_true(fd >= 0);
+        assert_true(asprintf(&cmd, "test -e /proc/self/fd/%d", fd) > 0);
+        char *argv[] = { (char *) "sh", (char *) "-c", cmd, NULL };
+
+        assert_int_equal(spawn_capture(argv, &o, NULL), 0);
+        o.close_all_fds = true;
+        assert_int_equal(spawn_capture(argv, &o, NULL), 1);
+}
+
 static void test_capture_missing(void **state) {
         char *argv[] = { (char *) "no-such-program-bistro", NULL };
 
@@ -156,6 +226,7 @@ int main(void) {
                 cmocka_unit_test(test_fork_flags),       cmocka_unit_test(test_fork_too_many_fds),
                 cmocka_unit_test(test_capture),          cmocka_unit_test(test_capture_bounded),
                 cmocka_unit_test(test_capture_timeout),  cmocka_unit_test(test_capture_missing),
+                cmocka_unit_test(test_capture_lines),    cmocka_unit_test(test_capture_close_all_fds),
                 cmocka_unit_test(test_wait_timeout),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);

@@ -3,7 +3,8 @@
 
 /* vsock ports, one purpose each, shared by the host and the guest code (Crostini's numbers where it
  * has one, see docs/design/wire.md). A guest connect to host port P reaches the unix socket
- * "<vm socket>_P" on the host (hybrid vsock). */
+ * "<vm socket>_P" on the host (hybrid vsock). Header-only and in src/basic so that libproto's
+ * validators (which cannot include src/shared) use the same numbers. */
 
 #define MAITRED_PORT 8888u       /* guest: maitred's RPCs */
 #define MAITRED_READY_PORT 7777u /* host: maitred reports VmReady here */
@@ -15,3 +16,5 @@
 
 /* The guest's btrfs stateful disk, mounted by maitred, used by tremplin. */
 #define STATEFUL_MOUNT "/mnt/stateful"
+/* LXC's path on it: container NAME lives in STATEFUL_LXC_PATH/NAME (tremplin, vshd). */
+#define STATEFUL_LXC_PATH STATEFUL_MOUNT "/lxc"
