@@ -27,10 +27,7 @@ int verb_container(char **args) {
         const Bistro__Concierge__ContainerInfo *info;
         int r;
 
-        r = vmc_check_vm_name(args[0]);
-        if (r < 0)
-                return r;
-        r = vmc_check_container_name(args[1]);
+        r = vmc_check_vm_and_container(args[0], args[1]);
         if (r < 0)
                 return r;
         if (arg_image && !image_is_path(arg_image) && !proto_image_name_ok(arg_image))
@@ -68,10 +65,7 @@ int verb_container_stop(char **args) {
         Bistro__Concierge__StopContainerRequest req = BISTRO__CONCIERGE__STOP_CONTAINER_REQUEST__INIT;
         int r;
 
-        r = vmc_check_vm_name(args[0]);
-        if (r < 0)
-                return r;
-        r = vmc_check_container_name(args[1]);
+        r = vmc_check_vm_and_container(args[0], args[1]);
         if (r < 0)
                 return r;
         req.vm_name = args[0];
@@ -87,10 +81,7 @@ int verb_container_delete(char **args) {
         _cleanup_free_ char *question = NULL;
         int r;
 
-        r = vmc_check_vm_name(args[0]);
-        if (r < 0)
-                return r;
-        r = vmc_check_container_name(args[1]);
+        r = vmc_check_vm_and_container(args[0], args[1]);
         if (r < 0)
                 return r;
         req.vm_name = args[0];

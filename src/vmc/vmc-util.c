@@ -89,6 +89,12 @@ int vmc_check_container_name(const char *name) {
         return check_name("container", name);
 }
 
+int vmc_check_vm_and_container(const char *vm, const char *container) {
+        int r = check_name("VM", vm);
+
+        return r < 0 ? r : check_name("container", container);
+}
+
 int vmc_absolute_path(const char *p, char **ret) {
         _cleanup_free_ char *cwd = NULL;
 

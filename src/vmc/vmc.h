@@ -37,6 +37,7 @@ int vmc_call(const VmcCall *c, uint32_t type, const ProtobufCMessage *req, Proto
 /* Usage errors (logged, -EUSAGE) for a bad VM or container name. */
 int vmc_check_vm_name(const char *name);
 int vmc_check_container_name(const char *name);
+int vmc_check_vm_and_container(const char *vm, const char *container);
 
 /* p made absolute against the working directory (concierge has another one). -ENOMEM, -errno. */
 int vmc_absolute_path(const char *p, char **ret);
