@@ -11,6 +11,7 @@
 #define TREMPLIN_PORT 8890u      /* guest: tremplin, containers */
 #define CICERONE_PORT 8889u      /* host: cicerone, garcon's peer */
 #define VSHD_PORT 9001u          /* guest: vshd, shells */
+#define PORT_LISTENER_PORT 9002u /* guest: port-listener, container ports and forwarded connections */
 #define GARCON_PORT_MIN 10000u   /* guest: garcon's listener, one per container */
 #define GARCON_PORT_MAX 19999u
 

@@ -13,6 +13,7 @@ static const struct {
         { maitred_message_types, &maitred_message_types_count },
         { vsh_message_types, &vsh_message_types_count },
         { container_message_types, &container_message_types_count },
+        { ports_message_types, &ports_message_types_count },
         { tremplin_message_types, &tremplin_message_types_count },
 };
 
@@ -88,6 +89,16 @@ uint32_t message_response_type(uint32_t request_type) {
                 return BISTRO__MESSAGE_TYPE__TREMPLIN_LIST_CONTAINERS_RESPONSE;
         case BISTRO__MESSAGE_TYPE__TREMPLIN_STOP_CONTAINER_REQUEST:
         case BISTRO__MESSAGE_TYPE__TREMPLIN_DELETE_CONTAINER_REQUEST:
+                return BISTRO__MESSAGE_TYPE__EMPTY;
+        /* port forwarding: port-listener, chunneld, and concierge for vmc */
+        case BISTRO__MESSAGE_TYPE__LIST_FORWARDS_REQUEST:
+        case BISTRO__MESSAGE_TYPE__LIST_PORTS_REQUEST:
+                return BISTRO__MESSAGE_TYPE__LIST_FORWARDS_RESPONSE;
+        case BISTRO__MESSAGE_TYPE__WATCH_PORTS_REQUEST:
+        case BISTRO__MESSAGE_TYPE__FORWARD_CONNECT_REQUEST:
+        case BISTRO__MESSAGE_TYPE__ADD_FORWARD_REQUEST:
+        case BISTRO__MESSAGE_TYPE__REMOVE_FORWARD_REQUEST:
+        case BISTRO__MESSAGE_TYPE__PORT_FORWARD_REQUEST:
                 return BISTRO__MESSAGE_TYPE__EMPTY;
         default:
                 return BISTRO__MESSAGE_TYPE__MESSAGE_TYPE_INVALID;

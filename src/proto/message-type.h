@@ -13,6 +13,7 @@
 #include "concierge.pb-c.h"
 #include "container.pb-c.h"
 #include "maitred.pb-c.h"
+#include "ports.pb-c.h"
 #include "tremplin.pb-c.h"
 #include "vsh.pb-c.h"
 
@@ -66,6 +67,8 @@ extern const MessageTypeInfo container_message_types[];
 extern const size_t container_message_types_count;
 extern const MessageTypeInfo tremplin_message_types[];
 extern const size_t tremplin_message_types_count;
+extern const MessageTypeInfo ports_message_types[];
+extern const size_t ports_message_types_count;
 
 /* NULL for a type number nobody defined. */
 const MessageTypeInfo *message_type_lookup(uint32_t type);

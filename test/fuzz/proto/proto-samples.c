@@ -485,6 +485,87 @@ static int sample_tremplin(uint32_t type, uint8_t **ret, size_t *ret_size) {
         }
 }
 
+static int sample_ports(uint32_t type, uint8_t **ret, size_t *ret_size) {
+        Bistro__Ports__AddForwardRequest add = BISTRO__PORTS__ADD_FORWARD_REQUEST__INIT;
+        Bistro__Ports__RemoveForwardRequest rm = BISTRO__PORTS__REMOVE_FORWARD_REQUEST__INIT;
+
+        add.container = (char *) "penguin";
+        add.protocol = BISTRO__PORTS__PROTOCOL__PROTOCOL_UDP;
+        add.container_port = 53;
+        add.host_port = 5353;
+        rm.protocol = BISTRO__PORTS__PROTOCOL__PROTOCOL_TCP;
+        rm.host_port = 8000;
+        switch (type) {
+        case BISTRO__MESSAGE_TYPE__WATCH_PORTS_REQUEST: {
+                Bistro__Ports__WatchPortsRequest m = BISTRO__PORTS__WATCH_PORTS_REQUEST__INIT;
+                return PACK(m);
+        }
+        case BISTRO__MESSAGE_TYPE__FORWARD_CONNECT_REQUEST: {
+                Bistro__Ports__ForwardConnectRequest m = BISTRO__PORTS__FORWARD_CONNECT_REQUEST__INIT;
+                m.container = (char *) "penguin";
+                m.protocol = BISTRO__PORTS__PROTOCOL__PROTOCOL_TCP;
+                m.port = 8000;
+                m.ipv6 = true;
+                return PACK(m);
+        }
+        case BISTRO__MESSAGE_TYPE__LIST_FORWARDS_REQUEST: {
+                Bistro__Ports__ListForwardsRequest m = BISTRO__PORTS__LIST_FORWARDS_REQUEST__INIT;
+                return PACK(m);
+        }
+        case BISTRO__MESSAGE_TYPE__ADD_FORWARD_REQUEST:
+                return PACK(add);
+        case BISTRO__MESSAGE_TYPE__REMOVE_FORWARD_REQUEST:
+                return PACK(rm);
+        case BISTRO__MESSAGE_TYPE__LIST_PORTS_REQUEST: {
+                Bistro__Ports__ListPortsRequest m = BISTRO__PORTS__LIST_PORTS_REQUEST__INIT;
+                m.vm_name = (char *) "termina";
+                return PACK(m);
+        }
+        case BISTRO__MESSAGE_TYPE__PORT_FORWARD_REQUEST: {
+                Bistro__Ports__PortForwardRequest m = BISTRO__PORTS__PORT_FORWARD_REQUEST__INIT;
+                m.vm_name = (char *) "termina";
+                m.add = &add;
+                return PACK(m);
+        }
+        case BISTRO__MESSAGE_TYPE__PORTS_UPDATE: {
+                Bistro__Ports__PortsUpdate m = BISTRO__PORTS__PORTS_UPDATE__INIT;
+                Bistro__Ports__ListeningPort a = BISTRO__PORTS__LISTENING_PORT__INIT,
+                                             b = BISTRO__PORTS__LISTENING_PORT__INIT;
+                Bistro__Ports__ListeningPort *ps[] = { &a, &b };
+                a.container = (char *) "penguin";
+                a.port = 8000;
+                a.ipv4 = a.ipv6 = true;
+                b.container = (char *) "bb";
+                b.port = 5432;
+                b.ipv4 = true;
+                m.ports = ps;
+                m.n_ports = ELEMENTSOF(ps);
+                return PACK(m);
+        }
+        case BISTRO__MESSAGE_TYPE__LIST_FORWARDS_RESPONSE: {
+                Bistro__Ports__ListForwardsResponse m = BISTRO__PORTS__LIST_FORWARDS_RESPONSE__INIT;
+                Bistro__Ports__Forward a = BISTRO__PORTS__FORWARD__INIT, b = BISTRO__PORTS__FORWARD__INIT;
+                Bistro__Ports__Forward *fs[] = { &a, &b };
+                a.container = (char *) "penguin";
+                a.protocol = BISTRO__PORTS__PROTOCOL__PROTOCOL_TCP;
+                a.container_port = a.host_port = 8000;
+                a.state = BISTRO__PORTS__FORWARD_STATE__FORWARD_STATE_ACTIVE;
+                a.host_addresses = (char *) "127.0.0.1,::1";
+                b.container = (char *) "termina/bb";
+                b.protocol = BISTRO__PORTS__PROTOCOL__PROTOCOL_TCP;
+                b.container_port = b.host_port = 8000;
+                b.state = BISTRO__PORTS__FORWARD_STATE__FORWARD_STATE_SHADOWED;
+                b.reason = (char *) "penguin has this port";
+                b.host_addresses = (char *) "";
+                m.forwards = fs;
+                m.n_forwards = ELEMENTSOF(fs);
+                return PACK(m);
+        }
+        default:
+                return -ENOENT;
+        }
+}
+
 int proto_sample_pack(uint32_t type, uint8_t **ret, size_t *ret_size) {
         switch (type) {
         case BISTRO__MESSAGE_TYPE__ERROR_REPLY: {
@@ -508,5 +589,7 @@ int proto_sample_pack(uint32_t type, uint8_t **ret, size_t *ret_size) {
                 return sample_container(type, ret, ret_size);
         if (type >= 500 && type < 600)
                 return sample_tremplin(type, ret, ret_size);
+        if (type >= 600 && type < 700)
+                return sample_ports(type, ret, ret_size);
         return -ENOENT;
 }

@@ -38,14 +38,15 @@ static int check(uint32_t type, const ProtobufCMessage *m) {
 }
 
 static const MessageTypeInfo *const tables[] = {
-        common_message_types, concierge_message_types, maitred_message_types,
-        vsh_message_types,    container_message_types, tremplin_message_types,
+        common_message_types,    concierge_message_types, maitred_message_types, vsh_message_types,
+        container_message_types, tremplin_message_types,  ports_message_types,
 };
 
 static size_t table_count(size_t i) {
         const size_t *counts[] = {
                 &common_message_types_count, &concierge_message_types_count, &maitred_message_types_count,
                 &vsh_message_types_count,    &container_message_types_count, &tremplin_message_types_count,
+                &ports_message_types_count,
         };
         return *counts[i];
 }
@@ -1422,6 +1423,156 @@ static void test_limits_vsh(void **state) {
 }
 
 /* Every request type has a documented response type, and it is a response. */
+static void test_limits_ports(void **state) {
+        Bistro__Ports__ForwardConnectRequest fc = BISTRO__PORTS__FORWARD_CONNECT_REQUEST__INIT;
+        Bistro__Ports__AddForwardRequest add = BISTRO__PORTS__ADD_FORWARD_REQUEST__INIT;
+        Bistro__Ports__RemoveForwardRequest rm = BISTRO__PORTS__REMOVE_FORWARD_REQUEST__INIT;
+        Bistro__Ports__PortForwardRequest pf = BISTRO__PORTS__PORT_FORWARD_REQUEST__INIT;
+        Bistro__Ports__PortsUpdate pu = BISTRO__PORTS__PORTS_UPDATE__INIT;
+        Bistro__Ports__ListeningPort lp = BISTRO__PORTS__LISTENING_PORT__INIT;
+        Bistro__Ports__ListForwardsResponse lf = BISTRO__PORTS__LIST_FORWARDS_RESPONSE__INIT;
+        Bistro__Ports__Forward f = BISTRO__PORTS__FORWARD__INIT;
+        static Bistro__Ports__ListeningPort *lps[4096 + 1];
+        static Bistro__Ports__Forward *fs[4096 + 1];
+        static char s[300], label[2 * 64 + 3];
+
+        fc.container = (char *) "penguin";
+        fc.protocol = BISTRO__PORTS__PROTOCOL__PROTOCOL_TCP;
+        fc.port = 65535;
+        GOOD(FORWARD_CONNECT_REQUEST, fc);
+        fc.port = 65536;
+        BAD(FORWARD_CONNECT_REQUEST, fc);
+        fc.port = 1;
+        GOOD(FORWARD_CONNECT_REQUEST, fc);
+        fc.port = 0;
+        BAD(FORWARD_CONNECT_REQUEST, fc);
+        fc.port = 80;
+        fc.protocol = BISTRO__PORTS__PROTOCOL__PROTOCOL_UDP;
+        GOOD(FORWARD_CONNECT_REQUEST, fc);
+        fc.protocol = BISTRO__PORTS__PROTOCOL__PROTOCOL_INVALID;
+        BAD(FORWARD_CONNECT_REQUEST, fc);
+        fc.protocol = 3;
+        BAD(FORWARD_CONNECT_REQUEST, fc);
+        fc.protocol = BISTRO__PORTS__PROTOCOL__PROTOCOL_TCP;
+        fc.container = fill(s, 'a', 64);
+        GOOD(FORWARD_CONNECT_REQUEST, fc);
+        fc.container = fill(s, 'a', 65);
+        BAD(FORWARD_CONNECT_REQUEST, fc);
+
+        /* Manual forwards: host ports from 1024; without one the container port must be >= 1024. */
+        add.container = (char *) "penguin";
+        add.protocol = BISTRO__PORTS__PROTOCOL__PROTOCOL_TCP;
+        add.container_port = 80;
+        add.host_port = 1024;
+        GOOD(ADD_FORWARD_REQUEST, add);
+        add.host_port = 1023;
+        BAD(ADD_FORWARD_REQUEST, add);
+        add.host_port = 65535;
+        GOOD(ADD_FORWARD_REQUEST, add);
+        add.host_port = 65536;
+        BAD(ADD_FORWARD_REQUEST, add);
+        add.host_port = 0;
+        BAD(ADD_FORWARD_REQUEST, add);
+        add.container_port = 1024;
+        GOOD(ADD_FORWARD_REQUEST, add);
+        add.container_port = 1023;
+        BAD(ADD_FORWARD_REQUEST, add);
+        add.container_port = 65535;
+        GOOD(ADD_FORWARD_REQUEST, add);
+        add.container_port = 65536;
+        BAD(ADD_FORWARD_REQUEST, add);
+        add.container_port = 8000;
+        rm.protocol = BISTRO__PORTS__PROTOCOL__PROTOCOL_UDP;
+        rm.host_port = 65535;
+        GOOD(REMOVE_FORWARD_REQUEST, rm);
+        rm.host_port = 65536;
+        BAD(REMOVE_FORWARD_REQUEST, rm);
+        rm.host_port = 0;
+        BAD(REMOVE_FORWARD_REQUEST, rm);
+        rm.host_port = 8000;
+
+        /* PortForward: exactly one of add and remove. */
+        pf.vm_name = (char *) "termina";
+        BAD(PORT_FORWARD_REQUEST, pf);
+        pf.add = &add;
+        GOOD(PORT_FORWARD_REQUEST, pf);
+        pf.remove = &rm;
+        BAD(PORT_FORWARD_REQUEST, pf);
+        pf.add = NULL;
+        GOOD(PORT_FORWARD_REQUEST, pf);
+        pf.vm_name = (char *) "";
+        BAD(PORT_FORWARD_REQUEST, pf);
+
+        /* The guest's list: PORTS_MAX entries, each with a family and a valid port. */
+        lp.container = (char *) "penguin";
+        lp.port = 65535;
+        lp.ipv6 = true;
+        for (size_t i = 0; i < ELEMENTSOF(lps); i++)
+                lps[i] = &lp;
+        pu.ports = lps;
+        pu.n_ports = 4096;
+        GOOD(PORTS_UPDATE, pu);
+        pu.n_ports = 4097;
+        BAD(PORTS_UPDATE, pu);
+        pu.n_ports = 1;
+        lp.port = 65536;
+        BAD(PORTS_UPDATE, pu);
+        lp.port = 8000;
+        lp.ipv6 = false;
+        BAD(PORTS_UPDATE, pu);
+        lp.ipv4 = true;
+        GOOD(PORTS_UPDATE, pu);
+        lp.container = (char *) "termina/penguin"; /* only the listing over every VM has a VM part */
+        BAD(PORTS_UPDATE, pu);
+        lp.container = (char *) "penguin";
+
+        f.container = (char *) "penguin";
+        f.protocol = BISTRO__PORTS__PROTOCOL__PROTOCOL_TCP;
+        f.container_port = f.host_port = 8000;
+        f.state = BISTRO__PORTS__FORWARD_STATE__FORWARD_STATE_BUSY;
+        f.reason = fill(s, 'r', 256);
+        f.host_addresses = (char *) "127.0.0.1,::1";
+        for (size_t i = 0; i < ELEMENTSOF(fs); i++)
+                fs[i] = &f;
+        lf.forwards = fs;
+        lf.n_forwards = 4096;
+        GOOD(LIST_FORWARDS_RESPONSE, lf);
+        lf.n_forwards = 4097;
+        BAD(LIST_FORWARDS_RESPONSE, lf);
+        lf.n_forwards = 1;
+        f.reason = fill(s, 'r', 257);
+        BAD(LIST_FORWARDS_RESPONSE, lf);
+        f.reason = (char *) "";
+        f.host_addresses = fill(s, '1', 64);
+        GOOD(LIST_FORWARDS_RESPONSE, lf);
+        f.host_addresses = fill(s, '1', 65);
+        BAD(LIST_FORWARDS_RESPONSE, lf);
+        f.host_addresses = (char *) "";
+        f.state = BISTRO__PORTS__FORWARD_STATE__FORWARD_STATE_INVALID;
+        BAD(LIST_FORWARDS_RESPONSE, lf);
+        f.state = BISTRO__PORTS__FORWARD_STATE__FORWARD_STATE_FAILED;
+        GOOD(LIST_FORWARDS_RESPONSE, lf);
+        f.state = BISTRO__PORTS__FORWARD_STATE__FORWARD_STATE_FAILED + 1;
+        BAD(LIST_FORWARDS_RESPONSE, lf);
+        f.state = BISTRO__PORTS__FORWARD_STATE__FORWARD_STATE_ACTIVE;
+        /* "VM/container": each part a valid name of at most 64 bytes. */
+        fill(label, 'v', 64);
+        label[64] = '/';
+        fill(label + 65, 'c', 64);
+        f.container = label;
+        GOOD(LIST_FORWARDS_RESPONSE, lf);
+        fill(label, 'v', 65);
+        label[65] = '/';
+        fill(label + 66, 'c', 64);
+        BAD(LIST_FORWARDS_RESPONSE, lf);
+        f.container = (char *) "termina/";
+        BAD(LIST_FORWARDS_RESPONSE, lf);
+        f.container = (char *) "/penguin";
+        BAD(LIST_FORWARDS_RESPONSE, lf);
+        f.container = (char *) "termina/pen/guin";
+        BAD(LIST_FORWARDS_RESPONSE, lf);
+}
+
 static void test_response_types(void **state) {
         unsigned n = 0;
 
@@ -1468,6 +1619,7 @@ int main(void) {
                 cmocka_unit_test(test_limits_container),
                 cmocka_unit_test(test_limits_tremplin),
                 cmocka_unit_test(test_limits_vsh),
+                cmocka_unit_test(test_limits_ports),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }
