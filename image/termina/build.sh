@@ -12,7 +12,7 @@
 # Rebuilds only when an input changed (OUTDIR/inputs.sha256); offline once the .debs are cached.
 #
 # Usage: build.sh --out DIR --stage1 PATH --bistro-image PATH [--maitred PATH] [--vshd PATH]
-#                 [--tremplin PATH] [--opt-bin PATH]... [--opt-bistro DIR] [--image-version V] [--stamp FILE]
+#                 [--port-listener PATH] [--tremplin PATH] [--opt-bin PATH]... [--opt-bistro DIR] [--image-version V] [--stamp FILE]
 # Env:   BISTRO_IMAGE_KEY       signing key (default ${XDG_CONFIG_HOME:-~/.config}/bistro/image-signing.key,
 #                               generated on first build, its public key then added to trusted-image-keys/)
 #        BISTRO_DEB_CACHE       .deb cache (default ${XDG_CACHE_HOME:-~/.cache}/bistro/debs)
@@ -39,7 +39,7 @@ while [[ $# -gt 0 ]]; do
         --stage1) stage1=$2; shift 2 ;;
         --bistro-image) bimg=$2; shift 2 ;;
         --maitred) maitred=$2; shift 2 ;;
-        --vshd | --tremplin) daemons+=("$2"); shift 2 ;;
+        --vshd | --port-listener | --tremplin) daemons+=("$2"); shift 2 ;;
         --opt-bin) [[ ! -x $2 ]] || opt_bins+=("$2"); shift 2 ;;
         --opt-bistro) opt_bistro=$2; shift 2 ;;
         --image-version) version=$2; shift 2 ;;
