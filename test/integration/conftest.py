@@ -55,6 +55,21 @@ def build_test_image():
     return out / "vmlinuz", out / "initramfs.img"
 
 
+@pytest.fixture(scope="session", autouse=True)
+def busybox_image():
+    """The busybox container image most container tests use, in the image store they read (the
+    user's, or $BISTRO_IMAGE_STORE): built once when missing (seconds, offline), so that a fresh
+    machine runs those tests instead of skipping them."""
+    from concierge_helpers import image_store
+    store = image_store()
+    if (store / "busybox.tar.zst").exists() or not os.access("/bin/busybox", os.X_OK):
+        return store
+    r = subprocess.run([str(REPO / "image/containers/build-busybox.sh"), str(store)], capture_output=True,
+                       text=True, timeout=600)
+    assert r.returncode == 0, "cannot build the busybox image: " + r.stderr
+    return store
+
+
 @pytest.fixture(scope="session")
 def test_image():
     if not vmm_binary().exists():
