@@ -20,7 +20,7 @@ _vmc() {
         local cur prev verb i
         cur=${COMP_WORDS[COMP_CWORD]}
         prev=${COMP_WORDS[COMP_CWORD-1]}
-        local verbs="start stop list ls info destroy logs export import resize sync-time container container-stop container-delete container-list"
+        local verbs="start stop list ls info destroy logs export import resize sync-time container container-stop container-delete container-list ports port-forward"
 
         for ((i = 1; i < COMP_CWORD; i++)); do
                 case ${COMP_WORDS[i]} in
@@ -29,7 +29,7 @@ _vmc() {
                 esac
         done
         case $prev in
-        --cpus|--mem|--disk-size) return ;;
+        --cpus|--mem|--disk-size|--host-port) return ;;
         --image)
                 COMPREPLY=($(compgen -W "$(_vmc_images)" -- "$cur") $(compgen -f -- "$cur"))
                 return ;;
@@ -50,6 +50,8 @@ _vmc() {
                 container-stop) opts+=" --force" ;;
                 container-delete) opts+=" --yes" ;;
                 container-list) opts+=" --json -q" ;;
+                ports) opts+=" --json -q" ;;
+                port-forward) opts+=" --host-port --udp --remove" ;;
                 esac
                 COMPREPLY=($(compgen -W "$opts" -- "$cur"))
                 return
@@ -65,9 +67,9 @@ _vmc() {
                 if ((n == 0)); then COMPREPLY=($(compgen -W "$(_vmc_vms)" -- "$cur")); else COMPREPLY=($(compgen -f -- "$cur")); fi ;;
         import)
                 ((n == 0)) && COMPREPLY=($(compgen -f -- "$cur")) ;;
-        container-list)
+        container-list|ports)
                 ((n == 0)) && COMPREPLY=($(compgen -W "$(_vmc_vms)" -- "$cur")) ;;
-        container|container-stop|container-delete)
+        container|container-stop|container-delete|port-forward)
                 local vm
                 for ((i = 1; i < COMP_CWORD; i++)); do
                         [[ ${COMP_WORDS[i]} == "$verb" ]] && { vm=${COMP_WORDS[i+1]}; break; }

@@ -19,6 +19,7 @@
 
 #include "alloc-util.h"
 #include "bistro-ports.h"
+#include "concierge-ports.h"
 #include "concierge-util.h"
 #include "concierge-vm.h"
 #include "fd-util.h"
@@ -380,6 +381,7 @@ static int on_vmm_exit(sd_event_source *s, const siginfo_t *si, void *userdata) 
         vm->timer = sd_event_source_disable_unref(vm->timer);
         vm->vmm_pid = 0;
         vm_close_ready(vm);
+        ports_vm_stopped(vm);
         if (vm->state == BISTRO__CONCIERGE__VM_STATE__VM_STATE_STARTING) {
                 _cleanup_free_ char *why = vmm_log_explain(vm->vmm_log_path, vm->disk_path), *msg = NULL;
 
@@ -552,6 +554,7 @@ static void configure_done(
         vm->timer = sd_event_source_disable_unref(vm->timer);
         vm->state = BISTRO__CONCIERGE__VM_STATE__VM_STATE_RUNNING;
         log_info("VM '%s' is running.", vm->name);
+        ports_vm_running(vm);
         (void) vm_reply_info(vm, &vm->start);
         vm_wake_waiters(vm, 0, NULL);
 }

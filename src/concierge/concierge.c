@@ -18,6 +18,7 @@
 #include "concierge-container.h"
 #include "concierge-manager.h"
 #include "concierge-ops.h"
+#include "concierge-ports.h"
 #include "concierge-util.h"
 #include "concierge-vm.h"
 #include "config.h"
@@ -275,6 +276,9 @@ static int on_message(
         case BISTRO__MESSAGE_TYPE__DELETE_CONTAINER_REQUEST:
         case BISTRO__MESSAGE_TYPE__LIST_CONTAINERS_REQUEST:
                 return container_request(m, c, type, id, msg);
+        case BISTRO__MESSAGE_TYPE__LIST_PORTS_REQUEST:
+        case BISTRO__MESSAGE_TYPE__PORT_FORWARD_REQUEST:
+                return ports_request(m, c, type, id, msg);
         case BISTRO__MESSAGE_TYPE__GET_VERSION_REQUEST:
                 return handle_get_version(m, c, id);
         case BISTRO__MESSAGE_TYPE__EXIT_REQUEST:

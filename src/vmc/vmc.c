@@ -23,6 +23,9 @@ uint32_t arg_cpus = 0;
 uint64_t arg_mem_mib = 0;
 uint64_t arg_disk_size = 0;
 const char *arg_image = NULL;
+const char *arg_host_port = NULL;
+bool arg_udp = false;
+bool arg_remove = false;
 
 typedef struct Verb {
         const char *name;
@@ -67,6 +70,13 @@ static const Verb verbs[] = {
           2, verb_container_delete },
         { "container-list", "[VM]", "List the containers of a running VM (default 'termina').  --json, -q",
           0, 1, verb_container_list },
+        { "ports", "[VM]",
+          "List port forwards (all running VMs by default): automatic and manual, with state.  --json, -q",
+          0, 1, verb_ports },
+        { "port-forward", "VM CONTAINER PORT",
+          "Forward localhost:PORT (or --host-port H) to a container's PORT; --udp for UDP.\n"
+          "  --remove: remove the manual forward of that host port and protocol",
+          3, 3, verb_port_forward },
 };
 
 static int help(const Verb *v) {
@@ -97,7 +107,10 @@ static int run(int argc, char *argv[]) {
                 ARG_DISK,
                 ARG_FORCE,
                 ARG_YES,
-                ARG_IMAGE
+                ARG_IMAGE,
+                ARG_HOST_PORT,
+                ARG_UDP,
+                ARG_REMOVE,
         };
         static const struct option options[] = {
                 { "help", no_argument, NULL, 'h' },
@@ -109,6 +122,9 @@ static int run(int argc, char *argv[]) {
                 { "force", no_argument, NULL, ARG_FORCE },
                 { "yes", no_argument, NULL, ARG_YES },
                 { "image", required_argument, NULL, ARG_IMAGE },
+                { "host-port", required_argument, NULL, ARG_HOST_PORT },
+                { "udp", no_argument, NULL, ARG_UDP },
+                { "remove", no_argument, NULL, ARG_REMOVE },
                 {},
         };
         const Verb *verb;
@@ -159,6 +175,15 @@ static int run(int argc, char *argv[]) {
                         break;
                 case ARG_IMAGE:
                         arg_image = optarg;
+                        break;
+                case ARG_HOST_PORT:
+                        arg_host_port = optarg;
+                        break;
+                case ARG_UDP:
+                        arg_udp = true;
+                        break;
+                case ARG_REMOVE:
+                        arg_remove = true;
                         break;
                 default:
                         return log_usage_bad_option(argv);

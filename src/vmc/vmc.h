@@ -23,6 +23,9 @@ extern uint32_t arg_cpus;
 extern uint64_t arg_mem_mib;
 extern uint64_t arg_disk_size;
 extern const char *arg_image;
+extern const char *arg_host_port;
+extern bool arg_udp;
+extern bool arg_remove;
 
 typedef struct VmcCall {
         const char *what;    /* the verb, put before concierge's error */
@@ -59,3 +62,5 @@ int verb_container(char **args);
 int verb_container_stop(char **args);
 int verb_container_delete(char **args);
 int verb_container_list(char **args);
+int verb_ports(char **args);
+int verb_port_forward(char **args);

@@ -6,6 +6,7 @@
 #include <getopt.h>
 #include <inttypes.h>
 #include <libgen.h>
+#include <seccomp.h>
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
@@ -33,6 +34,36 @@ static uint64_t arg_guest_cid = 3;
 static bool arg_sandbox = true;
 static bool arg_event_idx = true;
 static bool arg_seccomp_selftest = false;
+
+/* Where the socket directory appears inside the sandbox. */
+#define SANDBOX_SOCKET_DIR "/sock"
+
+/* What vsockd does after start-up: event loop, sockets, guest memory, logging. */
+static const int allowed_syscalls[] = {
+        SCMP_SYS(accept4),         SCMP_SYS(brk),          SCMP_SYS(clock_gettime),
+        SCMP_SYS(close),           SCMP_SYS(connect),      SCMP_SYS(epoll_ctl),
+        SCMP_SYS(epoll_pwait),     SCMP_SYS(epoll_wait),   SCMP_SYS(exit),
+        SCMP_SYS(exit_group),      SCMP_SYS(fstat),        SCMP_SYS(getpid),
+        SCMP_SYS(gettimeofday),    SCMP_SYS(madvise),      SCMP_SYS(mremap),
+        SCMP_SYS(munmap),          SCMP_SYS(newfstatat),   SCMP_SYS(read),
+        SCMP_SYS(readv),           SCMP_SYS(recvfrom),     SCMP_SYS(recvmsg),
+        SCMP_SYS(restart_syscall), SCMP_SYS(rt_sigreturn), SCMP_SYS(sendmsg),
+        SCMP_SYS(sendto),          SCMP_SYS(shutdown),     SCMP_SYS(write),
+        SCMP_SYS(writev),
+};
+/* Only unix sockets: no way to the network even if a call slipped through. */
+static const int allowed_families[] = { AF_UNIX };
+
+static SandboxOptions sandbox_options(const char *dir) {
+        return (SandboxOptions){
+                .dir = dir,
+                .inner_dir = SANDBOX_SOCKET_DIR,
+                .syscalls = allowed_syscalls,
+                .n_syscalls = ELEMENTSOF(allowed_syscalls),
+                .socket_families = allowed_families,
+                .n_socket_families = ELEMENTSOF(allowed_families),
+        };
+}
 
 static void help(void) {
         printf("vsockd --vhost-user-fd FD --listen-fd FD --uds-path PATH --guest-cid CID\n"
@@ -248,11 +279,13 @@ static void accept_host_clients(VsockDev *d, int listen_fd) {
 }
 
 static int seccomp_selftest(void) {
+        _cleanup_free_ char *msg = NULL;
+        SandboxOptions o = sandbox_options(NULL);
         int fd, r;
 
-        r = sandbox_seccomp();
+        r = sandbox_seccomp(&o, &msg);
         if (r < 0)
-                return r;
+                return log_error_errno(r, "sandbox: %s: %m", msg ?: "setting up failed");
         /* Outside the allowlist: the filter must kill us here. */
         fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
         return log_error_errno(
@@ -303,11 +336,13 @@ static int run(int argc, char **argv) {
                 return log_error_errno(r, "failed to set up the device: %m");
 
         if (arg_sandbox) {
+                _cleanup_free_ char *msg = NULL;
                 const char *dir = dirname(dir_buf);
+                SandboxOptions o = sandbox_options(dir);
 
-                r = sandbox_enter(dir);
-                if (r < 0)
-                        return r; /* fail closed; already logged */
+                r = sandbox_enter(&o, &msg);
+                if (r < 0) /* fail closed */
+                        return log_error_errno(r, "sandbox: %s: %m", msg ?: "setting up failed");
                 log_debug(
                         "sandboxed in '%s'%s", dir,
                         sandbox_sanitizer_build() ? " (sanitizer build: relaxed)" : "");

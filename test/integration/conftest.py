@@ -19,6 +19,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+from guestproto import hybrid_connect  # noqa: E402
 from procutil import REPO, build_dir, children as _children, comm as _comm, pid_alive  # noqa: E402,F401
 READY_LINE = "bistro-guest-test: ready"
 BOOT_TIMEOUT = float(os.environ.get("BISTRO_BOOT_TIMEOUT", "90"))
@@ -236,24 +237,7 @@ class Vm:
         """A stream to guest vsock port through vsockd's hybrid socket (CONNECT handshake done)."""
         if not self.vsock:
             pytest.skip("no vsockd in this build: vsock tests need src/vsockd/vsockd")
-        s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        s.settimeout(timeout)
-        s.connect(str(self.vsock_path))
-        s.sendall(b"CONNECT %d\n" % port)
-        line = b""
-        while not line.endswith(b"\n"):
-            b = s.recv(1)
-            if not b:
-                s.close()
-                raise ConnectionError(f"vsockd closed the connection to port {port} ({line!r})")
-            line += b
-            if len(line) > 128:
-                s.close()
-                raise ConnectionError(f"bad CONNECT reply {line!r}")
-        if not line.startswith(b"OK "):
-            s.close()
-            raise ConnectionError(f"CONNECT {port}: {line!r}")
-        return s
+        return hybrid_connect(self.vsock_path, port, timeout)
 
     def connect_tcp(self, guest_port, timeout=30):
         """A TCP stream to guest port through QEMU's hostfwd (pass hostfwd=(port,) to Vm)."""

@@ -12,7 +12,6 @@ import errno
 import shlex
 import shutil
 import socket
-import struct
 import subprocess
 import time
 from pathlib import Path
@@ -20,99 +19,13 @@ from pathlib import Path
 import pytest
 
 from concierge_helpers import require_built, image_store, Concierge, build_dir
+from guestproto import (EMPTY, ERROR_REPLY, EVENT, FORWARD_CONNECT, LIST_FORWARDS, PORT_LISTENER_PORT, PORTS_UPDATE,
+                        REQUEST, RESPONSE, TCP, WATCH_PORTS, error_of, frame, hybrid_connect, pb_bytes, pb_parse,
+                        pb_varint, recv_frame)
 
 LXC = "/mnt/stateful/lxc"
 CT = "pl"
-PORT_LISTENER_PORT = 9002
-MAGIC = 0x01534942
-REQUEST, RESPONSE, EVENT = 1, 2, 4
-ERROR_REPLY, EMPTY = 1, 2
-WATCH_PORTS, FORWARD_CONNECT, LIST_FORWARDS, PORTS_UPDATE = 600, 601, 602, 620
-TCP, UDP = 1, 2
 WAIT = 120  # seconds: TCG on a busy machine; nothing here is a timing assertion
-
-
-# -- a minimal protobuf and frame codec (the messages are tiny and fixed)
-
-def varint(v):
-    v &= (1 << 64) - 1
-    out = b""
-    while True:
-        b = v & 0x7F
-        v >>= 7
-        if v:
-            out += bytes([b | 0x80])
-        else:
-            return out + bytes([b])
-
-
-def field(num, wt, payload):
-    return varint(num << 3 | wt) + payload
-
-
-def pb_string(num, s):
-    b = s.encode()
-    return field(num, 2, varint(len(b)) + b)
-
-
-def pb_varint(num, v):
-    return field(num, 0, varint(v)) if v else b""
-
-
-def pb_parse(buf):
-    """{field: [values]}: ints for varints, bytes for length-delimited."""
-    out, i = {}, 0
-    while i < len(buf):
-        key, i = read_varint(buf, i)
-        num, wt = key >> 3, key & 7
-        if wt == 0:
-            v, i = read_varint(buf, i)
-        elif wt == 2:
-            n, i = read_varint(buf, i)
-            v, i = buf[i:i + n], i + n
-        else:
-            raise AssertionError(f"wire type {wt}")
-        out.setdefault(num, []).append(v)
-    return out
-
-
-def read_varint(buf, i):
-    v, shift = 0, 0
-    while True:
-        b = buf[i]
-        i += 1
-        v |= (b & 0x7F) << shift
-        shift += 7
-        if not b & 0x80:
-            return v, i
-
-
-def frame(mtype, flags, mid, payload=b""):
-    return struct.pack("<IIQII", MAGIC, mtype, mid, flags, len(payload)) + payload
-
-
-def recv_exact(s, n):
-    b = b""
-    while len(b) < n:
-        c = s.recv(n - len(b))
-        if not c:
-            raise EOFError(f"EOF after {len(b)} of {n} bytes")
-        b += c
-    return b
-
-
-def recv_frame(s):
-    magic, mtype, mid, flags, length = struct.unpack("<IIQII", recv_exact(s, 24))
-    assert magic == MAGIC
-    return mtype, mid, flags, recv_exact(s, length)
-
-
-def error_of(payload):
-    m = pb_parse(payload)
-    e = m.get(1, [0])[0]
-    if e >= 1 << 63:
-        e -= 1 << 64
-    return e, m.get(2, [b""])[0].decode()
 
 
 def ports_of(payload):
@@ -177,22 +90,12 @@ def stop_server(cc, name):
 
 def dial(cc):
     """A connection to port-listener through the VM's hybrid vsock socket."""
-    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-    s.settimeout(WAIT)
-    s.connect(str(cc.runtime("termina") / "vsock.sock"))
-    s.sendall(b"CONNECT %d\n" % PORT_LISTENER_PORT)
-    line = b""
-    while not line.endswith(b"\n"):
-        c = s.recv(1)
-        assert c, f"no answer to CONNECT: {line!r}"
-        line += c
-    assert line.startswith(b"OK "), line
-    return s
+    return hybrid_connect(cc.runtime("termina") / "vsock.sock", PORT_LISTENER_PORT, WAIT)
 
 
 def forward(cc, port, container=CT, ipv6=False, protocol=TCP):
     s = dial(cc)
-    req = pb_string(1, container) + pb_varint(2, protocol) + pb_varint(3, port) + pb_varint(4, int(ipv6))
+    req = pb_bytes(1, container) + pb_varint(2, protocol) + pb_varint(3, port) + pb_varint(4, int(ipv6))
     s.sendall(frame(FORWARD_CONNECT, REQUEST, 7, req))
     mtype, mid, flags, payload = recv_frame(s)
     assert mid == 7 and flags == RESPONSE

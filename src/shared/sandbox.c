@@ -15,9 +15,9 @@
 
 #include "fd-util.h"
 #include "fileio.h"
-#include "log.h"
 #include "macro.h"
 #include "sandbox.h"
+#include "string-util.h"
 
 #ifndef SECBIT_NOROOT
 #        define SECBIT_NOROOT (1 << 0)
@@ -40,108 +40,100 @@ bool sandbox_sanitizer_build(void) {
 /* Any directory that exists everywhere; only our private mount namespace sees the tmpfs on it. */
 #define NEW_ROOT "/tmp"
 
-static int enter_namespaces(const char *dir) {
+static int enter_namespaces(const SandboxOptions *o, char **reterr_message) {
         _cleanup_close_ int dir_fd = -EBADF;
-        char fd_path[64];
+        char fd_path[64], map[64], inner[256];
         uid_t uid = getuid();
         gid_t gid = getgid();
-        char map[64];
         int r;
 
-        if (unshare(CLONE_NEWUSER | CLONE_NEWNS | CLONE_NEWNET | CLONE_NEWIPC | CLONE_NEWUTS) < 0)
-                return log_error_errno(errno, "sandbox: unshare() failed: %m");
+        if (!o->inner_dir || o->inner_dir[0] != '/' ||
+            snprintf(inner, sizeof(inner), NEW_ROOT "%s", o->inner_dir) >= (int) sizeof(inner))
+                return set_error_message(
+                        reterr_message, -EINVAL, "invalid directory '%s'", o->inner_dir ?: "(null)");
+
+        if (unshare(CLONE_NEWUSER | CLONE_NEWNS | CLONE_NEWIPC | CLONE_NEWUTS |
+                    (o->keep_network ? 0 : CLONE_NEWNET)) < 0)
+                return set_error_message(reterr_message, -errno, "unshare() failed");
 
         /* Map only ourselves: the same ids inside, so the socket files stay accessible. */
         r = write_string_file("/proc/self/setgroups", "deny", 0);
         if (r < 0)
-                return log_error_errno(r, "sandbox: writing setgroups failed: %m");
+                return set_error_message(reterr_message, r, "writing setgroups failed");
         (void) snprintf(map, sizeof(map), "%u %u 1\n", (unsigned) uid, (unsigned) uid);
         r = write_string_file("/proc/self/uid_map", map, 0);
         if (r < 0)
-                return log_error_errno(r, "sandbox: writing uid_map failed: %m");
+                return set_error_message(reterr_message, r, "writing uid_map failed");
         (void) snprintf(map, sizeof(map), "%u %u 1\n", (unsigned) gid, (unsigned) gid);
         r = write_string_file("/proc/self/gid_map", map, 0);
         if (r < 0)
-                return log_error_errno(r, "sandbox: writing gid_map failed: %m");
+                return set_error_message(reterr_message, r, "writing gid_map failed");
 
         if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0)
-                return log_error_errno(errno, "sandbox: making mounts private failed: %m");
+                return set_error_message(reterr_message, -errno, "making mounts private failed");
 
-        /* The new root is an empty tmpfs, built on top of /tmp in our private mount namespace; the
-         * socket directory is reached through an O_PATH fd, as it may itself live below /tmp. */
-        dir_fd = open(dir, O_PATH | O_DIRECTORY | O_CLOEXEC);
+        /* Opened in the new namespace (a mount of another one cannot be bound) but before the tmpfs
+         * covers /tmp, where dir may lie. */
+        dir_fd = open(o->dir, O_PATH | O_DIRECTORY | O_CLOEXEC);
         if (dir_fd < 0)
-                return log_error_errno(errno, "sandbox: opening '%s' failed: %m", dir);
+                return set_error_message(reterr_message, -errno, "opening '%s' failed", o->dir);
         (void) snprintf(fd_path, sizeof(fd_path), "/proc/self/fd/%d", dir_fd);
         if (mount("tmpfs", NEW_ROOT, "tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC, "mode=0755,size=16k") < 0)
-                return log_error_errno(errno, "sandbox: mounting a tmpfs root failed: %m");
-        if (mkdir(NEW_ROOT SANDBOX_SOCKET_DIR, 0755) < 0)
-                return log_error_errno(errno, "sandbox: mkdir failed: %m");
-        if (mount(fd_path, NEW_ROOT SANDBOX_SOCKET_DIR, NULL, MS_BIND | MS_REC, NULL) < 0)
-                return log_error_errno(errno, "sandbox: bind-mounting '%s' failed: %m", dir);
+                return set_error_message(reterr_message, -errno, "mounting a tmpfs root failed");
+        if (mkdir(inner, 0755) < 0)
+                return set_error_message(reterr_message, -errno, "mkdir failed");
+        if (mount(fd_path, inner, NULL, MS_BIND | MS_REC, NULL) < 0)
+                return set_error_message(reterr_message, -errno, "bind-mounting '%s' failed", o->dir);
         /* Read-only is fine: connect() needs no write access to the file system, only to the
          * socket inode, which is not subject to MS_RDONLY. */
-        if (mount(NULL, NEW_ROOT SANDBOX_SOCKET_DIR, NULL,
-                  MS_REMOUNT | MS_BIND | MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL) < 0)
-                return log_error_errno(errno, "sandbox: remounting '%s' read-only failed: %m", dir);
+        if (mount(NULL, inner, NULL, MS_REMOUNT | MS_BIND | MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC,
+                  NULL) < 0)
+                return set_error_message(reterr_message, -errno, "remounting '%s' read-only failed", o->dir);
         if (sandbox_sanitizer_build()) {
                 /* LeakSanitizer reads /proc/<pid>/task and maps at exit. */
                 if (mkdir(NEW_ROOT "/proc", 0755) < 0 ||
                     mount("/proc", NEW_ROOT "/proc", NULL, MS_BIND | MS_REC, NULL) < 0)
-                        return log_error_errno(errno, "sandbox: bind-mounting /proc failed: %m");
+                        return set_error_message(reterr_message, -errno, "bind-mounting /proc failed");
         }
         if (mount(NULL, NEW_ROOT, NULL, MS_REMOUNT | MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC,
                   "size=16k") < 0)
-                return log_error_errno(errno, "sandbox: remounting the root read-only failed: %m");
+                return set_error_message(reterr_message, -errno, "remounting the root read-only failed");
         if (chdir(NEW_ROOT) < 0)
-                return log_error_errno(errno, "sandbox: chdir failed: %m");
+                return set_error_message(reterr_message, -errno, "chdir failed");
         /* pivot_root(".", ".") stacks the old root on top of the new one; detach it. */
         if (syscall(SYS_pivot_root, ".", ".") < 0)
-                return log_error_errno(errno, "sandbox: pivot_root failed: %m");
+                return set_error_message(reterr_message, -errno, "pivot_root failed");
         if (umount2(".", MNT_DETACH) < 0)
-                return log_error_errno(errno, "sandbox: detaching the old root failed: %m");
-        if (chdir("/") < 0)
-                return log_error_errno(errno, "sandbox: chdir('/') failed: %m");
+                return set_error_message(reterr_message, -errno, "detaching the old root failed");
+        if (o->chdir_inner ? chdir(o->inner_dir) < 0 : chdir("/") < 0)
+                return set_error_message(
+                        reterr_message, -errno, "chdir('%s') failed", o->chdir_inner ? o->inner_dir : "/");
         return 0;
 }
 
-static int drop_capabilities(void) {
+static int drop_capabilities(char **reterr_message) {
         struct __user_cap_header_struct hdr = { .version = _LINUX_CAPABILITY_VERSION_3 };
         struct __user_cap_data_struct data[2] = {};
 
         for (int cap = 0; cap <= 63; cap++)
                 if (prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) < 0 && errno != EINVAL)
-                        return log_error_errno(
-                                errno, "sandbox: dropping capability %d from the bounding set failed: %m",
-                                cap);
+                        return set_error_message(
+                                reterr_message, -errno,
+                                "dropping capability %d from the bounding set failed", cap);
         if (prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0) < 0)
-                return log_error_errno(errno, "sandbox: clearing ambient capabilities failed: %m");
+                return set_error_message(reterr_message, -errno, "clearing ambient capabilities failed");
         if (prctl(PR_SET_SECUREBITS,
                   SECBIT_NOROOT | SECBIT_NOROOT_LOCKED | SECBIT_NO_SETUID_FIXUP |
                           SECBIT_NO_SETUID_FIXUP_LOCKED | SECBIT_KEEP_CAPS_LOCKED |
                           SECBIT_NO_CAP_AMBIENT_RAISE | SECBIT_NO_CAP_AMBIENT_RAISE_LOCKED,
                   0, 0, 0) < 0)
-                return log_error_errno(errno, "sandbox: locking securebits failed: %m");
+                return set_error_message(reterr_message, -errno, "locking securebits failed");
         if (syscall(SYS_capset, &hdr, data) < 0)
-                return log_error_errno(errno, "sandbox: capset() failed: %m");
+                return set_error_message(reterr_message, -errno, "capset() failed");
         return 0;
 }
 
-/* What vsockd does after start-up: event loop, sockets, guest memory, logging. */
-static const int allowed_syscalls[] = {
-        SCMP_SYS(accept4),         SCMP_SYS(brk),          SCMP_SYS(clock_gettime),
-        SCMP_SYS(close),           SCMP_SYS(connect),      SCMP_SYS(epoll_ctl),
-        SCMP_SYS(epoll_pwait),     SCMP_SYS(epoll_wait),   SCMP_SYS(exit),
-        SCMP_SYS(exit_group),      SCMP_SYS(fstat),        SCMP_SYS(getpid),
-        SCMP_SYS(gettimeofday),    SCMP_SYS(madvise),      SCMP_SYS(mremap),
-        SCMP_SYS(munmap),          SCMP_SYS(newfstatat),   SCMP_SYS(read),
-        SCMP_SYS(readv),           SCMP_SYS(recvfrom),     SCMP_SYS(recvmsg),
-        SCMP_SYS(restart_syscall), SCMP_SYS(rt_sigreturn), SCMP_SYS(sendmsg),
-        SCMP_SYS(sendto),          SCMP_SYS(shutdown),     SCMP_SYS(write),
-        SCMP_SYS(writev),
-};
-
-int sandbox_seccomp(void) {
+int sandbox_seccomp(const SandboxOptions *o, char **reterr_message) {
         bool relaxed = sandbox_sanitizer_build();
         scmp_filter_ctx ctx;
         int r;
@@ -150,17 +142,21 @@ int sandbox_seccomp(void) {
          * calls: there the default is to log, but the rules that matter still kill. */
         ctx = seccomp_init(relaxed ? SCMP_ACT_LOG : SCMP_ACT_KILL_PROCESS);
         if (!ctx)
-                return log_error_errno(SYNTHETIC_ERRNO(ENOMEM), "sandbox: seccomp_init() failed");
+                return set_error_message(reterr_message, -ENOMEM, "seccomp_init() failed");
 
-        for (size_t i = 0; i < ELEMENTSOF(allowed_syscalls); i++) {
-                r = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, allowed_syscalls[i], 0);
+        for (size_t i = 0; i < o->n_syscalls; i++) {
+                r = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, o->syscalls[i], 0);
                 if (r < 0)
                         goto fail;
         }
-        /* Only unix sockets, never executable memory. */
-        r = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(socket), 1, SCMP_A0(SCMP_CMP_EQ, AF_UNIX));
-        if (r < 0)
-                goto fail;
+        for (size_t i = 0; i < o->n_socket_families; i++) {
+                r = seccomp_rule_add(
+                        ctx, SCMP_ACT_ALLOW, SCMP_SYS(socket), 1,
+                        SCMP_A0(SCMP_CMP_EQ, o->socket_families[i]));
+                if (r < 0)
+                        goto fail;
+        }
+        /* Never executable memory. */
         r = seccomp_rule_add(
                 ctx, SCMP_ACT_ALLOW, SCMP_SYS(mmap), 1, SCMP_A2(SCMP_CMP_MASKED_EQ, PROT_EXEC, 0));
         if (r < 0)
@@ -170,9 +166,13 @@ int sandbox_seccomp(void) {
         if (r < 0)
                 goto fail;
         if (relaxed) {
-                /* (libseccomp refuses rules whose action equals the default, hence only here.) */
-                r = seccomp_rule_add(
-                        ctx, SCMP_ACT_KILL_PROCESS, SCMP_SYS(socket), 1, SCMP_A0(SCMP_CMP_NE, AF_UNIX));
+                /* (libseccomp refuses rules whose action equals the default, hence only here; and one
+                 * rule cannot say "none of several families", hence only for one.) */
+                r = 0;
+                if (o->n_socket_families == 1)
+                        r = seccomp_rule_add(
+                                ctx, SCMP_ACT_KILL_PROCESS, SCMP_SYS(socket), 1,
+                                SCMP_A0(SCMP_CMP_NE, o->socket_families[0]));
                 if (r >= 0)
                         r = seccomp_rule_add(ctx, SCMP_ACT_KILL_PROCESS, SCMP_SYS(execve), 0);
                 if (r >= 0)
@@ -187,19 +187,19 @@ int sandbox_seccomp(void) {
         return 0;
 fail:
         seccomp_release(ctx);
-        return log_error_errno(r, "sandbox: building the seccomp filter failed: %m");
+        return set_error_message(reterr_message, r, "building the seccomp filter failed");
 }
 
-int sandbox_enter(const char *dir) {
+int sandbox_enter(const SandboxOptions *o, char **reterr_message) {
         int r;
 
-        r = enter_namespaces(dir);
+        r = enter_namespaces(o, reterr_message);
         if (r < 0)
                 return r;
-        r = drop_capabilities();
+        r = drop_capabilities(reterr_message);
         if (r < 0)
                 return r;
         if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
-                return log_error_errno(errno, "sandbox: PR_SET_NO_NEW_PRIVS failed: %m");
-        return sandbox_seccomp();
+                return set_error_message(reterr_message, -errno, "PR_SET_NO_NEW_PRIVS failed");
+        return sandbox_seccomp(o, reterr_message);
 }
