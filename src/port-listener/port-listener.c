@@ -24,12 +24,11 @@
 #include "socket-util.h"
 #include "spawn-util.h"
 #include "string-util.h"
+#include "vsock-server.h"
 #include "wire.h"
 
 #define CONNS_MAX 1024u
 #define FIRST_FRAME_TIMEOUT_MS 10000
-
-static unsigned n_conns;
 
 int pl_reply_error(int fd, uint64_t id, int error, const char *format, ...) {
         Bistro__ErrorReply e = BISTRO__ERROR_REPLY__INIT;
@@ -77,16 +76,35 @@ static int serve(int fd) {
         }
 }
 
-static void reap(void) {
-        int st;
-        pid_t p;
-
-        while ((p = waitpid(-1, &st, WNOHANG)) > 0) {
-                if (n_conns > 0)
-                        n_conns--;
-                if (WIFSIGNALED(st))
-                        log_warning("Connection process %d killed by signal %d.", (int) p, WTERMSIG(st));
+/* What the accept loop reports, logged here (shared code logs nothing above debug). */
+static void on_server_event(VsockServerEvent e, int value) {
+        switch (e) {
+        case VSOCK_SERVER_LISTENING:
+                log_info("Listening on vsock port %d.", value);
+                break;
+        case VSOCK_SERVER_REFUSED_PEER:
+                log_warning(
+                        "Refusing a connection from CID %u (only the host may connect).", (unsigned) value);
+                break;
+        case VSOCK_SERVER_REFUSED_FULL:
+                log_warning("Refusing a connection: %d are open.", value);
+                break;
+        case VSOCK_SERVER_ACCEPT_FAILED:
+                log_warning_errno(value, "accept: %m");
+                break;
+        case VSOCK_SERVER_FORK_FAILED:
+                log_warning_errno(value, "fork: %m");
+                break;
+        case VSOCK_SERVER_CHILD_KILLED:
+                log_warning("A connection process was killed by signal %d.", value);
+                break;
         }
+}
+
+/* A connection's process: signals were reset by the fork; a closed peer must be an EPIPE. */
+static int serve_conn(int conn) {
+        (void) signal(SIGPIPE, SIG_IGN);
+        return serve(conn);
 }
 
 static void help(void) {
@@ -125,7 +143,7 @@ static int parse_argv(int argc, char *argv[], uint32_t *port) {
 
 static int run(int argc, char *argv[]) {
         uint32_t port = PORT_LISTENER_PORT;
-        int fd, r;
+        int r;
 
         log_set_ident("port-listener");
         log_set_target(LOG_TARGET_STDERR);
@@ -136,54 +154,17 @@ static int run(int argc, char *argv[]) {
                 return r;
         (void) signal(SIGPIPE, SIG_IGN);
 
-        fd = vsock_listen(port, 128);
-        if (fd < 0)
-                return log_error_errno(fd, "Cannot listen on vsock port %u: %m", port);
-        log_info("Listening on vsock port %u.", port);
-
-        for (;;) {
-                struct pollfd p = { .fd = fd, .events = POLLIN };
-                struct sockaddr_vm sa = {};
-                socklen_t l = sizeof(sa);
-                pid_t pid;
-                int conn;
-
-                reap();
-                if (poll(&p, 1, 1000) <= 0)
-                        continue;
-                conn = accept4(fd, (struct sockaddr *) &sa, &l, SOCK_CLOEXEC);
-                if (conn < 0) {
-                        if (errno != EINTR && errno != EAGAIN && errno != ECONNABORTED)
-                                log_warning_errno(errno, "accept: %m");
-                        continue;
-                }
-                if (sa.svm_family != AF_VSOCK || sa.svm_cid != VMADDR_CID_HOST) {
-                        log_warning(
-                                "Refusing a connection from CID %u (only the host may connect).",
-                                sa.svm_cid);
-                        safe_close(conn);
-                        continue;
-                }
-                if (n_conns >= CONNS_MAX) {
-                        log_warning("Refusing a connection: %u are open.", n_conns);
-                        safe_close(conn);
-                        continue;
-                }
-                /* Connections outlive a restart of the daemon, as vshd sessions do. */
-                r = safe_fork("pl-conn", FORK_RESET_SIGNALS, &pid);
-                if (r < 0) {
-                        log_warning_errno(r, "fork: %m");
-                        safe_close(conn);
-                        continue;
-                }
-                if (r == 0) {
-                        safe_close(fd);
-                        (void) signal(SIGPIPE, SIG_IGN);
-                        _exit(serve(conn));
-                }
-                n_conns++;
-                safe_close(conn);
-        }
+        /* Connections outlive a restart of the daemon, as vshd sessions do. */
+        r = vsock_server_run(&(VsockServer){
+                .port = port,
+                .backlog = 128,
+                .max = CONNS_MAX,
+                .child_name = "pl-conn",
+                .fork_flags = FORK_RESET_SIGNALS,
+                .serve = serve_conn,
+                .on_event = on_server_event,
+        });
+        return log_error_errno(r, "Cannot listen on vsock port %u: %m", port);
 }
 
 DEFINE_MAIN_FUNCTION(run);

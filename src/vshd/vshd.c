@@ -20,21 +20,33 @@
 #include "spawn-util.h"
 #include "socket-util.h"
 #include "string-util.h"
+#include "vsock-server.h"
 #include "vshd.h"
 
 #define SESSIONS_MAX 256u
 
-static unsigned n_sessions;
-
-static void reap_sessions(void) {
-        int st;
-        pid_t p;
-
-        while ((p = waitpid(-1, &st, WNOHANG)) > 0) {
-                if (n_sessions > 0)
-                        n_sessions--;
-                if (WIFSIGNALED(st))
-                        log_warning("Session process %d killed by signal %d.", (int) p, WTERMSIG(st));
+/* What the accept loop reports, logged here (shared code logs nothing above debug). */
+static void on_server_event(VsockServerEvent e, int value) {
+        switch (e) {
+        case VSOCK_SERVER_LISTENING:
+                log_info("Listening on vsock port %d.", value);
+                break;
+        case VSOCK_SERVER_REFUSED_PEER:
+                log_warning(
+                        "Refusing a connection from CID %u (only the host may connect).", (unsigned) value);
+                break;
+        case VSOCK_SERVER_REFUSED_FULL:
+                log_warning("Refusing a session: %d are running.", value);
+                break;
+        case VSOCK_SERVER_ACCEPT_FAILED:
+                log_warning_errno(value, "accept: %m");
+                break;
+        case VSOCK_SERVER_FORK_FAILED:
+                log_warning_errno(value, "fork: %m");
+                break;
+        case VSOCK_SERVER_CHILD_KILLED:
+                log_warning("A session process was killed by signal %d.", value);
+                break;
         }
 }
 
@@ -73,7 +85,7 @@ static int parse_argv(int argc, char *argv[], uint32_t *port) {
 
 static int run(int argc, char *argv[]) {
         uint32_t port = VSHD_PORT;
-        int fd, r;
+        int r;
 
         log_set_ident("vshd");
         log_set_target(LOG_TARGET_STDERR);
@@ -89,53 +101,15 @@ static int run(int argc, char *argv[]) {
                         return log_error_errno(errno, "Cannot open /dev/null: %m");
         (void) signal(SIGPIPE, SIG_IGN);
 
-        fd = vsock_listen(port, 64);
-        if (fd < 0)
-                return log_error_errno(fd, "Cannot listen on vsock port %u: %m", port);
-        log_info("Listening on vsock port %u.", port);
-
-        for (;;) {
-                struct pollfd p = { .fd = fd, .events = POLLIN };
-                struct sockaddr_vm sa = {};
-                socklen_t l = sizeof(sa);
-                pid_t pid;
-                int conn;
-
-                reap_sessions();
-                if (poll(&p, 1, 1000) <= 0)
-                        continue;
-                conn = accept4(fd, (struct sockaddr *) &sa, &l, SOCK_CLOEXEC);
-                if (conn < 0) {
-                        if (errno != EINTR && errno != EAGAIN && errno != ECONNABORTED)
-                                log_warning_errno(errno, "accept: %m");
-                        continue;
-                }
-                if (sa.svm_family != AF_VSOCK || sa.svm_cid != VMADDR_CID_HOST) {
-                        log_warning(
-                                "Refusing a connection from CID %u (only the host may connect).",
-                                sa.svm_cid);
-                        safe_close(conn);
-                        continue;
-                }
-                if (n_sessions >= SESSIONS_MAX) {
-                        log_warning("Refusing a session: %u are running.", n_sessions);
-                        safe_close(conn);
-                        continue;
-                }
-                /* No flags: the session sets up its own signals (vshd_session_run()). */
-                r = safe_fork(NULL, 0, &pid);
-                if (r < 0) {
-                        log_warning_errno(r, "fork: %m");
-                        safe_close(conn);
-                        continue;
-                }
-                if (r == 0) {
-                        safe_close(fd);
-                        _exit(vshd_session_run(conn));
-                }
-                n_sessions++;
-                safe_close(conn);
-        }
+        /* No fork flags: the session sets up its own signals (vshd_session_run()). */
+        r = vsock_server_run(&(VsockServer){
+                .port = port,
+                .backlog = 64,
+                .max = SESSIONS_MAX,
+                .serve = vshd_session_run,
+                .on_event = on_server_event,
+        });
+        return log_error_errno(r, "Cannot listen on vsock port %u: %m", port);
 }
 
 DEFINE_MAIN_FUNCTION(run);
