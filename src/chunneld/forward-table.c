@@ -49,18 +49,6 @@ Fwd *fwd_table_find_active(const FwdTable *t, int protocol, uint32_t host_port) 
 }
 
 /* *ret = a formatted message, or NULL on OOM; nothing when ret is NULL. */
-static void set_err(char **ret, const char *format, ...) _printf_(2, 3);
-static void set_err(char **ret, const char *format, ...) {
-        va_list ap;
-
-        if (!ret)
-                return;
-        va_start(ap, format);
-        if (vasprintf(ret, format, ap) < 0)
-                *ret = NULL;
-        va_end(ap);
-}
-
 static void set_state(Fwd *f, int state, const char *format, ...) _printf_(3, 4);
 static void set_state(Fwd *f, int state, const char *format, ...) {
         va_list ap;
@@ -219,22 +207,23 @@ int fwd_table_add_manual(
                 host_port = container_port;
         if (host_port < FWD_UNPRIVILEGED_MIN || host_port > 65535 || container_port < 1 ||
             container_port > 65535 || strlen(container) > PROTO_NAME_MAX) {
-                set_err(reterr_message, "host port %u is privileged (use --host-port 1024-65535)",
+                return set_error_message(
+                        reterr_message, -EINVAL, "host port %u is privileged (use --host-port 1024-65535)",
                         host_port);
-                return -EINVAL;
         }
         for (size_t i = 0; i < t->n; i++)
                 if (t->items[i]->manual && t->items[i]->protocol == protocol &&
                     t->items[i]->host_port == host_port) {
-                        set_err(reterr_message, "a manual forward of host port %u exists already (to %s:%u)",
-                                host_port, t->items[i]->container, t->items[i]->container_port);
-                        return -EEXIST;
+                        return set_error_message(
+                                reterr_message, -EEXIST,
+                                "a manual forward of host port %u exists already (to %s:%u)", host_port,
+                                t->items[i]->container, t->items[i]->container_port);
                 }
         owner = fwd_table_find_active(t, protocol, host_port);
         if (owner) {
-                set_err(reterr_message, "host port %u is forwarded to %s:%u already", host_port,
+                return set_error_message(
+                        reterr_message, -EADDRINUSE, "host port %u is forwarded to %s:%u already", host_port,
                         owner->container, owner->container_port);
-                return -EADDRINUSE;
         }
         f = new0(Fwd, 1);
         if (!f)
@@ -246,10 +235,9 @@ int fwd_table_add_manual(
         f->manual = true;
         r = t->ops->open(f, t->userdata);
         if (r < 0) {
-                set_err(reterr_message,
-                        r == -EADDRINUSE ? "host port %u is in use" : "cannot listen on host port %u: %s",
-                        host_port, strerror(-r));
-                return r;
+                if (r == -EADDRINUSE)
+                        return set_error_message(reterr_message, r, "host port %u is in use", host_port);
+                return set_error_message(reterr_message, r, "cannot listen on host port %u: %m", host_port);
         }
         set_state(f, STATE(ACTIVE), NULL);
         r = fwd_append(t, f);
