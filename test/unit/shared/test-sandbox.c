@@ -44,8 +44,6 @@ static void test_seccomp_kills(void **state) {
         pid_t pid = 0;
         int r;
 
-        if (sandbox_sanitizer_build())
-                skip(); /* the filter only logs there */
         r = safe_fork("t-seccomp", FORK_NULL_STDIO, &pid);
         if (r == 0) {
                 if (sandbox_seccomp(&o, NULL) < 0)
@@ -56,6 +54,8 @@ static void test_seccomp_kills(void **state) {
                 _exit(3);
         }
         assert_int_equal(r, 1);
+        /* Also under a sanitizer, where other calls are only logged: a single allowed family keeps
+         * its kill rule for every other one. */
         assert_int_equal(wait_for_terminate(pid), 128 + SIGSYS);
 }
 
