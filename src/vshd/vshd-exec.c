@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "macro.h"
@@ -171,6 +172,13 @@ _noreturn_ void vshd_exec_child(const VshdExec *x) {
         }
         if (r < 0)
                 fail(x, "cannot read /etc/passwd: %s", strerror(-r));
+
+        /* A container's pty is its root's until here (vshd_spawn_container()); liblxc's attach
+         * has made it 0600. Now the user's, with the group devpts gave it (tty) and mode 0620, as
+         * login does. A pty from the VM's devpts stays as it is. */
+        if (x->tty && x->in_container && geteuid() == 0 &&
+            (fchown(STDIN_FILENO, pw.pw_uid, (gid_t) -1) < 0 || fchmod(STDIN_FILENO, 0620) < 0))
+                fail(x, "cannot give the pty to '%s': %s", pw.pw_name, strerror(errno));
 
         if (geteuid() == 0) {
                 gid_t groups[GROUPS_MAX];

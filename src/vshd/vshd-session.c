@@ -572,11 +572,14 @@ static int spawn(Session *s, const VshSetup *req, char **reterr_message) {
         pid_t pid = 0;
 
         if (req->tty) {
-                r = open_pty(req, &master, &slave);
-                if (r < 0)
-                        return set_error_message(
-                                reterr_message, r, "cannot allocate a pty: %s", strerror(-r));
-                x.stdio[0] = x.stdio[1] = x.stdio[2] = slave;
+                /* A container's comes from its own devpts (vshd_spawn_container()). */
+                if (!x.in_container) {
+                        r = open_pty(req, &master, &slave);
+                        if (r < 0)
+                                return set_error_message(
+                                        reterr_message, r, "cannot allocate a pty: %s", strerror(-r));
+                        x.stdio[0] = x.stdio[1] = x.stdio[2] = slave;
+                }
         } else {
                 if (pipe2(in, O_CLOEXEC) < 0 || pipe2(out, O_CLOEXEC) < 0 || pipe2(errp, O_CLOEXEC) < 0) {
                         r = set_error_message(reterr_message, -errno, "cannot create pipes: %m");
@@ -599,7 +602,7 @@ static int spawn(Session *s, const VshSetup *req, char **reterr_message) {
         x.error_fd = epipe_w;
 
         if (x.in_container)
-                r = vshd_spawn_container(&x, &pid, reterr_message);
+                r = vshd_spawn_container(&x, &master, &pid, reterr_message);
         else {
                 /* No flags: vshd_exec_child() sets up signals, session and fds itself. */
                 r = safe_fork(NULL, 0, &pid);

@@ -36,9 +36,27 @@ typedef struct VshdExec {
  * failure. Never returns. */
 _noreturn_ void vshd_exec_child(const VshdExec *x);
 
-/* Starts the process in the container x->setup->container. Returns 0 with *ret_pid, or a negative
- * errno with a message for the client in *reterr_message. */
-int vshd_spawn_container(const VshdExec *x, pid_t *ret_pid, char **reterr_message);
+/* Starts the process in the container x->setup->container. With x->tty the pty is made here, in
+ * the container's own devpts instance (x->stdio is not used then), and its master, which never
+ * enters the container, is returned in *ret_master; without, the process gets x->stdio and
+ * ret_master may be NULL. Returns 0 with *ret_pid, or a negative errno with a message for the
+ * client in *reterr_message. */
+int vshd_spawn_container(const VshdExec *x, int *ret_master, pid_t *ret_pid, char **reterr_message);
+
+/* A new pty from the devpts instance devpts_fd (a directory fd, O_PATH is enough, on the root of
+ * the instance): its "ptmx" node is opened (no symlink followed; it must be the ptmx device on
+ * devpts, else -ENOTTY), the slave unlocked and opened through the master (TIOCGPTPEER, no path
+ * lookup), the window size set. Both fds close-on-exec, the slave O_NOCTTY. The slave's owner is
+ * who opened ptmx, its group and mode those of the instance's mount options. Returns 0 or -errno;
+ * does not log. */
+struct winsize;
+int vshd_pty_open_in(int devpts_fd, const struct winsize *w, int *ret_master, int *ret_slave);
+
+/* Maps id (kind 'u' or 'g') of a container to the VM's through idmap, liblxc's "lxc.idmap" text:
+ * lines "u|g NSID HOSTID RANGE". Returns 0 with *ret_host_id; -ESRCH when maps of that kind exist
+ * but none holds id; -EBADMSG for a malformed line. No map of that kind (a container without a
+ * user namespace): the id itself. */
+int vshd_idmap_lookup(const char *idmap, char kind, uint32_t id, uint32_t *ret_host_id);
 
 /* The frame header and protobuf prefix of a GuestMessage carrying n bytes of stream data, for
  * VSHD_DATA_FAST_MIN <= n <= PROTO_VSH_DATA_MAX: exactly the bytes frame_encode() produces before

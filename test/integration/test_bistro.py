@@ -211,6 +211,28 @@ def test_user_is_created_on_first_use(cc):
     assert r.returncode == 1 and "system account" in r.stderr, r.stderr
 
 
+def test_terminal_is_a_pts_of_penguin(cc):
+    """In the Terminal, penguin's shell has a terminal of penguin's own devpts (issue #12 item 8):
+    tty prints /dev/pts/N, the user owns it, penguin's /dev/pts lists it, and a program that opens it
+    by that name works."""
+    s = PtySession(cc, "--user", "alice")
+    try:
+        s.expect(rb"@penguin[^\r\n]*[#$] ", 300)
+        s.send(r"""t=$(tty); echo "T=$t F=$(readlink /proc/self/fd/0) O=$(stat -c %U:%G:%a "$t")";"""
+               r""" echo "L=$(ls /dev/pts | tr '\n' ' ')"; echo by-n""ame > "$t"; exit 0""" + "\n")
+        m = s.expect(rb"T=(/dev/pts/(\d+)) F=(\S+) O=(\S+)\r\n", 120)
+        assert m.group(3) == m.group(1), m.group(0)
+        assert m.group(4) == b"alice:tty:620", m.group(0)
+        names = s.expect(rb"L=([0-9a-z ]*)\r\n", 60).group(1).split()
+        assert m.group(2) in names and b"ptmx" in names, names
+        s.expect(rb"by-name\r\n", 60)
+        assert s.wait(60) == 0
+    except AssertionError as e:
+        raise AssertionError(str(e) + "\n" + cc.diagnostics()) from None
+    finally:
+        s.close()
+
+
 def test_bad_usage(cc):
     assert bistro(cc, "--vm", "-bad").returncode == 2
     assert bistro(cc, "--user", "Bad User", "--", "true").returncode == 2

@@ -12,6 +12,7 @@ import fcntl
 import hashlib
 import os
 import pty
+import re
 import select
 import signal
 import struct
@@ -158,17 +159,22 @@ def test_container_exit_status(cc, bb):
     assert r.returncode == 137
 
 
+def add_vshuser(cc, bb):
+    """vshuser (uid 1001, groups 1001 and vshgrp 1500) in the container, once."""
+    r = vsh(cc, "termina", bb, "--", "sh", "-c",
+            "grep -q '^vshuser:' /etc/passwd || { echo 'vshuser:x:1001:1001::/home/vshuser:/bin/sh' >> /etc/passwd"
+            " && echo 'vshuser:x:1001:' >> /etc/group && echo 'vshgrp:x:1500:root,vshuser' >> /etc/group"
+            " && mkdir -p /home/vshuser && chown 1001:1001 /home/vshuser; }")
+    assert r.returncode == 0, r.stderr
+
+
 def test_user_cwd_env(cc, bb):
     r = vsh(cc, "--user", "root", "--cwd", "/tmp", "--env", "FOO=bar", "termina", bb, "--",
             "sh", "-c", 'echo "$(id -u) $(pwd) $FOO $USER $HOME"')
     assert r.returncode == 0, r.stderr
     assert r.stdout == "0 /tmp bar root /root\n"
     # A user made in the container runs with its own uid, groups and home.
-    r = vsh(cc, "termina", bb, "--", "sh", "-c",
-            "grep -q '^vshuser:' /etc/passwd || { echo 'vshuser:x:1001:1001::/home/vshuser:/bin/sh' >> /etc/passwd"
-            " && echo 'vshuser:x:1001:' >> /etc/group && echo 'vshgrp:x:1500:root,vshuser' >> /etc/group"
-            " && mkdir -p /home/vshuser && chown 1001:1001 /home/vshuser; }")
-    assert r.returncode == 0, r.stderr
+    add_vshuser(cc, bb)
     r = vsh(cc, "--user", "vshuser", "termina", bb, "--", "sh", "-c", 'echo "$(id -u) $(id -g) $PWD $USER"; id -G')
     assert r.returncode == 0, r.stderr
     first, groups = r.stdout.splitlines()
@@ -256,7 +262,8 @@ class Tty:
                 if not b:
                     return False
                 self.buf += b
-        self.buf = self.buf[self.buf.index(want) + len(want):]
+        i = self.buf.index(want)
+        self.before, self.buf = self.buf[:i], self.buf[i + len(want):]
         return True
 
     def resize(self, rows, cols):
@@ -317,6 +324,53 @@ def test_pty_resize(cc, bb):
             pytest.fail(f"the resize did not arrive: {t.buf!r}")
         t.write("exit\r")
         assert t.wait() == 0
+    finally:
+        t.close()
+
+
+def test_pty_is_the_containers(cc, bb):
+    """A container session's pty comes from the container's own devpts (issue #12 item 8): tty and
+    /proc/self/fd/0 name /dev/pts/N, the session user owns it (group tty, 0620), the container's
+    /dev/pts lists it, the size is set and follows resizes, and neither the master nor the
+    connection to the host is open in the container."""
+    add_vshuser(cc, bb)
+    t = Tty(cc, "termina", bb, "--user", "vshuser", rows=27, cols=91)
+    try:
+        t.write(r"""t=$(tty); echo "T=$t F=$(readlink /proc/self/fd/0) O=$(stat -c %u:%g:%a "$t")"""
+                r""" S=$(stty size) U=$(id -u)"; echo "L=$(ls /dev/pts | tr '\n' ' ')";"""
+                r""" echo "X=$(for f in /proc/$$/fd/*; do readlink "$f"; done | grep -c -e ptmx -e socket)";"""
+                r""" echo by-n""ame > "$t"; echo e""nd""" + "\r")
+        assert t.expect("end\r\n"), t.buf
+        out = t.before.decode(errors="replace")
+        m = re.search(r"T=(/dev/pts/(\d+)) F=(\S+) O=(\S+) S=(\d+ \d+) U=(\d+)\r\n", out)
+        assert m, out
+        assert m.group(3) == m.group(1), out  # ttyname() and the fd agree
+        assert m.group(4) == "1001:5:620", out  # the user's, group tty
+        assert (m.group(5), m.group(6)) == ("27 91", "1001"), out
+        names = re.search(r"L=([0-9a-z ]*)\r\n", out).group(1).split()
+        assert m.group(2) in names and "ptmx" in names, out
+        assert "X=0\r\n" in out, out
+        assert "by-name\r\n" in out, out  # opened by its name as the user
+        t.resize(40, 120)
+        for _ in range(20):
+            t.write("stty size\r")
+            if t.expect("40 120\r\n", timeout=10):
+                break
+        else:
+            pytest.fail(f"the resize did not arrive: {t.buf!r}")
+        t.write("exit 6\r")
+        assert t.wait() == 6
+    finally:
+        t.close()
+    # Without a pty: pipes, and no terminal.
+    r = vsh(cc, "termina", bb, "--user", "vshuser", "--", "sh", "-c", "tty; echo rc=$?")
+    assert r.returncode == 0, r.stderr
+    assert r.stdout == "not a tty\nrc=1\n", r.stdout
+    # A VM session with a pty still gets one (from the VM's devpts).
+    t = Tty(cc, "termina", "--", "sh", "-c", "test -t 0 && test -t 1 && echo v''m-tty; exit 3")
+    try:
+        assert t.wait() == 3
+        assert b"vm-tty\r\n" in t.buf, t.buf
     finally:
         t.close()
 
