@@ -41,7 +41,7 @@ _vmc() {
         if [[ $cur == -* ]]; then
                 local opts="--help"
                 case $verb in
-                start) opts+=" --cpus --mem --disk-size --json" ;;
+                start) opts+=" --cpus --mem --disk-size --host-loopback --no-host-loopback --json" ;;
                 stop) opts+=" --force" ;;
                 list|ls|info) opts+=" --json -q" ;;
                 destroy) opts+=" --yes" ;;

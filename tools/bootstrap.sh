@@ -8,6 +8,7 @@ PACKAGES=(
         # build
         meson ninja-build pkg-config gcc clang llvm libclang-rt-14-dev clang-format
         protobuf-c-compiler libprotobuf-c-dev libjson-c-dev libsystemd-dev libseccomp-dev libcap-ng-dev libsodium-dev
+        libslirp-dev libglib2.0-dev
         # tests
         libcmocka-dev python3 python3-pytest socat
         # VMs and images

@@ -127,8 +127,9 @@ res_key=$( { cat "$here/packages" "$here/exclude" "$here/resolve-packages.py"; p
         sha256sum | cut -d' ' -f1)
 res_file=$debs/closure-$res_key
 if [[ ! -s $res_file ]]; then
-        "$here/resolve-packages.py" "$here/packages" "$here/exclude" "${extra[@]}" > "$res_file.tmp"
-        mv "$res_file.tmp" "$res_file"
+        # Two builds at once (two build directories) share the cache: each writes its own temporary.
+        "$here/resolve-packages.py" "$here/packages" "$here/exclude" "${extra[@]}" > "$res_file.tmp.$$"
+        mv "$res_file.tmp.$$" "$res_file"
 fi
 mapfile -t pkgs < "$res_file"
 deb_name() { # name version arch -> the file name apt-get download writes

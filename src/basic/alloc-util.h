@@ -34,6 +34,12 @@ static inline void *reallocarray_safe(void *p, size_t n, size_t size) {
 /* clang-format on */
 
 /* Copies p (n bytes) into a fresh buffer; NULL on OOM. */
+/* Frees p and returns NULL, for `x = mfree(x);`. */
+static inline void *mfree(void *p) {
+        free(p);
+        return NULL;
+}
+
 void *memdup(const void *p, size_t n);
 /* A NUL-terminated copy of the first n bytes of p. */
 char *memdup_str(const void *p, size_t n);

@@ -7,6 +7,9 @@
 #include "macro.h"
 
 /* NULL-terminated string vectors. */
+
+/* A NULL-terminated vector of the arguments, on the stack (for execv() and friends). */
+#define STRV_MAKE(...) ((char **) ((const char *[]){ __VA_ARGS__, NULL }))
 char **strv_free(char **l);
 static inline void strv_freep(char ***l) {
         strv_free(*l);

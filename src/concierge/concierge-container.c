@@ -31,7 +31,7 @@
 #include "log.h"
 #include "path-lookup.h"
 #include "proto-validate.h"
-#include "qmp-client.h"
+#include "json-util.h"
 #include "spawn-util.h"
 #include "string-util.h"
 #include "time-util.h"
@@ -126,8 +126,8 @@ uint64_t image_json_unpacked_size(const char *path) {
 
         if (read_file(path, IMAGE_JSON_MAX, &text, &len) < 0)
                 return 0;
-        /* Bounded (size, depth), strict, valid UTF-8 without NUL, an object: the parser QMP uses. */
-        if (qmp_json_parse(text, len, &root) < 0)
+        /* Bounded (size, depth), strict, valid UTF-8 without NUL, an object. */
+        if (json_parse_object(text, len, IMAGE_JSON_MAX, &root) < 0)
                 return 0;
         if (!json_object_object_get_ex(root, "unpacked_size", &v) ||
             !json_object_is_type(v, json_type_int)) {
@@ -175,7 +175,8 @@ static int resolve_image(CtOp *op, const char *image, const char *image_path, ch
         if (image_path && image_path[0]) {
                 if (access(image_path, R_OK) < 0) {
                         r = -errno;
-                        strprintf(reterr_message, "cannot read '%s': %s", image_path, strerror(-r));
+                        (void) set_error_message(
+                                reterr_message, 0, "cannot read '%s': %s", image_path, strerror(-r));
                         return r;
                 }
                 strscpy(op->image_path, image_path, sizeof(op->image_path));
@@ -188,15 +189,15 @@ static int resolve_image(CtOp *op, const char *image, const char *image_path, ch
         strscpy(op->image, image && image[0] ? image : DEFAULT_IMAGE, sizeof(op->image));
         r = bistro_image_store(&store);
         if (r < 0) {
-                strprintf(
-                        reterr_message,
+                (void) set_error_message(
+                        reterr_message, 0,
                         "cannot find the image store ($BISTRO_IMAGE_STORE must be absolute): %s",
                         strerror(-r));
                 return r;
         }
         (void) snprintf(op->image_path, sizeof(op->image_path), "%s/%s.tar.zst", store, op->image);
         if (access(op->image_path, R_OK) < 0) {
-                strprintf(reterr_message, "no image '%s' in %s", op->image, store);
+                (void) set_error_message(reterr_message, 0, "no image '%s' in %s", op->image, store);
                 return -ENOENT;
         }
         if (asprintf(&json, "%s/%s.json", store, op->image) < 0)

@@ -229,8 +229,8 @@ static int control_call(
                 return -ENOMEM;
         fd = unix_connect(path);
         if (fd < 0) {
-                strprintf(
-                        reterr_message, "port forwarding of VM '%s' is not available (chunneld: %s)",
+                (void) set_error_message(
+                        reterr_message, 0, "port forwarding of VM '%s' is not available (chunneld: %s)",
                         vm->name, strerror(-fd));
                 return fd;
         }
@@ -238,7 +238,7 @@ static int control_call(
         if (r < 0) {
                 const char *em = *ret_msg ? wire_error_message(*ret_msg) : NULL;
 
-                strprintf(reterr_message, "%s", em ?: strerror(-r));
+                (void) set_error_message(reterr_message, 0, "%s", em ?: strerror(-r));
         }
         return r;
 }

@@ -75,6 +75,8 @@ void vm_config_parse(VmConfig *c, const char *text) {
                         c->grow_pending = true;
                 else if (streq(line, "mkfs_pending=1"))
                         c->mkfs_pending = true;
+                else if (streq(line, "host_loopback=1"))
+                        c->host_loopback = true;
         }
 }
 
@@ -82,9 +84,9 @@ char *vm_config_format(const VmConfig *c) {
         char *s;
 
         if (asprintf(
-                    &s, "cpus=%u\nmemory_mib=%llu\n%s%s", c->cpus, (unsigned long long) c->memory_mib,
-                    c->grow_pending ? "grow_pending=1\n" : "",
-                    c->mkfs_pending ? "mkfs_pending=1\n" : "") < 0)
+                    &s, "cpus=%u\nmemory_mib=%llu\n%s%s%s", c->cpus, (unsigned long long) c->memory_mib,
+                    c->grow_pending ? "grow_pending=1\n" : "", c->mkfs_pending ? "mkfs_pending=1\n" : "",
+                    c->host_loopback ? "host_loopback=1\n" : "") < 0)
                 return NULL;
         return s;
 }
@@ -289,6 +291,7 @@ void vm_fill_info(Vm *vm, Bistro__Concierge__VmInfo *info) {
         info->kernel_version = vm->kernel_version;
         info->image_version = vm->image_version;
         info->started_at = vm->vmm_pid > 0 ? vm->started_at : 0;
+        info->host_loopback = vm->config.host_loopback;
 }
 
 static int vm_reply_info(Vm *vm, Pending *p) {
@@ -386,10 +389,11 @@ static int on_vmm_exit(sd_event_source *s, const siginfo_t *si, void *userdata) 
                 _cleanup_free_ char *why = vmm_log_explain(vm->vmm_log_path, vm->disk_path), *msg = NULL;
 
                 if (why)
-                        strprintf(&msg, "VM '%s' cannot start: %s", vm->name, why);
+                        (void) set_error_message(&msg, 0, "VM '%s' cannot start: %s", vm->name, why);
                 else
-                        strprintf(
-                                &msg, "VM '%s' stopped while starting (vmm %s %d); see 'vmc logs %s' and %s",
+                        (void) set_error_message(
+                                &msg, 0,
+                                "VM '%s' stopped while starting (vmm %s %d); see 'vmc logs %s' and %s",
                                 vm->name, si->si_code == CLD_EXITED ? "status" : "signal", si->si_status,
                                 vm->name, vm->vmm_log_path);
                 vm_fail_start(vm, why ? -EBUSY : -EIO, msg ?: "VM stopped while starting");
@@ -613,8 +617,8 @@ static int on_ready_timeout(sd_event_source *s, uint64_t usec, void *userdata) {
         Vm *vm = userdata;
         _cleanup_free_ char *msg = NULL;
 
-        strprintf(
-                &msg, "VM '%s' did not become ready within %llu s; see 'vmc logs %s'", vm->name,
+        (void) set_error_message(
+                &msg, 0, "VM '%s' did not become ready within %llu s; see 'vmc logs %s'", vm->name,
                 (unsigned long long) (vm->manager->ready_timeout_usec / USEC_PER_SEC), vm->name);
         vm_fail_start(vm, -ETIMEDOUT, msg ?: "VM did not become ready");
         vm->job = job_cancel(vm->job);
@@ -723,6 +727,7 @@ static int spawn_vmm(Vm *vm, const char *cmdline) {
         if (r < 0)
                 return r;
         if (r == 0) {
+                /* slirpd: QEMU keeps no part of the host's network. */
                 char *argv[] = { m->vmm_path,
                                  (char *) "--name",
                                  vm->name,
@@ -745,7 +750,8 @@ static int spawn_vmm(Vm *vm, const char *cmdline) {
                                  (char *) "--stop-timeout",
                                  (char *) VMM_STOP_TIMEOUT,
                                  (char *) "--net",
-                                 (char *) "user",
+                                 (char *) "slirpd",
+                                 vm->config.host_loopback ? (char *) "--host-loopback" : NULL,
                                  NULL };
                 int fd;
 
@@ -805,14 +811,14 @@ static void prepare_done(
 
         r = mkdir_p(vm->runtime_dir, 0700);
         if (r < 0) {
-                strprintf(&msg, "cannot create %s: %s", vm->runtime_dir, strerror(-r));
+                (void) set_error_message(&msg, 0, "cannot create %s: %s", vm->runtime_dir, strerror(-r));
                 goto fail;
         }
         (void) unlink(vm->console_path);
         vm->ready_fd = unix_listen(vm->ready_path, 4, 0600);
         if (vm->ready_fd < 0) {
                 r = vm->ready_fd;
-                strprintf(&msg, "cannot listen on %s: %s", vm->ready_path, strerror(-r));
+                (void) set_error_message(&msg, 0, "cannot listen on %s: %s", vm->ready_path, strerror(-r));
                 goto fail;
         }
         r = sd_event_add_io(m->event, &vm->ready_source, vm->ready_fd, EPOLLIN, on_ready_accept, vm);
@@ -826,7 +832,7 @@ static void prepare_done(
                 }
         }
         if (r < 0) {
-                strprintf(&msg, "cannot start VM '%s': %s", vm->name, strerror(-r));
+                (void) set_error_message(&msg, 0, "cannot start VM '%s': %s", vm->name, strerror(-r));
                 goto fail;
         }
         (void) vm_set_timer(vm, m->ready_timeout_usec, on_ready_timeout);
@@ -864,6 +870,14 @@ int vm_start(Vm *vm, WireConn *c, uint64_t id, const Bistro__Concierge__StartVmR
                 vm->config.cpus = req->cpus;
         if (req->memory_mib)
                 vm->config.memory_mib = req->memory_mib;
+        if (req->host_loopback != BISTRO__CONCIERGE__HOST_LOOPBACK__HOST_LOOPBACK_UNCHANGED)
+                vm->config.host_loopback =
+                        req->host_loopback == BISTRO__CONCIERGE__HOST_LOOPBACK__HOST_LOOPBACK_ON;
+        if (vm->config.host_loopback)
+                log_warning(
+                        "VM '%s' starts with host loopback access: its containers reach every service on "
+                        "the host's 127.0.0.1 and ::1.",
+                        vm->name);
         vm->new_disk_size = req->disk_size ?: DEFAULT_DISK_SIZE;
         r = job_start(
                 m->event, "start", BISTRO__CONCIERGE__OPERATION__OPERATION_START_VM, prepare_job,
@@ -967,8 +981,8 @@ int vm_destroy(Vm *vm, char **reterr_message) {
 
         if (vm_is_up(vm) || vm->job || vm->busy) {
                 if (reterr_message)
-                        strprintf(
-                                reterr_message, "VM '%s' is %s; stop it first", vm->name,
+                        (void) set_error_message(
+                                reterr_message, 0, "VM '%s' is %s; stop it first", vm->name,
                                 vm_is_up(vm) ? "running" : "busy");
                 return -EBUSY;
         }
@@ -976,7 +990,8 @@ int vm_destroy(Vm *vm, char **reterr_message) {
         r = rm_rf(vm->state_dir);
         if (r < 0) {
                 if (reterr_message)
-                        strprintf(reterr_message, "cannot remove %s: %s", vm->state_dir, strerror(-r));
+                        (void) set_error_message(
+                                reterr_message, 0, "cannot remove %s: %s", vm->state_dir, strerror(-r));
                 return r;
         }
         (void) rm_rf(vm->runtime_dir);

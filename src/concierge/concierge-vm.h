@@ -46,6 +46,7 @@ typedef struct VmConfig {
         uint64_t memory_mib; /* 64-1048576 */
         bool grow_pending;   /* the disk grew but btrfs may not have: resize at the next start */
         bool mkfs_pending;   /* the disk is new and never mounted: the first mount may format it */
+        bool host_loopback;  /* opt-in: the guest's gateway reaches the host's loopback (slirpd) */
 } VmConfig;
 
 struct Vm {

@@ -128,31 +128,54 @@ static int handle_list(Manager *m, WireConn *c, uint64_t id) {
         return r;
 }
 
-static int handle_logs(Vm *vm, WireConn *c, uint64_t id, uint32_t max_bytes) {
-        Bistro__Concierge__GetVmLogsResponse resp = BISTRO__CONCIERGE__GET_VM_LOGS_RESPONSE__INIT;
-        _cleanup_free_ uint8_t *buf = NULL;
-        _cleanup_close_ int fd = -EBADF;
+/* Reads the last bytes of path into the end of buf[0..*room): *room shrinks by what was read.
+ * Returns true when the file had more than fit. */
+static bool read_tail(int fd, uint8_t *buf, size_t *room) {
         struct stat st;
         off_t off = 0;
         ssize_t n;
 
+        if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode))
+                return false;
+        if (st.st_size > (off_t) *room)
+                off = st.st_size - (off_t) *room;
+        n = pread(fd, buf + *room - (size_t) (st.st_size - off), (size_t) (st.st_size - off), off);
+        if (n != st.st_size - off) /* shrunk meanwhile: vmm started anew; show what we have */
+                return false;
+        *room -= (size_t) n;
+        return off > 0;
+}
+
+/* The tail of console.log, preceded by the tail of console.log.1 when the first is shorter than
+ * asked (vmm rotates it, docs/design/vmm.md). */
+static int handle_logs(Vm *vm, WireConn *c, uint64_t id, uint32_t max_bytes) {
+        Bistro__Concierge__GetVmLogsResponse resp = BISTRO__CONCIERGE__GET_VM_LOGS_RESPONSE__INIT;
+        _cleanup_free_ uint8_t *buf = NULL;
+        _cleanup_free_ char *rotated = NULL;
+        _cleanup_close_ int fd = -EBADF, fd1 = -EBADF;
+        size_t room;
+
         if (max_bytes == 0)
                 max_bytes = 64 * 1024;
+        if (asprintf(&rotated, "%s.1", vm->console_path) < 0)
+                return wire_reply_error(c, id, -ENOMEM, "out of memory");
+        /* The older file first: a rotation between the two opens then leaves a gap, it never shows
+         * the same bytes twice. */
+        fd1 = open(rotated, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
         fd = open(vm->console_path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
-        if (fd < 0 || fstat(fd, &st) < 0)
+        if (fd < 0)
                 return wire_reply_error(c, id, -ENOENT, "VM '%s' has no console log yet", vm->name);
-        if (st.st_size > (off_t) max_bytes) {
-                off = st.st_size - max_bytes;
-                resp.truncated = true;
-        }
         buf = malloc(max_bytes);
         if (!buf)
                 return wire_reply_error(c, id, -ENOMEM, "out of memory");
-        n = pread(fd, buf, max_bytes, off);
-        if (n < 0)
-                return wire_reply_error(c, id, -errno, "cannot read %s", vm->console_path);
-        resp.log.data = buf;
-        resp.log.len = (size_t) n;
+        room = max_bytes;
+        resp.truncated = read_tail(fd, buf, &room);
+        if (room > 0 && !resp.truncated && fd1 >= 0)
+                resp.truncated = read_tail(fd1, buf, &room);
+        else if (fd1 >= 0)
+                resp.truncated = true;
+        resp.log.data = buf + room;
+        resp.log.len = max_bytes - room;
         return wire_reply(c, id, BISTRO__MESSAGE_TYPE__GET_VM_LOGS_RESPONSE, &resp.base);
 }
 

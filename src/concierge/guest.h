@@ -25,8 +25,9 @@ int guest_call(
 /* Runs argv as root in the guest and waits; returns the exit status (>= 0) or a negative errno
  * (*reterr_message as above, also set for an exit status other than 0). */
 int guest_run(const char *vsock_path, char **argv, int timeout_ms, char **reterr_message);
-/* ConfigureNetwork for QEMU's user network (vmm --net user): 10.0.2.15/24 via 10.0.2.2, DNS 10.0.2.3,
- * and with ipv6 fec0::15/64 via fec0::2. */
+/* ConfigureNetwork for the VM's slirpd (vmm --net slirpd, which uses the same addresses: see
+ * src/vmm/vmm-net.h and src/slirpd): 10.0.2.15/24 via 10.0.2.2, DNS 10.0.2.3, and with ipv6 fec0::15/64 via
+ * fec0::2 (DNS fec0::3, written by tremplin for containers). */
 int guest_configure_network(const char *vsock_path, bool ipv6, char **reterr_message);
 /* SetTime to the host's CLOCK_REALTIME. */
 int guest_set_time(const char *vsock_path, char **reterr_message);

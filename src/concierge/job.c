@@ -250,16 +250,17 @@ static int on_child(sd_event_source *s, const siginfo_t *si, void *userdata) {
         j->pid = 0;
         if (si->si_code == CLD_EXITED && j->have_result) {
                 if (j->error < 0 && j->error == -EPROTO && !j->message)
-                        strprintf(&msg, "%s: the worker sent an invalid result", j->what);
+                        (void) set_error_message(&msg, 0, "%s: the worker sent an invalid result", j->what);
                 error = j->error;
         } else if (si->si_code == CLD_EXITED) {
                 error = -EIO;
-                strprintf(
-                        &msg, "%s: the worker exited with status %d without a result", j->what,
+                (void) set_error_message(
+                        &msg, 0, "%s: the worker exited with status %d without a result", j->what,
                         si->si_status);
         } else {
                 error = si->si_status == SIGKILL ? -ECANCELED : -EIO;
-                strprintf(&msg, "%s: the worker was killed by signal %d", j->what, si->si_status);
+                (void) set_error_message(
+                        &msg, 0, "%s: the worker was killed by signal %d", j->what, si->si_status);
         }
         job_finish(j, error, j->message && error == j->error ? j->message : msg);
         return 0;
@@ -344,7 +345,7 @@ Job *job_cancel(Job *j) {
                 sigkill_wait(j->pid);
                 j->pid = 0;
         }
-        strprintf(&msg, "%s: cancelled", j->what);
+        (void) set_error_message(&msg, 0, "%s: cancelled", j->what);
         job_finish(j, -ECANCELED, msg);
         return NULL;
 }

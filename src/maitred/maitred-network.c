@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "fd-util.h"
+#include "fileio.h"
 #include "log.h"
 #include "macro.h"
 #include "maitred-network.h"
@@ -61,6 +62,14 @@ static int configure_addr_route(
         return rtnl_call(fd, buf, (size_t) r, *seq);
 }
 
+static const struct {
+        const char *name, *value;
+} ipv6_knobs[] = {
+        { "accept_ra", "0" },
+        { "autoconf", "0" },
+        { "use_oif_addrs_only", "1" },
+};
+
 int network_configure(const Bistro__Maitred__ConfigureNetworkRequest *req, const char **ret_step) {
         _cleanup_close_ int fd = -EBADF;
         _cleanup_free_ char *resolv = NULL;
@@ -77,6 +86,23 @@ int network_configure(const Bistro__Maitred__ConfigureNetworkRequest *req, const
         ifindex = (int) if_nametoindex(NETWORK_IFNAME);
         if (ifindex <= 0)
                 return errno > 0 ? -errno : -ENODEV;
+
+        /* Configured statically: no router advertisements, no SLAAC address beside ours. And the
+         * source of what leaves through eth0 (ours or masqueraded from the containers) is eth0's
+         * own address: the kernel would otherwise prefer the bridge's ULA (global scope) over
+         * fec0::15 (site-local), an address the host's slirpd cannot resolve with NDP, so replies
+         * would never come. No IPv6 at all leaves no files: fine. */
+        *ret_step = "IPv6 settings of " NETWORK_IFNAME;
+        for (size_t i = 0; i < ELEMENTSOF(ipv6_knobs); i++) {
+                char path[96];
+
+                (void) snprintf(
+                        path, sizeof(path), "/proc/sys/net/ipv6/conf/" NETWORK_IFNAME "/%s",
+                        ipv6_knobs[i].name);
+                r = write_string_file(path, ipv6_knobs[i].value, 0);
+                if (r < 0 && r != -ENOENT)
+                        return r;
+        }
 
         *ret_step = "bringing " NETWORK_IFNAME " up";
         r = rtnl_build_link_up(buf, sizeof(buf), ++seq, ifindex);

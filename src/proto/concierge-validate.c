@@ -58,6 +58,7 @@ static int validate_start_vm_impl(const Bistro__Concierge__StartVmRequest *m) {
         PROTO_CHECK(
                 m->memory_mib == 0 || (m->memory_mib >= MEMORY_MIB_MIN && m->memory_mib <= MEMORY_MIB_MAX));
         PROTO_CHECK(m->disk_size == 0 || disk_size_ok(m->disk_size));
+        PROTO_CHECK(proto_enum_ok(&bistro__concierge__host_loopback__descriptor, m->host_loopback));
         return 0;
 }
 

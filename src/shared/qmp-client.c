@@ -89,48 +89,7 @@ int qmp_reader_next(QmpReader *r, char **ret_line, size_t *ret_len) {
 }
 
 int qmp_json_parse(const char *line, size_t len, json_object **ret) {
-        json_tokener *tok;
-        json_object *o;
-        size_t end;
-
-        if (!line || len > QMP_LINE_MAX || memchr(line, '\0', len) || !utf8_is_valid_n(line, len))
-                return -EBADMSG;
-        tok = json_tokener_new_ex(QMP_JSON_DEPTH_MAX);
-        if (!tok)
-                return -ENOMEM;
-        json_tokener_set_flags(tok, JSON_TOKENER_STRICT);
-        o = json_tokener_parse_ex(tok, line, (int) len);
-        end = json_tokener_get_parse_end(tok);
-        /* A complete value needs no more input: "continue" means the line is cut short. */
-        if (!o || json_tokener_get_error(tok) != json_tokener_success) {
-                json_tokener_free(tok);
-                json_object_put(o);
-                return -EBADMSG;
-        }
-        json_tokener_free(tok);
-        for (; end < len; end++)
-                if (!strchr(" \t\r\n", line[end])) {
-                        json_object_put(o);
-                        return -EBADMSG;
-                }
-        if (!json_object_is_type(o, json_type_object)) {
-                json_object_put(o);
-                return -EBADMSG;
-        }
-        *ret = o;
-        return 0;
-}
-
-/* A JSON string without NUL (json-c keeps "\u0000" inside), or NULL. */
-static const char *json_string(json_object *o) {
-        const char *s;
-
-        if (!o || !json_object_is_type(o, json_type_string))
-                return NULL;
-        s = json_object_get_string(o);
-        if (!s || strlen(s) != (size_t) json_object_get_string_len(o))
-                return NULL;
-        return s;
+        return json_parse_object(line, len, QMP_LINE_MAX, ret);
 }
 
 static bool qmp_name_ok(const char *s) {
@@ -161,7 +120,7 @@ static int classify(json_object *root, QmpMessage *m) {
         }
         if (json_object_object_get_ex(root, "event", &v)) {
                 m->kind = QMP_KIND_EVENT;
-                m->name = json_string(v);
+                m->name = json_string_no_nul(v);
                 if (!qmp_name_ok(m->name))
                         return -EBADMSG;
                 if (json_object_object_get_ex(root, "data", &v)) {
@@ -184,8 +143,8 @@ static int classify(json_object *root, QmpMessage *m) {
                     !json_object_object_get_ex(v, "class", &k) || !json_object_object_get_ex(v, "desc", &d))
                         return -EBADMSG;
                 m->kind = QMP_KIND_ERROR;
-                m->name = json_string(k);
-                m->desc = json_string(d);
+                m->name = json_string_no_nul(k);
+                m->desc = json_string_no_nul(d);
                 if (!qmp_name_ok(m->name) || !m->desc)
                         return -EBADMSG;
                 return 0;

@@ -19,10 +19,10 @@
 #include <stdint.h>
 #include <json-c/json.h>
 
+#include "json-util.h"
+
 /* The longest line accepted, without its "\n" (QEMU's query-* answers are far shorter). */
 #define QMP_LINE_MAX (1024u * 1024u)
-/* Nesting depth json-c may build for one line. */
-#define QMP_JSON_DEPTH_MAX 32
 /* Event and error class names: [A-Za-z0-9_-], 1..QMP_NAME_MAX bytes. */
 #define QMP_NAME_MAX 64u
 
@@ -44,9 +44,7 @@ void qmp_reader_advance(QmpReader *r, size_t n);
  * once for a line longer than QMP_LINE_MAX, whose rest is then dropped up to its newline. */
 int qmp_reader_next(QmpReader *r, char **ret_line, size_t *ret_len);
 
-/* One line as a JSON object: -EBADMSG unless it is valid UTF-8 without NUL, at most QMP_LINE_MAX
- * bytes and exactly one JSON object (whitespace around it is fine, nesting at most
- * QMP_JSON_DEPTH_MAX). *ret is owned by the caller (json_object_put()). */
+/* One line as a JSON object: json_parse_object() with QMP_LINE_MAX. */
 int qmp_json_parse(const char *line, size_t len, json_object **ret);
 
 typedef enum QmpKind {

@@ -16,6 +16,7 @@
 #include "fd-util.h"
 #include "fileio.h"
 #include "macro.h"
+#include "path-util.h"
 #include "sandbox.h"
 #include "string-util.h"
 
@@ -40,18 +41,107 @@ bool sandbox_sanitizer_build(void) {
 /* Any directory that exists everywhere; only our private mount namespace sees the tmpfs on it. */
 #define NEW_ROOT "/tmp"
 
+#define SANDBOX_FILES_MAX 8u
+
+static void close_fds(int *fds, size_t n) {
+        for (size_t i = 0; i < n; i++)
+                fds[i] = safe_close(fds[i]);
+}
+
+/* Opens each of o->files (following symlinks: the target's content is what gets bound) before the
+ * tmpfs hides anything; -EBADF for one that does not exist. */
+static int open_files(const SandboxOptions *o, int *fds, char **reterr_message) {
+        for (size_t i = 0; i < o->n_files; i++) {
+                struct stat st;
+
+                fds[i] = open(o->files[i], O_PATH | O_CLOEXEC);
+                if (fds[i] < 0) {
+                        if (errno == ENOENT)
+                                continue;
+                        return set_error_message(reterr_message, -errno, "opening '%s' failed", o->files[i]);
+                }
+                if (fstat(fds[i], &st) < 0)
+                        return set_error_message(reterr_message, -errno, "stat of '%s' failed", o->files[i]);
+                if (!S_ISREG(st.st_mode))
+                        return set_error_message(
+                                reterr_message, -EINVAL, "'%s' is not a regular file", o->files[i]);
+        }
+        return 0;
+}
+
+/* mkdir -p of the parents of path (below the new root, so relative to NEW_ROOT) and an empty file to
+ * mount on. */
+static int make_mount_point(const char *path, char **reterr_message) {
+        char p[256];
+        int fd;
+
+        if (snprintf(p, sizeof(p), NEW_ROOT "%s", path) >= (int) sizeof(p))
+                return set_error_message(reterr_message, -ENAMETOOLONG, "path '%s' too long", path);
+        for (char *s = p + strlen(NEW_ROOT) + 1; (s = strchr(s, '/')); s++) {
+                *s = 0;
+                if (mkdir(p, 0755) < 0 && errno != EEXIST)
+                        return set_error_message(reterr_message, -errno, "mkdir '%s' failed", p);
+                *s = '/';
+        }
+        fd = open(p, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0444);
+        if (fd < 0)
+                return set_error_message(reterr_message, -errno, "creating '%s' failed", p);
+        safe_close(fd);
+        return 0;
+}
+
+static int bind_files(const SandboxOptions *o, const int *fds, char **reterr_message) {
+        for (size_t i = 0; i < o->n_files; i++) {
+                char fd_path[64], target[256];
+                int r;
+
+                if (fds[i] < 0)
+                        continue;
+                r = make_mount_point(o->files[i], reterr_message);
+                if (r < 0)
+                        return r;
+                (void) snprintf(fd_path, sizeof(fd_path), "/proc/self/fd/%d", fds[i]);
+                (void) snprintf(target, sizeof(target), NEW_ROOT "%s", o->files[i]);
+                if (mount(fd_path, target, NULL, MS_BIND, NULL) < 0)
+                        return set_error_message(
+                                reterr_message, -errno, "bind-mounting '%s' failed", o->files[i]);
+                if (mount(NULL, target, NULL,
+                          MS_REMOUNT | MS_BIND | MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL) < 0)
+                        return set_error_message(
+                                reterr_message, -errno, "remounting '%s' read-only failed", o->files[i]);
+        }
+        return 0;
+}
+
+static int check_options(const SandboxOptions *o, char *inner, size_t inner_size, char **reterr_message) {
+        if (o->dir && (!o->inner_dir || o->inner_dir[0] != '/' ||
+                       snprintf(inner, inner_size, NEW_ROOT "%s", o->inner_dir) >= (int) inner_size))
+                return set_error_message(
+                        reterr_message, -EINVAL, "invalid directory '%s'", o->inner_dir ?: "(null)");
+        if (o->n_files > SANDBOX_FILES_MAX)
+                return set_error_message(reterr_message, -E2BIG, "too many files (%zu)", o->n_files);
+        for (size_t i = 0; i < o->n_files; i++)
+                /* Normalized, so that no ".." climbs out of the new root, and not "/" itself. */
+                if (!o->files[i] || !path_is_normalized_absolute(o->files[i]) || streq(o->files[i], "/") ||
+                    strlen(o->files[i]) + strlen(NEW_ROOT) >= 256)
+                        return set_error_message(
+                                reterr_message, -EINVAL, "invalid file '%s'", o->files[i] ?: "(null)");
+        return 0;
+}
+
 static int enter_namespaces(const SandboxOptions *o, char **reterr_message) {
         _cleanup_close_ int dir_fd = -EBADF;
-        char fd_path[64], map[64], inner[256];
+        int file_fds[SANDBOX_FILES_MAX];
+        char fd_path[64], map[64], inner[256] = "";
         uid_t uid = getuid();
         gid_t gid = getgid();
         int r;
 
-        if (!o->inner_dir || o->inner_dir[0] != '/' ||
-            snprintf(inner, sizeof(inner), NEW_ROOT "%s", o->inner_dir) >= (int) sizeof(inner))
-                return set_error_message(
-                        reterr_message, -EINVAL, "invalid directory '%s'", o->inner_dir ?: "(null)");
-
+        for (size_t i = 0; i < ELEMENTSOF(file_fds); i++)
+                file_fds[i] = -EBADF;
+        r = check_options(o, inner, sizeof(inner), reterr_message);
+        if (r < 0)
+                return r;
         if (unshare(CLONE_NEWUSER | CLONE_NEWNS | CLONE_NEWIPC | CLONE_NEWUTS |
                     (o->keep_network ? 0 : CLONE_NEWNET)) < 0)
                 return set_error_message(reterr_message, -errno, "unshare() failed");
@@ -73,22 +163,35 @@ static int enter_namespaces(const SandboxOptions *o, char **reterr_message) {
                 return set_error_message(reterr_message, -errno, "making mounts private failed");
 
         /* Opened in the new namespace (a mount of another one cannot be bound) but before the tmpfs
-         * covers /tmp, where dir may lie. */
-        dir_fd = open(o->dir, O_PATH | O_DIRECTORY | O_CLOEXEC);
-        if (dir_fd < 0)
-                return set_error_message(reterr_message, -errno, "opening '%s' failed", o->dir);
-        (void) snprintf(fd_path, sizeof(fd_path), "/proc/self/fd/%d", dir_fd);
-        if (mount("tmpfs", NEW_ROOT, "tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC, "mode=0755,size=16k") < 0)
-                return set_error_message(reterr_message, -errno, "mounting a tmpfs root failed");
-        if (mkdir(inner, 0755) < 0)
-                return set_error_message(reterr_message, -errno, "mkdir failed");
-        if (mount(fd_path, inner, NULL, MS_BIND | MS_REC, NULL) < 0)
-                return set_error_message(reterr_message, -errno, "bind-mounting '%s' failed", o->dir);
-        /* Read-only is fine: connect() needs no write access to the file system, only to the
-         * socket inode, which is not subject to MS_RDONLY. */
-        if (mount(NULL, inner, NULL, MS_REMOUNT | MS_BIND | MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC,
-                  NULL) < 0)
-                return set_error_message(reterr_message, -errno, "remounting '%s' read-only failed", o->dir);
+         * covers /tmp, where dir (or a file) may lie. */
+        if (o->dir) {
+                dir_fd = open(o->dir, O_PATH | O_DIRECTORY | O_CLOEXEC);
+                if (dir_fd < 0)
+                        return set_error_message(reterr_message, -errno, "opening '%s' failed", o->dir);
+        }
+        r = open_files(o, file_fds, reterr_message);
+        if (r >= 0 &&
+            mount("tmpfs", NEW_ROOT, "tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC, "mode=0755,size=16k") < 0)
+                r = set_error_message(reterr_message, -errno, "mounting a tmpfs root failed");
+        if (r >= 0)
+                r = bind_files(o, file_fds, reterr_message);
+        close_fds(file_fds, o->n_files);
+        if (r < 0)
+                return r;
+        if (o->dir) {
+                (void) snprintf(fd_path, sizeof(fd_path), "/proc/self/fd/%d", dir_fd);
+                if (mkdir(inner, 0755) < 0)
+                        return set_error_message(reterr_message, -errno, "mkdir failed");
+                if (mount(fd_path, inner, NULL, MS_BIND | MS_REC, NULL) < 0)
+                        return set_error_message(
+                                reterr_message, -errno, "bind-mounting '%s' failed", o->dir);
+                /* Read-only is fine: connect() needs no write access to the file system, only to the
+                 * socket inode, which is not subject to MS_RDONLY. */
+                if (mount(NULL, inner, NULL,
+                          MS_REMOUNT | MS_BIND | MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL) < 0)
+                        return set_error_message(
+                                reterr_message, -errno, "remounting '%s' read-only failed", o->dir);
+        }
         if (sandbox_sanitizer_build()) {
                 /* LeakSanitizer reads /proc/<pid>/task and maps at exit. */
                 if (mkdir(NEW_ROOT "/proc", 0755) < 0 ||
@@ -105,9 +208,10 @@ static int enter_namespaces(const SandboxOptions *o, char **reterr_message) {
                 return set_error_message(reterr_message, -errno, "pivot_root failed");
         if (umount2(".", MNT_DETACH) < 0)
                 return set_error_message(reterr_message, -errno, "detaching the old root failed");
-        if (o->chdir_inner ? chdir(o->inner_dir) < 0 : chdir("/") < 0)
+        if (o->chdir_inner && o->dir ? chdir(o->inner_dir) < 0 : chdir("/") < 0)
                 return set_error_message(
-                        reterr_message, -errno, "chdir('%s') failed", o->chdir_inner ? o->inner_dir : "/");
+                        reterr_message, -errno, "chdir('%s') failed",
+                        o->chdir_inner && o->dir ? o->inner_dir : "/");
         return 0;
 }
 
@@ -153,6 +257,19 @@ int sandbox_seccomp(const SandboxOptions *o, char **reterr_message) {
                 r = seccomp_rule_add(
                         ctx, SCMP_ACT_ALLOW, SCMP_SYS(socket), 1,
                         SCMP_A0(SCMP_CMP_EQ, o->socket_families[i]));
+                if (r < 0)
+                        goto fail;
+        }
+        for (size_t i = 0; i < o->n_refused_socket_families; i++) {
+                r = seccomp_rule_add(
+                        ctx, SCMP_ACT_ERRNO(EAFNOSUPPORT), SCMP_SYS(socket), 1,
+                        SCMP_A0(SCMP_CMP_EQ, o->refused_socket_families[i]));
+                if (r < 0)
+                        goto fail;
+        }
+        for (size_t i = 0; i < o->n_ioctls; i++) {
+                r = seccomp_rule_add(
+                        ctx, SCMP_ACT_ALLOW, SCMP_SYS(ioctl), 1, SCMP_A1(SCMP_CMP_EQ, o->ioctls[i]));
                 if (r < 0)
                         goto fail;
         }

@@ -11,6 +11,7 @@
 #include <sys/xattr.h>
 #include <unistd.h>
 
+#include "alloc-util.h"
 #include "fd-util.h"
 #include "macro.h"
 #include "tar-extract.h"
@@ -76,11 +77,6 @@ struct TarExtract {
         int parent_fd;
         bool parent_stale; /* something was removed or replaced: drop the cache after this entry */
 };
-
-static void *mfree(void *p) {
-        free(p);
-        return NULL;
-}
 
 /* Names from the archive may contain anything: keep messages printable and short. */
 static void sanitize(char *dst, size_t size, const char *src) {

@@ -36,35 +36,20 @@
 #define START_TIMEOUT_S 30
 #define STOP_CLEAN_S 10
 
-int container_fill_info(
+/* info for the state (a CONTAINER_STATE_*), with the addresses of a running container. */
+static int fill_info(
         Bistro__Tremplin__ContainerInfo *info,
         const char *name,
         const ContainerMeta *m,
-        struct lxc_container *c) {
+        int state,
+        pid_t pid) {
         NetworkAddresses a = {};
-        const char *state = NULL;
-        bool running;
+        bool running = state == BISTRO__TREMPLIN__CONTAINER_STATE__CONTAINER_STATE_RUNNING;
 
         bistro__tremplin__container_info__init(info);
         info->id_base = slot_id_base(m->slot);
-        info->state = BISTRO__TREMPLIN__CONTAINER_STATE__CONTAINER_STATE_STOPPED;
-        if (c)
-                state = c->state(c);
-        if (state) {
-                if (streq(state, "RUNNING") || streq(state, "FROZEN") || streq(state, "FREEZING") ||
-                    streq(state, "THAWED"))
-                        info->state = BISTRO__TREMPLIN__CONTAINER_STATE__CONTAINER_STATE_RUNNING;
-                else if (streq(state, "STARTING"))
-                        info->state = BISTRO__TREMPLIN__CONTAINER_STATE__CONTAINER_STATE_STARTING;
-                else if (streq(state, "STOPPING") || streq(state, "ABORTING"))
-                        info->state = BISTRO__TREMPLIN__CONTAINER_STATE__CONTAINER_STATE_STOPPING;
-        }
-        running = info->state == BISTRO__TREMPLIN__CONTAINER_STATE__CONTAINER_STATE_RUNNING;
-        if (running) {
-                pid_t pid = c->init_pid(c);
-
-                info->init_pid = pid > 0 ? pid : 0;
-        }
+        info->state = state;
+        info->init_pid = running && pid > 0 ? pid : 0;
         if (!(running && network_slot_addresses(m->slot, &a) >= 0))
                 a = (NetworkAddresses){};
         info->name = strdup(name);
@@ -76,6 +61,34 @@ int container_fill_info(
                 return -ENOMEM;
         }
         return 0;
+}
+
+int container_fill_info(
+        Bistro__Tremplin__ContainerInfo *info,
+        const char *name,
+        const ContainerMeta *m,
+        struct lxc_container *c) {
+        int state = BISTRO__TREMPLIN__CONTAINER_STATE__CONTAINER_STATE_STOPPED;
+        const char *s = c ? c->state(c) : NULL;
+        pid_t pid = 0;
+
+        if (s) {
+                if (streq(s, "RUNNING") || streq(s, "FROZEN") || streq(s, "FREEZING") || streq(s, "THAWED"))
+                        state = BISTRO__TREMPLIN__CONTAINER_STATE__CONTAINER_STATE_RUNNING;
+                else if (streq(s, "STARTING"))
+                        state = BISTRO__TREMPLIN__CONTAINER_STATE__CONTAINER_STATE_STARTING;
+                else if (streq(s, "STOPPING") || streq(s, "ABORTING"))
+                        state = BISTRO__TREMPLIN__CONTAINER_STATE__CONTAINER_STATE_STOPPING;
+        }
+        if (state == BISTRO__TREMPLIN__CONTAINER_STATE__CONTAINER_STATE_RUNNING)
+                pid = c->init_pid(c);
+        return fill_info(info, name, m, state, pid);
+}
+
+int container_fill_running_info(
+        Bistro__Tremplin__ContainerInfo *info, const char *name, const ContainerMeta *m, pid_t init_pid) {
+        return fill_info(
+                info, name, m, BISTRO__TREMPLIN__CONTAINER_STATE__CONTAINER_STATE_RUNNING, init_pid);
 }
 
 void container_info_done(Bistro__Tremplin__ContainerInfo *info) {

@@ -8,6 +8,7 @@
 
 #include <stdbool.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #include "message-type.h"
 #include "tremplin-meta.h"
@@ -24,6 +25,11 @@ int container_fill_info(
         const char *name,
         const ContainerMeta *m,
         struct lxc_container *c);
+
+/* The same for a container known to be running with init_pid, without asking liblxc (the
+ * fork-less StartContainer, tremplin-fast.h). */
+int container_fill_running_info(
+        Bistro__Tremplin__ContainerInfo *info, const char *name, const ContainerMeta *m, pid_t init_pid);
 
 typedef struct StartResult {
         bool user_ready;   /* the requested user exists in the container */

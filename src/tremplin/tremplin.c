@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* tremplin: the container helper in the VM (docs/design/containers.md). Listens on vsock port
  * TREMPLIN_PORT (8890), accepts only the host (peer CID 2), and forks one worker per connection, which reads
- * the one request, does the (blocking) work through liblxc and answers. The main loop only accepts, reaps
+ * the one request, does the (blocking) work through liblxc and answers. The main loop accepts, reaps,
+ * answers a StartContainer of a container it knows to be running without a worker (tremplin-fast.h)
  * and, on SIGTERM (VM shutdown), stops the running containers and exits. */
 #include <errno.h>
 #include <fcntl.h>
@@ -30,6 +31,7 @@
 #include "string-util.h"
 #include "tremplin-container.h"
 #include "tremplin-error.h"
+#include "tremplin-fast.h"
 #include "tremplin-import.h"
 #include "tremplin-network.h"
 #include "tremplin-subvol.h"
@@ -40,14 +42,28 @@
 #define REPLY_TIMEOUT_MS 30000
 #define WORKER_BOUND_S 3600u  /* no worker lives longer than this (create has its own, shorter bound) */
 #define SHUTDOWN_STOP_MS 3000 /* SIGTERM: containers get this long to stop cleanly */
+#define PENDING_MAX 8u
+#define PENDING_WAIT_USEC (100 * USEC_PER_MSEC) /* then a worker reads the request */
 
-typedef struct Manager {
+typedef struct Manager Manager;
+
+/* A connection whose request has not fully arrived: the fast path waits a little for it. */
+typedef struct Pending {
+        Manager *manager;
+        int fd;
+        sd_event_source *io, *timer;
+} Pending;
+
+struct Manager {
         sd_event *event;
         int listen_fd;
         sd_event_source *listen_source;
         pid_t workers[WORKERS_MAX];
         sd_event_source *worker_sources[WORKERS_MAX];
-} Manager;
+        RunningCache running;
+        int report_fd[2]; /* workers write running containers to [1]; dispatch() reads [0] */
+        Pending pending[PENDING_MAX];
+};
 
 /* The message travels whole (the LXC log tail the user needs), bounded at what an ErrorReply
  * holds, cut on a character boundary, its controls replaced. */
@@ -103,7 +119,7 @@ static void drain_image(int fd, uint64_t id) {
         }
 }
 
-static int worker_run(int fd) {
+static int worker_run(int fd, int report_fd) {
         _cleanup_message_ ProtobufCMessage *msg = NULL;
         Bistro__Tremplin__ContainerInfo info = BISTRO__TREMPLIN__CONTAINER_INFO__INIT;
         _cleanup_free_ char *err = NULL;
@@ -130,7 +146,11 @@ static int worker_run(int fd) {
                 StartResult res = {};
 
                 r = container_start((const void *) msg, &info, &res, &err);
-                return r < 0 ? reply_error(fd, h.id, r, err) : reply_info(fd, h.id, &info, &res);
+                if (r < 0)
+                        return reply_error(fd, h.id, r, err);
+                if (info.init_pid > 0)
+                        (void) running_report(report_fd, info.name, info.init_pid);
+                return reply_info(fd, h.id, &info, &res);
         }
         case BISTRO__MESSAGE_TYPE__TREMPLIN_STOP_CONTAINER_REQUEST: {
                 const Bistro__Tremplin__StopContainerRequest *req = (const void *) msg;
@@ -184,7 +204,18 @@ static int peer_cid(int fd, uint32_t *ret) {
         return 0;
 }
 
+static void pending_done(Pending *p) {
+        p->io = sd_event_source_disable_unref(p->io);
+        p->timer = sd_event_source_disable_unref(p->timer);
+        p->fd = safe_close(p->fd);
+}
+
 static void manager_done(Manager *m) {
+        for (size_t i = 0; i < PENDING_MAX; i++)
+                pending_done(&m->pending[i]);
+        m->report_fd[0] = safe_close(m->report_fd[0]);
+        m->report_fd[1] = safe_close(m->report_fd[1]);
+        running_cache_done(&m->running);
         m->listen_source = sd_event_source_disable_unref(m->listen_source);
         for (size_t i = 0; i < WORKERS_MAX; i++)
                 m->worker_sources[i] = sd_event_source_disable_unref(m->worker_sources[i]);
@@ -205,12 +236,114 @@ static int on_worker_exit(sd_event_source *s, const siginfo_t *si, void *userdat
         return 0;
 }
 
+/* Hands fd (closed here in any case) to a new worker. */
+static void start_worker(Manager *m, int fd) {
+        size_t slot = WORKERS_MAX;
+        pid_t pid;
+        int r;
+
+        for (size_t i = 0; i < WORKERS_MAX; i++)
+                if (m->workers[i] == 0) {
+                        slot = i;
+                        break;
+                }
+        if (slot == WORKERS_MAX) {
+                log_warning("Too many requests in progress, refusing one.");
+                safe_close(fd);
+                return;
+        }
+        /* The worker gets a fresh signal state (the loop blocks SIGTERM/SIGCHLD for its
+         * signalfds) and dies with us. */
+        r = safe_fork("tremplin-worker", FORK_RESET_SIGNALS | FORK_DEATHSIG, &pid);
+        if (r < 0) {
+                log_error_errno(r, "Cannot fork a worker: %m");
+                safe_close(fd);
+                return;
+        }
+        if (r == 0) {
+                (void) signal(SIGPIPE, SIG_IGN);
+                safe_close(m->listen_fd);
+                safe_close(m->report_fd[0]);
+                (void) alarm(WORKER_BOUND_S);
+                r = worker_run(fd, m->report_fd[1]);
+                _exit(r < 0 ? EXIT_FAILURE : EXIT_SUCCESS);
+        }
+        safe_close(fd);
+        m->workers[slot] = pid;
+        r = sd_event_add_child(m->event, &m->worker_sources[slot], pid, WEXITED, on_worker_exit, m);
+        if (r < 0)
+                log_warning_errno(r, "Cannot watch worker %d: %m", (int) pid);
+}
+
+/* Tries the fast path on fd: 1 answered (close fd), 0 a worker must take it, -EAGAIN the request
+ * is not complete yet. Never closes fd. */
+static int try_fast(Manager *m, int fd) {
+        /* Reports of workers that finished just now come first: the request may be about them. */
+        running_cache_read_reports(&m->running, m->report_fd[0]);
+        return fast_start_try(&m->running, fd);
+}
+
+static void finish(Manager *m, int fd, int r) {
+        if (r > 0)
+                safe_close(fd);
+        else
+                start_worker(m, fd);
+}
+
+static int on_pending_io(sd_event_source *s, int fd, uint32_t revents, void *userdata) {
+        Pending *p = userdata;
+        Manager *m = p->manager;
+        int r;
+
+        r = try_fast(m, p->fd);
+        if (r == -EAGAIN && !(revents & (EPOLLHUP | EPOLLERR)))
+                return 0;
+        fd = TAKE_FD(p->fd);
+        /* Out of epoll before the fd goes: a worker's copy would keep the registration alive. */
+        pending_done(p);
+        finish(m, fd, r);
+        return 0;
+}
+
+static int on_pending_timeout(sd_event_source *s, uint64_t usec, void *userdata) {
+        Pending *p = userdata;
+        Manager *m = p->manager;
+        int fd = TAKE_FD(p->fd);
+
+        pending_done(p);
+        start_worker(m, fd);
+        return 0;
+}
+
+/* Waits up to PENDING_WAIT_USEC for the rest of the request; without a free slot or on error a
+ * worker takes the connection at once. */
+static void pending_add(Manager *m, int fd) {
+        Pending *p = NULL;
+        int r;
+
+        for (size_t i = 0; i < PENDING_MAX && !p; i++)
+                if (m->pending[i].fd < 0)
+                        p = &m->pending[i];
+        if (!p) {
+                start_worker(m, fd);
+                return;
+        }
+        *p = (Pending){ .manager = m, .fd = fd };
+        r = sd_event_add_io(m->event, &p->io, fd, EPOLLIN, on_pending_io, p);
+        if (r >= 0)
+                r = sd_event_add_time_relative(
+                        m->event, &p->timer, CLOCK_MONOTONIC, PENDING_WAIT_USEC, 0, on_pending_timeout, p);
+        if (r < 0) {
+                p->fd = -EBADF;
+                pending_done(p);
+                start_worker(m, fd);
+        }
+}
+
 static int on_accept(sd_event_source *s, int lfd, uint32_t revents, void *userdata) {
         Manager *m = userdata;
         _cleanup_close_ int fd = -EBADF;
-        size_t slot = WORKERS_MAX;
         uint32_t cid = 0;
-        pid_t pid;
         int r;
 
         fd = accept4(lfd, NULL, NULL, SOCK_CLOEXEC);
@@ -221,33 +354,11 @@ static int on_accept(sd_event_source *s, int lfd, uint32_t revents, void *userda
                 log_warning("Refused a connection from CID %u: only the host (CID 2) may connect.", cid);
                 return 0;
         }
-        for (size_t i = 0; i < WORKERS_MAX; i++)
-                if (m->workers[i] == 0) {
-                        slot = i;
-                        break;
-                }
-        if (slot == WORKERS_MAX) {
-                log_warning("Too many requests in progress, refusing one.");
-                return 0;
-        }
-        /* The worker gets a fresh signal state (the loop blocks SIGTERM/SIGCHLD for its
-         * signalfds) and dies with us. */
-        r = safe_fork("tremplin-worker", FORK_RESET_SIGNALS | FORK_DEATHSIG, &pid);
-        if (r < 0) {
-                log_error_errno(r, "Cannot fork a worker: %m");
-                return 0;
-        }
-        if (r == 0) {
-                (void) signal(SIGPIPE, SIG_IGN);
-                safe_close(m->listen_fd);
-                (void) alarm(WORKER_BOUND_S);
-                r = worker_run(fd);
-                _exit(r < 0 ? EXIT_FAILURE : EXIT_SUCCESS);
-        }
-        m->workers[slot] = pid;
-        r = sd_event_add_child(m->event, &m->worker_sources[slot], pid, WEXITED, on_worker_exit, m);
-        if (r < 0)
-                log_warning_errno(r, "Cannot watch worker %d: %m", (int) pid);
+        r = try_fast(m, fd);
+        if (r == -EAGAIN)
+                pending_add(m, TAKE_FD(fd));
+        else
+                finish(m, TAKE_FD(fd), r);
         return 0;
 }
 
@@ -293,7 +404,7 @@ static int parse_argv(int argc, char *argv[]) {
 }
 
 static int run(int argc, char *argv[]) {
-        _cleanup_(manager_done) Manager m = { .listen_fd = -EBADF };
+        _cleanup_(manager_done) Manager m = { .listen_fd = -EBADF, .report_fd = { -EBADF, -EBADF } };
         sigset_t mask;
         int r;
 
@@ -317,6 +428,13 @@ static int run(int argc, char *argv[]) {
         r = network_setup();
         if (r < 0)
                 log_warning_errno(r, "Container network setup failed (retried at each start): %m");
+
+        running_cache_init(&m.running);
+        for (size_t i = 0; i < PENDING_MAX; i++)
+                m.pending[i].fd = -EBADF;
+        /* Records are smaller than PIPE_BUF: each worker's write is atomic. */
+        if (pipe2(m.report_fd, O_CLOEXEC | O_NONBLOCK) < 0)
+                return log_error_errno(errno, "pipe failed: %m");
 
         r = sd_event_default(&m.event);
         if (r < 0)

@@ -121,7 +121,8 @@ void vmc_print_vm_json(const Bistro__Concierge__VmInfo *v) {
         json_write_string(stdout, v->kernel_version);
         printf(",\"image_version\":");
         json_write_string(stdout, v->image_version);
-        printf(",\"started_at\":%lld}", (long long) v->started_at);
+        printf(",\"started_at\":%lld,\"host_loopback\":%s}", (long long) v->started_at,
+               v->host_loopback ? "true" : "false");
 }
 
 void vmc_print_container_json(const Bistro__Concierge__ContainerInfo *c) {

@@ -26,6 +26,9 @@ static void print_info(const Bistro__Concierge__VmInfo *v) {
                 printf("PID:         %d\n", (int) v->pid);
         printf("CPUs:        %u\nMemory:      %llu MiB\nDisk:        %s\nDisk size:   %s (%s used on the host)\n",
                v->cpus, (unsigned long long) v->memory_mib, v->disk_path, size, used);
+        printf("Host loopback: %s\n",
+               v->host_loopback ? "yes (the VM and its containers reach the host's 127.0.0.1 and ::1)"
+                                : "no");
         if (v->kernel_version[0])
                 printf("Kernel:      %s\n", v->kernel_version);
         if (v->image_version[0])
@@ -51,10 +54,19 @@ int verb_start(char **args) {
         req.cpus = arg_cpus;
         req.memory_mib = arg_mem_mib;
         req.disk_size = arg_disk_size;
+        req.host_loopback = arg_host_loopback < 0 ? BISTRO__CONCIERGE__HOST_LOOPBACK__HOST_LOOPBACK_UNCHANGED
+                            : arg_host_loopback   ? BISTRO__CONCIERGE__HOST_LOOPBACK__HOST_LOOPBACK_ON
+                                                  : BISTRO__CONCIERGE__HOST_LOOPBACK__HOST_LOOPBACK_OFF;
         r = vmc_call(
                 &(VmcCall){ .what = "start" }, BISTRO__MESSAGE_TYPE__START_VM_REQUEST, &req.base, &resp);
         if (r < 0)
                 return r;
+        /* Also when the setting was kept from an earlier start: the user should not forget it. */
+        if (((Bistro__Concierge__VmInfoResponse *) resp)->vm->host_loopback)
+                log_warning(
+                        "warning: VM '%s' has host loopback access: its containers can reach every service "
+                        "listening on the host's 127.0.0.1 and ::1 (vmc start %s --no-host-loopback turns it off).",
+                        req.name, req.name);
         if (arg_json)
                 print_info(((Bistro__Concierge__VmInfoResponse *) resp)->vm);
         else if (!arg_quiet)

@@ -20,6 +20,7 @@ bool arg_quiet = false;
 bool arg_force = false;
 bool arg_yes = false;
 uint32_t arg_cpus = 0;
+int arg_host_loopback = -1;
 uint64_t arg_mem_mib = 0;
 uint64_t arg_disk_size = 0;
 const char *arg_image = NULL;
@@ -38,7 +39,9 @@ typedef struct Verb {
 static const Verb verbs[] = {
         { "start", "[VM]",
           "Start a VM (default 'termina'); creates its disk on first start.\n"
-          "  --cpus N --mem SIZE --disk-size SIZE (disk size only on creation), --json",
+          "  --cpus N --mem SIZE --disk-size SIZE (disk size only on creation), --json\n"
+          "  --host-loopback: let the VM and its containers reach the host's 127.0.0.1 and ::1\n"
+          "  (kept for later starts; --no-host-loopback turns it off again)",
           0, 1, verb_start },
         { "stop", "[VM]",
           "Stop a VM gracefully (maitred, then power button, then kill).\n  --force: kill at once", 0, 1,
@@ -111,6 +114,8 @@ static int run(int argc, char *argv[]) {
                 ARG_HOST_PORT,
                 ARG_UDP,
                 ARG_REMOVE,
+                ARG_HOST_LOOPBACK,
+                ARG_NO_HOST_LOOPBACK,
         };
         static const struct option options[] = {
                 { "help", no_argument, NULL, 'h' },
@@ -125,6 +130,8 @@ static int run(int argc, char *argv[]) {
                 { "host-port", required_argument, NULL, ARG_HOST_PORT },
                 { "udp", no_argument, NULL, ARG_UDP },
                 { "remove", no_argument, NULL, ARG_REMOVE },
+                { "host-loopback", no_argument, NULL, ARG_HOST_LOOPBACK },
+                { "no-host-loopback", no_argument, NULL, ARG_NO_HOST_LOOPBACK },
                 {},
         };
         const Verb *verb;
@@ -184,6 +191,12 @@ static int run(int argc, char *argv[]) {
                         break;
                 case ARG_REMOVE:
                         arg_remove = true;
+                        break;
+                case ARG_HOST_LOOPBACK:
+                        arg_host_loopback = 1;
+                        break;
+                case ARG_NO_HOST_LOOPBACK:
+                        arg_host_loopback = 0;
                         break;
                 default:
                         return log_usage_bad_option(argv);

@@ -20,6 +20,7 @@ extern bool arg_quiet;
 extern bool arg_force;
 extern bool arg_yes;
 extern uint32_t arg_cpus;
+extern int arg_host_loopback; /* -1: unchanged, 0: off, 1: on */
 extern uint64_t arg_mem_mib;
 extern uint64_t arg_disk_size;
 extern const char *arg_image;

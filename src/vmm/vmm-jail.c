@@ -232,9 +232,6 @@ int jail_build_qemu(Jail *j, const JailQemuSpec *spec, QemuDisk *ret_disks) {
                 if (r < 0)
                         return log_error_errno(r, "Cannot bind initrd '%s': %m", spec->initrd);
         }
-        r = jail_add_bind(j, spec->console, "/vm/console.log", true);
-        if (r < 0)
-                return log_error_errno(r, "Cannot bind console log: %m");
         for (size_t i = 0; i < spec->n_disks; i++) {
                 const QemuDisk *d = &spec->disks[i];
                 const JailBind *b;

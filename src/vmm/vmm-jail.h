@@ -43,7 +43,6 @@ typedef struct JailQemuSpec {
         Accel accel;           /* ACCEL_KVM or ACCEL_TCG */
         const char *kernel;    /* bound at /vm/kernel */
         const char *initrd;    /* bound at /vm/initrd; may be NULL */
-        const char *console;   /* bound writable at /vm/console.log */
         const QemuDisk *disks; /* host paths; bound at /vm/diskN, writable unless read_only */
         size_t n_disks;
         bool net_user; /* user networking: the host's /etc/resolv.conf for libslirp's DNS */

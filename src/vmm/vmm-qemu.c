@@ -76,7 +76,7 @@ static bool qemu_opt_safe(const char *s) {
 }
 
 static int qemu_config_validate(const QemuConfig *c) {
-        if (!c->binary || !qemu_opt_safe(c->kernel) || !qemu_opt_safe(c->console_path))
+        if (!c->binary || !qemu_opt_safe(c->kernel) || c->console_fd < 0)
                 return -EINVAL;
         if (c->initrd && !qemu_opt_safe(c->initrd))
                 return -EINVAL;
@@ -91,6 +91,8 @@ static int qemu_config_validate(const QemuConfig *c) {
         if (c->qmp_private_fd < 0 || c->n_disks > QEMU_DISKS_MAX || c->n_hostfwds > QEMU_HOSTFWDS_MAX)
                 return -EINVAL;
         if (c->n_hostfwds > 0 && !c->net_user)
+                return -EINVAL;
+        if (c->net_stream && (c->net_user || c->net_stream_fd < 0))
                 return -EINVAL;
         for (size_t i = 0; i < c->n_disks; i++)
                 if (!qemu_opt_safe(c->disks[i].path))
@@ -164,7 +166,7 @@ int qemu_build_argv(const QemuConfig *c, char ***ret) {
         argv_add(&a, cmdline);
 
         argv_add(&a, "-chardev");
-        argv_addf(&a, "file,id=console,path=%s", c->console_path);
+        argv_addf(&a, "socket,id=console,fd=%d", c->console_fd);
         argv_add(&a, "-serial");
         argv_add(&a, "chardev:console");
 
@@ -213,6 +215,14 @@ int qemu_build_argv(const QemuConfig *c, char ***ret) {
                 }
                 argv_add(&a, "-netdev");
                 argv_addf(&a, "user,id=net0%s", fwd ?: "");
+                argv_add(&a, "-device");
+                argv_add(&a, "virtio-net-device,netdev=net0");
+        }
+
+        if (c->net_stream) {
+                /* A connected socket: QEMU needs no address, no path and no network of its own. */
+                argv_add(&a, "-netdev");
+                argv_addf(&a, "stream,id=net0,server=off,addr.type=fd,addr.str=%d", c->net_stream_fd);
                 argv_add(&a, "-device");
                 argv_add(&a, "virtio-net-device,netdev=net0");
         }

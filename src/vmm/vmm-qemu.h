@@ -41,14 +41,16 @@ typedef struct QemuConfig {
         unsigned cpus;
         Accel accel; /* KVM or TCG, never AUTO here */
         unsigned tb_size_mib;
-        uint32_t tsc_khz; /* TCG: the host TSC rate for tsc_early_khz=; 0 = leave out */
-        const char *console_path;
+        uint32_t tsc_khz;   /* TCG: the host TSC rate for tsc_early_khz=; 0 = leave out */
+        int console_fd;     /* the serial console: a socket to vmm (vmm-console.h) */
         int qmp_listen_fd;  /* listening socket served as DIR/qmp.sock, or -1 */
         int qmp_private_fd; /* vmm's own connected QMP socket */
         int vhost_user_fd;  /* connected to vsockd, or -1 for no vsock device */
         const QemuDisk *disks;
         size_t n_disks;
-        bool net_user;
+        bool net_user;   /* QEMU's user network (slirp): needs the host's network namespace */
+        bool net_stream; /* a virtio-net device on net_stream_fd (connected to slirpd) */
+        int net_stream_fd;
         const QemuHostfwd *hostfwds;
         size_t n_hostfwds;
 } QemuConfig;
@@ -57,7 +59,7 @@ typedef struct QemuConfig {
 #define QEMU_MEM_MAX (1ULL << 40)
 #define QEMU_CPUS_MAX 64U
 /* See docs/design/vmm.md, "TCG translation cache". */
-#define QEMU_TB_SIZE_DEFAULT_MIB 16U
+#define QEMU_TB_SIZE_DEFAULT_MIB 64U
 #define QEMU_DISKS_MAX 16U
 #define QEMU_HOSTFWDS_MAX 32U
 

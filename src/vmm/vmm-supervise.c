@@ -1,4 +1,5 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include <assert.h>
 #include <fcntl.h>
 #include <poll.h>
 #include <stdio.h>
@@ -56,8 +57,12 @@ static bool exited_cleanly(const siginfo_t *si) {
         return si->si_code == CLD_EXITED && si->si_status == 0;
 }
 
+static bool child_gone(const Child *c) {
+        return c->pid <= 0 || c->exited;
+}
+
 static void vmm_maybe_exit(Vmm *v) {
-        if ((v->qemu.pid <= 0 || v->qemu.exited) && (v->vsockd.pid <= 0 || v->vsockd.exited))
+        if (child_gone(&v->qemu) && child_gone(&v->vsockd) && child_gone(&v->net))
                 (void) sd_event_exit(v->event, v->exit_status);
 }
 
@@ -73,6 +78,7 @@ static void vmm_arm_timer(Vmm *v, uint64_t usec) {
                 log_error_errno(r, "Cannot arm timer, killing the VM: %m");
                 child_signal(&v->qemu, SIGKILL);
                 child_signal(&v->vsockd, SIGKILL);
+                child_signal(&v->net, SIGKILL);
         }
 }
 
@@ -83,6 +89,7 @@ static void vmm_terminate(Vmm *v, int status) {
         v->phase = STOP_TERMINATE;
         child_signal(&v->qemu, SIGKILL);
         child_signal(&v->vsockd, SIGTERM);
+        child_signal(&v->net, SIGTERM);
         vmm_arm_timer(v, TERMINATE_TIMEOUT_USEC);
         vmm_maybe_exit(v);
 }
@@ -105,16 +112,19 @@ static int on_timer(sd_event_source *s, uint64_t usec, void *userdata) {
                 vmm_arm_timer(v, TERMINATE_TIMEOUT_USEC);
                 break;
         case STOP_NONE:
-                /* vsockd left cleanly but QEMU did not follow. */
-                log_error("QEMU kept running after vsockd exited, killing it.");
+                /* A device process left cleanly but QEMU did not follow. */
+                log_error("QEMU kept running after a device process exited, killing it.");
                 vmm_terminate(v, EXIT_VSOCKD_DIED);
                 break;
         case STOP_KILL:
         case STOP_TERMINATE:
-                if (!v->vsockd.exited && v->vsockd.pid > 0)
+                if (!child_gone(&v->vsockd))
                         log_warning("vsockd did not exit in time, killing it.");
+                if (!child_gone(&v->net))
+                        log_warning("slirpd did not exit in time, killing it.");
                 child_signal(&v->qemu, SIGKILL);
                 child_signal(&v->vsockd, SIGKILL);
+                child_signal(&v->net, SIGKILL);
                 break;
         }
         return 0;
@@ -150,29 +160,38 @@ static int on_qemu_exit(sd_event_source *s, const siginfo_t *si, void *userdata)
         return 0;
 }
 
-static int on_vsockd_exit(sd_event_source *s, const siginfo_t *si, void *userdata) {
-        Vmm *v = userdata;
+/* vsockd or slirpd. Both exit 0 when QEMU hangs up at shutdown; anything else ends the VM. */
+static int on_device_exit(Vmm *v, Child *c, const siginfo_t *si) {
         char how[64];
 
-        v->vsockd.exited = true;
-        child_done(&v->vsockd);
+        c->exited = true;
+        child_done(c);
         describe_exit(si, how, sizeof(how));
 
         if (v->qemu.exited || v->phase == STOP_TERMINATE) {
-                log_debug("vsockd (pid %d) %s.", (int) v->vsockd.pid, how);
+                log_debug("%s (pid %d) %s.", c->name, (int) c->pid, how);
                 vmm_maybe_exit(v);
                 return 0;
         }
         if (exited_cleanly(si)) {
-                /* vsockd exits 0 when QEMU hangs up at shutdown: expect QEMU to follow shortly. */
-                log_info("vsockd (pid %d) exited; waiting for QEMU.", (int) v->vsockd.pid);
+                log_info("%s (pid %d) exited; waiting for QEMU.", c->name, (int) c->pid);
                 if (v->phase == STOP_NONE)
                         vmm_arm_timer(v, VSOCKD_EXIT_GRACE_USEC);
                 return 0;
         }
-        log_error("vsockd (pid %d) %s unexpectedly; killing QEMU.", (int) v->vsockd.pid, how);
+        log_error("%s (pid %d) %s unexpectedly; killing QEMU.", c->name, (int) c->pid, how);
         vmm_terminate(v, EXIT_VSOCKD_DIED);
         return 0;
+}
+
+static int on_vsockd_exit(sd_event_source *s, const siginfo_t *si, void *userdata) {
+        Vmm *v = userdata;
+        return on_device_exit(v, &v->vsockd, si);
+}
+
+static int on_net_exit(sd_event_source *s, const siginfo_t *si, void *userdata) {
+        Vmm *v = userdata;
+        return on_device_exit(v, &v->net, si);
 }
 
 void vmm_on_qmp_event(Qmp *q, const char *event, const char *line, void *userdata) {
@@ -222,8 +241,14 @@ static int on_stop_signal(sd_event_source *s, const struct signalfd_siginfo *si,
 void vmm_done(Vmm *v) {
         child_kill_and_reap(&v->qemu);
         child_kill_and_reap(&v->vsockd);
+        child_kill_and_reap(&v->net);
         child_done(&v->qemu);
         child_done(&v->vsockd);
+        child_done(&v->net);
+        if (v->console) {
+                console_log_drain(v->console);
+                v->console = console_log_free(v->console);
+        }
         v->qmp = qmp_free(v->qmp);
         v->timer = sd_event_source_disable_unref(v->timer);
         v->event = sd_event_unref(v->event);
@@ -240,29 +265,27 @@ void vmm_done(Vmm *v) {
         free(v->console_path);
 }
 
-int vmm_spawn_vsockd(const char *path, const char *uds_path, const int fds[3], Child *ret) {
+int vmm_spawn_device(const char *name, char **argv, const int *fds, size_t n_fds, Child *ret) {
         _cleanup_sigkill_wait_ pid_t pid = 0;
         int pidfd, r;
 
+        assert(n_fds <= VMM_DEVICE_FDS_MAX);
         r = safe_fork_full(
-                "vsockd", FORK_RESET_SIGNALS | FORK_DEATHSIG | FORK_NULL_STDIN | FORK_CLOSE_ALL_FDS, fds, 3,
+                name, FORK_RESET_SIGNALS | FORK_DEATHSIG | FORK_NULL_STDIN | FORK_CLOSE_ALL_FDS, fds, n_fds,
                 &pid);
         if (r < 0)
                 return r;
         if (r == 0) {
-                char cid[16];
-                int moved[3];
+                int moved[VMM_DEVICE_FDS_MAX];
 
                 /* Out of the way first, then into place; dup2 clears CLOEXEC on the result. */
-                for (int i = 0; i < 3; i++)
+                for (size_t i = 0; i < n_fds; i++)
                         if ((moved[i] = fcntl(fds[i], F_DUPFD_CLOEXEC, 64)) < 0)
                                 _exit(127);
-                for (int i = 0; i < 3; i++)
-                        if (dup2(moved[i], 3 + i) < 0)
+                for (size_t i = 0; i < n_fds; i++)
+                        if (dup2(moved[i], 3 + (int) i) < 0)
                                 _exit(127);
-                (void) snprintf(cid, sizeof(cid), "%d", VMM_GUEST_CID);
-                execl(path, path, "--vhost-user-fd", "3", "--listen-fd", "4", "--uds-path", uds_path,
-                      "--guest-cid", cid, "--ready-fd", "5", (char *) NULL);
+                execv(argv[0], argv);
                 _exit(127);
         }
         /* The child cannot be reaped behind our back (SIGCHLD is blocked, not ignored), so the pid
@@ -270,7 +293,7 @@ int vmm_spawn_vsockd(const char *path, const char *uds_path, const int fds[3], C
         pidfd = (int) syscall(SYS_pidfd_open, pid, 0);
         if (pidfd < 0)
                 return -errno;
-        *ret = (Child){ .name = "vsockd", .pid = TAKE_GENERIC(pid, pid_t, 0), .pidfd = pidfd };
+        *ret = (Child){ .name = name, .pid = TAKE_GENERIC(pid, pid_t, 0), .pidfd = pidfd };
         return 0;
 }
 
@@ -349,6 +372,11 @@ int vmm_watch(Vmm *v) {
         if (r >= 0 && v->vsockd.pid > 0)
                 r = sd_event_add_child_pidfd(
                         v->event, &v->vsockd.source, v->vsockd.pidfd, WEXITED, on_vsockd_exit, v);
+        if (r >= 0 && v->net.pid > 0)
+                r = sd_event_add_child_pidfd(
+                        v->event, &v->net.source, v->net.pidfd, WEXITED, on_net_exit, v);
+        if (r >= 0 && v->console)
+                r = console_log_attach(v->console, v->event);
         if (r >= 0)
                 r = sd_event_add_signal(v->event, NULL, SIGTERM, on_stop_signal, v);
         if (r >= 0)

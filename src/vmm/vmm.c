@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
-/* vmm: starts and supervises one VM: vsockd (the vhost-user vsock device) and a jailed QEMU
- * microvm. See docs/design/vmm.md for the sandbox, the exit statuses and the runtime dir.
+/* vmm: starts and supervises one VM: vsockd (the vhost-user vsock device), slirpd (the network) and
+ * a jailed QEMU microvm. See docs/design/vmm.md for the sandbox, the exit statuses and the runtime dir.
  * This file: the command line and the order of setup; vmm-supervise.c runs the VM, vmm-jail.c
  * builds QEMU's jail, vmm-accel.c picks the accelerator. */
 
@@ -25,8 +25,10 @@
 #include "time-util.h"
 #include "vmm-accel.h"
 #include "vmm-jail.h"
+#include "vmm-net.h"
 #include "vmm-qemu.h"
 #include "vmm-qmp.h"
+#include "vmm-console.h"
 #include "vmm-supervise.h"
 #include "vmm-tsc.h"
 
@@ -39,28 +41,40 @@ static unsigned arg_cpus = 1;
 static const char *arg_runtime_dir = NULL;
 static const char *arg_vsockd = NULL;
 static bool arg_vsock = true;
-static bool arg_net_user = false;
+typedef enum NetMode {
+        NET_NONE,
+        NET_USER,   /* QEMU's slirp: QEMU stays in the host's network namespace (tests, benches) */
+        NET_SLIRPD, /* slirpd, QEMU in an empty network namespace */
+} NetMode;
+static NetMode arg_net = NET_NONE;
+static bool arg_host_loopback = false;
+static const char *arg_slirpd = NULL;
+
 static Accel arg_accel = ACCEL_AUTO;
 static unsigned arg_tb_size = QEMU_TB_SIZE_DEFAULT_MIB;
 static const char *arg_qemu = NULL;
 static uint64_t arg_stop_timeout_usec = 20 * USEC_PER_SEC;
+static uint64_t arg_console_max = CONSOLE_LOG_MAX_DEFAULT;
 static QemuDisk arg_disks[QEMU_DISKS_MAX]; /* host paths */
 static size_t arg_n_disks = 0;
 static QemuHostfwd arg_hostfwds[QEMU_HOSTFWDS_MAX];
 static size_t arg_n_hostfwds = 0;
 
-/* --vsockd, else $BISTRO_LIBEXECDIR/vsockd, else $BISTRO_VSOCKD, the build tree's vsockd when we
- * run from it, or the installed one. -ENOENT when the chosen one is not executable. */
-static int find_vsockd(char **ret) {
-        const char *dir = getenv("BISTRO_LIBEXECDIR");
+static const char *net_mode_to_string(NetMode m) {
+        return m == NET_SLIRPD ? (arg_host_loopback ? "slirpd (host loopback)" : "slirpd")
+               : m == NET_USER ? "user"
+                               : "none";
+}
+
+/* A device process: the option's path, else as every program finds a sibling
+ * (bistro_find_program()): $env, the build tree's when we run from it, or the installed one. -ENOENT
+ * when the chosen one is not executable. */
+static int find_device(const char *arg, const char *name, const char *env, char **ret) {
         _cleanup_free_ char *p = NULL;
 
-        if (arg_vsockd)
-                p = strdup(arg_vsockd);
-        else if (dir && dir[0])
-                p = path_join(dir, "vsockd");
-        else
-                return bistro_find_program("vsockd", "BISTRO_VSOCKD", ret);
+        if (!arg)
+                return bistro_find_program(name, env, ret);
+        p = strdup(arg);
         if (!p)
                 return -ENOMEM;
         if (access(p, X_OK) < 0)
@@ -76,14 +90,19 @@ static void help(void) {
                "  --mem SIZE           guest RAM (default 512M)\n"
                "  --cpus N             vCPUs (default 1)\n"
                "  --disk ro:PATH|rw:PATH  a virtio-blk disk (raw or qcow2), repeatable\n"
-               "  --net user|none      QEMU user networking (default none)\n"
+               "  --net slirpd|user|none  slirpd (QEMU without host network), QEMU's user network,\n"
+               "                       or none (default none)\n"
+               "  --host-loopback      with slirpd: the gateway reaches the host's 127.0.0.1 and ::1\n"
+               "  --slirpd PATH        the slirpd binary (env BISTRO_SLIRPD)\n"
                "  --hostfwd tcp:H:G    forward 127.0.0.1:H to guest TCP port G (needs --net user)\n"
                "  --accel auto|kvm|tcg (env BISTRO_ACCEL overrides; default auto)\n"
                "  --tb-size MIB        TCG translation cache size (default %u)\n"
                "  --vsockd PATH        the vsockd binary\n"
                "  --no-vsock           no vsock device (and no vsockd)\n"
                "  --qemu PATH          QEMU binary (env BISTRO_QEMU; default qemu-system-x86_64)\n"
-               "  --stop-timeout SEC   how long SIGTERM waits for a guest poweroff (default 20)\n",
+               "  --stop-timeout SEC   how long SIGTERM waits for a guest poweroff (default 20)\n"
+               "  --console-max SIZE   cap of console.log and its rotated console.log.1 together\n"
+               "                       (default 8M, at least 8K)\n",
                QEMU_TB_SIZE_DEFAULT_MIB);
 }
 
@@ -98,6 +117,8 @@ static int parse_argv(int argc, char *argv[]) {
                 ARG_RUNTIME_DIR,
                 ARG_DISK,
                 ARG_NET,
+                ARG_HOST_LOOPBACK,
+                ARG_SLIRPD,
                 ARG_HOSTFWD,
                 ARG_ACCEL,
                 ARG_VSOCKD,
@@ -105,6 +126,7 @@ static int parse_argv(int argc, char *argv[]) {
                 ARG_TB_SIZE,
                 ARG_QEMU,
                 ARG_STOP_TIMEOUT,
+                ARG_CONSOLE_MAX,
         };
         static const struct option options[] = {
                 { "help", no_argument, NULL, 'h' },
@@ -117,6 +139,8 @@ static int parse_argv(int argc, char *argv[]) {
                 { "runtime-dir", required_argument, NULL, ARG_RUNTIME_DIR },
                 { "disk", required_argument, NULL, ARG_DISK },
                 { "net", required_argument, NULL, ARG_NET },
+                { "host-loopback", no_argument, NULL, ARG_HOST_LOOPBACK },
+                { "slirpd", required_argument, NULL, ARG_SLIRPD },
                 { "hostfwd", required_argument, NULL, ARG_HOSTFWD },
                 { "accel", required_argument, NULL, ARG_ACCEL },
                 { "vsockd", required_argument, NULL, ARG_VSOCKD },
@@ -124,6 +148,7 @@ static int parse_argv(int argc, char *argv[]) {
                 { "tb-size", required_argument, NULL, ARG_TB_SIZE },
                 { "qemu", required_argument, NULL, ARG_QEMU },
                 { "stop-timeout", required_argument, NULL, ARG_STOP_TIMEOUT },
+                { "console-max", required_argument, NULL, ARG_CONSOLE_MAX },
                 {},
         };
         const char *env;
@@ -174,12 +199,20 @@ static int parse_argv(int argc, char *argv[]) {
                         arg_disks[arg_n_disks++].path = optarg + 3;
                         break;
                 case ARG_NET:
-                        if (streq(optarg, "user"))
-                                arg_net_user = true;
+                        if (streq(optarg, "slirpd"))
+                                arg_net = NET_SLIRPD;
+                        else if (streq(optarg, "user"))
+                                arg_net = NET_USER;
                         else if (streq(optarg, "none"))
-                                arg_net_user = false;
+                                arg_net = NET_NONE;
                         else
                                 return log_usage_error("Invalid --net '%s'.", optarg);
+                        break;
+                case ARG_HOST_LOOPBACK:
+                        arg_host_loopback = true;
+                        break;
+                case ARG_SLIRPD:
+                        arg_slirpd = optarg;
                         break;
                 case ARG_HOSTFWD:
                         if (arg_n_hostfwds >= QEMU_HOSTFWDS_MAX)
@@ -212,6 +245,11 @@ static int parse_argv(int argc, char *argv[]) {
                                 return log_usage_error("Invalid --stop-timeout '%s'.", optarg);
                         arg_stop_timeout_usec = (uint64_t) u * 1000000ULL;
                         break;
+                case ARG_CONSOLE_MAX:
+                        if (parse_size(optarg, &arg_console_max) < 0 ||
+                            arg_console_max < CONSOLE_LOG_MAX_MIN || arg_console_max > (UINT64_C(1) << 40))
+                                return log_usage_error("Invalid --console-max '%s' (8K..1T).", optarg);
+                        break;
                 default:
                         return log_usage_bad_option(argv);
                 }
@@ -219,8 +257,10 @@ static int parse_argv(int argc, char *argv[]) {
                 return log_usage_error("Unexpected argument '%s'.", argv[optind]);
         if (!arg_name || !arg_kernel || !arg_runtime_dir)
                 return log_usage_error("--name, --kernel and --runtime-dir are required.");
-        if (arg_n_hostfwds > 0 && !arg_net_user)
+        if (arg_n_hostfwds > 0 && arg_net != NET_USER)
                 return log_usage_error("--hostfwd needs --net user.");
+        if (arg_host_loopback && arg_net != NET_SLIRPD)
+                return log_usage_error("--host-loopback needs --net slirpd.");
         env = getenv("BISTRO_ACCEL");
         if (env && *env) {
                 arg_accel = accel_from_string(env);
@@ -265,6 +305,7 @@ static int setup_runtime_dir(int *ret_lock, Vmm *v) {
  * vhost-user socket for QEMU (which therefore needs no socket path in its jail). */
 static int start_vsockd(Vmm *v, const char *vsockd) {
         _cleanup_close_ int vu_listen = -EBADF, vs_listen = -EBADF, ready_r = -EBADF, ready_w = -EBADF;
+        char cid[16];
         int p[2], r;
 
         vu_listen = unix_listen(v->vhost_user_path, 1, 0600);
@@ -277,7 +318,14 @@ static int start_vsockd(Vmm *v, const char *vsockd) {
                 return log_error_errno(errno, "pipe: %m");
         ready_r = p[0];
         ready_w = p[1];
-        r = vmm_spawn_vsockd(vsockd, v->vsock_path, (int[]){ vu_listen, vs_listen, ready_w }, &v->vsockd);
+        (void) snprintf(cid, sizeof(cid), "%d", VMM_GUEST_CID);
+        /* Its fds 3, 4, 5: the vhost-user listener, the hybrid listener, the ready pipe. */
+        r = vmm_spawn_device(
+                "vsockd",
+                STRV_MAKE(
+                        vsockd, "--vhost-user-fd", "3", "--listen-fd", "4", "--uds-path", v->vsock_path,
+                        "--guest-cid", cid, "--ready-fd", "5"),
+                (int[]){ vu_listen, vs_listen, ready_w }, 3, &v->vsockd);
         if (r < 0)
                 return log_error_errno(r, "Cannot start vsockd: %m");
         ready_w = safe_close(ready_w);
@@ -292,18 +340,43 @@ static int start_vsockd(Vmm *v, const char *vsockd) {
         return r;
 }
 
+/* slirpd on one end of a socketpair; returns QEMU's end. */
+static int start_slirpd(Vmm *v, const char *slirpd) {
+        _cleanup_close_ int ours = -EBADF, theirs = -EBADF;
+        _cleanup_(strv_freep) char **argv = NULL;
+        int sp[2], r;
+
+        if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sp) < 0)
+                return log_error_errno(errno, "socketpair: %m");
+        ours = sp[0];
+        theirs = sp[1];
+        r = slirpd_build_argv(
+                &(SlirpdConfig){ .binary = slirpd, .fd = 3, .host_loopback = arg_host_loopback }, &argv);
+        if (r < 0)
+                return log_error_errno(r, "Cannot build slirpd's command line: %m");
+        r = vmm_spawn_device("slirpd", argv, &theirs, 1, &v->net);
+        if (r < 0)
+                return log_error_errno(r, "Cannot start slirpd: %m");
+        if (arg_host_loopback)
+                log_warning(
+                        "VM '%s': --host-loopback: the guest reaches every service on the host's loopback "
+                        "through %s and %s.",
+                        arg_name, NET_GATEWAY_IPV4, NET_GATEWAY_IPV6);
+        return TAKE_FD(ours);
+}
+
 static void log_vm_started(pid_t pid, uint32_t tsc_khz) {
         if (arg_accel == ACCEL_TCG)
                 log_info(
                         "VM '%s': QEMU pid %d, accel tcg (tb-size %u MiB, host TSC %" PRIu32
-                        " kHz), %" PRIu64 " MiB, %u vCPU%s, vsock %s.",
+                        " kHz), %" PRIu64 " MiB, %u vCPU%s, vsock %s, net %s.",
                         arg_name, (int) pid, arg_tb_size, tsc_khz, arg_mem >> 20, arg_cpus,
-                        arg_cpus > 1 ? "s" : "", arg_vsock ? "on" : "off");
+                        arg_cpus > 1 ? "s" : "", arg_vsock ? "on" : "off", net_mode_to_string(arg_net));
         else
                 log_info(
-                        "VM '%s': QEMU pid %d, accel kvm, %" PRIu64 " MiB, %u vCPU%s, vsock %s.", arg_name,
-                        (int) pid, arg_mem >> 20, arg_cpus, arg_cpus > 1 ? "s" : "",
-                        arg_vsock ? "on" : "off");
+                        "VM '%s': QEMU pid %d, accel kvm, %" PRIu64 " MiB, %u vCPU%s, vsock %s, net %s.",
+                        arg_name, (int) pid, arg_mem >> 20, arg_cpus, arg_cpus > 1 ? "s" : "",
+                        arg_vsock ? "on" : "off", net_mode_to_string(arg_net));
 }
 
 static void vmm_donep(Vmm *v) {
@@ -311,15 +384,16 @@ static void vmm_donep(Vmm *v) {
 }
 
 static int run(int argc, char *argv[]) {
-        _cleanup_free_ char *kernel = NULL, *initrd = NULL, *qemu = NULL, *vsockd = NULL;
-        _cleanup_close_ int qmp_listen = -EBADF, vu_client = -EBADF, qmp_peer = -EBADF, dir_lock = -EBADF;
+        _cleanup_free_ char *kernel = NULL, *initrd = NULL, *qemu = NULL, *vsockd = NULL, *slirpd = NULL;
+        _cleanup_close_ int qmp_listen = -EBADF, vu_client = -EBADF, qmp_peer = -EBADF, dir_lock = -EBADF,
+                            net_fd = -EBADF, console_fd = -EBADF;
         _cleanup_(strv_freep) char **qemu_argv = NULL;
         _cleanup_(jail_done) Jail jail = {};
         _cleanup_(vmm_donep) Vmm v = VMM_INIT;
         QemuDisk disks[QEMU_DISKS_MAX] = {};
         uint32_t tsc_khz = 0;
         const char *step;
-        int sp[2], fds[3], n_fds, pid, r;
+        int sp[2], fds[5], n_fds, net_qemu_fd = -1, console_qemu_fd, pid, r;
 
         log_set_ident("vmm");
         log_parse_environment();
@@ -351,13 +425,22 @@ static int run(int argc, char *argv[]) {
                                 r, "qemu-system-x86_64 not found (Debian package qemu-system-x86).");
         }
         if (arg_vsock) {
-                r = find_vsockd(&vsockd);
+                r = find_device(arg_vsockd, "vsockd", "BISTRO_VSOCKD", &vsockd);
                 if (r == -ENOMEM)
                         return log_oom();
                 if (r < 0)
                         return log_error_errno(
                                 r,
-                                "vsockd not found: pass --vsockd PATH, set BISTRO_LIBEXECDIR, or --no-vsock.");
+                                "vsockd not found: pass --vsockd PATH, set BISTRO_VSOCKD, or --no-vsock.");
+        }
+
+        if (arg_net == NET_SLIRPD) {
+                r = find_device(arg_slirpd, "slirpd", "BISTRO_SLIRPD", &slirpd);
+                if (r == -ENOMEM)
+                        return log_oom();
+                if (r < 0)
+                        return log_error_errno(
+                                r, "slirpd not found: pass --slirpd PATH or set BISTRO_SLIRPD.");
         }
 
         r = accel_resolve(arg_accel);
@@ -374,7 +457,7 @@ static int run(int argc, char *argv[]) {
         r = setup_runtime_dir(&dir_lock, &v);
         if (r < 0)
                 return r;
-        r = write_file_atomic(v.console_path, "", 0600);
+        r = console_log_new(v.console_path, arg_console_max, &v.console, &console_fd);
         if (r < 0)
                 return log_error_errno(r, "Cannot create '%s': %m", v.console_path);
         qmp_listen = unix_listen(v.qmp_path, 4, 0600);
@@ -408,10 +491,9 @@ static int run(int argc, char *argv[]) {
                         .accel = arg_accel,
                         .kernel = kernel,
                         .initrd = initrd,
-                        .console = v.console_path,
                         .disks = arg_disks,
                         .n_disks = arg_n_disks,
-                        .net_user = arg_net_user,
+                        .net_user = arg_net == NET_USER,
                 },
                 disks);
         if (r < 0)
@@ -422,6 +504,15 @@ static int run(int argc, char *argv[]) {
         fds[n_fds++] = qmp_listen;
         if (vu_client >= 0)
                 fds[n_fds++] = vu_client;
+        if (arg_net == NET_SLIRPD) {
+                net_fd = start_slirpd(&v, slirpd);
+                if (net_fd < 0)
+                        return net_fd;
+                net_qemu_fd = 3 + n_fds;
+                fds[n_fds++] = net_fd;
+        }
+        console_qemu_fd = 3 + n_fds;
+        fds[n_fds++] = console_fd;
         r = qemu_build_argv(
                 &(QemuConfig){
                         .binary = qemu,
@@ -433,13 +524,15 @@ static int run(int argc, char *argv[]) {
                         .accel = arg_accel,
                         .tb_size_mib = arg_tb_size,
                         .tsc_khz = tsc_khz,
-                        .console_path = "/vm/console.log",
+                        .console_fd = console_qemu_fd,
                         .qmp_private_fd = 3,
                         .qmp_listen_fd = 4,
                         .vhost_user_fd = vu_client >= 0 ? 5 : -1,
                         .disks = disks,
                         .n_disks = arg_n_disks,
-                        .net_user = arg_net_user,
+                        .net_user = arg_net == NET_USER,
+                        .net_stream = arg_net == NET_SLIRPD,
+                        .net_stream_fd = net_qemu_fd,
                         .hostfwds = arg_hostfwds,
                         .n_hostfwds = arg_n_hostfwds,
                 },
@@ -454,6 +547,8 @@ static int run(int argc, char *argv[]) {
         qmp_peer = safe_close(qmp_peer);
         qmp_listen = safe_close(qmp_listen);
         vu_client = safe_close(vu_client);
+        net_fd = safe_close(net_fd);
+        console_fd = safe_close(console_fd);
         log_vm_started(pid, tsc_khz);
 
         r = vmm_watch(&v);

@@ -87,10 +87,13 @@ class Concierge:
     def vmc_path(self):
         return build_dir() / "src/vmc/vmc"
 
+    def command(self):
+        """How concierge is started (a subclass may wrap it, e.g. in a network namespace)."""
+        return [str(build_dir() / "src/concierge/concierge")]
+
     def start(self):
         self._log = open(self.log_path, "ab")
-        self.proc = subprocess.Popen([str(build_dir() / "src/concierge/concierge")], env=self.env,
-                                     stdout=self._log, stderr=subprocess.STDOUT)
+        self.proc = subprocess.Popen(self.command(), env=self.env, stdout=self._log, stderr=subprocess.STDOUT)
         sock = self.run_dir / "bistro/concierge.sock"
         deadline = time.monotonic() + 20
         while not sock.exists():

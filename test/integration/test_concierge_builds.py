@@ -13,7 +13,6 @@ import socket
 import struct
 import subprocess
 import time
-from pathlib import Path
 
 import pytest
 
@@ -37,17 +36,8 @@ class BinaryConcierge(Concierge):
         super().__init__(**kw)
         self.binary = binary
 
-    def start(self):
-        self._log = open(self.log_path, "ab")
-        self.proc = subprocess.Popen([str(self.binary)], env=self.env, stdout=self._log,
-                                     stderr=subprocess.STDOUT)
-        sock = self.run_dir / "bistro/concierge.sock"
-        deadline = time.monotonic() + 20
-        while not sock.exists():
-            if self.proc.poll() is not None or time.monotonic() > deadline:
-                raise AssertionError("concierge did not come up\n" + self.log())
-            time.sleep(0.02)
-        return self
+    def command(self):
+        return [str(self.binary)]
 
 
 def varint(data, i):

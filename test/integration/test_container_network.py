@@ -1,11 +1,14 @@
 # SPDX-License-Identifier: LGPL-2.1-or-later
 """The containers' network (docs/design/containers.md): tremplin's bridge bistrobr0, forwarding and
-nft masquerading out of the VM's eth0 (QEMU user networking).
+nft masquerading out of the VM's eth0 (slirpd on the host: docs/design/network.md).
 
 Driven through the real tools: `vmc container termina NAME --image busybox` (concierge -> tremplin)
-and `vsh termina NAME -- CMD`. Traffic goes only to the host's loopback through QEMU (10.0.2.2 and
-fec0::2 are the host's 127.0.0.1 and ::1), to QEMU's DNS forwarder 10.0.2.3, and to addresses
-inside the VM.
+and `vsh termina NAME -- CMD`. The VM is started with `--host-loopback`, so that traffic goes only to
+the host's loopback (10.0.2.2 and fec0::2 are then the host's 127.0.0.1 and ::1), to slirpd's DNS
+forwarder 10.0.2.3, and to addresses inside the VM. The default (no host loopback) and the outside
+are tested hermetically in test_network_boundary.py.
+
+Clients keep their input open (`sleep 2 | nc`), so that the server closes first.
 """
 
 import os
@@ -121,6 +124,8 @@ def cc():
     c = Concierge(env={"BISTRO_IMAGE_STORE": str(STORE)})
     c.start()
     try:
+        r = c.vmc("start", VM, "--host-loopback", check=True, timeout=900)
+        assert "every service" in r.stderr, r.stderr
         for name in ("net1", "net2"):
             c.vmc("container", VM, name, "--image", "busybox", check=True, timeout=900)
         yield c
@@ -155,7 +160,7 @@ def test_distinct_addresses_and_gateway(cc):
 def test_ipv4_to_host(cc):
     srv = TcpServer(socket.AF_INET, "127.0.0.1")
     try:
-        out = vsh_ok(cc, "net1", f"nc 10.0.2.2 {srv.port} < /dev/null")
+        out = vsh_ok(cc, "net1", f"sleep 2 | nc 10.0.2.2 {srv.port}")
         assert TOKEN in out, out
         assert srv.accepted == 1
     finally:
@@ -169,7 +174,7 @@ def test_ipv6_to_host(cc):
         pytest.skip("the VM has no IPv6 (tremplin wrote no fec0::3 nameserver: eth0 has no fec0:: address)")
     srv = TcpServer(socket.AF_INET6, "::1")
     try:
-        out = vsh_ok(cc, "net2", f"nc fec0::2 {srv.port} < /dev/null")
+        out = vsh_ok(cc, "net2", f"sleep 2 | nc fec0::2 {srv.port}")
         assert TOKEN in out, out
         assert srv.accepted == 1
     finally:
@@ -191,7 +196,7 @@ def test_dns_over_nat(cc):
 def test_dns_through_qemu(cc):
     conf = vsh_ok(cc, "net1", "cat /etc/resolv.conf")
     assert re.search(r"^nameserver 10\.0\.2\.3$", conf, re.M), conf
-    # A name the host resolves through its own DNS servers (QEMU forwards 10.0.2.3 to them).
+    # A name the host resolves through its own DNS servers (slirpd forwards 10.0.2.3 to the first).
     name = os.environ.get("BISTRO_TEST_DNS_NAME", "deb.debian.org")
     try:
         socket.getaddrinfo(name, None, socket.AF_INET, socket.SOCK_STREAM)
@@ -199,7 +204,7 @@ def test_dns_through_qemu(cc):
         pytest.skip(f"the host cannot resolve {name}: no DNS server reachable from here")
     r = vsh(cc, "net1", f"nslookup {name}", timeout=120)
     out = r.stdout + r.stderr
-    # vmm binds the host's resolv.conf into QEMU's jail: a timeout here is a bug, not the sandbox.
+    # slirpd's sandbox keeps the host's resolv.conf readable: a timeout here is a bug.
     assert r.returncode == 0 and re.search(r"Address:?\s+\d+\.\d+\.\d+\.\d+", out.split(name, 1)[-1]), out
 
 

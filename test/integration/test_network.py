@@ -2,8 +2,9 @@
 """ConfigureNetwork: maitred configures eth0 through rtnetlink on the real Termina image (TCG in CI),
 driven by test/tools/maitred-client, and concierge does it for every VM it starts.
 
-QEMU user networking (vmm --net user): guest 10.0.2.15/24, gateway 10.0.2.2, DNS 10.0.2.3; IPv6
-fec0::/64 via fec0::2. Guest-side checks use dash builtins only (Termina has no coreutils).
+Guest 10.0.2.15/24, gateway 10.0.2.2, DNS 10.0.2.3; IPv6 fec0::/64 via fec0::2: the addresses
+concierge's VMs get from slirpd (vmm --net slirpd, docs/design/network.md); the maitred-level tests
+here boot through vmm with QEMU's user network, which uses the same ones. Guest-side checks use dash builtins only (Termina has no coreutils).
 """
 
 import subprocess

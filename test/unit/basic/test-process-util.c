@@ -18,6 +18,26 @@ static void test_self(void **state) {
         assert_int_equal(pid_get_state(getpid()), 'R');
 }
 
+static void test_start_time(void **state) {
+        uint64_t a = 0, b = 0, c = 0;
+        char old[17] = {};
+
+        assert_int_equal(pid_get_start_time(getpid(), &a), 0);
+        assert_int_equal(pid_get_start_time(getpid(), &b), 0);
+        assert_true(a > 0 && a == b);
+        /* A command name with spaces and ')' does not shift the fields. */
+        assert_int_equal(prctl(PR_GET_NAME, old), 0);
+        assert_int_equal(prctl(PR_SET_NAME, "x) 1 2 3 (y"), 0);
+        assert_int_equal(pid_get_start_time(getpid(), &c), 0);
+        assert_int_equal(prctl(PR_SET_NAME, old), 0);
+        assert_true(c == a);
+        /* pid 1 started no later than we did. */
+        assert_int_equal(pid_get_start_time(1, &b), 0);
+        assert_true(b <= a);
+        assert_int_equal(pid_get_start_time(1 << 23, &b), -ESRCH);
+        assert_int_equal(pid_get_start_time(0, &b), -EINVAL);
+}
+
 static void test_bad_pids(void **state) {
         assert_false(pid_is_alive(0));
         assert_false(pid_is_alive(-1));
@@ -58,9 +78,8 @@ static void test_tricky_comm(void **state) {
 
 int main(void) {
         const struct CMUnitTest tests[] = {
-                cmocka_unit_test(test_self),
-                cmocka_unit_test(test_bad_pids),
-                cmocka_unit_test(test_zombie),
+                cmocka_unit_test(test_self),        cmocka_unit_test(test_start_time),
+                cmocka_unit_test(test_bad_pids),    cmocka_unit_test(test_zombie),
                 cmocka_unit_test(test_tricky_comm),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);

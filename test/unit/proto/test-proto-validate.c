@@ -161,6 +161,17 @@ static void test_concierge(void **state) {
         BAD(START_VM_REQUEST, s);
         s.disk_size = UINT64_C(1) << 30;
         GOOD(START_VM_REQUEST, s);
+        /* host_loopback: the three enum values, and nothing past them. */
+        s.host_loopback = BISTRO__CONCIERGE__HOST_LOOPBACK__HOST_LOOPBACK_OFF;
+        GOOD(START_VM_REQUEST, s);
+        s.host_loopback = BISTRO__CONCIERGE__HOST_LOOPBACK__HOST_LOOPBACK_ON;
+        GOOD(START_VM_REQUEST, s);
+        s.host_loopback = (Bistro__Concierge__HostLoopback) 3;
+        BAD(START_VM_REQUEST, s);
+        s.host_loopback = (Bistro__Concierge__HostLoopback) -1;
+        BAD(START_VM_REQUEST, s);
+        s.host_loopback = BISTRO__CONCIERGE__HOST_LOOPBACK__HOST_LOOPBACK_UNCHANGED;
+        GOOD(START_VM_REQUEST, s);
 
         ex.name = (char *) "termina";
         ex.path = (char *) "/tmp/out.tar";

@@ -379,8 +379,8 @@ static void test_parse(void **state) {
                 qmp_message_done(&m);
         }
 
-        /* Nesting: QMP_JSON_DEPTH_MAX levels parse, one more does not. */
-        for (int depth = QMP_JSON_DEPTH_MAX; depth <= QMP_JSON_DEPTH_MAX + 1; depth++) {
+        /* Nesting: JSON_DEPTH_MAX levels parse, one more does not. */
+        for (int depth = JSON_DEPTH_MAX; depth <= JSON_DEPTH_MAX + 1; depth++) {
                 json_object *o = NULL;
                 size_t n = 0;
 
@@ -390,7 +390,7 @@ static void test_parse(void **state) {
                 for (int i = 0; i < depth - 1; i++)
                         deep[n++] = '}';
                 deep[n] = 0;
-                assert_int_equal(qmp_json_parse(deep, n, &o), depth <= QMP_JSON_DEPTH_MAX ? 0 : -EBADMSG);
+                assert_int_equal(qmp_json_parse(deep, n, &o), depth <= JSON_DEPTH_MAX ? 0 : -EBADMSG);
                 json_object_put(o);
         }
 }

@@ -32,7 +32,7 @@
 typedef struct Fake {
         char root[PATH_MAX];
         char qemu[PATH_MAX], tcg[PATH_MAX], datadir[PATH_MAX];
-        char kernel[PATH_MAX], initrd[PATH_MAX], console[PATH_MAX], raw[PATH_MAX], qcow2[PATH_MAX];
+        char kernel[PATH_MAX], initrd[PATH_MAX], raw[PATH_MAX], qcow2[PATH_MAX];
 } Fake;
 
 static void mkpath(const Fake *f, char *out, const char *rel) {
@@ -87,8 +87,6 @@ static Fake *fake_new(bool with_datadir) {
         put_file(f->kernel, "kernel", 6);
         mkpath(f, f->initrd, "initrd.img");
         put_file(f->initrd, "initrd", 6);
-        mkpath(f, f->console, "console.log");
-        put_file(f->console, "", 0);
         mkpath(f, f->raw, "raw.img");
         put_file(f->raw, "\0\0\0\0\0\0\0\0", 8);
         mkpath(f, f->qcow2, "disk.qcow2");
@@ -138,7 +136,6 @@ static void test_build_tcg(void **state) {
                                 .accel = ACCEL_TCG,
                                 .kernel = f->kernel,
                                 .initrd = f->initrd,
-                                .console = f->console,
                                 .disks = host,
                                 .n_disks = 2,
                         },
@@ -167,10 +164,11 @@ static void test_build_tcg(void **state) {
         expected += 2;
         assert_bind(&j, "/vm/kernel", f->kernel, false);
         assert_bind(&j, "/vm/initrd", f->initrd, false);
-        assert_bind(&j, "/vm/console.log", f->console, true);
+        /* The console is a socket to vmm (fd), not a file in the jail. */
+        assert_false(jail_has_dst(&j, "/vm/console.log"));
         assert_bind(&j, "/vm/disk0", f->raw, false);
         assert_bind(&j, "/vm/disk1", f->qcow2, true);
-        expected += 5;
+        expected += 4;
         /* Nothing else: linux-vdso.so.1 (no path) and repeated libraries are not bound. */
         assert_int_equal(j.n_binds, expected);
 
@@ -192,7 +190,7 @@ static void test_build_tcg(void **state) {
                                 .cpus = 1,
                                 .accel = ACCEL_TCG,
                                 .tb_size_mib = 16,
-                                .console_path = "/vm/console.log",
+                                .console_fd = 6,
                                 .qmp_private_fd = 3,
                                 .qmp_listen_fd = 4,
                                 .vhost_user_fd = -1,
@@ -222,7 +220,6 @@ static void test_build_net_user_no_initrd(void **state) {
                                 .qemu = f->qemu,
                                 .accel = ACCEL_TCG,
                                 .kernel = f->kernel,
-                                .console = f->console,
                                 .net_user = true,
                         },
                         NULL),
@@ -243,7 +240,10 @@ static void test_build_kvm(void **state) {
         r = jail_build_qemu(
                 &j,
                 &(JailQemuSpec){
-                        .qemu = f->qemu, .accel = ACCEL_KVM, .kernel = f->kernel, .console = f->console },
+                        .qemu = f->qemu,
+                        .accel = ACCEL_KVM,
+                        .kernel = f->kernel,
+                },
                 NULL);
         if (access("/dev/kvm", F_OK) < 0) {
                 /* Asked for KVM without the device: an error, not a jail without it. */
@@ -267,10 +267,11 @@ static void test_build_errors(void **state) {
         assert_int_equal(
                 jail_build_qemu(
                         &j,
-                        &(JailQemuSpec){ .qemu = f->qemu,
-                                         .accel = ACCEL_TCG,
-                                         .kernel = f->kernel,
-                                         .console = f->console },
+                        &(JailQemuSpec){
+                                .qemu = f->qemu,
+                                .accel = ACCEL_TCG,
+                                .kernel = f->kernel,
+                        },
                         NULL),
                 -ENOENT);
         fake_free(f);
@@ -283,7 +284,6 @@ static void test_build_errors(void **state) {
                                 .qemu = g->qemu,
                                 .accel = ACCEL_TCG,
                                 .kernel = g->kernel,
-                                .console = g->console,
                                 .disks = &host,
                                 .n_disks = 1,
                         },

@@ -6,6 +6,8 @@
 #include <cmocka.h>
 
 #include "macro.h"
+#include "strv.h"
+#include "vmm-net.h"
 #include "vmm-qemu.h"
 #include "vmm-qmp.h"
 #include "vmm-tsc.h"
@@ -20,7 +22,7 @@ static QemuConfig base_config(void) {
                 .accel = ACCEL_TCG,
                 .tb_size_mib = 32,
                 .tsc_khz = 2445424,
-                .console_path = "/vm/console.log",
+                .console_fd = 6,
                 .qmp_private_fd = 3,
                 .qmp_listen_fd = 4,
                 .vhost_user_fd = 5,
@@ -62,7 +64,7 @@ static void test_argv_tcg(void **state) {
         assert_string_equal(
                 opt_value(argv, "-sandbox", 0),
                 "on,obsolete=deny,elevateprivileges=deny,spawn=deny,resourcecontrol=deny");
-        assert_string_equal(opt_value(argv, "-chardev", 0), "file,id=console,path=/vm/console.log");
+        assert_string_equal(opt_value(argv, "-chardev", 0), "socket,id=console,fd=6");
         assert_string_equal(opt_value(argv, "-chardev", 1), "socket,id=qmp-vmm,fd=3");
         assert_string_equal(opt_value(argv, "-chardev", 2), "socket,id=qmp,fd=4,server=on,wait=off");
         assert_string_equal(opt_value(argv, "-chardev", 3), "socket,id=vsock0,fd=5");
@@ -147,6 +149,56 @@ static void test_argv_rejects(void **state) {
         c.hostfwds = &fwd;
         c.n_hostfwds = 1; /* without net_user */
         assert_int_equal(qemu_build_argv(&c, &argv), -EINVAL);
+        assert_null(argv);
+}
+
+static void test_argv_net_stream(void **state) {
+        QemuConfig c = base_config();
+        char **argv = NULL;
+
+        c.net_stream = true;
+        c.net_stream_fd = 6;
+        assert_int_equal(qemu_build_argv(&c, &argv), 0);
+        assert_string_equal(
+                opt_value(argv, "-netdev", 0), "stream,id=net0,server=off,addr.type=fd,addr.str=6");
+        assert_string_equal(opt_value(argv, "-device", 1), "virtio-net-device,netdev=net0");
+        assert_null(opt_value(argv, "-netdev", 1));
+        strv_free(argv);
+        argv = NULL;
+
+        /* One network only, and a real fd. */
+        c.net_user = true;
+        assert_int_equal(qemu_build_argv(&c, &argv), -EINVAL);
+        c.net_user = false;
+        c.net_stream_fd = -1;
+        assert_int_equal(qemu_build_argv(&c, &argv), -EINVAL);
+        assert_null(argv);
+}
+
+static void test_slirpd_argv(void **state) {
+        char **argv = NULL;
+
+        assert_int_equal(slirpd_build_argv(&(SlirpdConfig){ .binary = "/x/slirpd", .fd = 3 }, &argv), 0);
+        /* The default: the gateway is not the host's loopback. */
+        assert_int_equal(strv_length(argv), 3);
+        assert_string_equal(argv[0], "/x/slirpd");
+        assert_string_equal(argv[1], "--fd");
+        assert_string_equal(argv[2], "3");
+        strv_free(argv);
+        argv = NULL;
+
+        assert_int_equal(
+                slirpd_build_argv(
+                        &(SlirpdConfig){ .binary = "slirpd", .fd = 7, .host_loopback = true }, &argv),
+                0);
+        assert_int_equal(strv_length(argv), 4);
+        assert_string_equal(argv[2], "7");
+        assert_string_equal(argv[3], "--host-loopback");
+        strv_free(argv);
+        argv = NULL;
+
+        assert_int_equal(slirpd_build_argv(&(SlirpdConfig){ .binary = "slirpd", .fd = -1 }, &argv), -EINVAL);
+        assert_int_equal(slirpd_build_argv(&(SlirpdConfig){ .fd = 3 }, &argv), -EINVAL);
         assert_null(argv);
 }
 
@@ -256,11 +308,12 @@ static void test_qmp_line_get_string(void **state) {
 
 int main(void) {
         const struct CMUnitTest tests[] = {
-                cmocka_unit_test(test_argv_tcg),       cmocka_unit_test(test_argv_kvm_disks_net),
-                cmocka_unit_test(test_argv_rejects),   cmocka_unit_test(test_hostfwd_parse),
-                cmocka_unit_test(test_accel_names),    cmocka_unit_test(test_tsc_parse),
-                cmocka_unit_test(test_tsc_sample),     cmocka_unit_test(test_tsc_host),
-                cmocka_unit_test(test_qmp_line_event), cmocka_unit_test(test_qmp_line_get_string),
+                cmocka_unit_test(test_argv_tcg),        cmocka_unit_test(test_argv_kvm_disks_net),
+                cmocka_unit_test(test_argv_rejects),    cmocka_unit_test(test_hostfwd_parse),
+                cmocka_unit_test(test_argv_net_stream), cmocka_unit_test(test_slirpd_argv),
+                cmocka_unit_test(test_accel_names),     cmocka_unit_test(test_tsc_parse),
+                cmocka_unit_test(test_tsc_sample),      cmocka_unit_test(test_tsc_host),
+                cmocka_unit_test(test_qmp_line_event),  cmocka_unit_test(test_qmp_line_get_string),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }
