@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/wait.h>
 
 #include "fd-util.h"
@@ -10,26 +11,105 @@
 #include "macro.h"
 #include "maitred-process.h"
 #include "maitred-service.h"
+#include "socket-util.h"
 
 #define SERVICE_CONF_MAX (64u * 1024u)
 
+const ServiceSocketSpec service_sockets_default[SERVICE_SOCKETS_DEFAULT_N] = {
+        { .name = "tremplin", .port = TREMPLIN_PORT, .backlog = 16 },
+        { .name = "vshd", .port = VSHD_PORT, .backlog = 64 },
+        { .name = "port-listener", .port = PORT_LISTENER_PORT, .backlog = 128 },
+};
+
 static void service_exited(Manager *m, pid_t pid, const siginfo_t *si, void *userdata);
+
+/* Connections to a service that will not serve them: closed at once, so the host sees the end of
+ * the stream rather than a connection that hangs. */
+static int on_refuse(sd_event_source *src, int fd, uint32_t revents, void *userdata) {
+        ServiceSocket *ss = userdata;
+
+        for (unsigned i = 0; i < 64; i++) {
+                int c = accept4(fd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
+
+                if (c >= 0) {
+                        safe_close(c);
+                        continue;
+                }
+                if (errno == EAGAIN || errno == EINTR || errno == ECONNABORTED)
+                        return 0;
+                /* Level-triggered: a lasting error (EMFILE) would spin PID 1. The next change of
+                 * the service's state turns refusing on again. */
+                log_warning_errno(
+                        errno, "Cannot refuse connections on vsock port %u, pausing: %m", ss->port);
+                (void) sd_event_source_set_enabled(src, SD_EVENT_OFF);
+                return 0;
+        }
+        return 0;
+}
+
+static void service_socket_update(ServiceSocket *ss) {
+        bool refuse =
+                !ss->service || ss->service->state == SERVICE_EXITED || ss->service->state == SERVICE_FAILED;
+
+        if (ss->refuse_source)
+                (void) sd_event_source_set_enabled(ss->refuse_source, refuse ? SD_EVENT_ON : SD_EVENT_OFF);
+        if (refuse && !ss->refusing && ss->service && !ss->manager->shutting_down)
+                log_notice(
+                        "Service '%s' is not running: refusing connections to vsock port %u.", ss->name,
+                        ss->port);
+        ss->refusing = refuse;
+}
+
+static void service_set_state(Service *s, ServiceState state) {
+        s->state = state;
+        if (s->socket)
+                service_socket_update(s->socket);
+}
+
+/* The socket named like the service, when no live service holds it (one given up or ended hands
+ * it over, so a service started again by LaunchProcess serves its port). */
+static void service_claim_socket(Service *s) {
+        for (size_t i = 0; i < s->manager->n_sockets; i++) {
+                ServiceSocket *ss = &s->manager->sockets[i];
+                Service *old = ss->service;
+
+                if (ss->fd < 0 || !streq(ss->name, s->name))
+                        continue;
+                if (old && old->state != SERVICE_EXITED && old->state != SERVICE_FAILED)
+                        return;
+                if (old)
+                        old->socket = NULL;
+                ss->service = s;
+                s->socket = ss;
+                return;
+        }
+}
+
+static void service_release_socket(Service *s) {
+        if (!s->socket)
+                return;
+        if (s->socket->service == s) {
+                s->socket->service = NULL;
+                service_socket_update(s->socket);
+        }
+        s->socket = NULL;
+}
 
 static int service_spawn(Service *s) {
         pid_t pid;
         int r;
 
-        r = process_spawn(s->argv, s->envp, &pid);
+        r = process_spawn_full(s->argv, s->envp, s->socket ? s->socket->fd : -EBADF, &pid);
         if (r < 0)
                 return r;
         r = manager_watch_pid(s->manager, pid, service_exited, s);
         if (r < 0) {
                 /* Unwatched, it is still reaped as an orphan; we only lose supervision. */
-                s->state = SERVICE_FAILED;
+                service_set_state(s, SERVICE_FAILED);
                 return log_error_errno(r, "Service '%s' runs unsupervised: %m", s->name);
         }
         s->pid = pid;
-        s->state = SERVICE_RUNNING;
+        service_set_state(s, SERVICE_RUNNING);
         return 0;
 }
 
@@ -38,13 +118,13 @@ static void service_respawn(Service *s) {
 
         s->respawn_timer = sd_event_source_disable_unref(s->respawn_timer);
         if (s->manager->shutting_down) {
-                s->state = SERVICE_EXITED;
+                service_set_state(s, SERVICE_EXITED);
                 return;
         }
         s->n_respawns++;
         r = service_spawn(s);
         if (r < 0) {
-                s->state = SERVICE_FAILED;
+                service_set_state(s, SERVICE_FAILED);
                 log_error_errno(r, "Failed to respawn service '%s', giving up: %m", s->name);
                 return;
         }
@@ -62,7 +142,6 @@ static void service_exited(Manager *m, pid_t pid, const siginfo_t *si, void *use
         int r;
 
         s->pid = 0;
-        s->state = SERVICE_EXITED;
         if (si->si_code == CLD_EXITED)
                 log_full(
                         si->si_status == 0 ? LOG_INFO : LOG_WARNING,
@@ -71,18 +150,21 @@ static void service_exited(Manager *m, pid_t pid, const siginfo_t *si, void *use
                 log_warning(
                         "Service '%s' (pid %d) killed by signal %s.", s->name, (int) pid,
                         strsignal(si->si_status));
-        if (!s->respawn || m->shutting_down)
+        /* One state change: its socket refuses only when no respawn is coming. */
+        if (!s->respawn || m->shutting_down) {
+                service_set_state(s, SERVICE_EXITED);
                 return;
+        }
 
         (void) sd_event_now(m->event, CLOCK_MONOTONIC, &now);
         if (!ratelimit_test(&s->ratelimit, now)) {
-                s->state = SERVICE_FAILED;
                 log_error(
                         "Service '%s' respawned %u times in %u s, giving up.", s->name,
                         SERVICE_RESPAWN_BURST, SERVICE_RESPAWN_INTERVAL_USEC / 1000000u);
+                service_set_state(s, SERVICE_FAILED);
                 return;
         }
-        s->state = SERVICE_RESPAWNING;
+        service_set_state(s, SERVICE_RESPAWNING);
         r = sd_event_add_time_relative(
                 m->event, &s->respawn_timer, CLOCK_MONOTONIC, SERVICE_RESPAWN_DELAY_USEC, 0,
                 on_respawn_timer, s);
@@ -95,6 +177,7 @@ static Service *service_free(Service *s) {
                 return NULL;
         if (s->pid > 0)
                 manager_unwatch_pid(s->manager, s->pid);
+        service_release_socket(s);
         sd_event_source_disable_unref(s->respawn_timer);
         free(s->name);
         strv_free(s->argv);
@@ -126,6 +209,7 @@ int service_start_new(
                 service_free(s);
                 return log_oom();
         }
+        service_claim_socket(s);
         r = service_spawn(s);
         if (r < 0) {
                 log_error_errno(r, "Failed to start service '%s' (%s): %m", name, argv[0]);
@@ -135,7 +219,9 @@ int service_start_new(
         s->next = m->services;
         m->services = s;
         m->n_services++;
-        log_info("Started service '%s' (pid %d%s).", s->name, (int) s->pid, respawn ? ", respawn" : "");
+        log_info(
+                "Started service '%s' (pid %d%s%s).", s->name, (int) s->pid, respawn ? ", respawn" : "",
+                s->socket ? ", with its vsock socket" : "");
         if (ret)
                 *ret = s;
         return 0;
@@ -205,4 +291,52 @@ void manager_free_services(Manager *m) {
                 service_free(s);
         }
         m->n_services = 0;
+}
+
+int manager_open_service_sockets(Manager *m, const ServiceSocketSpec *specs, size_t n) {
+        m->sockets = calloc(n, sizeof(ServiceSocket));
+        if (!m->sockets)
+                return log_oom();
+        m->n_sockets = n;
+        for (size_t i = 0; i < n; i++) {
+                ServiceSocket *ss = &m->sockets[i];
+                int r;
+
+                *ss = (ServiceSocket){ .manager = m,
+                                       .name = specs[i].name,
+                                       .port = specs[i].port,
+                                       .fd = -EBADF,
+                                       .refusing = true };
+                ss->fd = vsock_listen(specs[i].port, specs[i].backlog);
+                if (ss->fd < 0) {
+                        log_warning_errno(
+                                ss->fd,
+                                "Cannot listen on vsock port %u for service '%s', it listens itself: %m",
+                                ss->port, ss->name);
+                        continue;
+                }
+                /* Accepting in PID 1 must never block. The flag is shared with the service, whose
+                 * accept loop takes EAGAIN. */
+                r = fd_nonblock(ss->fd, true);
+                if (r >= 0)
+                        r = sd_event_add_io(m->event, &ss->refuse_source, ss->fd, EPOLLIN, on_refuse, ss);
+                if (r < 0)
+                        /* The port stays ours all the same; only the refusing is lost. */
+                        log_warning_errno(
+                                r, "Cannot watch vsock port %u, connections wait while '%s' is down: %m",
+                                ss->port, ss->name);
+        }
+        return 0;
+}
+
+void manager_close_service_sockets(Manager *m) {
+        for (Service *s = m->services; s; s = s->next)
+                s->socket = NULL;
+        for (size_t i = 0; i < m->n_sockets; i++) {
+                m->sockets[i].refuse_source = sd_event_source_disable_unref(m->sockets[i].refuse_source);
+                m->sockets[i].fd = safe_close(m->sockets[i].fd);
+        }
+        free(m->sockets);
+        m->sockets = NULL;
+        m->n_sockets = 0;
 }

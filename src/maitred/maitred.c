@@ -100,6 +100,8 @@ static int manager_start(Manager *m) {
         r = manager_start_rpc(m);
         if (r < 0)
                 return r;
+        /* The services' ports are ours before any of them (or any container) runs, services or not. */
+        (void) manager_open_service_sockets(m, service_sockets_default, SERVICE_SOCKETS_DEFAULT_N);
         if (m->no_services)
                 log_notice("bistro.no_services: not starting services.");
         else

@@ -21,6 +21,7 @@
 
 typedef struct Manager Manager;
 typedef struct Service Service;
+typedef struct ServiceSocket ServiceSocket;
 typedef struct ProcessWatch ProcessWatch;
 typedef struct Ready Ready;
 typedef struct ShutdownState ShutdownState;
@@ -41,6 +42,8 @@ struct Manager {
         ProcessWatch *watches;
         Service *services;
         unsigned n_services;
+        ServiceSocket *sockets; /* maitred-service.h */
+        size_t n_sockets;
         Ready *ready;
         ShutdownState *shutdown;
         sd_event_source *sigchld;

@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include "bistro-ports.h"
+#include "listen-fds.h"
 #include "log.h"
 #include "main-func.h"
 #include "port-listener.h"
@@ -142,8 +143,10 @@ static int parse_argv(int argc, char *argv[], uint32_t *port) {
 }
 
 static int run(int argc, char *argv[]) {
+        _cleanup_free_ char *why = NULL;
+        VsockServer server;
         uint32_t port = PORT_LISTENER_PORT;
-        int r;
+        int fd, r;
 
         log_set_ident("port-listener");
         log_set_target(LOG_TARGET_STDERR);
@@ -155,7 +158,7 @@ static int run(int argc, char *argv[]) {
         (void) signal(SIGPIPE, SIG_IGN);
 
         /* Connections outlive a restart of the daemon, as vshd sessions do. */
-        r = vsock_server_run(&(VsockServer){
+        server = (VsockServer){
                 .port = port,
                 .backlog = 128,
                 .max = CONNS_MAX,
@@ -163,7 +166,19 @@ static int run(int argc, char *argv[]) {
                 .fork_flags = FORK_RESET_SIGNALS,
                 .serve = serve_conn,
                 .on_event = on_server_event,
-        });
+        };
+        /* maitred listens on our port for its whole life and passes us the socket (started by hand,
+         * we listen ourselves). */
+        r = listen_fd_take_vsock(port, &fd, &why);
+        if (r < 0)
+                return log_error_errno(
+                        r, "Unusable socket passed by the service manager (%s), refusing to start: %m",
+                        why ?: "?");
+        if (r > 0) {
+                log_info("Using the socket for vsock port %u passed by the service manager.", port);
+                vsock_server_run_fd(&server, fd);
+        }
+        r = vsock_server_run(&server);
         return log_error_errno(r, "Cannot listen on vsock port %u: %m", port);
 }
 

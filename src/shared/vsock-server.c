@@ -28,12 +28,17 @@ static void reap(const VsockServer *s, unsigned *n) {
 }
 
 int vsock_server_run(const VsockServer *s) {
-        _cleanup_close_ int fd = -EBADF;
-        unsigned n = 0;
+        int fd;
 
         fd = vsock_listen(s->port, s->backlog);
         if (fd < 0)
                 return fd;
+        vsock_server_run_fd(s, fd);
+}
+
+void vsock_server_run_fd(const VsockServer *s, int fd) {
+        unsigned n = 0;
+
         event(s, VSOCK_SERVER_LISTENING, (int) s->port);
         for (;;) {
                 struct pollfd p = { .fd = fd, .events = POLLIN };

@@ -9,6 +9,7 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include "macro.h"
 #include "spawn-util.h"
 
 typedef enum VsockServerEvent {
@@ -32,3 +33,6 @@ typedef struct VsockServer {
 
 /* Listens and serves forever; returns only when listening fails (-errno). */
 int vsock_server_run(const VsockServer *s);
+/* Serves forever on listen_fd, a socket already listening on s->port (the one maitred passed, see
+ * listen-fds.h); takes it. s->backlog is not used: the socket's owner chose it. */
+_noreturn_ void vsock_server_run_fd(const VsockServer *s, int listen_fd);

@@ -21,6 +21,7 @@
 #include "alloc-util.h"
 #include "bistro-ports.h"
 #include "fd-util.h"
+#include "listen-fds.h"
 #include "log.h"
 #include "macro.h"
 #include "main-func.h"
@@ -405,6 +406,7 @@ static int parse_argv(int argc, char *argv[]) {
 
 static int run(int argc, char *argv[]) {
         _cleanup_(manager_done) Manager m = { .listen_fd = -EBADF, .report_fd = { -EBADF, -EBADF } };
+        _cleanup_free_ char *why = NULL;
         sigset_t mask;
         int r;
 
@@ -413,6 +415,15 @@ static int run(int argc, char *argv[]) {
         r = parse_argv(argc, argv);
         if (r <= 0)
                 return r;
+        /* maitred listens on our port for its whole life and passes us the socket (started by hand,
+         * we listen ourselves). Taken first: it, and LISTEN_*, must not reach what we spawn. */
+        r = listen_fd_take_vsock(TREMPLIN_PORT, &m.listen_fd, &why);
+        if (r < 0)
+                return log_error_errno(
+                        r, "Unusable socket passed by the service manager (%s), refusing to start: %m",
+                        why ?: "?");
+        if (r > 0)
+                log_info("Using the socket for vsock port %u passed by the service manager.", TREMPLIN_PORT);
         (void) umask(0022);
         (void) signal(SIGPIPE, SIG_IGN);
         sigemptyset(&mask);
@@ -439,9 +450,12 @@ static int run(int argc, char *argv[]) {
         r = sd_event_default(&m.event);
         if (r < 0)
                 return log_error_errno(r, "sd_event_default failed: %m");
-        m.listen_fd = vsock_listen(TREMPLIN_PORT, 16);
-        if (m.listen_fd < 0)
-                return log_error_errno(m.listen_fd, "Cannot listen on vsock port %u: %m", TREMPLIN_PORT);
+        if (m.listen_fd < 0) {
+                m.listen_fd = vsock_listen(TREMPLIN_PORT, 16);
+                if (m.listen_fd < 0)
+                        return log_error_errno(
+                                m.listen_fd, "Cannot listen on vsock port %u: %m", TREMPLIN_PORT);
+        }
         r = sd_event_add_io(m.event, &m.listen_source, m.listen_fd, EPOLLIN, on_accept, &m);
         if (r >= 0)
                 r = sd_event_add_signal(m.event, NULL, SIGTERM, on_term, &m);

@@ -15,6 +15,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "listen-fds.h"
 #include "log.h"
 #include "main-func.h"
 #include "spawn-util.h"
@@ -84,8 +85,10 @@ static int parse_argv(int argc, char *argv[], uint32_t *port) {
 }
 
 static int run(int argc, char *argv[]) {
+        _cleanup_free_ char *why = NULL;
+        VsockServer server;
         uint32_t port = VSHD_PORT;
-        int r;
+        int fd, r;
 
         log_set_ident("vshd");
         log_set_target(LOG_TARGET_STDERR);
@@ -102,13 +105,25 @@ static int run(int argc, char *argv[]) {
         (void) signal(SIGPIPE, SIG_IGN);
 
         /* No fork flags: the session sets up its own signals (vshd_session_run()). */
-        r = vsock_server_run(&(VsockServer){
+        server = (VsockServer){
                 .port = port,
                 .backlog = 64,
                 .max = SESSIONS_MAX,
                 .serve = vshd_session_run,
                 .on_event = on_server_event,
-        });
+        };
+        /* maitred listens on our port for its whole life and passes us the socket (started by hand,
+         * we listen ourselves). */
+        r = listen_fd_take_vsock(port, &fd, &why);
+        if (r < 0)
+                return log_error_errno(
+                        r, "Unusable socket passed by the service manager (%s), refusing to start: %m",
+                        why ?: "?");
+        if (r > 0) {
+                log_info("Using the socket for vsock port %u passed by the service manager.", port);
+                vsock_server_run_fd(&server, fd);
+        }
+        r = vsock_server_run(&server);
         return log_error_errno(r, "Cannot listen on vsock port %u: %m", port);
 }
 

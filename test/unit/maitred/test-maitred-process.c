@@ -6,11 +6,17 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <cmocka.h>
+#include <fcntl.h>
+#include <linux/vm_sockets.h>
 #include <signal.h>
+#include <stdio.h>
 #include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
 
+#include "fd-util.h"
 #include "macro.h"
 #include "maitred-process.h"
 #include "maitred-service.h"
@@ -115,6 +121,56 @@ static void test_spawn_clean_state(void **state) {
         assert_int_equal(e.status, 0);
 }
 
+/* The socket a service gets: on fd 3 whatever fd it was on in maitred (3 itself included), with
+ * LISTEN_FDS=1 and LISTEN_PID=<the service's pid>, and nothing else above stderr. */
+static void spawn_with_listen_fd(int fd) {
+        char script[512], *argv[] = { (char *) "/bin/sh", (char *) "-c", script, NULL };
+        char *const envp[] = { (char *) "PATH=/usr/bin:/bin", (char *) "LISTEN_PID=1",
+                               (char *) "LISTEN_FDNAMES=x", NULL };
+        struct stat st;
+        Manager m = {};
+        Exit e = {};
+        pid_t pid;
+
+        assert_int_equal(fstat(fd, &st), 0);
+        (void) snprintf(
+                script, sizeof(script),
+                "[ \"$LISTEN_FDS\" = 1 ] && [ \"$LISTEN_PID\" = $$ ] && [ -z \"${LISTEN_FDNAMES+x}\" ] && "
+                "[ \"$(readlink /proc/$$/fd/3)\" = \"socket:[%lu]\" ] && "
+                "[ \"$(ls /proc/self/fd | wc -l)\" -le 5 ]",
+                (unsigned long) st.st_ino);
+        assert_int_equal(process_spawn_full(argv, envp, fd, &pid), 0);
+        assert_int_equal(manager_watch_pid(&m, pid, on_exit_cb, &e), 0);
+        reap_until(&m, &e.done);
+        assert_int_equal(e.code, CLD_EXITED);
+        assert_int_equal(e.status, 0);
+        /* The parent's copy is untouched: still close-on-exec. */
+        assert_int_equal(fcntl(fd, F_GETFD), FD_CLOEXEC);
+}
+
+static void test_spawn_listen_fd(void **state) {
+        int fd, base, high;
+
+        base = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        assert_true(base >= 0);
+        fd = fcntl(base, F_DUPFD_CLOEXEC, 10);
+        assert_true(fd >= 10);
+        safe_close(base);
+        /* From a high fd, with something else on fd 3 in the parent. */
+        (void) close(3);
+        assert_int_equal(open("/dev/null", O_RDONLY | O_CLOEXEC), 3);
+        high = fcntl(fd, F_DUPFD_CLOEXEC, 20);
+        assert_true(high >= 20);
+        spawn_with_listen_fd(high);
+        safe_close(high);
+        /* From fd 3 itself. */
+        (void) close(3);
+        assert_int_equal(fcntl(fd, F_DUPFD_CLOEXEC, 3), 3);
+        spawn_with_listen_fd(3);
+        (void) close(3);
+        safe_close(fd);
+}
+
 static void test_orphans_reaped(void **state) {
         char *orphan[] = { (char *) "/bin/sh", (char *) "-c", (char *) "sleep 0.2 & exit 0", NULL };
         Manager m = {};
@@ -210,11 +266,110 @@ static void test_service_respawn_limit(void **state) {
         sd_event_unref(m.event);
 }
 
+static bool refusing(const ServiceSocket *ss) {
+        int enabled = SD_EVENT_OFF;
+
+        assert_int_equal(sd_event_source_get_enabled(ss->refuse_source, &enabled), 1);
+        return enabled == SD_EVENT_ON;
+}
+
+/* Each line of path: what a run of the service saw on its fd 3. */
+static unsigned count_lines_equal(const char *path, const char *line) {
+        _cleanup_free_ char *text = NULL;
+        unsigned n = 0;
+        size_t len = strlen(line);
+
+        assert_int_equal(read_file(path, 1 << 20, &text, NULL), 0);
+        for (char *p = text; *p;) {
+                char *nl = strchr(p, '\n');
+
+                assert_non_null(nl);
+                if ((size_t) (nl - p) != len || !strneq(p, line, len))
+                        fail_msg("a run saw '%.*s', not '%s'", (int) (nl - p), p, line);
+                n++;
+                p = nl + 1;
+        }
+        return n;
+}
+
+static void test_service_socket_across_respawns(void **state) {
+        static const ServiceSocketSpec specs[] = { { .name = "t", .port = VMADDR_PORT_ANY, .backlog = 4 } };
+        char log_path[] = "/tmp/test-maitred-socket-XXXXXX", script[256], expect[64];
+        char *crash[] = { (char *) "/bin/sh", (char *) "-c", script, NULL };
+        struct sockaddr_vm before = {}, after = {};
+        socklen_t len = sizeof(before);
+        Manager m = {};
+        Watch w = {}, w2 = {};
+        ServiceSocket *ss;
+        struct stat st;
+        sigset_t mask;
+        int fd;
+
+        (void) sigemptyset(&mask);
+        (void) sigaddset(&mask, SIGCHLD);
+        assert_int_equal(sigprocmask(SIG_BLOCK, &mask, NULL), 0);
+        assert_int_equal(sd_event_new(&m.event), 0);
+        assert_int_equal(sd_event_add_signal(m.event, &m.sigchld, SIGCHLD, on_sigchld, &m), 0);
+        fd = mkstemp(log_path);
+        assert_true(fd >= 0);
+        safe_close(fd);
+
+        assert_int_equal(manager_open_service_sockets(&m, specs, ELEMENTSOF(specs)), 0);
+        ss = &m.sockets[0];
+        if (ss->fd < 0)
+                fail_msg("no AF_VSOCK on this machine (load the vsock module): the test cannot run");
+        assert_int_equal(getsockname(ss->fd, (struct sockaddr *) &before, &len), 0);
+        /* Nobody serves it yet: connections are refused. */
+        assert_null(ss->service);
+        assert_true(refusing(ss));
+
+        /* Every run of a crashing service, the first and 10 respawns, gets the same socket. */
+        assert_int_equal(fstat(ss->fd, &st), 0);
+        (void) snprintf(expect, sizeof(expect), "socket:[%lu]", (unsigned long) st.st_ino);
+        (void) snprintf(
+                script, sizeof(script),
+                "readlink /proc/$$/fd/3 >> %s; [ \"$LISTEN_PID\" = $$ ] || echo pid >> %s; exit 1", log_path,
+                log_path);
+        run_service(&m, crash, true, &w);
+        assert_false(w.timed_out);
+        assert_int_equal(w.service->state, SERVICE_FAILED);
+        assert_int_equal(count_lines_equal(log_path, expect), 1 + SERVICE_RESPAWN_BURST);
+        /* Given up: refused, the port still maitred's. */
+        assert_true(refusing(ss));
+
+        /* Started again by name (LaunchProcess with respawn): the new service takes the socket over. */
+        assert_int_equal(truncate(log_path, 0), 0);
+        (void) snprintf(script, sizeof(script), "readlink /proc/$$/fd/3 >> %s", log_path);
+        run_service(&m, crash, false, &w2);
+        assert_int_equal(w2.service->state, SERVICE_EXITED);
+        assert_ptr_equal(ss->service, w2.service);
+        assert_ptr_equal(w2.service->socket, ss);
+        assert_null(w.service->socket);
+        assert_int_equal(count_lines_equal(log_path, expect), 1);
+        assert_true(refusing(ss));
+
+        len = sizeof(after);
+        assert_int_equal(getsockname(ss->fd, (struct sockaddr *) &after, &len), 0);
+        assert_int_equal(after.svm_port, before.svm_port);
+
+        manager_free_services(&m);
+        assert_null(ss->service);
+        manager_close_service_sockets(&m);
+        assert_null(m.sockets);
+        (void) unlink(log_path);
+        sd_event_source_disable_unref(m.sigchld);
+        sd_event_unref(m.event);
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
-                cmocka_unit_test(test_spawn_exit_codes),      cmocka_unit_test(test_spawn_failure_reported),
-                cmocka_unit_test(test_spawn_clean_state),     cmocka_unit_test(test_orphans_reaped),
+                cmocka_unit_test(test_spawn_exit_codes),
+                cmocka_unit_test(test_spawn_failure_reported),
+                cmocka_unit_test(test_spawn_clean_state),
+                cmocka_unit_test(test_orphans_reaped),
                 cmocka_unit_test(test_service_respawn_limit),
+                cmocka_unit_test(test_spawn_listen_fd),
+                cmocka_unit_test(test_service_socket_across_respawns),
         };
 
         process_set_output("/dev/null");
