@@ -18,7 +18,6 @@
 #include <unistd.h>
 
 #include "bistro-ports.h"
-#include "listen-fds.h"
 #include "log.h"
 #include "main-func.h"
 #include "port-listener.h"
@@ -78,28 +77,12 @@ static int serve(int fd) {
 }
 
 /* What the accept loop reports, logged here (shared code logs nothing above debug). */
-static void on_server_event(VsockServerEvent e, int value) {
-        switch (e) {
-        case VSOCK_SERVER_LISTENING:
-                log_info("Listening on vsock port %d.", value);
-                break;
-        case VSOCK_SERVER_REFUSED_PEER:
-                log_warning(
-                        "Refusing a connection from CID %u (only the host may connect).", (unsigned) value);
-                break;
-        case VSOCK_SERVER_REFUSED_FULL:
-                log_warning("Refusing a connection: %d are open.", value);
-                break;
-        case VSOCK_SERVER_ACCEPT_FAILED:
-                log_warning_errno(value, "accept: %m");
-                break;
-        case VSOCK_SERVER_FORK_FAILED:
-                log_warning_errno(value, "fork: %m");
-                break;
-        case VSOCK_SERVER_CHILD_KILLED:
-                log_warning("A connection process was killed by signal %d.", value);
-                break;
-        }
+static void on_server_event(VsockServerEvent e, int value, const char *detail) {
+        char buf[256];
+        int level;
+
+        vsock_server_event_format(e, value, detail, buf, sizeof(buf), &level);
+        log_full(level, "%s", buf);
 }
 
 /* A connection's process: signals were reset by the fork; a closed peer must be an EPIPE. */
@@ -143,10 +126,9 @@ static int parse_argv(int argc, char *argv[], uint32_t *port) {
 }
 
 static int run(int argc, char *argv[]) {
-        _cleanup_free_ char *why = NULL;
         VsockServer server;
         uint32_t port = PORT_LISTENER_PORT;
-        int fd, r;
+        int r;
 
         log_set_ident("port-listener");
         log_set_target(LOG_TARGET_STDERR);
@@ -167,19 +149,8 @@ static int run(int argc, char *argv[]) {
                 .serve = serve_conn,
                 .on_event = on_server_event,
         };
-        /* maitred listens on our port for its whole life and passes us the socket (started by hand,
-         * we listen ourselves). */
-        r = listen_fd_take_vsock(port, &fd, &why);
-        if (r < 0)
-                return log_error_errno(
-                        r, "Unusable socket passed by the service manager (%s), refusing to start: %m",
-                        why ?: "?");
-        if (r > 0) {
-                log_info("Using the socket for vsock port %u passed by the service manager.", port);
-                vsock_server_run_fd(&server, fd);
-        }
         r = vsock_server_run(&server);
-        return log_error_errno(r, "Cannot listen on vsock port %u: %m", port);
+        return log_error_errno(r, "Cannot serve vsock port %u: %m", port);
 }
 
 DEFINE_MAIN_FUNCTION(run);

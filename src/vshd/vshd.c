@@ -15,7 +15,6 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "listen-fds.h"
 #include "log.h"
 #include "main-func.h"
 #include "spawn-util.h"
@@ -27,28 +26,12 @@
 #define SESSIONS_MAX 256u
 
 /* What the accept loop reports, logged here (shared code logs nothing above debug). */
-static void on_server_event(VsockServerEvent e, int value) {
-        switch (e) {
-        case VSOCK_SERVER_LISTENING:
-                log_info("Listening on vsock port %d.", value);
-                break;
-        case VSOCK_SERVER_REFUSED_PEER:
-                log_warning(
-                        "Refusing a connection from CID %u (only the host may connect).", (unsigned) value);
-                break;
-        case VSOCK_SERVER_REFUSED_FULL:
-                log_warning("Refusing a session: %d are running.", value);
-                break;
-        case VSOCK_SERVER_ACCEPT_FAILED:
-                log_warning_errno(value, "accept: %m");
-                break;
-        case VSOCK_SERVER_FORK_FAILED:
-                log_warning_errno(value, "fork: %m");
-                break;
-        case VSOCK_SERVER_CHILD_KILLED:
-                log_warning("A session process was killed by signal %d.", value);
-                break;
-        }
+static void on_server_event(VsockServerEvent e, int value, const char *detail) {
+        char buf[256];
+        int level;
+
+        vsock_server_event_format(e, value, detail, buf, sizeof(buf), &level);
+        log_full(level, "%s", buf);
 }
 
 static void help(void) {
@@ -85,10 +68,9 @@ static int parse_argv(int argc, char *argv[], uint32_t *port) {
 }
 
 static int run(int argc, char *argv[]) {
-        _cleanup_free_ char *why = NULL;
         VsockServer server;
         uint32_t port = VSHD_PORT;
-        int fd, r;
+        int r;
 
         log_set_ident("vshd");
         log_set_target(LOG_TARGET_STDERR);
@@ -112,19 +94,8 @@ static int run(int argc, char *argv[]) {
                 .serve = vshd_session_run,
                 .on_event = on_server_event,
         };
-        /* maitred listens on our port for its whole life and passes us the socket (started by hand,
-         * we listen ourselves). */
-        r = listen_fd_take_vsock(port, &fd, &why);
-        if (r < 0)
-                return log_error_errno(
-                        r, "Unusable socket passed by the service manager (%s), refusing to start: %m",
-                        why ?: "?");
-        if (r > 0) {
-                log_info("Using the socket for vsock port %u passed by the service manager.", port);
-                vsock_server_run_fd(&server, fd);
-        }
         r = vsock_server_run(&server);
-        return log_error_errno(r, "Cannot listen on vsock port %u: %m", port);
+        return log_error_errno(r, "Cannot serve vsock port %u: %m", port);
 }
 
 DEFINE_MAIN_FUNCTION(run);
