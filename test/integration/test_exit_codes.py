@@ -31,6 +31,9 @@ PROGRAMS = [
     ("vshd", "src/vshd/vshd"),
     ("maitred", "src/maitred/maitred"),
     ("bistro-init", "src/container-init/bistro-init"),
+    ("chunneld", "src/chunneld/chunneld"),
+    ("port-listener", "src/port-listener/port-listener"),
+    ("slirpd", "src/slirpd/slirpd"),
 ]
 
 
