@@ -62,7 +62,7 @@ struct Manager {
         pid_t workers[WORKERS_MAX];
         sd_event_source *worker_sources[WORKERS_MAX];
         RunningCache running;
-        int report_fd[2]; /* workers write running containers to [1]; dispatch() reads [0] */
+        int report_fd[2]; /* workers write running containers to [1]; try_fast() reads [0] */
         Pending pending[PENDING_MAX];
 };
 
@@ -254,8 +254,11 @@ static void start_worker(Manager *m, int fd) {
                 return;
         }
         /* The worker gets a fresh signal state (the loop blocks SIGTERM/SIGCHLD for its
-         * signalfds) and dies with us. */
-        r = safe_fork("tremplin-worker", FORK_RESET_SIGNALS | FORK_DEATHSIG, &pid);
+         * signalfds), dies with us, and keeps only its connection and the report pipe: not the
+         * listener, the cache's pidfds or other connections waiting in m->pending. */
+        r = safe_fork_full(
+                "tremplin-worker", FORK_RESET_SIGNALS | FORK_DEATHSIG | FORK_CLOSE_ALL_FDS,
+                (int[]){ fd, m->report_fd[1] }, 2, &pid);
         if (r < 0) {
                 log_error_errno(r, "Cannot fork a worker: %m");
                 safe_close(fd);
@@ -263,8 +266,6 @@ static void start_worker(Manager *m, int fd) {
         }
         if (r == 0) {
                 (void) signal(SIGPIPE, SIG_IGN);
-                safe_close(m->listen_fd);
-                safe_close(m->report_fd[0]);
                 (void) alarm(WORKER_BOUND_S);
                 r = worker_run(fd, m->report_fd[1]);
                 _exit(r < 0 ? EXIT_FAILURE : EXIT_SUCCESS);
@@ -297,7 +298,8 @@ static int on_pending_io(sd_event_source *s, int fd, uint32_t revents, void *use
         int r;
 
         r = try_fast(m, p->fd);
-        if (r == -EAGAIN && !(revents & (EPOLLHUP | EPOLLERR)))
+        /* Edge-triggered: called again only when more arrives, never spinning on what is there. */
+        if (r == -EAGAIN && !(revents & (EPOLLHUP | EPOLLRDHUP | EPOLLERR)))
                 return 0;
         fd = TAKE_FD(p->fd);
         /* Out of epoll before the fd goes: a worker's copy would keep the registration alive. */
@@ -330,10 +332,10 @@ static void pending_add(Manager *m, int fd) {
                 return;
         }
         *p = (Pending){ .manager = m, .fd = fd };
-        r = sd_event_add_io(m->event, &p->io, fd, EPOLLIN, on_pending_io, p);
+        r = sd_event_add_io(m->event, &p->io, fd, EPOLLIN | EPOLLRDHUP | EPOLLET, on_pending_io, p);
         if (r >= 0)
                 r = sd_event_add_time_relative(
-                        m->event, &p->timer, CLOCK_MONOTONIC, PENDING_WAIT_USEC, 0, on_pending_timeout, p);
+                        m->event, &p->timer, CLOCK_MONOTONIC, PENDING_WAIT_USEC, 1, on_pending_timeout, p);
         if (r < 0) {
                 p->fd = -EBADF;
                 pending_done(p);

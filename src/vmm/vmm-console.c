@@ -121,7 +121,8 @@ static void write_bounded(ConsoleLog *c, const uint8_t *p, size_t n) {
         }
 }
 
-/* Returns > 0 while there may be more, 0 at EOF or when nothing is queued, < 0 on error. */
+/* Returns 1 after copying, 0 when nothing is queued, -EPIPE at EOF (QEMU is gone), other < 0 on
+ * error. */
 static int copy_once(ConsoleLog *c) {
         uint8_t buf[64 * 1024];
         ssize_t n;
@@ -130,7 +131,7 @@ static int copy_once(ConsoleLog *c) {
         if (n < 0)
                 return errno == EAGAIN || errno == EINTR ? 0 : -errno;
         if (n == 0)
-                return 0;
+                return -EPIPE;
         write_bounded(c, buf, (size_t) n);
         return 1;
 }
@@ -140,11 +141,11 @@ static int on_console(sd_event_source *s, int fd, uint32_t revents, void *userda
         int r;
 
         r = copy_once(c);
-        /* EOF or a broken socket: QEMU is gone; its exit is handled elsewhere. */
-        if (r == 0 && (revents & (EPOLLHUP | EPOLLERR)) && !(revents & EPOLLIN))
-                c->source = sd_event_source_disable_unref(c->source);
-        else if (r < 0) {
-                log_debug_errno(r, "Console socket: %m");
+        /* EOF or a broken socket: QEMU is gone (its exit is handled elsewhere); without this the
+         * level-triggered source would fire at every iteration until the loop ends. */
+        if (r < 0) {
+                if (r != -EPIPE)
+                        log_debug_errno(r, "Console socket: %m");
                 c->source = sd_event_source_disable_unref(c->source);
         }
         return 0;
