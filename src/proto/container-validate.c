@@ -15,6 +15,10 @@
 #define MIME_TYPES_MAX 64u
 #define MIME_TYPE_MAX 127u
 #define FILES_MAX 64u
+#define ICONS_MAX 6u
+#define ICON_SIZE_MAX (256u * 1024u)
+#define ICON_PIXELS_MIN 16u
+#define ICON_PIXELS_MAX 512u
 
 static bool url_ok(const char *s) {
         static const char *const schemes[] = { "http://", "https://", "mailto:" };
@@ -67,6 +71,16 @@ static int application_validate(const Bistro__Container__Application *m) {
         PROTO_CHECK(m->n_mime_types <= MIME_TYPES_MAX);
         for (size_t i = 0; i < m->n_mime_types; i++)
                 PROTO_CHECK(mime_type_ok(m->mime_types[i]));
+        PROTO_CHECK(
+                m->startup_wm_class &&
+                (m->startup_wm_class[0] == '\0' || desktop_file_id_ok(m->startup_wm_class)));
+        return 0;
+}
+
+static int icon_validate(const Bistro__Container__Icon *m) {
+        PROTO_CHECK(m);
+        PROTO_CHECK(m->size == 0 || (m->size >= ICON_PIXELS_MIN && m->size <= ICON_PIXELS_MAX));
+        PROTO_CHECK(m->data.len > 0 && m->data.len <= ICON_SIZE_MAX);
         return 0;
 }
 
@@ -100,17 +114,46 @@ static int validate_update_application_list_impl(const Bistro__Container__Update
         return 0;
 }
 
+PROTO_VALIDATOR(validate_update_application_icons, Bistro__Container__UpdateApplicationIconsRequest)
+static int validate_update_application_icons_impl(
+        const Bistro__Container__UpdateApplicationIconsRequest *m) {
+        PROTO_CHECK(proto_token_ok(m->token));
+        PROTO_CHECK(desktop_file_id_ok(m->desktop_file_id));
+        PROTO_CHECK(m->n_icons <= ICONS_MAX);
+        for (size_t i = 0; i < m->n_icons; i++) {
+                PROTO_CHECK(icon_validate(m->icons[i]) == 0);
+                for (size_t j = 0; j < i; j++)
+                        PROTO_CHECK(m->icons[j]->size != m->icons[i]->size);
+        }
+        return 0;
+}
+
 PROTO_VALIDATOR(validate_launch_application, Bistro__Container__LaunchApplicationRequest)
 static int validate_launch_application_impl(const Bistro__Container__LaunchApplicationRequest *m) {
         PROTO_CHECK(desktop_file_id_ok(m->desktop_file_id));
         PROTO_CHECK(m->n_files <= FILES_MAX);
         for (size_t i = 0; i < m->n_files; i++)
                 PROTO_CHECK(proto_abs_path_ok(m->files[i], false));
+        PROTO_CHECK(m->n_uris <= FILES_MAX);
+        for (size_t i = 0; i < m->n_uris; i++)
+                PROTO_CHECK(url_ok(m->uris[i]));
         return 0;
 }
 
-#define ENTRY(t, n, d, v) \
-        { BISTRO__MESSAGE_TYPE__##t, #t, &bistro__container__##d##__descriptor, v, MESSAGE_KIND_REQUEST, n }
+PROTO_VALIDATOR(validate_garcon_hello, Bistro__Container__GarconHelloRequest)
+static int validate_garcon_hello_impl(const Bistro__Container__GarconHelloRequest *m) {
+        return 0;
+}
+
+PROTO_VALIDATOR(validate_garcon_hello_response, Bistro__Container__GarconHelloResponse)
+static int validate_garcon_hello_response_impl(const Bistro__Container__GarconHelloResponse *m) {
+        PROTO_CHECK(proto_token_ok(m->token));
+        return 0;
+}
+
+#define ENTRY_KIND(t, k, n, d, v) \
+        { BISTRO__MESSAGE_TYPE__##t, #t, &bistro__container__##d##__descriptor, v, k, n }
+#define ENTRY(t, n, d, v) ENTRY_KIND(t, MESSAGE_KIND_REQUEST, n, d, v)
 
 const MessageTypeInfo container_message_types[] = {
         ENTRY(CONTAINER_READY_REQUEST, 1024, container_ready_request, validate_container_ready),
@@ -120,6 +163,20 @@ const MessageTypeInfo container_message_types[] = {
               1024 * 1024,
               update_application_list_request,
               validate_update_application_list),
-        ENTRY(LAUNCH_APPLICATION_REQUEST, 65536, launch_application_request, validate_launch_application),
+        ENTRY(UPDATE_APPLICATION_ICONS_REQUEST,
+              ICONS_MAX *(ICON_SIZE_MAX + 64) + 1024,
+              update_application_icons_request,
+              validate_update_application_icons),
+        ENTRY(LAUNCH_APPLICATION_REQUEST,
+              1024 * 1024,
+              launch_application_request,
+              validate_launch_application),
+        ENTRY(GARCON_HELLO_REQUEST, 64, garcon_hello_request, validate_garcon_hello),
+        ENTRY_KIND(
+                GARCON_HELLO_RESPONSE,
+                MESSAGE_KIND_RESPONSE,
+                1024,
+                garcon_hello_response,
+                validate_garcon_hello_response),
 };
 const size_t container_message_types_count = ELEMENTSOF(container_message_types);

@@ -15,6 +15,7 @@ static const struct {
         { container_message_types, &container_message_types_count },
         { ports_message_types, &ports_message_types_count },
         { tremplin_message_types, &tremplin_message_types_count },
+        { cicerone_message_types, &cicerone_message_types_count },
 };
 
 const MessageTypeInfo *message_type_lookup(uint32_t type) {
@@ -78,7 +79,15 @@ uint32_t message_response_type(uint32_t request_type) {
         case BISTRO__MESSAGE_TYPE__CONTAINER_SHUTDOWN_REQUEST:
         case BISTRO__MESSAGE_TYPE__OPEN_URL_REQUEST:
         case BISTRO__MESSAGE_TYPE__UPDATE_APPLICATION_LIST_REQUEST:
+        case BISTRO__MESSAGE_TYPE__UPDATE_APPLICATION_ICONS_REQUEST:
         case BISTRO__MESSAGE_TYPE__LAUNCH_APPLICATION_REQUEST:
+                return BISTRO__MESSAGE_TYPE__EMPTY;
+        case BISTRO__MESSAGE_TYPE__GARCON_HELLO_REQUEST:
+                return BISTRO__MESSAGE_TYPE__GARCON_HELLO_RESPONSE;
+        /* cicerone's control socket */
+        case BISTRO__MESSAGE_TYPE__CICERONE_VM_STARTED_REQUEST:
+        case BISTRO__MESSAGE_TYPE__CICERONE_VM_STOPPED_REQUEST:
+        case BISTRO__MESSAGE_TYPE__CICERONE_LAUNCH_APPLICATION_REQUEST:
                 return BISTRO__MESSAGE_TYPE__EMPTY;
         /* tremplin */
         case BISTRO__MESSAGE_TYPE__TREMPLIN_CREATE_CONTAINER_REQUEST:
@@ -89,6 +98,7 @@ uint32_t message_response_type(uint32_t request_type) {
                 return BISTRO__MESSAGE_TYPE__TREMPLIN_LIST_CONTAINERS_RESPONSE;
         case BISTRO__MESSAGE_TYPE__TREMPLIN_STOP_CONTAINER_REQUEST:
         case BISTRO__MESSAGE_TYPE__TREMPLIN_DELETE_CONTAINER_REQUEST:
+        case BISTRO__MESSAGE_TYPE__TREMPLIN_SET_TIMEZONE_REQUEST:
                 return BISTRO__MESSAGE_TYPE__EMPTY;
         /* port forwarding: port-listener, chunneld, and concierge for vmc */
         case BISTRO__MESSAGE_TYPE__LIST_FORWARDS_REQUEST:

@@ -9,6 +9,7 @@
 #include <stdint.h>
 #include <protobuf-c/protobuf-c.h>
 
+#include "cicerone.pb-c.h"
 #include "common.pb-c.h"
 #include "concierge.pb-c.h"
 #include "container.pb-c.h"
@@ -69,6 +70,8 @@ extern const MessageTypeInfo tremplin_message_types[];
 extern const size_t tremplin_message_types_count;
 extern const MessageTypeInfo ports_message_types[];
 extern const size_t ports_message_types_count;
+extern const MessageTypeInfo cicerone_message_types[];
+extern const size_t cicerone_message_types_count;
 
 /* NULL for a type number nobody defined. */
 const MessageTypeInfo *message_type_lookup(uint32_t type);

@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #include <errno.h>
+#include <string.h>
 #include <sys/socket.h>
 
 #include "macro.h"
@@ -72,6 +73,16 @@ static int validate_list_impl(const Bistro__Tremplin__ListContainersRequest *m) 
         return 0;
 }
 
+#define TZIF_MAX (64u * 1024u)
+
+PROTO_VALIDATOR(validate_set_timezone, Bistro__Tremplin__SetTimezoneRequest)
+static int validate_set_timezone_impl(const Bistro__Tremplin__SetTimezoneRequest *m) {
+        PROTO_CHECK(proto_timezone_ok(m->name));
+        PROTO_CHECK(m->tzif.len <= TZIF_MAX);
+        PROTO_CHECK(m->tzif.len == 0 || (m->tzif.len >= 44 && memcmp(m->tzif.data, "TZif", 4) == 0));
+        return 0;
+}
+
 PROTO_VALIDATOR(validate_info_response, Bistro__Tremplin__ContainerInfoResponse)
 static int validate_info_response_impl(const Bistro__Tremplin__ContainerInfoResponse *m) {
         PROTO_CHECK(!m->user_created || m->user_ready);
@@ -108,6 +119,11 @@ const MessageTypeInfo tremplin_message_types[] = {
               get_container_info_request,
               validate_get_info),
         ENTRY(LIST_CONTAINERS_REQUEST, MESSAGE_KIND_REQUEST, 4096, list_containers_request, validate_list),
+        ENTRY(SET_TIMEZONE_REQUEST,
+              MESSAGE_KIND_REQUEST,
+              TZIF_MAX + 1024,
+              set_timezone_request,
+              validate_set_timezone),
         ENTRY(IMAGE_CHUNK, MESSAGE_KIND_EVENT, IMAGE_CHUNK_MAX + 64, image_chunk, validate_image_chunk),
         ENTRY(CONTAINER_INFO_RESPONSE,
               MESSAGE_KIND_RESPONSE,

@@ -139,6 +139,7 @@ int main(int argc, char **argv) {
                 { "fuzz-wire-container", container_message_types, &container_message_types_count },
                 { "fuzz-wire-tremplin", tremplin_message_types, &tremplin_message_types_count },
                 { "fuzz-wire-ports", ports_message_types, &ports_message_types_count },
+                { "fuzz-wire-cicerone", cicerone_message_types, &cicerone_message_types_count },
         };
 
         for (size_t i = 0; i < ELEMENTSOF(files); i++) {

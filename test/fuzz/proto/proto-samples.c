@@ -382,7 +382,9 @@ static int sample_container(uint32_t type, uint8_t **ret, size_t *ret_size) {
                 a.comment = (char *) "Édite des fichiers texte";
                 a.mime_types = mimes;
                 a.n_mime_types = ELEMENTSOF(mimes);
+                a.startup_wm_class = (char *) "gedit";
                 b.desktop_file_id = (char *) "vim";
+                b.startup_wm_class = (char *) "";
                 b.name = (char *) "Vim";
                 b.no_display = true;
                 m.token = token;
@@ -395,8 +397,70 @@ static int sample_container(uint32_t type, uint8_t **ret, size_t *ret_size) {
                         BISTRO__CONTAINER__LAUNCH_APPLICATION_REQUEST__INIT;
                 char *files[] = { (char *) "/home/alice/notes.txt" };
                 m.desktop_file_id = (char *) "org.gnome.gedit";
+                char *uris[] = { (char *) "https://example.org/" };
                 m.files = files;
                 m.n_files = ELEMENTSOF(files);
+                m.uris = uris;
+                m.n_uris = ELEMENTSOF(uris);
+                return PACK(m);
+        }
+        case BISTRO__MESSAGE_TYPE__UPDATE_APPLICATION_ICONS_REQUEST: {
+                static uint8_t png[] = { 0x89, 'P', 'N', 'G', '\r', '\n', 0x1a, '\n', 0, 0,
+                                         0,    13,  'I', 'H', 'D',  'R',  0,    0,    0, 48,
+                                         0,    0,   0,   48,  8,    6,    0,    0,    0 };
+                static const char svg[] = "<svg xmlns=\"http://www.w3.org/2000/svg\"/>";
+                Bistro__Container__UpdateApplicationIconsRequest m =
+                        BISTRO__CONTAINER__UPDATE_APPLICATION_ICONS_REQUEST__INIT;
+                Bistro__Container__Icon a = BISTRO__CONTAINER__ICON__INIT, b = BISTRO__CONTAINER__ICON__INIT;
+                Bistro__Container__Icon *icons[] = { &a, &b };
+                a.size = 48;
+                a.data.data = png;
+                a.data.len = sizeof(png);
+                b.size = 0;
+                b.data.data = (uint8_t *) svg;
+                b.data.len = strlen(svg);
+                m.token = token;
+                m.desktop_file_id = (char *) "org.gnome.gedit";
+                m.icons = icons;
+                m.n_icons = ELEMENTSOF(icons);
+                return PACK(m);
+        }
+        case BISTRO__MESSAGE_TYPE__GARCON_HELLO_REQUEST: {
+                Bistro__Container__GarconHelloRequest m = BISTRO__CONTAINER__GARCON_HELLO_REQUEST__INIT;
+                return PACK(m);
+        }
+        case BISTRO__MESSAGE_TYPE__GARCON_HELLO_RESPONSE: {
+                Bistro__Container__GarconHelloResponse m = BISTRO__CONTAINER__GARCON_HELLO_RESPONSE__INIT;
+                m.token = token;
+                return PACK(m);
+        }
+        default:
+                return -ENOENT;
+        }
+}
+
+static int sample_cicerone(uint32_t type, uint8_t **ret, size_t *ret_size) {
+        switch (type) {
+        case BISTRO__MESSAGE_TYPE__CICERONE_VM_STARTED_REQUEST: {
+                Bistro__Cicerone__VmStartedRequest m = BISTRO__CICERONE__VM_STARTED_REQUEST__INIT;
+                m.vm_name = (char *) "termina";
+                return PACK(m);
+        }
+        case BISTRO__MESSAGE_TYPE__CICERONE_VM_STOPPED_REQUEST: {
+                Bistro__Cicerone__VmStoppedRequest m = BISTRO__CICERONE__VM_STOPPED_REQUEST__INIT;
+                m.vm_name = (char *) "termina";
+                return PACK(m);
+        }
+        case BISTRO__MESSAGE_TYPE__CICERONE_LAUNCH_APPLICATION_REQUEST: {
+                Bistro__Cicerone__LaunchApplicationRequest m =
+                        BISTRO__CICERONE__LAUNCH_APPLICATION_REQUEST__INIT;
+                char *uris[] = { (char *) "https://example.org/", (char *) "mailto:a@example.org" };
+                m.vm_name = (char *) "termina";
+                m.container_name = (char *) "penguin";
+                m.desktop_file_id = (char *) "org.gnome.gedit";
+                m.uris = uris;
+                m.n_uris = ELEMENTSOF(uris);
+                m.wait_ms = 60000;
                 return PACK(m);
         }
         default:
@@ -451,6 +515,14 @@ static int sample_tremplin(uint32_t type, uint8_t **ret, size_t *ret_size) {
         }
         case BISTRO__MESSAGE_TYPE__TREMPLIN_LIST_CONTAINERS_REQUEST: {
                 Bistro__Tremplin__ListContainersRequest m = BISTRO__TREMPLIN__LIST_CONTAINERS_REQUEST__INIT;
+                return PACK(m);
+        }
+        case BISTRO__MESSAGE_TYPE__TREMPLIN_SET_TIMEZONE_REQUEST: {
+                static uint8_t tzif[44] = { 'T', 'Z', 'i', 'f', '2' };
+                Bistro__Tremplin__SetTimezoneRequest m = BISTRO__TREMPLIN__SET_TIMEZONE_REQUEST__INIT;
+                m.name = (char *) "Europe/Paris";
+                m.tzif.data = tzif;
+                m.tzif.len = sizeof(tzif);
                 return PACK(m);
         }
         case BISTRO__MESSAGE_TYPE__TREMPLIN_IMAGE_CHUNK: {
@@ -591,5 +663,7 @@ int proto_sample_pack(uint32_t type, uint8_t **ret, size_t *ret_size) {
                 return sample_tremplin(type, ret, ret_size);
         if (type >= 600 && type < 700)
                 return sample_ports(type, ret, ret_size);
+        if (type >= 700 && type < 800)
+                return sample_cicerone(type, ret, ret_size);
         return -ENOENT;
 }
