@@ -55,10 +55,10 @@ static int validate_launch_impl(const Bistro__Cicerone__LaunchApplicationRequest
         return 0;
 }
 
-#define ENTRY(t, n, d, v)                                                                        \
-        {                                                                                        \
-                BISTRO__MESSAGE_TYPE__CICERONE_##t, #t, &bistro__cicerone__##d##__descriptor, v, \
-                        MESSAGE_KIND_REQUEST, n                                                  \
+#define ENTRY(t, n, d, v)                                                                                 \
+        {                                                                                                 \
+                BISTRO__MESSAGE_TYPE__CICERONE_##t, "CICERONE_" #t, &bistro__cicerone__##d##__descriptor, \
+                        v, MESSAGE_KIND_REQUEST, n                                                        \
         }
 
 const MessageTypeInfo cicerone_message_types[] = {

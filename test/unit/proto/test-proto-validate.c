@@ -39,14 +39,14 @@ static int check(uint32_t type, const ProtobufCMessage *m) {
 
 static const MessageTypeInfo *const tables[] = {
         common_message_types,    concierge_message_types, maitred_message_types, vsh_message_types,
-        container_message_types, tremplin_message_types,  ports_message_types,
+        container_message_types, tremplin_message_types,  ports_message_types,   cicerone_message_types,
 };
 
 static size_t table_count(size_t i) {
         const size_t *counts[] = {
                 &common_message_types_count, &concierge_message_types_count, &maitred_message_types_count,
                 &vsh_message_types_count,    &container_message_types_count, &tremplin_message_types_count,
-                &ports_message_types_count,
+                &ports_message_types_count,  &cicerone_message_types_count,
         };
         return *counts[i];
 }
