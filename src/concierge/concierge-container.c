@@ -34,6 +34,7 @@
 #include "json-util.h"
 #include "spawn-util.h"
 #include "string-util.h"
+#include "token-store.h"
 #include "time-util.h"
 
 #define DEFAULT_IMAGE "debian"
@@ -79,41 +80,20 @@ static CtOp *ct_op_free(CtOp *op) {
 }
 DEFINE_TRIVIAL_CLEANUP_FUNC(CtOp *, ct_op_free);
 
-/* Tokens: one per VM + container, made at the first start, kept for the life of concierge. */
-static const char *token_get(Manager *m, const char *vm, const char *name) {
+/* Tokens: one per VM + container, made at its first start and kept in the token store (on disk, so
+ * that a concierge or cicerone restart while the container runs changes nothing); dropped when the
+ * container is deleted or the VM destroyed. */
+static int token_get(Manager *m, const char *vm, const char *name, TokenBuf ret) {
         static const char chars[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
-        ContainerToken *t;
+        int r;
 
-        for (size_t i = 0; i < m->n_tokens; i++)
-                if (streq(m->tokens[i].vm, vm) && streq(m->tokens[i].name, name))
-                        return m->tokens[i].token;
-        t = reallocarray_safe(m->tokens, m->n_tokens + 1, sizeof(*t));
-        if (!t)
-                return NULL;
-        m->tokens = t;
-        t = &m->tokens[m->n_tokens++];
-        strscpy(t->vm, vm, sizeof(t->vm));
-        strscpy(t->name, name, sizeof(t->name));
+        r = token_store_get(m->tokens_dir, vm, name, ret);
+        if (r != -ENOENT)
+                return r;
         for (size_t i = 0; i < TOKEN_LEN; i++)
-                t->token[i] = chars[randombytes_uniform(sizeof(chars) - 1)];
-        t->token[TOKEN_LEN] = 0;
-        return t->token;
-}
-
-static void token_forget(Manager *m, const char *vm, const char *name) {
-        for (size_t i = 0; i < m->n_tokens; i++)
-                if (streq(m->tokens[i].vm, vm) && streq(m->tokens[i].name, name)) {
-                        sodium_memzero(&m->tokens[i], sizeof(m->tokens[i]));
-                        m->tokens[i] = m->tokens[--m->n_tokens];
-                        return;
-                }
-}
-
-const char *container_token(Manager *m, const char *vm, const char *name) {
-        for (size_t i = 0; i < m->n_tokens; i++)
-                if (streq(m->tokens[i].vm, vm) && streq(m->tokens[i].name, name))
-                        return m->tokens[i].token;
-        return NULL;
+                ret[i] = chars[randombytes_uniform(sizeof(chars) - 1)];
+        ret[TOKEN_LEN] = 0;
+        return token_store_put(m->tokens_dir, vm, name, ret);
 }
 
 #define IMAGE_JSON_MAX 65536u
@@ -566,7 +546,7 @@ static void ct_done(
                 return;
         }
         if (op->type == BISTRO__MESSAGE_TYPE__DELETE_CONTAINER_REQUEST)
-                token_forget(op->manager, op->vm_name, op->name);
+                (void) token_store_remove(op->manager->tokens_dir, op->vm_name, op->name);
         if (op->type == BISTRO__MESSAGE_TYPE__START_CONTAINER_REQUEST &&
             type == BISTRO__MESSAGE_TYPE__CONTAINER_INFO_RESPONSE)
                 log_info(
@@ -647,14 +627,18 @@ static int handle_create(
 }
 
 static void start_container_job(CtOp *op, Vm *vm) {
-        const char *token = token_get(op->manager, op->vm_name, op->name);
+        TokenBuf token;
+        int r = token_get(op->manager, op->vm_name, op->name, token);
 
-        if (!token) {
-                (void) wire_reply_error(op->reply.conn, op->reply.id, -ENOMEM, "out of memory");
+        if (r < 0) {
+                (void) wire_reply_error(
+                        op->reply.conn, op->reply.id, r, "cannot keep the container's token in %s: %s",
+                        op->manager->tokens_dir, strerror(-r));
                 ct_op_free(op);
                 return;
         }
         strscpy(op->token, token, sizeof(op->token));
+        sodium_memzero(token, sizeof(token));
         (void) ct_run(
                 op, vm, start_job, "start-container",
                 BISTRO__CONCIERGE__OPERATION__OPERATION_CREATE_CONTAINER);

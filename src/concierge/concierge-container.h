@@ -9,7 +9,6 @@
 
 int container_request(Manager *m, WireConn *c, uint32_t type, uint64_t id, const ProtobufCMessage *msg);
 /* The token given to container name of VM vm, NULL before its first start by this concierge. */
-const char *container_token(Manager *m, const char *vm, const char *name);
 /* "unpacked_size": N from an image store's NAME.json (a top-level integer member of the JSON object,
  * written by image/containers/common.sh); 0 when the file is missing or over 64 KiB, is not a JSON
  * object, or the member is missing, not an integer, negative or above IMAGE_UNPACKED_SIZE_MAX. */

@@ -138,6 +138,9 @@ int manager_init(Manager *m, const char *image_dir, const char *trust_dir) {
                         "$XDG_RUNTIME_DIR/bistro is not a private directory of ours (mode 0700, not a symlink).");
         if (r < 0)
                 return log_error_errno(r, "$XDG_RUNTIME_DIR is not set (or not absolute): %m");
+        m->tokens_dir = path_join(m->runtime_root, "tokens");
+        if (!m->tokens_dir)
+                return log_oom();
         m->vms_dir = path_join(m->state_root, "vms");
         if (!m->vms_dir)
                 return log_oom();
@@ -219,7 +222,5 @@ void manager_done(Manager *m) {
         free(m->build_id);
         /* Closing the fd drops the lock; the file stays (removing it would race a new concierge). */
         m->lock_fd = safe_close(m->lock_fd);
-        if (m->tokens)
-                sodium_memzero(m->tokens, m->n_tokens * sizeof(*m->tokens));
-        free(m->tokens);
+        free(m->tokens_dir);
 }

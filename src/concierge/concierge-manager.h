@@ -17,14 +17,6 @@
 
 typedef struct Vm Vm;
 
-/* A container's token (docs/design/containers.md): made by concierge at its first start, written
- * by tremplin to the file the container sees at /dev/.container_token. */
-typedef struct ContainerToken {
-        char vm[PROTO_NAME_MAX + 1];
-        char name[PROTO_NAME_MAX + 1];
-        char token[PROTO_TOKEN_MAX + 1];
-} ContainerToken;
-
 typedef struct Manager {
         sd_event *event;
         WireServer *server;
@@ -43,8 +35,7 @@ typedef struct Manager {
         sd_event_source *exit_timer, *clock_timer, *flush_timer;
         WireConn *exit_conn; /* the client whose ExitRequest must be answered before we exit */
         ClockSample clock;
-        ContainerToken *tokens;
-        size_t n_tokens;
+        char *tokens_dir; /* the token store (token-store.h): <runtime_root>/tokens */
 } Manager;
 
 /* Resolves the directories (image_dir/trust_dir override the environment; may be NULL) and

@@ -30,6 +30,7 @@
 #include "proto-validate.h"
 #include "socket-util.h"
 #include "string-util.h"
+#include "token-store.h"
 #include "time-util.h"
 
 #define CLOCK_CHECK_USEC (5 * USEC_PER_SEC)
@@ -275,6 +276,7 @@ static int on_message(
                 r = vm_destroy(vm, &err);
                 if (r < 0)
                         return wire_reply_error(c, id, r, "%s", err ?: strerror(-r));
+                (void) token_store_remove(m->tokens_dir, req->name, NULL);
                 log_info("VM '%s' destroyed.", req->name);
                 return wire_reply(c, id, BISTRO__MESSAGE_TYPE__EMPTY, &empty.base);
         }
