@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "alloc-util.h"
+#include "bistro-app.h"
 #include "bistro-image-build.h"
 #include "cli-util.h"
 #include "concierge-client.h"
@@ -38,6 +39,7 @@ static const char *arg_vm = "termina";
 static const char *arg_container = "penguin";
 static const char *arg_user = NULL;
 static char **arg_command = NULL;
+static const char *arg_app = NULL;
 
 static void announce(const char *fmt, ...) _printf_(1, 2);
 static void announce(const char *fmt, ...) {
@@ -194,6 +196,7 @@ static int run_bounded(char *const argv[], int out_fd, usec_t timeout) {
 
 static int help(void) {
         printf("Usage: bistro [OPTIONS] [-- COMMAND [ARGS...]]\n"
+               "       bistro --app ID [--vm NAME] [--container NAME] [URL...]\n"
                "The Terminal: a shell (or COMMAND) in the container penguin of the VM termina.\n"
                "Starts concierge when it is not running, the VM, and creates the container from\n"
                "the debian image on first use (building that image needs root, once).\n\n"
@@ -201,6 +204,11 @@ static int help(void) {
                "  --container NAME  container (default penguin)\n"
                "  --user USER       user in the container (default: yours, root when run as root;\n"
                "                    created on first use)\n"
+               "  --app ID          launch the container's application ID (the desktop file id that\n"
+               "                    'vmc apps' lists), with URLs (http, https, mailto) for it to open;\n"
+               "                    what the host's launcher entries of container apps run. Starts\n"
+               "                    concierge, the VM and the container when needed; returns once the\n"
+               "                    app runs; failures also go to a desktop notification\n"
                "  -h --help         this help\n"
                "     --version      version\n\n"
                "Without a terminal on stdin and without COMMAND, bistro sets everything up, runs\n"
@@ -214,6 +222,7 @@ static int parse_argv(int argc, char *argv[]) {
                 ARG_VM = 0x100,
                 ARG_CONTAINER,
                 ARG_USER,
+                ARG_APP,
                 ARG_VERSION
         };
         static const struct option options[] = {
@@ -222,6 +231,7 @@ static int parse_argv(int argc, char *argv[]) {
                 { "vm", required_argument, NULL, ARG_VM },
                 { "container", required_argument, NULL, ARG_CONTAINER },
                 { "user", required_argument, NULL, ARG_USER },
+                { "app", required_argument, NULL, ARG_APP },
                 {},
         };
         int c;
@@ -245,6 +255,9 @@ static int parse_argv(int argc, char *argv[]) {
                 case ARG_USER:
                         arg_user = optarg;
                         break;
+                case ARG_APP:
+                        arg_app = optarg;
+                        break;
                 default:
                         return log_usage_bad_option(argv);
                 }
@@ -259,6 +272,16 @@ static int parse_argv(int argc, char *argv[]) {
                         arg_user);
         if (optind < argc)
                 arg_command = argv + optind;
+        if (arg_app) {
+                if (!name_is_valid(arg_app, 255))
+                        return log_usage_error(
+                                "invalid application id '%s' (as 'vmc apps' lists them: A-Z a-z 0-9 . _ -)",
+                                arg_app);
+                int r = bistro_check_app_args(arg_command);
+
+                if (r < 0)
+                        return r;
+        }
         return 1;
 }
 
@@ -342,6 +365,29 @@ static int exec_vsh(const char *vsh, const char *user) {
         return log_error_errno(errno, "Cannot run %s: %m", vsh);
 }
 
+/* --app: the container, then cicerone asks its garcon. */
+static int run_app(const char *user) {
+        _cleanup_message_ ProtobufCMessage *resp = NULL;
+        _cleanup_free_ char *err = NULL;
+        StartProgress sp = {};
+        int r;
+
+        r = ensure_container(user, &sp, &resp);
+        if (r < 0) {
+                if (asprintf(
+                            &err,
+                            "Container %s of VM %s did not start; run 'bistro --vm %s --container %s' in a "
+                            "terminal to see why.",
+                            arg_container, arg_vm, arg_vm, arg_container) >= 0)
+                        bistro_notify_failure(arg_app, err);
+                return r;
+        }
+        r = bistro_launch_app(arg_vm, arg_container, arg_app, arg_command, &err);
+        if (r < 0)
+                bistro_notify_failure(arg_app, err ?: strerror(-r));
+        return r;
+}
+
 static int run(int argc, char *argv[]) {
         _cleanup_message_ ProtobufCMessage *resp = NULL;
         _cleanup_free_ char *vsh = NULL, *user = NULL;
@@ -358,6 +404,8 @@ static int run(int argc, char *argv[]) {
         r = pick_user(&user);
         if (r < 0)
                 return r;
+        if (arg_app)
+                return run_app(user);
         r = vsh_binary(&vsh);
         if (r < 0)
                 return r;

@@ -19,6 +19,7 @@
 
 #include "alloc-util.h"
 #include "bistro-ports.h"
+#include "concierge-cicerone.h"
 #include "concierge-ports.h"
 #include "concierge-util.h"
 #include "concierge-vm.h"
@@ -385,6 +386,7 @@ static int on_vmm_exit(sd_event_source *s, const siginfo_t *si, void *userdata) 
         vm->vmm_pid = 0;
         vm_close_ready(vm);
         ports_vm_stopped(vm);
+        cicerone_vm_stopped(vm);
         if (vm->state == BISTRO__CONCIERGE__VM_STATE__VM_STATE_STARTING) {
                 _cleanup_free_ char *why = vmm_log_explain(vm->vmm_log_path, vm->disk_path), *msg = NULL;
 
@@ -559,6 +561,7 @@ static void configure_done(
         vm->state = BISTRO__CONCIERGE__VM_STATE__VM_STATE_RUNNING;
         log_info("VM '%s' is running.", vm->name);
         ports_vm_running(vm);
+        cicerone_vm_running(vm);
         (void) vm_reply_info(vm, &vm->start);
         vm_wake_waiters(vm, 0, NULL);
 }
