@@ -427,9 +427,30 @@ int app_icon_check(unsigned size, const void *data, size_t len) {
         return png_check(size, data, len);
 }
 
+/* 0 when the entry of vm/container/id exists and is theirs (see entry_owned()), -EEXIST when that
+ * file name belongs to another VM/container/id, -ENOENT when there is none. */
+static int entry_check_owner(const char *vm, const char *container, const char *id) {
+        _cleanup_free_ char *base = NULL, *file = NULL, *entry = NULL;
+        _cleanup_close_ int dfd = -EBADF;
+        int r;
+
+        r = base_name(vm, container, id, &base);
+        if (r < 0)
+                return r;
+        if (asprintf(&file, "%s.desktop", base) < 0)
+                return -ENOMEM;
+        dfd = open_dir("applications", false);
+        if (dfd < 0)
+                return dfd;
+        r = read_at(dfd, file, ENTRY_FILE_MAX, &entry);
+        if (r < 0)
+                return r == -ELOOP ? -ENOENT : r;
+        return entry_owned(entry, vm, container, id) ? 0 : -EEXIST;
+}
+
 int app_icon_write(
         const char *vm, const char *container, const char *id, unsigned size, const void *data, size_t len) {
-        _cleanup_free_ char *base = NULL, *file = NULL, *rel = NULL, *entry = NULL;
+        _cleanup_free_ char *base = NULL, *file = NULL, *rel = NULL;
         _cleanup_close_ int dfd = -EBADF;
         int r;
 
@@ -440,18 +461,9 @@ int app_icon_write(
         if (r < 0)
                 return r;
         /* Only for an entry of this container (see entry_owned()). */
-        if (asprintf(&file, "%s.desktop", base) < 0)
-                return -ENOMEM;
-        dfd = open_dir("applications", false);
-        if (dfd < 0)
-                return dfd;
-        r = read_at(dfd, file, ENTRY_FILE_MAX, &entry);
+        r = entry_check_owner(vm, container, id);
         if (r < 0)
                 return r;
-        if (!entry_owned(entry, vm, container, id))
-                return -EEXIST;
-        dfd = safe_close(dfd);
-        file = mfree(file);
         if (size == 0)
                 r = asprintf(&rel, "icons/hicolor/scalable/apps");
         else
@@ -687,13 +699,29 @@ int app_entry_remove(const char *vm, const char *container, const char *id) {
                 return r;
         if (asprintf(&file, "%s.desktop", base) < 0)
                 return -ENOMEM;
+        r = entry_check_owner(vm, container, id);
+        if (r == -ENOENT || r == -EEXIST)
+                return 0; /* nothing of theirs */
+        if (r < 0)
+                return r;
         dfd = open_dir("applications", false);
-        if (dfd < 0 && dfd != -ENOENT)
-                return dfd;
         if (dfd < 0)
-                return foreach_icon_dir(icon_remove_in, base, NULL);
+                return dfd;
         e.path = file;
         return remove_one(dfd, &e);
+}
+
+int app_icons_remove(const char *vm, const char *container, const char *id) {
+        _cleanup_free_ char *base = NULL;
+        int r;
+
+        r = entry_check_owner(vm, container, id);
+        if (r < 0)
+                return r;
+        r = base_name(vm, container, id, &base);
+        if (r < 0)
+                return r;
+        return foreach_icon_dir(icon_remove_in, base, NULL);
 }
 
 int app_entries_remove_except(

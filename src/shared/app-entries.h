@@ -51,7 +51,8 @@ int app_entry_format(
         const char *exec,
         bool with_icon,
         char **ret);
-/* Writes (or replaces) the entry; 0 when it was already identical, 1 when written. */
+/* Writes (or replaces) the entry; 0 when it was already identical, 1 when written, -EEXIST when that
+ * file name holds another VM's, container's or application's entry. */
 int app_entry_write(
         const char *vm, const char *container, const AppInfo *app, const char *exec, bool with_icon);
 
@@ -59,9 +60,13 @@ int app_entry_write(
  * sane bit depth and colour type, or (size 0) a strict SVG: UTF-8 text, no NUL, "<svg", no "<!ENTITY",
  * no external (file:, absolute or network) references, at most APP_ICON_BYTES_MAX. -EBADMSG otherwise. */
 int app_icon_check(unsigned size, const void *data, size_t len);
-/* Checks and writes the icon of an application (size 0: SVG). */
+/* Checks and writes the icon of an application (size 0: SVG). Only for an entry of that container:
+ * -ENOENT when there is none, -EEXIST when the file name belongs to another VM/container/id (the name
+ * format is ambiguous: names contain '-'; the first owner keeps a name). */
 int app_icon_write(
         const char *vm, const char *container, const char *id, unsigned size, const void *data, size_t len);
+/* Removes every icon of an application whose entry is theirs (-ENOENT, -EEXIST as above). */
+int app_icons_remove(const char *vm, const char *container, const char *id);
 /* True when any icon of that application exists. */
 bool app_icon_exists(const char *vm, const char *container, const char *id);
 
@@ -69,7 +74,7 @@ bool app_icon_exists(const char *vm, const char *container, const char *id);
 int app_entries_list(const char *vm, const char *container, AppEntry **ret, size_t *ret_n);
 void app_entries_free(AppEntry *e, size_t n);
 
-/* Removes one application's entry and icons. Missing is fine. */
+/* Removes one application's entry and icons. Missing (or another owner's file of that name) is fine. */
 int app_entry_remove(const char *vm, const char *container, const char *id);
 /* Removes the entries and icons of a container, or of every container of vm when container is NULL;
  * with keep (n_keep ids), the entries of those ids stay. Returns how many entries were removed. */

@@ -278,6 +278,9 @@ static void test_list_and_remove(void **state) {
         assert_int_equal(app_entry_write("vm", "b", &c1, "/b", false), -EEXIST);
         assert_int_equal(app_icon_write("vm", "b-c", "app-1", 0, "<svg/>", 6), -EEXIST);
         assert_int_equal(app_icon_write("vm", "b-c", "nope", 0, "<svg/>", 6), -ENOENT);
+        assert_int_equal(app_icons_remove("vm", "b-c", "app-1"), -EEXIST);
+        assert_int_equal(app_entry_remove("vm", "b-c", "app-2"), 0); /* vm-b/c's file: left alone */
+        assert_true(app_icon_exists("vm-b", "c", "app-1"));
         /* A file with our prefix but bad keys is ignored. */
         assert_int_equal(
                 write_string_file(
@@ -298,6 +301,10 @@ static void test_list_and_remove(void **state) {
         assert_string_equal(v[1].id, "app-2");
         app_entries_free(v, n);
 
+        /* Replacing an app's icons starts with removing them. */
+        assert_int_equal(app_icons_remove("vm-b", "c", "app-1"), 0);
+        assert_false(app_icon_exists("vm-b", "c", "app-1"));
+        assert_int_equal(app_icon_write("vm-b", "c", "app-1", 0, "<svg/>", 6), 0);
         /* Reconcile: keep app-2 only. */
         assert_int_equal(app_entries_remove_except("vm-b", "c", (const char *[]){ "app-2" }, 1), 1);
         assert_int_equal(access(svgpath, F_OK), -1);
