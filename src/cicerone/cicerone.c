@@ -40,6 +40,8 @@
 #define CONTROL_CLIENTS_MAX 32u
 #define GUEST_CONNS_MAX 64u /* per VM */
 #define GUEST_FRAME_USEC (10 * USEC_PER_SEC)
+#define GUEST_UNBOUND_IDLE_USEC (30 * USEC_PER_SEC) /* a connection without a valid token yet */
+#define CONTAINER_CONNS_MAX 8u                      /* connections bound to one container */
 #define PEER_BURST 64.0 /* requests per guest connection: burst, then one per PEER_PERIOD */
 #define PEER_PERIOD_USEC (100 * USEC_PER_MSEC)
 #define OPEN_BURST 5.0 /* links per container: burst, then one per OPEN_PERIOD */
@@ -69,6 +71,7 @@ typedef struct Container {
         Vm *vm;
         struct Container *next;
         NameBuf name;
+        unsigned n_conns; /* connections bound to it */
         bool ready;
         uint32_t garcon_port;
         Bucket opens;
@@ -539,7 +542,10 @@ static int handle_launch(
 
 static void peer_close(WireConn *conn, int reason, void *userdata) {
         Peer *p = userdata;
+        Container *ct = p->bound ? container_find(p->vm, p->container, false) : NULL;
 
+        if (ct && ct->n_conns > 0)
+                ct->n_conns--;
         if (reason == -EBADMSG || reason == -EMSGSIZE)
                 /* The wire layer refuses the whole message: a URL other than http/https/mailto, a
                  * name with control characters, an id with shell characters, a list or icon over
@@ -568,13 +574,16 @@ static int peer_accept(WireServer *s, WireConn *conn, void *userdata) {
         }
         p->vm = v;
         wire_conn_set_userdata(conn, p);
+        /* Idle connections are free for a container holding a token only. */
+        (void) wire_conn_set_timeouts(conn, GUEST_UNBOUND_IDLE_USEC, GUEST_FRAME_USEC);
         return 0;
 }
 
 /* Which container sent token: the one the connection is bound to (the token must be the same and still
  * the container's), else the one whose stored token it is. */
-static int peer_bind(Peer *p, const char *token, Container **ret) {
+static int peer_bind(Peer *p, WireConn *conn, const char *token, Container **ret) {
         Vm *v = p->vm;
+        Container *ct;
         TokenBuf stored;
         NameBuf name;
         int r;
@@ -588,16 +597,25 @@ static int peer_bind(Peer *p, const char *token, Container **ret) {
                         return -EPERM;
                 }
                 explicit_bzero(stored, sizeof(stored));
-        } else {
-                r = token_store_find(v->c->token_dir, v->name, token, name);
-                if (r < 0)
-                        return -EPERM;
-                strscpy(p->container, name, sizeof(p->container));
-                strscpy(p->token, token, sizeof(p->token));
-                p->bound = true;
+                *ret = container_find(v, p->container, false);
+                return *ret ? 0 : -ENOMEM;
         }
-        *ret = container_find(v, p->container, true);
-        return *ret ? 0 : -ENOMEM;
+        r = token_store_find(v->c->token_dir, v->name, token, name);
+        if (r < 0)
+                return -EPERM;
+        ct = container_find(v, name, true);
+        if (!ct)
+                return -ENOMEM;
+        /* One container cannot take the VM's connections from the others. */
+        if (ct->n_conns >= CONTAINER_CONNS_MAX)
+                return -EMFILE;
+        strscpy(p->container, name, sizeof(p->container));
+        strscpy(p->token, token, sizeof(p->token));
+        p->bound = true;
+        ct->n_conns++;
+        (void) wire_conn_set_timeouts(conn, 0, GUEST_FRAME_USEC);
+        *ret = ct;
+        return 0;
 }
 
 static int reply_empty(WireConn *conn, uint64_t id) {
@@ -864,9 +882,16 @@ static int on_guest_message(
                 return wire_reply_error(
                         conn, id, -EOPNOTSUPP, "cicerone does not handle %s here",
                         message_type_to_string(type) ?: "this request");
-        r = peer_bind(p, token, &ct);
+        r = peer_bind(p, conn, token, &ct);
         if (r == -ENOMEM)
                 return wire_reply_error(conn, id, r, "out of memory");
+        if (r == -EMFILE) {
+                log_warning(
+                        "VM %s: refused a connection: its container already has %u.", p->vm->name,
+                        CONTAINER_CONNS_MAX);
+                (void) wire_reply_error(conn, id, -EBUSY, "too many connections from this container");
+                return -EMFILE;
+        }
         if (r < 0) {
                 /* Never the token itself in the log. */
                 log_warning(

@@ -301,7 +301,8 @@ def test_app_list_entries_icons_and_removal(cic):
         # Icons only for an app of the list; bad icons refused.
         expect_error(cic.call(g, APP_ICONS, icons(TOKEN, "nope", [(48, png(48))])), ENOENT)
         assert not cic.icon("nope", 48).exists()
-        bad = [(48, png(32)), (64, png(64, declared=65)), (0, b'<svg><!ENTITY x SYSTEM "file:///etc/passwd"></svg>'),
+        bad = [(48, png(32)), (64, png(64, declared=65)),
+               (0, b'<svg><!ENTITY x SYSTEM "file:///etc/passwd"></svg>'),
                (0, b'<svg><image href="file:///etc/passwd"/></svg>'), (0, b"<svg>\0</svg>"), (32, b"GIF89a" * 20)]
         for size, data in bad:
             t, _ = cic.call(g, APP_ICONS, icons(TOKEN, "xterm", [(size, data)]))
@@ -540,7 +541,8 @@ def test_restart_keeps_entries_and_vmc_apps(cic):
     r = subprocess.run([str(vmc_binary()), "apps", VM, "nosuch", "--json"], env=cic.env, capture_output=True,
                        text=True, timeout=10)
     assert r.returncode == 0 and json.loads(r.stdout) == []
-    r = subprocess.run([str(vmc_binary()), "apps", "../x"], env=cic.env, capture_output=True, text=True, timeout=10)
+    r = subprocess.run([str(vmc_binary()), "apps", "../x"], env=cic.env, capture_output=True, text=True,
+                       timeout=10)
     assert r.returncode == 2
 
 
@@ -591,3 +593,40 @@ def test_launches_bounded(cic):
             assert t == ERROR_REPLY and error_of(body)[0] == -EBUSY
             busy += 1
     assert cic.alive()
+
+
+def test_connections_bounded_per_container(cic):
+    """One container holds at most 8 connections: the VM's 64 stay available to the others."""
+    cic.put_token("other", TOKEN2)
+    held = []
+    try:
+        for _ in range(8):
+            g = cic.garcon()
+            held.append(g)
+            expect_empty(cic.call(g, CONTAINER_READY, ready(TOKEN)))
+        g = cic.garcon()
+        held.append(g)
+        g.sendall(frame(CONTAINER_READY, REQUEST, 1, ready(TOKEN)))
+        try:
+            while g.recv(1 << 16):
+                pass
+        except ConnectionResetError:
+            pass
+        with cic.garcon() as o:
+            expect_empty(cic.call(o, CONTAINER_READY, ready(TOKEN2)))
+        held.pop().close()
+        held.pop().close()  # one of penguin's: a new one is accepted again (once cicerone saw the close)
+        deadline = time.monotonic() + 10
+        while True:
+            with cic.garcon() as g2:
+                try:
+                    if cic.call(g2, CONTAINER_READY, ready(TOKEN))[0] == EMPTY:
+                        break
+                except (EOFError, ConnectionResetError):
+                    pass
+            assert time.monotonic() < deadline
+            time.sleep(0.1)
+    finally:
+        for g in held:
+            g.close()
+    assert "already has 8" in cic.log.read_text()
