@@ -551,7 +551,9 @@ static void peer_close(WireConn *conn, int reason, void *userdata) {
                  * name with control characters, an id with shell characters, a list or icon over
                  * its cap. */
                 log_warning_errno(
-                        reason, "VM %s: refused an invalid message from %s%s (closed the connection): %m",
+                        reason,
+                        "VM %s: refused an invalid message (bad URL, name, id, list or icon) from %s%s, "
+                        "connection closed: %m",
                         p->vm->name, p->bound ? "container " : "",
                         p->bound ? p->container : "an unknown peer");
         else if (reason < 0 && reason != -ECANCELED && reason != -ECONNRESET)

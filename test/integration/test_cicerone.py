@@ -385,6 +385,7 @@ def test_open_url(cic):
     time.sleep(0.5)
     assert cic.opens() == ["https://example.org/a?b=c&d"]
     assert cic.alive()
+    assert "refused an invalid message (bad URL" in cic.log.read_text()
 
 
 def test_open_url_burst_throttled(cic):
