@@ -20,7 +20,7 @@ _vmc() {
         local cur prev verb i
         cur=${COMP_WORDS[COMP_CWORD]}
         prev=${COMP_WORDS[COMP_CWORD-1]}
-        local verbs="start stop list ls info destroy logs export import resize sync-time container container-stop container-delete container-list ports port-forward"
+        local verbs="start stop list ls info destroy logs export import resize sync-time container container-stop container-delete container-list ports port-forward apps"
 
         for ((i = 1; i < COMP_CWORD; i++)); do
                 case ${COMP_WORDS[i]} in
@@ -52,6 +52,7 @@ _vmc() {
                 container-list) opts+=" --json -q" ;;
                 ports) opts+=" --json -q" ;;
                 port-forward) opts+=" --host-port --udp --remove" ;;
+                apps) opts+=" --json -q" ;;
                 esac
                 COMPREPLY=($(compgen -W "$opts" -- "$cur"))
                 return
@@ -69,7 +70,7 @@ _vmc() {
                 ((n == 0)) && COMPREPLY=($(compgen -f -- "$cur")) ;;
         container-list|ports)
                 ((n == 0)) && COMPREPLY=($(compgen -W "$(_vmc_vms)" -- "$cur")) ;;
-        container|container-stop|container-delete|port-forward)
+        container|container-stop|container-delete|port-forward|apps)
                 local vm
                 for ((i = 1; i < COMP_CWORD; i++)); do
                         [[ ${COMP_WORDS[i]} == "$verb" ]] && { vm=${COMP_WORDS[i+1]}; break; }

@@ -10,7 +10,7 @@ PACKAGES=(
         protobuf-c-compiler libprotobuf-c-dev libjson-c-dev libsystemd-dev libseccomp-dev libcap-ng-dev libsodium-dev
         libslirp-dev libglib2.0-dev
         # tests
-        libcmocka-dev python3 python3-pytest socat
+        libcmocka-dev python3 python3-pytest socat desktop-file-utils
         # VMs and images
         qemu-system-x86 qemu-utils busybox-static cpio zstd squashfs-tools kmod cryptsetup-bin binutils
         debootstrap e2fsprogs

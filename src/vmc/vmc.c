@@ -80,6 +80,9 @@ static const Verb verbs[] = {
           "Forward localhost:PORT (or --host-port H) to a container's PORT; --udp for UDP.\n"
           "  --remove: remove the manual forward of that host port and protocol",
           3, 3, verb_port_forward },
+        { "apps", "[VM] [CONTAINER]",
+          "List the containers' applications in the host's launcher (no daemon needed).  --json, -q", 0, 2,
+          verb_apps },
 };
 
 static int help(const Verb *v) {

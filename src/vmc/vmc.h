@@ -65,3 +65,4 @@ int verb_container_delete(char **args);
 int verb_container_list(char **args);
 int verb_ports(char **args);
 int verb_port_forward(char **args);
+int verb_apps(char **args);
