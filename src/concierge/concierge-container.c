@@ -22,6 +22,7 @@
 #include <unistd.h>
 
 #include "alloc-util.h"
+#include "app-entries.h"
 #include "bistro-ports.h"
 #include "concierge-container.h"
 #include "concierge-util.h"
@@ -545,8 +546,21 @@ static void ct_done(
                         op->reply.conn, op->reply.id, error, "%s", message[0] ? message : strerror(-error));
                 return;
         }
-        if (op->type == BISTRO__MESSAGE_TYPE__DELETE_CONTAINER_REQUEST)
+        if (op->type == BISTRO__MESSAGE_TYPE__DELETE_CONTAINER_REQUEST) {
+                int k;
+
                 (void) token_store_remove(op->manager->tokens_dir, op->vm_name, op->name);
+                /* What the container brought to the host's launcher goes with it. */
+                k = app_entries_remove(op->vm_name, op->name);
+                if (k < 0)
+                        log_warning_errno(
+                                k, "VM '%s': cannot remove the launcher entries of container '%s': %m",
+                                op->vm_name, op->name);
+                else if (k > 0)
+                        log_info(
+                                "VM '%s': removed %d launcher entries of container '%s'.", op->vm_name, k,
+                                op->name);
+        }
         if (op->type == BISTRO__MESSAGE_TYPE__START_CONTAINER_REQUEST &&
             type == BISTRO__MESSAGE_TYPE__CONTAINER_INFO_RESPONSE)
                 log_info(

@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "alloc-util.h"
+#include "app-entries.h"
 #include "concierge-container.h"
 #include "concierge-manager.h"
 #include "concierge-ops.h"
@@ -277,6 +278,10 @@ static int on_message(
                 if (r < 0)
                         return wire_reply_error(c, id, r, "%s", err ?: strerror(-r));
                 (void) token_store_remove(m->tokens_dir, req->name, NULL);
+                r = app_entries_remove(req->name, NULL);
+                if (r < 0)
+                        log_warning_errno(
+                                r, "VM '%s': cannot remove its containers' launcher entries: %m", req->name);
                 log_info("VM '%s' destroyed.", req->name);
                 return wire_reply(c, id, BISTRO__MESSAGE_TYPE__EMPTY, &empty.base);
         }
