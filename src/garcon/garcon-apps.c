@@ -23,7 +23,7 @@
         (IN_CREATE | IN_DELETE | IN_MOVED_FROM | IN_MOVED_TO | IN_CLOSE_WRITE | IN_ATTRIB | \
          IN_DELETE_SELF | IN_MOVE_SELF | IN_ONLYDIR)
 
-static GarconApp *garcon_app_free(GarconApp *a) {
+GarconApp *garcon_app_free(GarconApp *a) {
         if (!a)
                 return NULL;
         free(a->id);
@@ -38,7 +38,6 @@ static GarconApp *garcon_app_free(GarconApp *a) {
         free(a);
         return NULL;
 }
-DEFINE_TRIVIAL_CLEANUP_FUNC(GarconApp *, garcon_app_free);
 
 GarconAppList *garcon_app_list_free(GarconAppList *l) {
         if (!l)
@@ -338,7 +337,7 @@ static int read_regular_file(const char *path, size_t max, char **ret, size_t *r
         return 0;
 }
 
-static int app_from_entry(
+int garcon_app_from_entry(
         const char *id, const char *path, DesktopEntry *e, char *const *data_dirs, GarconApp **ret) {
         _cleanup_(garcon_app_freep) GarconApp *a = NULL;
         IconFile *icons = NULL;
@@ -452,7 +451,7 @@ int garcon_scan(const GarconScanOptions *o, GarconAppList **ret, GarconScanStats
                         s.stats.skipped++;
                         continue;
                 }
-                r = app_from_entry(s.c[i].id, s.c[i].path, e, o->data_dirs, &a);
+                r = garcon_app_from_entry(s.c[i].id, s.c[i].path, e, o->data_dirs, &a);
                 if (r == -ENOMEM)
                         goto finish;
                 if (r < 0) {

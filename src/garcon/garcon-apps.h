@@ -11,6 +11,7 @@
 #include <stdint.h>
 
 #include "container.pb-c.h"
+#include "desktop-entry.h"
 #include "macro.h"
 
 #define GARCON_SCAN_FILES_MAX 20000u
@@ -42,6 +43,15 @@ typedef struct GarconApp {
         uint64_t icon_sig;      /* of the icon files found (path, size, mtime, inode); 0: none */
         uint64_t icon_sig_sent; /* garcon-server.c: icon_sig of the icons the host has (0: none) */
 } GarconApp;
+
+GarconApp *garcon_app_free(GarconApp *a);
+DEFINE_TRIVIAL_CLEANUP_FUNC(GarconApp *, garcon_app_free);
+
+/* The app of an entry that passed the filters: Name required (-EINVAL without one, or when it
+ * cleans to nothing), text cleaned, invalid mime types and StartupWMClass dropped, icons looked
+ * up in data_dirs (may be NULL). */
+int garcon_app_from_entry(
+        const char *id, const char *path, DesktopEntry *e, char *const *data_dirs, GarconApp **ret);
 
 typedef struct GarconAppList {
         GarconApp **apps; /* sorted by id, unique */
