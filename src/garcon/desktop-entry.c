@@ -596,11 +596,13 @@ int exec_line_expand(
                 }
                 if (c == '%') {
                         char code = p[1];
-                        bool whole = q == PLAIN && !keep && (p[2] == 0 || strchr(" \t\n", p[2]));
                         const char *v = NULL;
+                        bool whole;
 
                         if (code == 0) /* a lone '%' at the end: dropped */
                                 continue;
+                        /* p[2] exists: p[1] is not the terminating NUL (found by the fuzzer) */
+                        whole = q == PLAIN && !keep && (p[2] == 0 || strchr(" \t\n", p[2]));
                         p++;
                         if (whole && (code == 'F' || code == 'U' || code == 'i')) {
                                 if (code == 'i') {

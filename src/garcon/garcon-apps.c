@@ -22,6 +22,7 @@
 #define WATCH_MASK                                                                          \
         (IN_CREATE | IN_DELETE | IN_MOVED_FROM | IN_MOVED_TO | IN_CLOSE_WRITE | IN_ATTRIB | \
          IN_DELETE_SELF | IN_MOVE_SELF | IN_ONLYDIR)
+#define WATCH_MASK_DIR_ONLY (IN_CREATE | IN_DELETE | IN_MOVED_FROM | IN_MOVED_TO | IN_ONLYDIR)
 
 GarconApp *garcon_app_free(GarconApp *a) {
         if (!a)
@@ -154,25 +155,57 @@ typedef struct Scan {
         size_t n_c, cap_c;
 } Scan;
 
-static void watch_dir(Scan *s, const char *path) {
-        if (s->o->inotify_fd < 0)
-                return;
-        if (inotify_add_watch(s->o->inotify_fd, path, WATCH_MASK) >= 0)
-                s->stats.watches++;
+static bool wd_dir_only(const GarconScanStats *st, int wd) {
+        for (size_t i = 0; i < st->n_dir_only_wds; i++)
+                if (st->dir_only_wds[i] == wd)
+                        return true;
+        return false;
 }
 
-/* Watches path, or its deepest existing ancestor not above stop, so that its creation is seen. */
-static void watch_nearest(Scan *s, const char *path, const char *stop) {
+/* IN_MASK_ADD: a directory watched twice (as a target and as an ancestor) keeps both masks. A
+ * full watch also takes its wd off the dir-only list. */
+static void watch_dir_full(Scan *s, const char *path, bool dir_only) {
+        int wd;
+
+        if (s->o->inotify_fd < 0)
+                return;
+        wd = inotify_add_watch(
+                s->o->inotify_fd, path, (dir_only ? WATCH_MASK_DIR_ONLY : WATCH_MASK) | IN_MASK_ADD);
+        if (wd < 0)
+                return;
+        s->stats.watches++;
+        if (!dir_only) {
+                for (size_t i = 0; i < s->stats.n_dir_only_wds; i++)
+                        if (s->stats.dir_only_wds[i] == wd)
+                                s->stats.dir_only_wds[i] = -1;
+        } else if (!wd_dir_only(&s->stats, wd) && s->stats.n_dir_only_wds < GARCON_DIR_ONLY_WATCHES_MAX)
+                s->stats.dir_only_wds[s->stats.n_dir_only_wds++] = wd;
+}
+
+bool garcon_scan_event_matters(const GarconScanStats *st, int wd, uint32_t mask) {
+        if (mask & IN_Q_OVERFLOW)
+                return true;
+        return !wd_dir_only(st, wd) || (mask & IN_ISDIR);
+}
+
+static void watch_dir(Scan *s, const char *path) {
+        watch_dir_full(s, path, false);
+}
+
+/* Watches path, or its deepest existing ancestor not above stop, so that its creation is seen.
+ * An ancestor (and path itself with dir_only) is watched for directory events only: a data dir
+ * such as ~/.local/share sees many file writes (recently-used.xbel) that must not cause scans. */
+static void watch_nearest(Scan *s, const char *path, const char *stop, bool dir_only) {
         _cleanup_free_ char *p = strdup(path);
         struct stat st;
 
         if (!p || s->o->inotify_fd < 0)
                 return;
-        for (;;) {
+        for (bool target = true;; target = false) {
                 char *slash;
 
                 if (stat(p, &st) == 0 && S_ISDIR(st.st_mode)) {
-                        watch_dir(s, p);
+                        watch_dir_full(s, p, dir_only || !target);
                         return;
                 }
                 if (stop && streq(p, stop))
@@ -410,7 +443,7 @@ int garcon_scan(const GarconScanOptions *o, GarconAppList **ret, GarconScanStats
                 }
                 /* The data dir is watched too (or its nearest existing ancestor), so that a new
                  * applications/ directory is noticed. */
-                watch_nearest(&s, o->data_dirs[i], NULL);
+                watch_nearest(&s, o->data_dirs[i], NULL, true);
                 static const char *const icon_dirs[] = {
                         "icons/hicolor/48x48/apps",    "icons/hicolor/64x64/apps",
                         "icons/hicolor/128x128/apps",  "icons/hicolor/256x256/apps",
@@ -420,7 +453,7 @@ int garcon_scan(const GarconScanOptions *o, GarconAppList **ret, GarconScanStats
                         _cleanup_free_ char *d = path_join(o->data_dirs[i], icon_dirs[k]);
 
                         if (d)
-                                watch_nearest(&s, d, o->data_dirs[i]);
+                                watch_nearest(&s, d, o->data_dirs[i], false);
                 }
                 fd = open(apps, O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NONBLOCK);
                 if (fd < 0)
@@ -429,7 +462,7 @@ int garcon_scan(const GarconScanOptions *o, GarconAppList **ret, GarconScanStats
                 if (r < 0)
                         goto finish;
         }
-        watch_nearest(&s, "/usr/share/pixmaps", "/usr/share");
+        watch_nearest(&s, "/usr/share/pixmaps", "/usr/share", false);
 
         qsort(s.c, s.n_c, sizeof(Candidate), cmp_candidate);
         l->apps = new0(GarconApp *, s.n_c);

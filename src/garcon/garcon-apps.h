@@ -27,6 +27,7 @@
 #define GARCON_ICON_PIXELS_MIN 16u
 #define GARCON_ICON_PIXELS_MAX 512u
 #define GARCON_ICONS_MAX 5u /* 4 PNGs and one SVG */
+#define GARCON_DIR_ONLY_WATCHES_MAX 512u
 
 typedef struct GarconApp {
         char *id;          /* valid desktop id */
@@ -75,7 +76,14 @@ typedef struct GarconScanStats {
         size_t skipped; /* filtered out, unreadable, too large, invalid */
         size_t watches;
         bool truncated; /* GARCON_SCAN_FILES_MAX reached */
+        /* Watches of data dirs and of ancestors of missing dirs: only events about directories
+         * (IN_ISDIR) count on them; -1 entries are unused. */
+        int dir_only_wds[GARCON_DIR_ONLY_WATCHES_MAX];
+        size_t n_dir_only_wds;
 } GarconScanStats;
+
+/* True when an event of wd matters: any event on a full watch, directory events on the others. */
+bool garcon_scan_event_matters(const GarconScanStats *st, int wd, uint32_t mask);
 
 /* $XDG_DATA_HOME (default ~/.local/share) then $XDG_DATA_DIRS (default
  * /usr/local/share:/usr/share); relative entries are ignored. */

@@ -93,6 +93,7 @@ typedef struct Server {
         size_t n_listed; /* apps[0..n_listed) were in the last list sent */
         bool list_dirty;
         int inotify_fd;
+        GarconScanStats watch_info; /* of the scan that set up inotify_fd's watches */
         usec_t rescan_at, first_event_at, last_scan;
         int listen_fd;
         uint32_t port;
@@ -204,8 +205,11 @@ static int server_rescan(Server *s) {
                         .inotify_fd = ifd,
                 },
                 &l, &st);
-        if (r < 0)
+        if (r < 0) {
+                /* tried again in a second, not at every turn of the loop */
+                s->rescan_at = now_usec(CLOCK_MONOTONIC) + RESCAN_DELAY_USEC;
                 return log_error_errno(r, "Failed to scan the applications: %m");
+        }
         if (st.truncated)
                 log_warning(
                         "More than %u files below the applications directories: the rest is ignored.",
@@ -231,6 +235,7 @@ static int server_rescan(Server *s) {
                 s->n_listed = 0; /* no icons until the new list is acknowledged */
         safe_close(s->inotify_fd);
         s->inotify_fd = TAKE_FD(ifd);
+        s->watch_info = st;
         s->last_scan = now_usec(CLOCK_MONOTONIC);
         s->rescan_at = USEC_INFINITY;
         return 0;
@@ -246,7 +251,13 @@ static void server_on_inotify(Server *s) {
 
                 if (n <= 0)
                         break;
-                any = true;
+                for (size_t off = 0; off + sizeof(struct inotify_event) <= (size_t) n;) {
+                        const struct inotify_event *ev = (const struct inotify_event *) (buf + off);
+
+                        if (garcon_scan_event_matters(&s->watch_info, ev->wd, ev->mask))
+                                any = true;
+                        off += sizeof(struct inotify_event) + ev->len;
+                }
         }
         if (!any)
                 return;
@@ -267,6 +278,9 @@ static void host_fail(Server *s, int error, const char *what) {
 
         if (h->state == HOST_UP && h->ready)
                 log_warning_errno(error, "Connection to cicerone lost (%s): %m; reconnecting.", what);
+        else if (h->backoff == BACKOFF_MIN_USEC)
+                log_info_errno(
+                        error, "Cannot reach cicerone (%s): %m; retrying with backoff up to 30 s.", what);
         else
                 log_debug_errno(
                         error, "Cannot reach cicerone (%s): %m; retrying in %llu s.", what,
