@@ -32,6 +32,7 @@
 #include "log.h"
 #include "path-util.h"
 #include "proto-validate.h"
+#include "socket-util.h"
 #include "spawn-util.h"
 #include "string-util.h"
 #include "strv.h"
@@ -49,6 +50,7 @@
 #define LAUNCH_TIMEOUT_MS 5000
 #define SHUTDOWN_TIMEOUT_MS 1000
 #define APP_LOG_MAX (8u * 1024u * 1024u)
+#define LAUNCH_CHDIR_FAILED 100000
 
 typedef struct Stream {
         int fd;
@@ -96,6 +98,7 @@ typedef struct Server {
         GarconScanStats watch_info; /* of the scan that set up inotify_fd's watches */
         usec_t rescan_at, first_event_at, last_scan;
         int listen_fd;
+        int test_listen_fd; /* $GARCON_TEST_LISTEN_SOCKET, tests only */
         uint32_t port;
         int signal_fd;
         Peer peers[PEERS_MAX];
@@ -555,7 +558,8 @@ static int launch(char **argv, const char *work_dir, char **reterr) {
                 }
                 if (work_dir) {
                         if (chdir(work_dir) < 0) {
-                                child_err = -errno;
+                                /* told apart from an exec failure by the offset */
+                                child_err = -errno - LAUNCH_CHDIR_FAILED;
                                 (void) !write(p[1], &child_err, sizeof(child_err));
                                 _exit(127);
                         }
@@ -574,10 +578,12 @@ static int launch(char **argv, const char *work_dir, char **reterr) {
         }
         n = read(p[0], &child_err, sizeof(child_err));
         safe_close(p[0]);
-        if (n == sizeof(child_err) && child_err < 0)
+        if (n == sizeof(child_err) && child_err <= -LAUNCH_CHDIR_FAILED)
                 return set_error_message(
-                        reterr, child_err, "%s '%s': %m",
-                        work_dir && child_err != -ENOEXEC ? "cannot start" : "cannot run", exe);
+                        reterr, child_err + LAUNCH_CHDIR_FAILED,
+                        "cannot change to the directory '%s' (Path=): %m", work_dir);
+        if (n == sizeof(child_err) && child_err < 0)
+                return set_error_message(reterr, child_err, "cannot run '%s': %m", exe);
         log_info("Launched '%s' (pid %d).", exe, (int) pid);
         return 0;
 }
@@ -689,20 +695,20 @@ static void peer_process(Server *s, Peer *p, short revents) {
                 return peer_close(p);
 }
 
-static void server_accept(Server *s) {
+static void server_accept(Server *s, int listen_fd, bool vsock) {
         for (;;) {
                 struct sockaddr_vm sa = {};
                 socklen_t l = sizeof(sa);
                 Peer *p = NULL;
                 int fd;
 
-                fd = accept4(s->listen_fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+                fd = accept4(listen_fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
                 if (fd < 0)
                         return;
                 /* vsock ignores network namespaces: only the host (CID 2) may talk to us, never
                  * another container of this VM or the VM itself. */
-                if (getpeername(fd, (struct sockaddr *) &sa, &l) < 0 || sa.svm_family != AF_VSOCK ||
-                    sa.svm_cid != VMADDR_CID_HOST) {
+                if (vsock && (getpeername(fd, (struct sockaddr *) &sa, &l) < 0 ||
+                              sa.svm_family != AF_VSOCK || sa.svm_cid != VMADDR_CID_HOST)) {
                         log_warning(
                                 "Refused a connection from CID %u: only the host may connect.", sa.svm_cid);
                         safe_close(fd);
@@ -739,6 +745,16 @@ static int vsock_listen_port(uint32_t port) {
 }
 
 static int server_listen(Server *s) {
+        const char *test_socket = getenv("GARCON_TEST_LISTEN_SOCKET");
+
+        /* Test hook: the same requests on a unix socket too, so that LaunchApplication can be
+         * tested without a VM. Whoever sets it could run the programs directly anyway. */
+        if (test_socket && test_socket[0] == '/') {
+                s->test_listen_fd = unix_listen(test_socket, PEERS_MAX, 0600);
+                if (s->test_listen_fd < 0)
+                        return log_error_errno(s->test_listen_fd, "Cannot listen on %s: %m", test_socket);
+                (void) fd_nonblock(s->test_listen_fd, true);
+        }
         for (uint32_t port = GARCON_PORT_MIN; port <= GARCON_PORT_MAX; port++) {
                 int fd = vsock_listen_port(port);
 
@@ -822,6 +838,7 @@ static int server_init(Server *s) {
         *s = (Server){
                 .inotify_fd = -EBADF,
                 .listen_fd = -EBADF,
+                .test_listen_fd = -EBADF,
                 .signal_fd = -EBADF,
                 .rescan_at = USEC_INFINITY,
                 .host = { .s.fd = -EBADF, .backoff = BACKOFF_MIN_USEC },
@@ -853,13 +870,15 @@ static void server_done(Server *s) {
         s->data_dirs = strv_free(s->data_dirs);
         s->inotify_fd = safe_close(s->inotify_fd);
         s->listen_fd = safe_close(s->listen_fd);
+        s->test_listen_fd = safe_close(s->test_listen_fd);
         s->signal_fd = safe_close(s->signal_fd);
 }
 
 static int server_loop(Server *s) {
         for (;;) {
-                struct pollfd pfd[4 + PEERS_MAX];
-                int idx_host = -1, idx_listen = -1, idx_inotify = -1, idx_peer[PEERS_MAX];
+                struct pollfd pfd[5 + PEERS_MAX];
+                int idx_host = -1, idx_listen = -1, idx_test_listen = -1, idx_inotify = -1,
+                    idx_peer[PEERS_MAX];
                 usec_t now = now_usec(CLOCK_MONOTONIC), deadline = USEC_INFINITY;
                 size_t n = 0, n_peers = 0;
                 Host *h = &s->host;
@@ -898,6 +917,10 @@ static int server_loop(Server *s) {
                 if (n_peers < PEERS_MAX) {
                         idx_listen = (int) n;
                         pfd[n++] = (struct pollfd){ .fd = s->listen_fd, .events = POLLIN };
+                        if (s->test_listen_fd >= 0) {
+                                idx_test_listen = (int) n;
+                                pfd[n++] = (struct pollfd){ .fd = s->test_listen_fd, .events = POLLIN };
+                        }
                 }
                 if (h->state == HOST_DOWN)
                         deadline = MIN(deadline, h->retry_at);
@@ -927,7 +950,9 @@ static int server_loop(Server *s) {
                         if (idx_peer[i] >= 0 && pfd[idx_peer[i]].revents)
                                 peer_process(s, &s->peers[i], pfd[idx_peer[i]].revents);
                 if (idx_listen >= 0 && pfd[idx_listen].revents)
-                        server_accept(s);
+                        server_accept(s, s->listen_fd, true);
+                if (idx_test_listen >= 0 && pfd[idx_test_listen].revents)
+                        server_accept(s, s->test_listen_fd, false);
                 host_process(s, idx_host >= 0 ? pfd[idx_host].revents : 0);
         }
 }

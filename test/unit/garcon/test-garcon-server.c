@@ -153,10 +153,87 @@ static bool foreign_peer_refused(uint32_t port) {
         return true;
 }
 
+static bool wait_file(const char *path, bool want) {
+        for (int i = 0; i < 100; i++) {
+                if ((access(path, F_OK) == 0) == want)
+                        return true;
+                usleep(50 * 1000);
+        }
+        return false;
+}
+
+static int launch(int fd, const char *id, char **files, size_t n_files, char **ret_message) {
+        Bistro__Container__LaunchApplicationRequest m = BISTRO__CONTAINER__LAUNCH_APPLICATION_REQUEST__INIT;
+        ProtobufCMessage *reply = NULL;
+        uint32_t type;
+        int r;
+
+        m.desktop_file_id = (char *) id;
+        m.files = files;
+        m.n_files = n_files;
+        r = wire_call_sync(
+                fd, BISTRO__MESSAGE_TYPE__LAUNCH_APPLICATION_REQUEST, &m.base, BISTRO__MESSAGE_TYPE__EMPTY,
+                10000, &type, &reply);
+        if (ret_message)
+                *ret_message = r < 0 && reply && type == BISTRO__MESSAGE_TYPE__ERROR_REPLY
+                                       ? strdup(((Bistro__ErrorReply *) reply)->message)
+                                       : NULL;
+        message_free(reply);
+        return r;
+}
+
+/* GarconHello and LaunchApplication on the test listener (a unix socket: the vsock one only
+ * takes CID 2, the host). */
+static void test_requests(const char *path) {
+        Bistro__Container__GarconHelloRequest hello = BISTRO__CONTAINER__GARCON_HELLO_REQUEST__INIT;
+        _cleanup_close_ int fd = unix_connect(path);
+        ProtobufCMessage *reply = NULL;
+        char a[4096], b[4096], evil[4096], pwned[4096];
+        char *files[] = { a, b };
+        char *msg = NULL;
+        uint32_t type;
+
+        assert_true(fd >= 0);
+        assert_int_equal(
+                wire_call_sync(
+                        fd, BISTRO__MESSAGE_TYPE__GARCON_HELLO_REQUEST, &hello.base,
+                        BISTRO__MESSAGE_TYPE__GARCON_HELLO_RESPONSE, 5000, &type, &reply),
+                0);
+        assert_string_equal(((Bistro__Container__GarconHelloResponse *) reply)->token, TOKEN);
+        message_free(reply);
+
+        /* %F: both files, as two arguments, one with a space */
+        snprintf(a, sizeof(a), "%s/launched-a", root);
+        snprintf(b, sizeof(b), "%s/launched b", root);
+        assert_int_equal(launch(fd, "touch", files, 2, NULL), 0);
+        assert_true(wait_file(a, true));
+        assert_true(wait_file(b, true));
+
+        /* shell metacharacters in the Exec line are one literal argument */
+        snprintf(evil, sizeof(evil), "%s/x;touch y$(id)`id`|z", root);
+        snprintf(pwned, sizeof(pwned), "%s/x", root);
+        assert_int_equal(launch(fd, "evil", NULL, 0, NULL), 0);
+        assert_true(wait_file(evil, true));
+        assert_true(wait_file(pwned, false));
+
+        assert_int_equal(launch(fd, "no-such-app", NULL, 0, &msg), -ENOENT);
+        assert_non_null(msg);
+        assert_non_null(strstr(msg, "unknown application"));
+        free(msg);
+        assert_int_equal(launch(fd, "missing", NULL, 0, &msg), -ENOENT);
+        assert_non_null(msg);
+        print_message("# launching a missing program: %s\n", msg);
+        free(msg);
+        /* Path= that does not exist: the exec never happens, the error comes back */
+        assert_int_equal(launch(fd, "badpath", NULL, 0, &msg), -ENOENT);
+        print_message("# a bad Path=: %s\n", msg);
+        free(msg);
+}
+
 static void test_server(void **state) {
         const char *bin = getenv("GARCON_BINARY");
         Bistro__Container__UpdateApplicationListRequest *l;
-        char sock[4096], home[4096], dirs[4096], tok[4096];
+        char sock[4096], home[4096], dirs[4096], tok[4096], gsock[4096], entry[8192];
         int fd, status;
         uint32_t port;
         usec_t t0;
@@ -168,6 +245,7 @@ static void test_server(void **state) {
         snprintf(home, sizeof(home), "%s/home", root);
         snprintf(dirs, sizeof(dirs), "%s/usr/share:%s/usr/local/share", root, root);
         snprintf(tok, sizeof(tok), "%s/token", root);
+        snprintf(gsock, sizeof(gsock), "%s/garcon.sock", root);
         listen_fd = unix_listen(sock, 8, 0600);
         assert_true(listen_fd >= 0);
         put_s("token", TOKEN "\n");
@@ -176,12 +254,25 @@ static void test_server(void **state) {
         put_s("usr/share/applications/hidden.desktop",
               "[Desktop Entry]\nType=Application\nName=H\nExec=h\nHidden=true\n");
         png48("usr/share/icons/hicolor/48x48/apps/foo.png");
+        put_s("usr/share/applications/touch.desktop",
+              "[Desktop Entry]\nType=Application\nName=Touch\nExec=touch %F\n");
+        snprintf(
+                entry, sizeof(entry),
+                "[Desktop Entry]\nType=Application\nName=Evil\nExec=touch \"%s/x;touch y\\\\$(id)\\\\`id\\\\`|z\" "
+                "%%f\n",
+                root);
+        put_s("usr/share/applications/evil.desktop", entry);
+        put_s("usr/share/applications/missing.desktop",
+              "[Desktop Entry]\nType=Application\nName=Missing\nExec=/nonexistent/program\n");
+        put_s("usr/share/applications/badpath.desktop",
+              "[Desktop Entry]\nType=Application\nName=Bad path\nExec=true\nPath=/nonexistent/dir\n");
 
         garcon_pid = fork();
         assert_true(garcon_pid >= 0);
         if (garcon_pid == 0) {
                 setenv("GARCON_HOST_SOCKET", sock, 1);
                 setenv("GARCON_TOKEN_FILE", tok, 1);
+                setenv("GARCON_TEST_LISTEN_SOCKET", gsock, 1);
                 setenv("HOME", home, 1);
                 unsetenv("XDG_DATA_HOME");
                 setenv("XDG_DATA_DIRS", dirs, 1);
@@ -196,10 +287,11 @@ static void test_server(void **state) {
         }
         port = expect_ready(fd);
         l = expect_list(fd, 10000);
-        assert_int_equal(l->n_apps, 1);
+        assert_int_equal(l->n_apps, 5);
         assert_string_equal(app_name(l, "org.example.Foo"), "Foo");
         message_free(&l->base);
         expect_icons(fd, "org.example.Foo", 48);
+        test_requests(gsock);
 
         /* a new desktop file reaches the host within 5 s; a hostile name arrives cleaned */
         t0 = now_usec(CLOCK_MONOTONIC);
@@ -210,7 +302,7 @@ static void test_server(void **state) {
                 "# new desktop file listed after %llu ms\n",
                 (unsigned long long) ((now_usec(CLOCK_MONOTONIC) - t0) / USEC_PER_MSEC));
         assert_true(now_usec(CLOCK_MONOTONIC) - t0 < 5 * USEC_PER_SEC);
-        assert_int_equal(l->n_apps, 2);
+        assert_int_equal(l->n_apps, 6);
         assert_string_equal(app_name(l, "bar"), "Bar?[2J?");
         message_free(&l->base);
 
@@ -218,7 +310,7 @@ static void test_server(void **state) {
         snprintf(tok, sizeof(tok), "%s/usr/local/share/applications/bar.desktop", root);
         assert_int_equal(unlink(tok), 0);
         l = expect_list(fd, 5000);
-        assert_int_equal(l->n_apps, 1);
+        assert_int_equal(l->n_apps, 5);
         message_free(&l->base);
 
         if (!foreign_peer_refused(port))
@@ -230,7 +322,7 @@ static void test_server(void **state) {
         assert_true(fd >= 0);
         assert_int_equal(expect_ready(fd), port);
         l = expect_list(fd, 10000);
-        assert_int_equal(l->n_apps, 1);
+        assert_int_equal(l->n_apps, 5);
         message_free(&l->base);
         expect_icons(fd, "org.example.Foo", 48);
 
