@@ -214,6 +214,8 @@ done
 mkdir -p "$root/opt/bistro" "$root/etc/bistro"
 [[ -z $opt_bistro ]] || cp -a "$opt_bistro/." "$root/opt/bistro/"
 for b in "${opt_bins[@]}"; do install -D -m 0755 "$b" "$root/opt/bistro/bin/$(basename "$b")"; done
+# garcon is also bistro-open (it looks at argv[0]): the container's xdg-open/x-www-browser target.
+[[ ! -e $root/opt/bistro/bin/garcon ]] || ln -sf garcon "$root/opt/bistro/bin/bistro-open"
 echo "$version" > "$root/etc/bistro/image-version"
 echo "$krel" > "$root/etc/bistro/kernel-release"
 for d in dev proc sys run tmp var mnt/stateful root; do mkdir -p "$root/$d"; done

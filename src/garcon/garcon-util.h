@@ -1,0 +1,30 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#pragma once
+
+/* What both of garcon's modes need: the container token, the connection to cicerone, the URL
+ * check. Nothing here logs. */
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "message-type.h"
+
+/* Where the token is: /dev/.container_token, or $GARCON_TOKEN_FILE (for tests). */
+const char *garcon_token_path(void);
+
+/* Reads the token: 16..128 bytes of [A-Za-z0-9_-], one trailing newline tolerated. Returns 0,
+ * -ENOENT, -EBADMSG (present but not a token), -errno. ret must hold PROTO_TOKEN_MAX + 1 bytes. */
+int garcon_token_read(char *ret);
+
+/* A non-blocking stream socket connecting to cicerone: AF_VSOCK CID 2 (the host) port 8889, or
+ * the unix socket $GARCON_HOST_SOCKET (for tests). The connect may be in progress (poll for
+ * POLLOUT, then SO_ERROR). Returns the fd or -errno. */
+int garcon_host_connect_start(void);
+
+/* The same, finished within timeout_ms; the fd stays non-blocking (wire_call_sync() polls). */
+int garcon_host_connect(int timeout_ms);
+
+/* 1 when url may go to the host (http, https, mailto; what the validator accepts), with *ret a
+ * copy in which bytes <= 0x20 and >= 0x7f are percent-encoded; 0 when the scheme is not allowed;
+ * -E2BIG when too long; -ENOMEM. */
+int garcon_url_prepare(const char *url, char **ret);

@@ -1,0 +1,363 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* The real static garcon --server against a fake cicerone on a unix socket ($GARCON_HOST_SOCKET)
+ * and a temporary XDG tree, without a VM: ContainerReady with the token and a port in range, the
+ * list, the icons, a new desktop file reaching "the host" within 5 s, a hostile one cleaned, the
+ * reconnect after the host goes away (everything sent again), ContainerShutdown on SIGTERM. The
+ * fake reads every frame with the real validators (wire_recv_sync()), so anything garcon sends
+ * that cicerone would refuse fails here. Also: a vsock connection that does not come from the
+ * host (CID 1, loopback, when the kernel has it) is closed unanswered. Skipped when garcon cannot
+ * listen on vsock here. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/vm_sockets.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "fd-util.h"
+#include "frame.h"
+#include "macro.h"
+#include "rm-rf.h"
+#include "socket-util.h"
+#include "time-util.h"
+#include "wire-client.h"
+
+#define TOKEN "garcon-test-token_0123456789"
+
+static char root[] = "/tmp/test-garcon-server.XXXXXX";
+static int listen_fd = -EBADF;
+static pid_t garcon_pid;
+
+static void put(const char *rel, const void *content, size_t n) {
+        char p[4096];
+        _cleanup_close_ int fd = -EBADF;
+
+        snprintf(p, sizeof(p), "%s/%s", root, rel);
+        *strrchr(p, '/') = 0;
+        assert_int_equal(mkdir_p(p, 0755), 0);
+        snprintf(p, sizeof(p), "%s/%s", root, rel);
+        fd = open(p, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+        assert_true(fd >= 0);
+        assert_int_equal(loop_write(fd, content, n), 0);
+}
+
+static void put_s(const char *rel, const char *s) {
+        put(rel, s, strlen(s));
+}
+
+/* Accepts the next connection of garcon, or -1 when garcon exited (or none came in time). */
+static int accept_garcon(int timeout_ms) {
+        int64_t deadline = (int64_t) now_msec(CLOCK_MONOTONIC) + timeout_ms;
+
+        while ((int64_t) now_msec(CLOCK_MONOTONIC) < deadline) {
+                struct pollfd p = { .fd = listen_fd, .events = POLLIN };
+                int status;
+
+                if (poll(&p, 1, 100) > 0)
+                        return accept4(listen_fd, NULL, NULL, SOCK_CLOEXEC);
+                if (garcon_pid > 0 && waitpid(garcon_pid, &status, WNOHANG) == garcon_pid) {
+                        garcon_pid = 0;
+                        return -1;
+                }
+        }
+        return -1;
+}
+
+/* Receives one request of the given type (validated) and answers EMPTY. */
+static ProtobufCMessage *expect(int fd, uint32_t type, int timeout_ms) {
+        Bistro__Empty e = BISTRO__EMPTY__INIT;
+        ProtobufCMessage *m = NULL;
+        FrameHeader h;
+
+        assert_int_equal(wire_recv_sync(fd, timeout_ms, &h, &m), 0);
+        if (h.type != type)
+                fail_msg(
+                        "expected %s, got %s", message_type_to_string(type), message_type_to_string(h.type));
+        assert_true(h.flags & FRAME_REQUEST);
+        assert_int_equal(
+                wire_send_sync(fd, BISTRO__MESSAGE_TYPE__EMPTY, FRAME_RESPONSE, h.id, &e.base, 1000), 0);
+        return m;
+}
+
+static uint32_t expect_ready(int fd) {
+        Bistro__Container__ContainerReadyRequest *r =
+                (void *) expect(fd, BISTRO__MESSAGE_TYPE__CONTAINER_READY_REQUEST, 10000);
+        uint32_t port = r->garcon_port;
+
+        assert_string_equal(r->token, TOKEN);
+        assert_true(port >= 10000 && port <= 19999);
+        assert_int_equal(r->sftp_port, 0);
+        message_free(&r->base);
+        return port;
+}
+
+static Bistro__Container__UpdateApplicationListRequest *expect_list(int fd, int timeout_ms) {
+        Bistro__Container__UpdateApplicationListRequest *l =
+                (void *) expect(fd, BISTRO__MESSAGE_TYPE__UPDATE_APPLICATION_LIST_REQUEST, timeout_ms);
+
+        assert_string_equal(l->token, TOKEN);
+        return l;
+}
+
+static void expect_icons(int fd, const char *id, uint32_t size) {
+        Bistro__Container__UpdateApplicationIconsRequest *i =
+                (void *) expect(fd, BISTRO__MESSAGE_TYPE__UPDATE_APPLICATION_ICONS_REQUEST, 10000);
+
+        assert_string_equal(i->desktop_file_id, id);
+        assert_int_equal(i->n_icons, 1);
+        assert_int_equal(i->icons[0]->size, size);
+        message_free(&i->base);
+}
+
+static const char *app_name(const Bistro__Container__UpdateApplicationListRequest *l, const char *id) {
+        for (size_t i = 0; i < l->n_apps; i++)
+                if (strcmp(l->apps[i]->desktop_file_id, id) == 0)
+                        return l->apps[i]->name;
+        return NULL;
+}
+
+static void png48(const char *rel) {
+        uint8_t d[64] = { 0x89, 'P', 'N', 'G', '\r', '\n', 0x1a, '\n', 0, 0, 0, 13, 'I', 'H', 'D', 'R' };
+
+        d[19] = 48;
+        d[23] = 48;
+        put(rel, d, sizeof(d));
+}
+
+/* A vsock connection from this machine (CID 1, loopback) is not the host: garcon closes it
+ * without an answer. Returns false when vsock loopback is not available here. */
+static bool foreign_peer_refused(uint32_t port) {
+        Bistro__Container__GarconHelloRequest hello = BISTRO__CONTAINER__GARCON_HELLO_REQUEST__INIT;
+        _cleanup_close_ int fd = vsock_connect(VMADDR_CID_LOCAL, port);
+        ProtobufCMessage *m = NULL;
+        FrameHeader h;
+        int r;
+
+        if (fd < 0)
+                return false;
+        (void) wire_send_sync(
+                fd, BISTRO__MESSAGE_TYPE__GARCON_HELLO_REQUEST, FRAME_REQUEST, 1, &hello.base, 1000);
+        r = wire_recv_sync(fd, 5000, &h, &m);
+        assert_true(r < 0 && r != -ETIMEDOUT); /* closed, never answered */
+        return true;
+}
+
+static bool wait_file(const char *path, bool want) {
+        for (int i = 0; i < 100; i++) {
+                if ((access(path, F_OK) == 0) == want)
+                        return true;
+                usleep(50 * 1000);
+        }
+        return false;
+}
+
+static int launch(int fd, const char *id, char **files, size_t n_files, char **ret_message) {
+        Bistro__Container__LaunchApplicationRequest m = BISTRO__CONTAINER__LAUNCH_APPLICATION_REQUEST__INIT;
+        ProtobufCMessage *reply = NULL;
+        uint32_t type;
+        int r;
+
+        m.desktop_file_id = (char *) id;
+        m.files = files;
+        m.n_files = n_files;
+        r = wire_call_sync(
+                fd, BISTRO__MESSAGE_TYPE__LAUNCH_APPLICATION_REQUEST, &m.base, BISTRO__MESSAGE_TYPE__EMPTY,
+                10000, &type, &reply);
+        if (ret_message)
+                *ret_message = r < 0 && reply && type == BISTRO__MESSAGE_TYPE__ERROR_REPLY
+                                       ? strdup(((Bistro__ErrorReply *) reply)->message)
+                                       : NULL;
+        message_free(reply);
+        return r;
+}
+
+/* GarconHello and LaunchApplication on the test listener (a unix socket: the vsock one only
+ * takes CID 2, the host). */
+static void test_requests(const char *path) {
+        Bistro__Container__GarconHelloRequest hello = BISTRO__CONTAINER__GARCON_HELLO_REQUEST__INIT;
+        _cleanup_close_ int fd = unix_connect(path);
+        ProtobufCMessage *reply = NULL;
+        char a[4096], b[4096], evil[4096], pwned[4096];
+        char *files[] = { a, b };
+        char *msg = NULL;
+        uint32_t type;
+
+        assert_true(fd >= 0);
+        assert_int_equal(
+                wire_call_sync(
+                        fd, BISTRO__MESSAGE_TYPE__GARCON_HELLO_REQUEST, &hello.base,
+                        BISTRO__MESSAGE_TYPE__GARCON_HELLO_RESPONSE, 5000, &type, &reply),
+                0);
+        assert_string_equal(((Bistro__Container__GarconHelloResponse *) reply)->token, TOKEN);
+        message_free(reply);
+
+        /* %F: both files, as two arguments, one with a space */
+        snprintf(a, sizeof(a), "%s/launched-a", root);
+        snprintf(b, sizeof(b), "%s/launched b", root);
+        assert_int_equal(launch(fd, "touch", files, 2, NULL), 0);
+        assert_true(wait_file(a, true));
+        assert_true(wait_file(b, true));
+
+        /* shell metacharacters in the Exec line are one literal argument */
+        snprintf(evil, sizeof(evil), "%s/x;touch y$(id)`id`|z", root);
+        snprintf(pwned, sizeof(pwned), "%s/x", root);
+        assert_int_equal(launch(fd, "evil", NULL, 0, NULL), 0);
+        assert_true(wait_file(evil, true));
+        assert_true(wait_file(pwned, false));
+
+        assert_int_equal(launch(fd, "no-such-app", NULL, 0, &msg), -ENOENT);
+        assert_non_null(msg);
+        assert_non_null(strstr(msg, "unknown application"));
+        free(msg);
+        assert_int_equal(launch(fd, "missing", NULL, 0, &msg), -ENOENT);
+        assert_non_null(msg);
+        print_message("# launching a missing program: %s\n", msg);
+        free(msg);
+        /* Path= that does not exist: the exec never happens, the error comes back */
+        assert_int_equal(launch(fd, "badpath", NULL, 0, &msg), -ENOENT);
+        print_message("# a bad Path=: %s\n", msg);
+        free(msg);
+}
+
+static void test_server(void **state) {
+        const char *bin = getenv("GARCON_BINARY");
+        Bistro__Container__UpdateApplicationListRequest *l;
+        char sock[4096], home[4096], dirs[4096], tok[4096], gsock[4096], entry[8192];
+        int fd, status;
+        uint32_t port;
+        usec_t t0;
+
+        if (!bin)
+                skip();
+        assert_non_null(mkdtemp(root));
+        snprintf(sock, sizeof(sock), "%s/cicerone.sock", root);
+        snprintf(home, sizeof(home), "%s/home", root);
+        snprintf(dirs, sizeof(dirs), "%s/usr/share:%s/usr/local/share", root, root);
+        snprintf(tok, sizeof(tok), "%s/token", root);
+        snprintf(gsock, sizeof(gsock), "%s/garcon.sock", root);
+        listen_fd = unix_listen(sock, 8, 0600);
+        assert_true(listen_fd >= 0);
+        put_s("token", TOKEN "\n");
+        put_s("usr/share/applications/org.example.Foo.desktop",
+              "[Desktop Entry]\nType=Application\nName=Foo\nExec=foo %U\nIcon=foo\n");
+        put_s("usr/share/applications/hidden.desktop",
+              "[Desktop Entry]\nType=Application\nName=H\nExec=h\nHidden=true\n");
+        png48("usr/share/icons/hicolor/48x48/apps/foo.png");
+        put_s("usr/share/applications/touch.desktop",
+              "[Desktop Entry]\nType=Application\nName=Touch\nExec=touch %F\n");
+        snprintf(
+                entry, sizeof(entry),
+                "[Desktop Entry]\nType=Application\nName=Evil\nExec=touch \"%s/x;touch y\\\\$(id)\\\\`id\\\\`|z\" "
+                "%%f\n",
+                root);
+        put_s("usr/share/applications/evil.desktop", entry);
+        put_s("usr/share/applications/missing.desktop",
+              "[Desktop Entry]\nType=Application\nName=Missing\nExec=/nonexistent/program\n");
+        put_s("usr/share/applications/badpath.desktop",
+              "[Desktop Entry]\nType=Application\nName=Bad path\nExec=true\nPath=/nonexistent/dir\n");
+
+        garcon_pid = fork();
+        assert_true(garcon_pid >= 0);
+        if (garcon_pid == 0) {
+                setenv("GARCON_HOST_SOCKET", sock, 1);
+                setenv("GARCON_TOKEN_FILE", tok, 1);
+                setenv("GARCON_TEST_LISTEN_SOCKET", gsock, 1);
+                setenv("HOME", home, 1);
+                unsetenv("XDG_DATA_HOME");
+                setenv("XDG_DATA_DIRS", dirs, 1);
+                execl(bin, "garcon", "--server", NULL);
+                _exit(127);
+        }
+
+        fd = accept_garcon(10000);
+        if (fd < 0) {
+                print_message("# garcon exited before connecting (no vsock listener here?): skipped\n");
+                skip();
+        }
+        port = expect_ready(fd);
+        l = expect_list(fd, 10000);
+        assert_int_equal(l->n_apps, 5);
+        assert_string_equal(app_name(l, "org.example.Foo"), "Foo");
+        message_free(&l->base);
+        expect_icons(fd, "org.example.Foo", 48);
+        test_requests(gsock);
+
+        /* a new desktop file reaches the host within 5 s; a hostile name arrives cleaned */
+        t0 = now_usec(CLOCK_MONOTONIC);
+        put_s("usr/local/share/applications/bar.desktop",
+              "[Desktop Entry]\nType=Application\nName=Bar\x1b[2J\xc2\x9b\nExec=bar; rm -rf / $(x)\n");
+        l = expect_list(fd, 5000);
+        print_message(
+                "# new desktop file listed after %llu ms\n",
+                (unsigned long long) ((now_usec(CLOCK_MONOTONIC) - t0) / USEC_PER_MSEC));
+        assert_true(now_usec(CLOCK_MONOTONIC) - t0 < 5 * USEC_PER_SEC);
+        assert_int_equal(l->n_apps, 6);
+        assert_string_equal(app_name(l, "bar"), "Bar?[2J?");
+        message_free(&l->base);
+
+        /* removing it sends the list again, without it */
+        snprintf(tok, sizeof(tok), "%s/usr/local/share/applications/bar.desktop", root);
+        assert_int_equal(unlink(tok), 0);
+        l = expect_list(fd, 5000);
+        assert_int_equal(l->n_apps, 5);
+        message_free(&l->base);
+
+        if (!foreign_peer_refused(port))
+                print_message("# no vsock loopback here: the CID check is not exercised\n");
+
+        /* the host goes away: garcon reconnects and sends everything again */
+        safe_close(fd);
+        fd = accept_garcon(10000);
+        assert_true(fd >= 0);
+        assert_int_equal(expect_ready(fd), port);
+        l = expect_list(fd, 10000);
+        assert_int_equal(l->n_apps, 5);
+        message_free(&l->base);
+        expect_icons(fd, "org.example.Foo", 48);
+
+        /* SIGTERM: ContainerShutdown on a fresh connection, exit 0 */
+        assert_int_equal(kill(garcon_pid, SIGTERM), 0);
+        {
+                _cleanup_close_ int sfd = accept_garcon(5000);
+                Bistro__Container__ContainerShutdownRequest *m;
+
+                assert_true(sfd >= 0);
+                m = (void *) expect(sfd, BISTRO__MESSAGE_TYPE__CONTAINER_SHUTDOWN_REQUEST, 5000);
+                assert_string_equal(m->token, TOKEN);
+                message_free(&m->base);
+        }
+        assert_int_equal(waitpid(garcon_pid, &status, 0), garcon_pid);
+        garcon_pid = 0;
+        assert_true(WIFEXITED(status));
+        assert_int_equal(WEXITSTATUS(status), 0);
+        safe_close(fd);
+}
+
+static int teardown(void **state) {
+        if (garcon_pid > 0) {
+                (void) kill(garcon_pid, SIGKILL);
+                (void) waitpid(garcon_pid, NULL, 0);
+        }
+        safe_close(listen_fd);
+        (void) rm_rf(root);
+        return 0;
+}
+
+int main(void) {
+        const struct CMUnitTest tests[] = {
+                cmocka_unit_test_teardown(test_server, teardown),
+        };
+
+        return cmocka_run_group_tests(tests, NULL, NULL);
+}
