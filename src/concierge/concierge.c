@@ -17,6 +17,7 @@
 #include "alloc-util.h"
 #include "concierge-container.h"
 #include "concierge-manager.h"
+#include "concierge-timezone.h"
 #include "concierge-ops.h"
 #include "concierge-ports.h"
 #include "concierge-util.h"
@@ -442,6 +443,7 @@ static int run(int argc, char *argv[]) {
         clock_sample(&m.clock);
         (void) sd_event_add_time_relative(
                 m.event, &m.clock_timer, CLOCK_MONOTONIC, CLOCK_CHECK_USEC, 0, on_clock_check, &m);
+        (void) timezone_watch_start(&m);
         (void) sd_notify(false, "READY=1");
         log_info("Listening on %s.", sock ?: "the activated socket");
         r = sd_event_loop(m.event);
@@ -450,6 +452,7 @@ static int run(int argc, char *argv[]) {
 finish:
         if (sock)
                 (void) unlink(sock);
+        timezone_watch_stop();
         manager_done(&m);
         return r;
 }
