@@ -107,7 +107,9 @@ class Bench:
 
 def init_vs_systemd(b, runs, init_file, accel):
     """penguin with systemd (the store's debian) against bistro-init (init_file), S and R."""
-    booted = ("sh", "-c", "systemctl is-system-running --wait >/dev/null; true")
+    # Right after the start systemd may not answer yet: ask until it says running or degraded.
+    booted = ("sh", "-c", 'until s=$(systemctl is-system-running --wait 2>/dev/null); '
+              '[ "$s" = running ] || [ "$s" = degraded ]; do sleep 0.1; done')
     names = {"systemd": "bench-sd", "bistro-init": "bench-init"}
     t0 = time.monotonic()
     b.vmc("container", "termina", names["systemd"], "--image", "debian")

@@ -339,7 +339,8 @@ int containers_set_timezone(const char *tz, const void *tzif, size_t len, char *
 }
 
 /* systemd containers: user's manager runs from the boot on (lingering), now too, and garcon is
- * one of its services. Failures are logged: the shell works without them. */
+ * one of the default user's services (the first user the meta remembers; m was read before this
+ * start recorded user). Failures are logged: the shell works without them. */
 static void setup_user_services(
         struct lxc_container *c, const char *name, const ContainerMeta *m, const char *user) {
         lxc_attach_options_t opts = LXC_ATTACH_OPTIONS_DEFAULT;
@@ -361,14 +362,19 @@ static void setup_user_services(
                 log_warning_errno(r < 0 ? r : ENOENT, "No uid for %s in '%s', no lingering: %m", user, name);
                 return;
         }
+        r = rootfs_install_garcon_unit(
+                rootfs, slot_id_base(m->slot), m->n_users > 0 ? m->users[0] : user,
+                access(GARCON_PATH, X_OK) == 0);
+        if (r < 0)
+                log_warning_errno(r, "Cannot install " GARCON_UNIT " in '%s': %m", name);
         r = rootfs_enable_linger(rootfs, slot_id_base(m->slot), user);
         if (r < 0) {
                 log_warning_errno(r, "Cannot enable lingering of %s in '%s': %m", user, name);
                 return;
         }
-        r = rootfs_install_garcon_unit(rootfs, slot_id_base(m->slot), user, access(GARCON_PATH, X_OK) == 0);
-        if (r < 0)
-                log_warning_errno(r, "Cannot install " GARCON_UNIT " in '%s': %m", name);
+        /* Lingering already: logind starts the manager at each boot, nothing to ask. */
+        if (r == 0)
+                return;
 
         /* logind starts lingering users' managers when it starts; when it already runs, ask it
          * (or systemd, when the bus is not up yet). Bounded: a container that hangs here only

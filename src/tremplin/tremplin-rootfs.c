@@ -243,11 +243,16 @@ int rootfs_install_garcon_unit(int rootfs_fd, uid_t owner, const char *user, boo
 
 int rootfs_enable_linger(int rootfs_fd, uid_t owner, const char *user) {
         _cleanup_close_ int dir = -EBADF;
+        struct stat st;
+        int r;
 
         if (!user || !user[0] || strchr(user, '/') || user[0] == '.')
                 return -EINVAL;
         dir = rootfs_open_dir(rootfs_fd, "var/lib/systemd/linger", true, owner);
         if (dir < 0)
                 return dir;
-        return rootfs_write_file_at(dir, user, "", 0, 0644, owner);
+        if (fstatat(dir, user, &st, AT_SYMLINK_NOFOLLOW) >= 0 && S_ISREG(st.st_mode))
+                return 0;
+        r = rootfs_write_file_at(dir, user, "", 0, 0644, owner);
+        return r < 0 ? r : 1;
 }

@@ -32,5 +32,5 @@ char *garcon_unit_text(const char *user);
 /* Installs (or, when the VM has no garcon, removes) the user unit and its enable symlink in
  * etc/systemd/user of a systemd rootfs. */
 int rootfs_install_garcon_unit(int rootfs_fd, uid_t owner, const char *user, bool have_garcon);
-/* Creates var/lib/systemd/linger/USER (empty, owner:owner). */
+/* Creates var/lib/systemd/linger/USER (empty, owner:owner): 1 created, 0 it was there. */
 int rootfs_enable_linger(int rootfs_fd, uid_t owner, const char *user);

@@ -289,6 +289,7 @@ static void test_garcon_unit_and_linger(void **state) {
         assert_int_equal(rootfs_install_garcon_unit(rfd, getuid(), "alice", false), 0);
         assert_int_equal(lstat(p, &st), -1);
 
+        assert_int_equal(rootfs_enable_linger(rfd, getuid(), "alice"), 1);
         assert_int_equal(rootfs_enable_linger(rfd, getuid(), "alice"), 0);
         (void) snprintf(p, sizeof(p), "%s/var/lib/systemd/linger/alice", root);
         assert_int_equal(lstat(p, &st), 0);
