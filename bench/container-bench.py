@@ -21,7 +21,18 @@ The container is stopped after every run (not timed): `vmc container-stop` after
 Also: W = `bistro -- true` with termina and penguin running (warm), against V = `vsh termina penguin
 -- true` (what bistro ends in), alternating.
 
-Prints median (min-max) and the ratios S/B and S/Bvm, W/V. Env as the tests (BISTRO_ACCEL, default
+Prints median (min-max) and the ratios S/B and S/Bvm, W/V.
+
+--init-vs-systemd FILE: instead, penguin with systemd against the same Debian with bistro-init:
+one container from the store's `debian` image (systemd as PID 1) and one from FILE (a debian image
+without an init, e.g. one built by build-debian.sh before systemd came in), alternating, after a
+warm-up of each:
+  S = as above (`vmc container` -> first `vsh ... -- true` that exits 0): shell ready;
+  R = (systemd only) `vmc container` -> `systemctl is-system-running --wait` returns in the
+      container: the boot finished (the shell works before that).
+Prints both S, R and the ratio S(systemd)/S(bistro-init).
+
+Env as the tests (BISTRO_ACCEL, default
 tcg; BISTRO_TERMINA_IMAGE; BISTRO_BUILD_DIR; BISTRO_IMAGE_STORE, default the real store).
 """
 
@@ -63,12 +74,12 @@ class Bench:
     def vm_sh(self, script, check=True):
         return self.run([self.vsh, "termina", "--", "sh", "-c", script], check=check)
 
-    def subject(self, name):
+    def subject(self, name, ready=("true",)):
         t0 = time.monotonic()
         self.vmc("container", "termina", name)
         deadline = t0 + self.timeout
         while True:
-            r = self.run([self.vsh, "termina", name, "--", "true"], check=False)
+            r = self.run([self.vsh, "termina", name, "--", *ready], check=False)
             if r.returncode == 0:
                 break
             if time.monotonic() > deadline:
@@ -94,9 +105,44 @@ class Bench:
         self.vmc("container-stop", "termina", name, check=False)
 
 
+def init_vs_systemd(b, runs, init_file, accel):
+    """penguin with systemd (the store's debian) against bistro-init (init_file), S and R."""
+    # Right after the start systemd may not answer yet: ask until it says running or degraded.
+    booted = ("sh", "-c", 'until s=$(systemctl is-system-running --wait 2>/dev/null); '
+              '[ "$s" = running ] || [ "$s" = degraded ]; do sleep 0.1; done')
+    names = {"systemd": "bench-sd", "bistro-init": "bench-init"}
+    t0 = time.monotonic()
+    b.vmc("container", "termina", names["systemd"], "--image", "debian")
+    print(f"created {names['systemd']} in {time.monotonic() - t0:.1f} s", flush=True)
+    t0 = time.monotonic()
+    b.vmc("container", "termina", names["bistro-init"], "--image", str(init_file))
+    print(f"created {names['bistro-init']} in {time.monotonic() - t0:.1f} s", flush=True)
+    pid1 = b.run([b.vsh, "termina", names["systemd"], "--", "cat", "/proc/1/comm"]).stdout.strip()
+    pid1_init = b.run([b.vsh, "termina", names["bistro-init"], "--", "cat", "/proc/1/comm"]).stdout.strip()
+    if pid1 != "systemd" or pid1_init != "bistro-init":
+        raise SystemExit(f"PID 1 is {pid1!r} / {pid1_init!r}, not systemd / bistro-init")
+    for n in names.values():
+        b.stopped(n)
+    b.subject(names["systemd"])  # warm-up
+    b.subject(names["bistro-init"])
+    S_sd, R_sd, S_init = [], [], []
+    for _ in range(runs):
+        S_sd.append(b.subject(names["systemd"]))
+        S_init.append(b.subject(names["bistro-init"]))
+        R_sd.append(b.subject(names["systemd"], booted))
+    print(f"container bench, penguin init ({accel}, {runs} runs)")
+    print(f"  S systemd:     vmc container -> vsh true ok                 {fmt(S_sd)}")
+    print(f"  S bistro-init: vmc container -> vsh true ok                 {fmt(S_init)}")
+    print(f"  R systemd:     vmc container -> is-system-running --wait    {fmt(R_sd)}")
+    print(f"  S(systemd)/S(bistro-init) = {statistics.median(S_sd) / statistics.median(S_init):.2f}   "
+          f"R(systemd)/S(bistro-init) = {statistics.median(R_sd) / statistics.median(S_init):.2f}")
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--runs", type=int, default=5)
+    ap.add_argument("--init-vs-systemd", metavar="FILE",
+                    help="compare penguin with systemd (store image debian) against FILE with bistro-init")
     ap.add_argument("--images", default="busybox,debian")
     ap.add_argument("--timeout", type=float, default=600.0)
     ap.add_argument("--build-dir")
@@ -104,6 +150,18 @@ def main():
     if args.build_dir:
         os.environ["BISTRO_BUILD_DIR"] = str(Path(args.build_dir).resolve())
     store = image_store()
+    if args.init_vs_systemd:
+        init_file = Path(args.init_vs_systemd).resolve()
+        if not init_file.exists() or not (store / "debian.tar.zst").exists():
+            raise SystemExit(f"need {init_file} and {store}/debian.tar.zst")
+        cc = Concierge(env={"BISTRO_IMAGE_STORE": str(store)}).start()
+        b = Bench(cc, args.timeout)
+        try:
+            b.vmc("start", "termina")
+            init_vs_systemd(b, args.runs, init_file, cc.env.get("BISTRO_ACCEL", "tcg"))
+        finally:
+            cc.cleanup()
+        return
     images = [i for i in args.images.split(",") if i]
     for i in images:
         if not (store / f"{i}.tar.zst").exists():

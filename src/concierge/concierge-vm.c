@@ -22,6 +22,7 @@
 #include "concierge-cicerone.h"
 #include "concierge-ports.h"
 #include "concierge-util.h"
+#include "concierge-timezone.h"
 #include "concierge-vm.h"
 #include "fd-util.h"
 #include "guest.h"
@@ -449,7 +450,7 @@ static int configure_job(Job *j, void *userdata) {
                 return job_fail(j, r, "SetTime failed: %s", strnull(err));
         t[1] = now_msec(CLOCK_MONOTONIC);
         job_progress(j, 2, 4, "setting the time zone");
-        (void) host_timezone(tzname, sizeof(tzname));
+        (void) host_timezone(NULL, tzname, sizeof(tzname));
         tz.name = tzname;
         r = guest_call(
                 vm->vsock_path, BISTRO__MESSAGE_TYPE__SET_TIMEZONE_REQUEST, &tz.base, 20000, NULL, &err);
@@ -562,6 +563,7 @@ static void configure_done(
         log_info("VM '%s' is running.", vm->name);
         ports_vm_running(vm);
         cicerone_vm_running(vm);
+        timezone_vm_running(vm);
         (void) vm_reply_info(vm, &vm->start);
         vm_wake_waiters(vm, 0, NULL);
 }

@@ -18,6 +18,7 @@
 #include "app-entries.h"
 #include "concierge-container.h"
 #include "concierge-manager.h"
+#include "concierge-timezone.h"
 #include "concierge-ops.h"
 #include "concierge-ports.h"
 #include "concierge-util.h"
@@ -447,6 +448,7 @@ static int run(int argc, char *argv[]) {
         clock_sample(&m.clock);
         (void) sd_event_add_time_relative(
                 m.event, &m.clock_timer, CLOCK_MONOTONIC, CLOCK_CHECK_USEC, 0, on_clock_check, &m);
+        (void) timezone_watch_start(&m);
         (void) sd_notify(false, "READY=1");
         log_info("Listening on %s.", sock ?: "the activated socket");
         r = sd_event_loop(m.event);
@@ -455,6 +457,7 @@ static int run(int argc, char *argv[]) {
 finish:
         if (sock)
                 (void) unlink(sock);
+        timezone_watch_stop();
         manager_done(&m);
         return r;
 }

@@ -155,36 +155,3 @@ int run_command(char *const *argv, char **ret_output) {
 
         return spawn_capture(argv, &o, ret_output);
 }
-
-static bool tz_ok(const char *s) {
-        Bistro__Maitred__SetTimezoneRequest tz = BISTRO__MAITRED__SET_TIMEZONE_REQUEST__INIT;
-
-        tz.name = (char *) s;
-        return message_validate(BISTRO__MESSAGE_TYPE__SET_TIMEZONE_REQUEST, &tz.base) >= 0;
-}
-
-int host_timezone(char *buf, size_t size) {
-        const char *tz = getenv("TZ");
-        char link[512];
-        ssize_t n;
-
-        if (tz && *tz == ':')
-                tz++;
-        if (tz && tz_ok(tz)) {
-                (void) snprintf(buf, size, "%s", tz);
-                return 0;
-        }
-        n = readlink("/etc/localtime", link, sizeof(link) - 1);
-        if (n > 0) {
-                const char *p;
-
-                link[n] = 0;
-                p = strstr(link, "zoneinfo/");
-                if (p && tz_ok(p + strlen("zoneinfo/"))) {
-                        (void) snprintf(buf, size, "%s", p + strlen("zoneinfo/"));
-                        return 0;
-                }
-        }
-        (void) snprintf(buf, size, "UTC");
-        return 0;
-}

@@ -43,5 +43,4 @@ int qmp_command_run(const char *qmp_path, const char *command, int timeout_ms, c
  * negative errno; *ret_output (may be NULL) gets stdout and stderr, at most 4 KiB. */
 int run_command(char *const *argv, char **ret_output);
 
-/* The host's zoneinfo name ($TZ, /etc/timezone or the /etc/localtime link), "UTC" when unknown. */
-int host_timezone(char *buf, size_t size);
+/* host_timezone() is in concierge-timezone.h. */

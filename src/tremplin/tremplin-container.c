@@ -20,6 +20,7 @@
 #include "lxc-util.h"
 #include "macro.h"
 #include "proto-validate.h"
+#include "spawn-util.h"
 #include "string-util.h"
 #include "time-util.h"
 #include "tremplin-container.h"
@@ -29,12 +30,15 @@
 #include "tremplin-lxc-config.h"
 #include "tremplin-meta.h"
 #include "tremplin-network.h"
+#include "tremplin-rootfs.h"
 #include "tremplin-subvol.h"
+#include "tremplin-timezone.h"
 #include "tremplin-token.h"
 #include "tremplin-user.h"
 
 #define START_TIMEOUT_S 30
 #define STOP_CLEAN_S 10
+#define LINGER_TIMEOUT_USEC (10 * USEC_PER_SEC)
 
 /* info for the state (a CONTAINER_STATE_*), with the addresses of a running container. */
 static int fill_info(
@@ -239,6 +243,174 @@ static void check_cgroup(const char *name, pid_t pid) {
                 log_debug("Container '%s' cgroup: %s", name, text);
 }
 
+/* Rewrites the meta of name with m's tz/tzfile, under the lock (another start may have changed
+ * the rest meanwhile). */
+static int meta_record_timezone(const char *name, const ContainerMeta *m) {
+        _cleanup_close_ int lock = -EBADF;
+        char dir[PATH_MAX];
+        ContainerMeta now;
+        int r;
+
+        lock = lock_lxc();
+        if (lock < 0)
+                return lock;
+        (void) snprintf(dir, sizeof(dir), STATEFUL_LXC_PATH "/%s", name);
+        r = meta_read_name(name, &now);
+        if (r < 0)
+                return r;
+        if (streq(now.tz, m->tz) && streq(now.tzfile, m->tzfile))
+                return 0;
+        strscpy(now.tz, m->tz, sizeof(now.tz));
+        strscpy(now.tzfile, m->tzfile, sizeof(now.tzfile));
+        return meta_write(dir, &now);
+}
+
+/* Puts the zone (name, tzif) in the rootfs of container name when it is tremplin's to set. */
+static void apply_timezone(
+        int rootfs, const char *name, ContainerMeta *m, const char *tz, const void *tzif, size_t len) {
+        int r;
+
+        r = timezone_apply(rootfs, slot_id_base(m->slot), tz, tzif, len, m);
+        if (r < 0) {
+                log_warning_errno(r, "Cannot set the zone %s in '%s': %m", tz, name);
+                return;
+        }
+        if (r == TIMEZONE_SKIP) {
+                log_debug("Container '%s' keeps its own zone.", name);
+                return;
+        }
+        log_debug("Container '%s': zone %s (%s).", name, tz, r == TIMEZONE_LINK ? "link" : "TZif file");
+        r = meta_record_timezone(name, m);
+        if (r < 0)
+                log_warning_errno(r, "Cannot record the zone in the meta of '%s': %m", name);
+}
+
+/* The zone tremplin was last sent, applied to a container about to start. */
+static void apply_saved_timezone(int rootfs, const char *name, ContainerMeta *m) {
+        _cleanup_free_ void *tzif = NULL;
+        char tz[PROTO_TIMEZONE_MAX + 1];
+        size_t len = 0;
+        int r;
+
+        r = timezone_load(TIMEZONE_STATE_PATH, tz, sizeof(tz), &tzif, &len);
+        if (r == -ENOENT)
+                return;
+        if (r < 0) {
+                log_warning_errno(r, "Cannot read " TIMEZONE_STATE_PATH ": %m");
+                return;
+        }
+        apply_timezone(rootfs, name, m, tz, tzif, len);
+}
+
+int containers_set_timezone(const char *tz, const void *tzif, size_t len, char **reterr_message) {
+        _cleanup_closedir_ DIR *d = NULL;
+        int r;
+
+        r = timezone_save(TIMEZONE_STATE_PATH, tz, tzif, len);
+        if (r < 0)
+                return set_error_message(
+                        reterr_message, r, "cannot write " TIMEZONE_STATE_PATH ": %s", strerror(-r));
+        log_info("Timezone %s (%zu bytes of TZif) for the containers.", tz, len);
+        /* Before the stateful disk is mounted there is no container: the start applies it. */
+        if (check_stateful(NULL) < 0)
+                return 0;
+        d = opendir(STATEFUL_LXC_PATH);
+        if (!d)
+                return 0;
+        FOREACH_DIRENT(de, d) {
+                _cleanup_lxc_container_put_ struct lxc_container *c = NULL;
+                _cleanup_close_ int dfd = -EBADF, rootfs = -EBADF;
+                ContainerMeta m;
+
+                if (de->d_name[0] == '.' || !proto_name_ok(de->d_name) ||
+                    meta_read_at(dirfd(d), de->d_name, &m) < 0)
+                        continue;
+                c = container_open(de->d_name);
+                if (!c || !c->is_running(c))
+                        continue;
+                dfd = openat(dirfd(d), de->d_name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+                if (dfd >= 0)
+                        rootfs = openat(dfd, "rootfs", O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+                if (rootfs < 0)
+                        continue;
+                apply_timezone(rootfs, de->d_name, &m, tz, tzif, len);
+        }
+        return 0;
+}
+
+/* systemd containers: user's manager runs from the boot on (lingering), now too, and garcon is
+ * one of the default user's services (the first user the meta remembers; m was read before this
+ * start recorded user). Failures are logged: the shell works without them. */
+static void setup_user_services(
+        struct lxc_container *c, const char *name, const ContainerMeta *m, const char *user) {
+        lxc_attach_options_t opts = LXC_ATTACH_OPTIONS_DEFAULT;
+        _cleanup_close_ int dfd = -EBADF, rootfs = -EBADF;
+        char dir[PATH_MAX], uidbuf[16];
+        uid_t uid;
+        gid_t gid;
+        pid_t pid = -1;
+        int r;
+
+        (void) snprintf(dir, sizeof(dir), STATEFUL_LXC_PATH "/%s", name);
+        dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        if (dfd >= 0)
+                rootfs = openat(dfd, "rootfs", O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
+        if (rootfs < 0 || rootfs_init(rootfs) != INIT_SYSTEMD)
+                return;
+        r = rootfs_user_ids(rootfs, user, &uid, &gid);
+        if (r <= 0) {
+                log_warning_errno(r < 0 ? r : ENOENT, "No uid for %s in '%s', no lingering: %m", user, name);
+                return;
+        }
+        r = rootfs_install_garcon_unit(
+                rootfs, slot_id_base(m->slot), m->n_users > 0 ? m->users[0] : user,
+                access(GARCON_PATH, X_OK) == 0);
+        if (r < 0)
+                log_warning_errno(r, "Cannot install " GARCON_UNIT " in '%s': %m", name);
+        r = rootfs_enable_linger(rootfs, slot_id_base(m->slot), user);
+        if (r < 0) {
+                log_warning_errno(r, "Cannot enable lingering of %s in '%s': %m", user, name);
+                return;
+        }
+        /* Lingering already: logind starts the manager at each boot, nothing to ask. */
+        if (r == 0)
+                return;
+
+        /* logind starts lingering users' managers when it starts; when it already runs, ask it
+         * (or systemd, when the bus is not up yet). Bounded: a container that hangs here only
+         * delays the user's manager. */
+        (void) snprintf(uidbuf, sizeof(uidbuf), "%u", (unsigned) uid);
+        {
+                char *argv[] = { (char *) "/bin/sh",
+                                 (char *) "-c",
+                                 (char *) "loginctl enable-linger \"$1\" 2>/dev/null || "
+                                          "systemctl start --no-block \"user@$2.service\"",
+                                 (char *) "sh",
+                                 (char *) user,
+                                 uidbuf,
+                                 NULL };
+                lxc_attach_command_t cmd = { .program = argv[0], .argv = argv };
+                char *env[] = { (char *) "PATH=/usr/sbin:/usr/bin:/sbin:/bin", NULL };
+
+                opts.env_policy = LXC_ATTACH_CLEAR_ENV;
+                opts.extra_env_vars = env;
+                opts.stdin_fd = opts.stdout_fd = opts.stderr_fd = open("/dev/null", O_RDWR | O_CLOEXEC);
+                r = c->attach(c, lxc_attach_run_command, &cmd, &opts, &pid);
+                safe_close(opts.stdin_fd);
+        }
+        if (r < 0 || pid <= 0) {
+                log_warning("Cannot attach to '%s' to start the manager of %s.", name, user);
+                return;
+        }
+        r = wait_for_terminate_timeout(pid, LINGER_TIMEOUT_USEC);
+        if (r != 0)
+                log_warning(
+                        "Starting the manager of %s in '%s' failed (%d); logind starts it at the next boot.",
+                        user, name, r);
+        else
+                log_info("User %s in '%s' lingers; its manager runs.", user, name);
+}
+
 /* Makes sure of the user in the running container c, once: the meta remembers it. */
 static int start_ensure_user(
         struct lxc_container *c,
@@ -297,6 +469,7 @@ static int start_stopped(
         _cleanup_close_ int dfd = -EBADF, rootfs = -EBADF;
         const char *name = req->name;
         char dir[PATH_MAX], logpath[PATH_MAX];
+        ContainerMeta tzm = *m;
         int r;
 
         (void) snprintf(dir, sizeof(dir), STATEFUL_LXC_PATH "/%s", name);
@@ -312,6 +485,14 @@ static int start_stopped(
         r = network_write_resolv_conf(rootfs);
         if (r < 0)
                 log_warning_errno(r, "Cannot write resolv.conf of '%s', continuing: %m", name);
+        apply_saved_timezone(rootfs, name, &tzm);
+        if (rootfs_init(rootfs) == INIT_SYSTEMD) {
+                r = rootfs_install_garcon_unit(
+                        rootfs, slot_id_base(m->slot), m->n_users > 0 ? m->users[0] : NULL,
+                        access(GARCON_PATH, X_OK) == 0);
+                if (r < 0)
+                        log_warning_errno(r, "Cannot install " GARCON_UNIT " in '%s', continuing: %m", name);
+        }
         r = write_lxc_config(dir, dir, name, m, rootfs);
         if (r < 0)
                 return set_error_message(
@@ -382,6 +563,10 @@ int container_start(
                         container_info_done(info);
                         return r;
                 }
+                /* At a boot or a new user: the fast path answers the rest. */
+                if (!streq(user, "root") &&
+                    (started || res.user_created || !container_meta_has_user(&m, user)))
+                        setup_user_services(c, name, &m, user);
         }
         res.started = started;
         if (ret_result)

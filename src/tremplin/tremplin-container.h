@@ -57,3 +57,7 @@ const char *log_tail_lines(const char *text, size_t n, size_t max);
 
 /* Stops every running container: the halt signal to all, up to timeout_ms, then kill. */
 void containers_stop_all(int timeout_ms);
+
+/* SetTimezone: remembers the zone (TIMEZONE_STATE_PATH) and applies it to every running container whose
+ * zone is tremplin's (tremplin-timezone.h). */
+int containers_set_timezone(const char *tz, const void *tzif, size_t len, char **reterr_message);

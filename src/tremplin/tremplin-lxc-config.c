@@ -13,6 +13,8 @@
 #include "tremplin-layout.h"
 #include "tremplin-lxc-config.h"
 #include "tremplin-network.h"
+#include "tremplin-rootfs.h"
+#include "tremplin-user.h"
 
 int stat_in_root(int rootfs_fd, const char *path, struct stat *ret) {
         struct open_how how = { .flags = O_PATH | O_CLOEXEC,
@@ -25,14 +27,8 @@ int stat_in_root(int rootfs_fd, const char *path, struct stat *ret) {
         return 0;
 }
 
-typedef enum InitKind {
-        INIT_NONE,    /* use bistro-init */
-        INIT_OTHER,   /* busybox, sysvinit...: LXC's default halt signal, SIGPWR */
-        INIT_SYSTEMD, /* halts on SIGRTMIN+3 */
-} InitKind;
-
 /* /sbin/init inside the rootfs (resolved inside it) is an executable file. */
-static InitKind rootfs_init(int rootfs_fd) {
+InitKind rootfs_init(int rootfs_fd) {
         struct stat st, sd;
 
         if (stat_in_root(rootfs_fd, "sbin/init", &st) < 0 || !S_ISREG(st.st_mode) || !(st.st_mode & 0111))
@@ -74,11 +70,30 @@ int write_lxc_config(
                 "lxc.log.level = WARN\n",
                 name, dir, base, ID_COUNT, base, ID_COUNT, name, name);
         switch (rootfs_fd >= 0 ? rootfs_init(rootfs_fd) : INIT_OTHER) {
-        case INIT_NONE:
-                fprintf(f, "# No executable /sbin/init in the rootfs.\nlxc.init.cmd = " BISTRO_INIT "\n");
+        case INIT_NONE: {
+                uid_t uid = USER_UID_DEFAULT;
+                gid_t gid = USER_UID_DEFAULT;
+
+                fprintf(f, "# No executable /sbin/init in the rootfs.\nlxc.init.cmd = " BISTRO_INIT);
+                /* bistro-init runs garcon as the default user (the first the meta remembers; 1000
+                 * before there is one) when the VM has garcon. */
+                if (access(GARCON_PATH, X_OK) == 0) {
+                        if (m->n_users > 0 && rootfs_fd >= 0 &&
+                            rootfs_user_ids(rootfs_fd, m->users[0], &uid, &gid) <= 0) {
+                                uid = USER_UID_DEFAULT;
+                                gid = USER_UID_DEFAULT;
+                        }
+                        fprintf(f, " --garcon-uid %u --garcon-gid %u", (unsigned) uid, (unsigned) gid);
+                }
+                fputc('\n', f);
                 break;
+        }
         case INIT_SYSTEMD:
-                fprintf(f, "lxc.signal.halt = SIGRTMIN+3\n");
+                /* systemd halts on SIGRTMIN+3 and manages its cgroup subtree (LXC delegates the
+                 * container's cgroup2 directory to the container's root; the cgroup namespace
+                 * makes it the container's /sys/fs/cgroup, mounted read-write). */
+                fprintf(f, "lxc.signal.halt = SIGRTMIN+3\n"
+                           "lxc.mount.auto = cgroup:rw:force\n");
                 break;
         case INIT_OTHER:
                 break;

@@ -10,6 +10,16 @@
 /* path (relative) inside the rootfs, resolved inside it (openat2 RESOLVE_IN_ROOT). */
 int stat_in_root(int rootfs_fd, const char *path, struct stat *ret);
 
+typedef enum InitKind {
+        INIT_NONE,    /* use bistro-init */
+        INIT_OTHER,   /* busybox, sysvinit...: LXC's default halt signal, SIGPWR */
+        INIT_SYSTEMD, /* halts on SIGRTMIN+3 */
+} InitKind;
+
+/* Which init the rootfs has: sbin/init (resolved inside it) missing or not executable: none;
+ * the same file as (usr/)lib/systemd/systemd: systemd. */
+InitKind rootfs_init(int rootfs_fd);
+
 /* Writes writedir/config for the container name whose final directory is dir; rootfs_fd (or -1)
  * tells which init the rootfs has. */
 int write_lxc_config(

@@ -40,6 +40,15 @@ static int meta_parse_line(char *line, ContainerMeta *m, bool *have_image) {
                     m->n_users >= META_USERS_MAX)
                         return -EBADMSG;
                 strscpy(m->users[m->n_users++], value, META_USER_MAX + 1);
+        } else if (streq(line, "tz")) {
+                if (m->tz[0] || !proto_timezone_ok(value))
+                        return -EBADMSG;
+                strscpy(m->tz, value, sizeof(m->tz));
+        } else if (streq(line, "tzfile")) {
+                if (m->tzfile[0] || !value[0] || strlen(value) > META_TZFILE_MAX ||
+                    strspn(value, "0123456789abcdef:") != strlen(value))
+                        return -EBADMSG;
+                strscpy(m->tzfile, value, sizeof(m->tzfile));
         }
         /* else: a key of a newer tremplin */
         return 0;
@@ -87,6 +96,18 @@ int container_meta_format(const ContainerMeta *m, char **ret) {
         o = (size_t) k;
         for (unsigned i = 0; i < m->n_users && i < META_USERS_MAX; i++) {
                 k = snprintf(buf + o, sizeof(buf) - o, "user=%s\n", m->users[i]);
+                if (k < 0 || (size_t) k >= sizeof(buf) - o)
+                        return -EINVAL;
+                o += (size_t) k;
+        }
+        if (m->tz[0]) {
+                k = snprintf(buf + o, sizeof(buf) - o, "tz=%s\n", m->tz);
+                if (k < 0 || (size_t) k >= sizeof(buf) - o)
+                        return -EINVAL;
+                o += (size_t) k;
+        }
+        if (m->tz[0] && m->tzfile[0]) {
+                k = snprintf(buf + o, sizeof(buf) - o, "tzfile=%s\n", m->tzfile);
                 if (k < 0 || (size_t) k >= sizeof(buf) - o)
                         return -EINVAL;
                 o += (size_t) k;

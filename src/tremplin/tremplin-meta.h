@@ -8,22 +8,29 @@
  *   slot=N       1..CONTAINERS_MAX: the id range and addresses; exactly once
  *   user=NAME    a user StartContainer made sure of (proto_user_ok), distinct, at most
  *                META_USERS_MAX
+ *   tz=NAME      the zone tremplin last put in the rootfs' /etc/localtime (proto_timezone_ok)
+ *   tzfile=S:H   when that was a regular file: its size and FNV-1a 64 hash (hex); absent for
+ *                a symlink (tremplin-timezone.h)
  * Unknown keys are ignored (a newer tremplin may add some); anything else is -EBADMSG. */
 
 #include <stdbool.h>
 
 #include "message-type.h"
+#include "proto-validate.h"
 
 #define META_FILE "bistro-meta"
 #define META_USER_MAX 32u
 #define META_USERS_MAX 8u
 #define META_TEXT_MAX 2048u
+#define META_TZFILE_MAX 40u
 
 typedef struct ContainerMeta {
         char image[PROTO_IMAGE_NAME_MAX + 1];
         unsigned slot;
         char users[META_USERS_MAX][META_USER_MAX + 1];
         unsigned n_users;
+        char tz[PROTO_TIMEZONE_MAX + 1];
+        char tzfile[META_TZFILE_MAX + 1];
 } ContainerMeta;
 
 int container_meta_parse(const char *text, ContainerMeta *ret);

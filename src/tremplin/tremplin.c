@@ -171,6 +171,12 @@ static int worker_run(int fd, int report_fd) {
                 r = container_get_info(req->name, &info, &err);
                 return r < 0 ? reply_error(fd, h.id, r, err) : reply_info(fd, h.id, &info, NULL);
         }
+        case BISTRO__MESSAGE_TYPE__TREMPLIN_SET_TIMEZONE_REQUEST: {
+                const Bistro__Tremplin__SetTimezoneRequest *req = (const void *) msg;
+
+                r = containers_set_timezone(req->name, req->tzif.data, req->tzif.len, &err);
+                return r < 0 ? reply_error(fd, h.id, r, err) : reply_empty(fd, h.id);
+        }
         case BISTRO__MESSAGE_TYPE__TREMPLIN_LIST_CONTAINERS_REQUEST: {
                 Bistro__Tremplin__ListContainersResponse resp =
                         BISTRO__TREMPLIN__LIST_CONTAINERS_RESPONSE__INIT;
