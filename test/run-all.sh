@@ -87,6 +87,17 @@ fi
 # 4. Integration tests: real QEMU, real guest kernel.
 export BISTRO_BUILD_DIR="$top/build"
 export BISTRO_ACCEL=${BISTRO_ACCEL:-tcg}
+# The container images the tests use, rebuilt when their builder changed since the store's copy
+# (a no-op when up to date; the debian one needs root and debootstrap, else its tests say why they
+# skip). The store is the user's unless BISTRO_IMAGE_STORE says otherwise, as in the tests.
+refresh_images() {
+        local store=${BISTRO_IMAGE_STORE:-${XDG_DATA_HOME:-$HOME/.local/share}/bistro/images/containers}
+        image/containers/build-busybox.sh "$store" || return 1
+        if [ "$(id -u)" = 0 ] && PATH=$PATH:/usr/sbin:/sbin command -v debootstrap >/dev/null; then
+                image/containers/build-debian.sh "$store" || return 1
+        fi
+}
+step container-images refresh_images
 if [ -d test/integration ] && ls test/integration/test_*.py >/dev/null 2>&1; then
         echo "=== integration (accel: $BISTRO_ACCEL)"
         /usr/bin/python3 -m pytest -v -rs --junitxml="$out/integration.xml" test/integration
