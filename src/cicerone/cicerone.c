@@ -21,7 +21,6 @@
 #include "cicerone.pb-c.h"
 #include "common.pb-c.h"
 #include "container.pb-c.h"
-#include "dial.h"
 #include "fd-util.h"
 #include "log.h"
 #include "macro.h"
@@ -35,6 +34,7 @@
 #include "strv.h"
 #include "time-util.h"
 #include "token-store.h"
+#include "vsock-hybrid.h"
 #include "wire.h"
 
 #define CONTROL_CLIENTS_MAX 32u
@@ -112,7 +112,7 @@ typedef struct Launch {
         uint32_t wait_ms;
         uint32_t port;
         sd_event_source *timer;
-        Dial *dial;
+        VsockHybridDial *dial;
         WireConn *garcon;
 } Launch;
 
@@ -332,7 +332,7 @@ static void launch_free(Launch *l) {
                 }
         c->n_launches--;
         sd_event_source_disable_unref(l->timer);
-        dial_cancel(l->dial);
+        vsock_hybrid_dial_cancel(l->dial);
         if (l->garcon) {
                 wire_conn_close(l->garcon, 0);
                 wire_conn_unref(l->garcon);
@@ -460,7 +460,7 @@ static void launch_start(Launch *l, Container *ct) {
 
         sd_event_source_disable_unref(TAKE_PTR(l->timer));
         l->port = ct->garcon_port;
-        r = dial_start(
+        r = vsock_hybrid_dial_start(
                 l->c->event, ct->vm->vsock_path, l->port, 0, NULL, DIAL_TIMEOUT_USEC, on_launch_dialed, l,
                 &l->dial);
         if (r < 0)
