@@ -17,7 +17,6 @@
 #include "alloc-util.h"
 #include "bistro-ports.h"
 #include "chunneld.h"
-#include "dial.h"
 #include "fd-util.h"
 #include "forward-table.h"
 #include "log.h"
@@ -29,6 +28,7 @@
 #include "string-util.h"
 #include "time-util.h"
 #include "udp-frame.h"
+#include "vsock-hybrid.h"
 #include "wire.h"
 
 #define TCP BISTRO__PORTS__PROTOCOL__PROTOCOL_TCP
@@ -57,7 +57,7 @@ typedef struct UdpFlow {
         int sock_fd; /* the listener's socket the client used (borrowed) */
         struct sockaddr_storage addr;
         socklen_t addr_len;
-        Dial *dial;
+        VsockHybridDial *dial;
         int fd; /* the guest stream, once connected */
         sd_event_source *src;
         uint8_t *out; /* framed datagrams for the guest */
@@ -80,7 +80,7 @@ typedef struct Conn {
         Chunneld *c;
         struct Conn *prev, *next;
         int client;
-        Dial *dial;
+        VsockHybridDial *dial;
         Relay *relay;
 } Conn;
 
@@ -89,7 +89,7 @@ struct Chunneld {
         FwdTable table;
         WireServer *control;
         WireConn *watch;
-        Dial *watch_dial;
+        VsockHybridDial *watch_dial;
         uint64_t watch_id;
         sd_event_source *watch_timer, *busy_timer, *udp_timer;
         uint64_t vsock_gone_since; /* 0: reachable (or not known to be gone) */
@@ -197,7 +197,7 @@ static void conn_free(Conn *conn) {
         if (conn->next)
                 conn->next->prev = conn->prev;
         c->n_conns--;
-        dial_cancel(conn->dial);
+        vsock_hybrid_dial_cancel(conn->dial);
         relay_free(conn->relay);
         safe_close(conn->client);
         free(conn);
@@ -263,7 +263,7 @@ static int on_tcp_accept(sd_event_source *s, int fd, uint32_t revents, void *use
         req.protocol = TCP;
         req.port = l->f->container_port;
         req.ipv6 = fd == l->fd[1];
-        r = dial_start(
+        r = vsock_hybrid_dial_start(
                 c->event, c->vsock_path, PORT_LISTENER_PORT, BISTRO__MESSAGE_TYPE__FORWARD_CONNECT_REQUEST,
                 &req.base, DIAL_TIMEOUT_USEC, on_conn_dialed, conn, &conn->dial);
         if (r < 0) {
@@ -285,7 +285,7 @@ static void udp_flow_free(UdpFlow *fl) {
                         l->flows[i] = l->flows[--l->n_flows];
                         break;
                 }
-        dial_cancel(fl->dial);
+        vsock_hybrid_dial_cancel(fl->dial);
         sd_event_source_disable_unref(fl->src);
         safe_close(fl->fd);
         free(fl->out);
@@ -397,7 +397,7 @@ static UdpFlow *udp_flow_get(Listener *l, int sock_fd, const struct sockaddr_sto
         req.protocol = UDP;
         req.port = l->f->container_port;
         req.ipv6 = sock_fd == l->fd[1];
-        if (dial_start(
+        if (vsock_hybrid_dial_start(
                     l->c->event, l->c->vsock_path, PORT_LISTENER_PORT,
                     BISTRO__MESSAGE_TYPE__FORWARD_CONNECT_REQUEST, &req.base, DIAL_TIMEOUT_USEC,
                     on_udp_dialed, fl, &fl->dial) < 0) {
@@ -580,7 +580,7 @@ static int on_watch_timer(sd_event_source *s, uint64_t usec, void *userdata) {
         (void) sd_event_source_set_enabled(s, SD_EVENT_OFF);
         if (c->watch || c->watch_dial)
                 return 0;
-        r = dial_start(
+        r = vsock_hybrid_dial_start(
                 c->event, c->vsock_path, PORT_LISTENER_PORT, 0, NULL, DIAL_TIMEOUT_USEC, on_watch_dialed, c,
                 &c->watch_dial);
         if (r < 0)
@@ -846,7 +846,7 @@ static int run(int argc, char *argv[]) {
 finish:
         while (c.conns)
                 conn_free(c.conns);
-        dial_cancel(c.watch_dial);
+        vsock_hybrid_dial_cancel(c.watch_dial);
         if (c.watch) {
                 WireConn *w = TAKE_PTR(c.watch);
 

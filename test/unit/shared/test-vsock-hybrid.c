@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
-/* vsock_hybrid_connect() against a fake vsockd: a child process listening on a unix socket that
- * checks the CONNECT line and answers with whatever the test scripts. */
+/* vsock_hybrid_connect() and the non-blocking vsock_hybrid_dial_start() against a fake vsockd: a
+ * child process listening on a unix socket that checks the CONNECT line and answers with whatever
+ * the test scripts. */
 #include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -15,8 +16,13 @@
 #include <unistd.h>
 #include <cmocka.h>
 
+#include "alloc-util.h"
+#include "common.pb-c.h"
 #include "fd-util.h"
+#include "frame.h"
 #include "macro.h"
+#include "message-type.h"
+#include "ports.pb-c.h"
 #include "socket-util.h"
 #include "vsock-hybrid.h"
 
@@ -216,6 +222,139 @@ static void test_no_listener(void **state) {
         (void) unlink(path);
 }
 
+/* ---- the non-blocking dial ---- */
+
+typedef struct DialResult {
+        bool called;
+        int fd, error;
+        char *message;
+} DialResult;
+
+static void on_dialed(int fd, int error, const char *message, void *userdata) {
+        DialResult *res = userdata;
+
+        res->called = true;
+        res->fd = fd;
+        res->error = error;
+        res->message = message ? strdup(message) : NULL;
+}
+
+/* Dials the peer already started; with_request sends a ForwardConnect and waits for its answer. */
+static DialResult dial(bool with_request, uint64_t timeout_usec) {
+        Bistro__Ports__ForwardConnectRequest req = BISTRO__PORTS__FORWARD_CONNECT_REQUEST__INIT;
+        DialResult res = { .fd = -EBADF };
+        sd_event *e = NULL;
+
+        req.container = (char *) "penguin";
+        req.protocol = BISTRO__PORTS__PROTOCOL__PROTOCOL_TCP;
+        req.port = 80;
+        assert_int_equal(sd_event_new(&e), 0);
+        assert_int_equal(
+                vsock_hybrid_dial_start(
+                        e, sock_path, PORT, with_request ? BISTRO__MESSAGE_TYPE__FORWARD_CONNECT_REQUEST : 0,
+                        with_request ? &req.base : NULL, timeout_usec, on_dialed, &res, NULL),
+                0);
+        while (!res.called)
+                assert_true(sd_event_run(e, UINT64_MAX) >= 0);
+        sd_event_unref(e);
+        return res;
+}
+
+/* "OK" and then, when msg is set, the answer to the request as a response frame, then extra. */
+static size_t make_reply(
+        uint8_t *buf, size_t size, uint32_t type, const ProtobufCMessage *msg, const char *extra) {
+        _cleanup_free_ uint8_t *frame = NULL;
+        size_t n = strlen("OK 1024\n"), len = 0;
+
+        memcpy(buf, "OK 1024\n", n);
+        if (msg) {
+                assert_int_equal(frame_encode(type, FRAME_RESPONSE, 1, msg, &frame, &len), 0);
+                assert_true(n + len + strlen(extra) <= size);
+                memcpy(buf + n, frame, len);
+                n += len;
+        }
+        memcpy(buf + n, extra, strlen(extra));
+        return n + strlen(extra);
+}
+
+static void test_dial_ok_and_stream_follows(void **state) {
+        Bistro__Empty empty = BISTRO__EMPTY__INIT;
+        uint8_t reply[256];
+        char buf[32] = {};
+
+        for (int with_request = 0; with_request <= 1; with_request++) {
+                size_t len = make_reply(
+                        reply, sizeof(reply), BISTRO__MESSAGE_TYPE__EMPTY, with_request ? &empty.base : NULL,
+                        "guest bytes");
+                Peer p = peer_start((const char *) reply, len, true);
+                DialResult res = dial(with_request, 5 * 1000000u);
+
+                assert_int_equal(res.error, 0);
+                assert_true(res.fd >= 0);
+                /* Nothing after the line (and the answer) was eaten: it is the guest's stream. */
+                memset(buf, 0, sizeof(buf));
+                assert_int_equal(read(res.fd, buf, 11), 11);
+                assert_string_equal(buf, "guest bytes");
+                safe_close(res.fd);
+                peer_finish(&p);
+        }
+}
+
+static void test_dial_error_reply(void **state) {
+        Bistro__ErrorReply err = BISTRO__ERROR_REPLY__INIT;
+        uint8_t reply[256];
+        size_t len;
+        Peer p;
+        DialResult res;
+
+        err.error = -ECONNREFUSED;
+        err.message = (char *) "nothing listens on 80";
+        len = make_reply(reply, sizeof(reply), BISTRO__MESSAGE_TYPE__ERROR_REPLY, &err.base, "");
+        p = peer_start((const char *) reply, len, true);
+        res = dial(true, 5 * 1000000u);
+        assert_int_equal(res.fd, -EBADF);
+        assert_int_equal(res.error, -ECONNREFUSED);
+        assert_string_equal(res.message, "nothing listens on 80");
+        free(res.message);
+        peer_finish(&p);
+}
+
+static void test_dial_refused(void **state) {
+        static const struct {
+                const char *reply;
+                int error;
+        } cases[] = {
+                { "ERR no listener on port\n", -ECONNABORTED },
+                { "HELLO\n", -EBADMSG },
+                { "OK\n", -EBADMSG },
+                { "", -ECONNABORTED },
+        };
+
+        for (size_t i = 0; i < ELEMENTSOF(cases); i++) {
+                Peer p = peer_start(cases[i].reply, strlen(cases[i].reply), false);
+                DialResult res = dial(false, 5 * 1000000u);
+
+                assert_int_equal(res.fd, -EBADF);
+                assert_int_equal(res.error, cases[i].error);
+                peer_finish(&p);
+        }
+}
+
+static void test_dial_timeout(void **state) {
+        Peer p = peer_start("", 0, true);
+        int64_t t0 = mono_ms();
+        DialResult res = dial(false, 300 * 1000u);
+        int64_t dt = mono_ms() - t0;
+
+        assert_int_equal(res.error, -ETIMEDOUT);
+        assert_non_null(res.message);
+        assert_true(dt >= 290);
+        assert_true(dt < 3000);
+        free(res.message);
+        /* Our side was closed on the way out, so the peer sees EOF and exits. */
+        peer_finish(&p);
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_ok_and_stream_follows),
@@ -225,6 +364,10 @@ int main(void) {
                 cmocka_unit_test(test_eof),
                 cmocka_unit_test(test_timeout),
                 cmocka_unit_test(test_no_listener),
+                cmocka_unit_test(test_dial_ok_and_stream_follows),
+                cmocka_unit_test(test_dial_error_reply),
+                cmocka_unit_test(test_dial_refused),
+                cmocka_unit_test(test_dial_timeout),
         };
         return cmocka_run_group_tests(tests, setup, teardown);
 }
