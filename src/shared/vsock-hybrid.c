@@ -268,7 +268,7 @@ static int on_dial_timeout(sd_event_source *s, uint64_t usec, void *userdata) {
         dial_finish(
                 d, -ETIMEDOUT,
                 d->state <= DIAL_LINE_IN ? "timed out waiting for the VM's vsock (CONNECT)"
-                                         : "timed out waiting for port-listener's answer");
+                                         : "timed out waiting for the guest service's answer");
         return 0;
 }
 
