@@ -17,8 +17,10 @@ int token_write(const char *name, const char *token, uint32_t base) {
         if (r < 0)
                 return r;
         (void) snprintf(path, sizeof(path), TOKEN_DIR "/%s", name);
-        /* Readable by the container's root only. */
-        return write_file_atomic_full(path, token, 0400, (uid_t) base, (gid_t) base);
+        /* Readable by every process of the container (garcon runs as its default user; the token names
+         * the container, not a user in it), writable by none. No other container sees the file: it is
+         * in the VM's /run, bound into this container alone. */
+        return write_file_atomic_full(path, token, 0444, (uid_t) base, (gid_t) base);
 }
 
 void token_remove(const char *name) {
