@@ -201,6 +201,9 @@ char *garcon_unit_text(const char *user) {
                     "ExecStart=" GARCON_PATH " --server\n"
                     "Restart=always\n"
                     "RestartSec=1\n"
+                    /* The apps garcon launched live in its cgroup: a restart of garcon must not kill them.
+                     */
+                    "KillMode=process\n"
                     "Environment=XDG_DATA_DIRS=/usr/local/share:/usr/share\n"
                     "Environment=BROWSER=/opt/bistro/bin/bistro-open\n"
                     "\n"
