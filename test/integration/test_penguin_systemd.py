@@ -171,6 +171,24 @@ def test_user_manager_lingers(cc):
     assert r.stdout.strip() == "Linger=yes", r.stdout
 
 
+def test_open_on_host_plumbing_and_garcon_unit(cc):
+    r = bistro_ok(cc, "--", "sh", "-c", "readlink /etc/alternatives/x-www-browser; readlink /usr/bin/x-www-browser")
+    assert r.stdout.split() == ["/opt/bistro/bin/bistro-open", "/etc/alternatives/x-www-browser"], r.stdout
+    r = bistro(cc, "--user", USER, "--", "bash", "-lc", 'echo "B=$BROWSER"; command -v xdg-open; '
+               "xdg-open file:///etc/passwd")
+    assert "B=/opt/bistro/bin/bistro-open" in r.stdout and "/usr/local/bin/xdg-open" in r.stdout, r.stdout
+    assert r.returncode == 2 and "only http, https and mailto" in r.stderr, (r.returncode, r.stderr)
+    # garcon's user unit exactly when the VM has garcon.
+    r = bistro_ok(cc, "--", "sh", "-c", "test -x /opt/bistro/bin/garcon && echo G; "
+                  "test -f /etc/systemd/user/bistro-garcon.service && echo U; "
+                  "test -L /etc/systemd/user/default.target.wants/bistro-garcon.service && echo L; true")
+    have = r.stdout.split()
+    assert have in (["G", "U", "L"], []), have
+    if have:
+        r = bistro_ok(cc, "--", "cat", "/etc/systemd/user/bistro-garcon.service")
+        assert f"ConditionUser={USER}" in r.stdout and "Restart=always" in r.stdout, r.stdout
+
+
 def test_tty_is_a_pts_of_penguin(cc):
     s = PtySession(cc, "--user", USER)
     try:
