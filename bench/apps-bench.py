@@ -96,7 +96,7 @@ def main():
     try:
         setup = b.run([b.bistro, "--user", USER, "--", "true"])
         print(f"setup (boot, penguin, user): {setup:.1f} s", file=sys.stderr)
-        b.sh(f"cat > /usr/local/bin/bench-app <<'EOF'\n{APP}EOF\nchmod 755 /usr/local/bin/bench-app; "
+        b.sh(f"cat > /usr/local/bin/bench-app <<'EOF'\n{APP}EOF\nchmod 755 /usr/local/bin/bench-app; mkdir -p /usr/share/applications; "
              f"cat > /usr/share/applications/bench-app.desktop <<'EOF'\n{DESKTOP}EOF\n")
         b.wait_entry("bench-app", timeout=300)
         exec_line = [a for a in shlex.split(

@@ -153,7 +153,7 @@ def test_desktop_entry_appears_valid_and_goes(cc):
 cat > /usr/local/bin/bistro-test-app <<'EOF'
 {APP_SCRIPT}EOF
 chmod 755 /usr/local/bin/bistro-test-app
-mkdir -p /usr/share/icons/hicolor/48x48/apps
+mkdir -p /usr/share/icons/hicolor/48x48/apps /usr/share/applications
 echo {base64.b64encode(PNG48).decode()} | base64 -d > /usr/share/icons/hicolor/48x48/apps/bistrotestapp.png
 cat > /usr/share/applications/bistro-test-app.desktop <<'EOF'
 {DESKTOP}EOF
