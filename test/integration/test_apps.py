@@ -216,10 +216,12 @@ def test_open_url_on_host(cc):
     for bad in ("file:///etc/passwd", "javascript:alert(1)"):
         r = bistro(cc, "--user", USER, "--", "xdg-open", bad)
         assert r.returncode != 0, f"{bad}: {r.stdout}{r.stderr}"
-    # sensible-browser and $BROWSER go the same way.
-    r = in_penguin(cc, 'sensible-browser https://example.org/sensible; echo "rc=$? B=$BROWSER"', user=USER)
-    assert "rc=0" in r.stdout, r.stdout + r.stderr
+    # sensible-browser and $BROWSER (set for login shells) go the same way.
+    r = in_penguin(cc, 'sensible-browser https://example.org/sensible; echo "rc=$?"; '
+                       'bash -lc \'echo "B=$BROWSER"; "$BROWSER" https://example.org/browser-var\'', user=USER)
+    assert "rc=0" in r.stdout and "B=/opt/bistro/bin/bistro-open" in r.stdout, r.stdout + r.stderr
     wait_for(lambda: "https://example.org/sensible" in cc.opened.read_text(), 30, "sensible-browser", cc)
+    wait_for(lambda: "https://example.org/browser-var" in cc.opened.read_text(), 30, "$BROWSER", cc)
     time.sleep(2)
     text = cc.opened.read_text()
     assert "passwd" not in text and "javascript" not in text, text
