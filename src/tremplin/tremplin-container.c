@@ -405,7 +405,7 @@ static void setup_user_services(
         r = wait_for_terminate_timeout(pid, LINGER_TIMEOUT_USEC);
         if (r != 0)
                 log_warning(
-                        "Starting the manager of %s in '%s' failed (%d); logind starts it at the next boot.",
+                        "Starting the manager of %s in '%s' failed (%d), probably as systemd is still starting; logind starts it from the linger file when it comes up.",
                         user, name, r);
         else
                 log_info("User %s in '%s' lingers; its manager runs.", user, name);
