@@ -6,7 +6,7 @@
 # iproute2 and systemd as PID 1 (systemd-sysv, dbus, dbus-user-session, libpam-systemd, tzdata), sensible-utils (sensible-browser),
 # with an en_US.UTF-8 locale, the units that cannot work in an unprivileged container masked
 # (docs/design/containers.md, "penguin runs systemd"), and open-on-host plumbing (xdg-open,
-# x-www-browser, $BROWSER -> /opt/bistro/bin/bistro-open), packed into the image store as
+# x-www-browser, www-browser, $BROWSER -> /opt/bistro/bin/bistro-open), packed into the image store as
 # debian.tar.zst + debian.json. Minutes the first time (downloads ~60 MiB of .debs into a cache); afterwards it
 # rebuilds only when an input changed, offline once the .debs are cached. Needs root (debootstrap).
 #
@@ -110,8 +110,11 @@ if [[ ! -e $root/opt/bistro/bin/bistro-open ]]; then
         chmod 755 "$root/opt/bistro/bin/bistro-open"
         placeholder=1
 fi
-chroot "$root" update-alternatives --install /usr/bin/x-www-browser x-www-browser \
-        /opt/bistro/bin/bistro-open 200 >&2
+# As Crostini's cros-garcon: the graphical, text and GNOME browser alternatives (sensible-browser
+# tries www-browser when there is no $DISPLAY).
+for alt in x-www-browser www-browser gnome-www-browser; do
+        chroot "$root" update-alternatives --install /usr/bin/$alt $alt /opt/bistro/bin/bistro-open 200 >&2
+done
 if [[ $placeholder == 1 ]]; then
         rm -f "$root/opt/bistro/bin/bistro-open"
 fi
