@@ -3,8 +3,12 @@
  * tarballs). It reaps orphans and, on SIGPWR (LXC's halt signal), SIGTERM or SIGINT, sends
  * SIGTERM to every process, waits up to a few seconds, SIGKILLs what is left and exits, which
  * stops the container. With --garcon-uid, it also runs garcon as that user and restarts it when
- * it exits (init-garcon.h). Static, libc only: it runs on any distro from /opt/bistro/bin. */
+ * it exits (init-garcon.h). With --supervise it is not an init at all: it only keeps garcon
+ * running, in the background, for containers that have an init of their own (busybox, OpenRC...;
+ * tremplin starts it there through lxc attach); a signal stops garcon and it, nothing else.
+ * Static, libc only: it runs on any distro from /opt/bistro/bin. */
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <signal.h>
 #include <stdio.h>
@@ -23,6 +27,7 @@
 static const char *arg_garcon_path = GARCON_DEFAULT_PATH;
 static unsigned arg_garcon_uid, arg_garcon_gid;
 static bool arg_garcon;
+static bool arg_supervise;
 
 typedef struct Garcon {
         pid_t pid;
@@ -91,13 +96,15 @@ static int parse_argv(int argc, char *argv[]) {
         enum {
                 ARG_GARCON_UID = 0x100,
                 ARG_GARCON_GID,
-                ARG_GARCON_PATH
+                ARG_GARCON_PATH,
+                ARG_SUPERVISE
         };
         static const struct option options[] = {
                 { "help", no_argument, NULL, 'h' },
                 { "garcon-uid", required_argument, NULL, ARG_GARCON_UID },
                 { "garcon-gid", required_argument, NULL, ARG_GARCON_GID },
                 { "garcon-path", required_argument, NULL, ARG_GARCON_PATH },
+                { "supervise", no_argument, NULL, ARG_SUPERVISE },
                 {},
         };
         bool have_gid = false;
@@ -107,11 +114,13 @@ static int parse_argv(int argc, char *argv[]) {
         while ((c = getopt_long(argc, argv, "h", options, NULL)) >= 0)
                 switch (c) {
                 case 'h':
-                        printf("Usage: bistro-init [--garcon-uid UID [--garcon-gid GID] [--garcon-path PATH]]\n"
+                        printf("Usage: bistro-init [--supervise] [--garcon-uid UID [--garcon-gid GID] [--garcon-path PATH]]\n"
                                "Minimal PID 1 for Bistro containers: reaps zombies; SIGPWR,\n"
                                "SIGTERM or SIGINT stop every process (SIGTERM, %d s, SIGKILL) and exit.\n"
                                "--garcon-uid runs PATH --server (default %s) as UID:GID (GID\n"
-                               "defaults to UID), restarted when it exits (1 s doubling to 30 s).\n",
+                               "defaults to UID), restarted when it exits (1 s doubling to 30 s).\n"
+                               "--supervise: not an init; goes to the background and only keeps\n"
+                               "garcon running (needs --garcon-uid); a signal stops garcon and it.\n",
                                GRACE_SECONDS, GARCON_DEFAULT_PATH);
                         return 0;
                 case ARG_GARCON_UID:
@@ -129,6 +138,9 @@ static int parse_argv(int argc, char *argv[]) {
                                 return log_usage_error("--garcon-path must be absolute: %s", optarg);
                         arg_garcon_path = optarg;
                         break;
+                case ARG_SUPERVISE:
+                        arg_supervise = true;
+                        break;
                 default:
                         return log_usage_bad_option(argv);
                 }
@@ -136,6 +148,8 @@ static int parse_argv(int argc, char *argv[]) {
                 return log_usage_error("Unexpected argument: %s", argv[optind]);
         if (have_gid && !arg_garcon)
                 return log_usage_error("--garcon-gid needs --garcon-uid");
+        if (arg_supervise && !arg_garcon)
+                return log_usage_error("--supervise needs --garcon-uid");
         if (!have_gid)
                 arg_garcon_gid = arg_garcon_uid;
         return 1;
@@ -150,7 +164,27 @@ static int run(int argc, char *argv[]) {
         r = parse_argv(argc, argv);
         if (r <= 0)
                 return r;
-        if (getpid() != 1)
+        if (arg_supervise) {
+                /* In the background, in a session of its own, so that the attach that started it
+                 * returns; stdin and stdout on /dev/null, stderr kept (the attach gave /dev/null or a
+                 * log). */
+                int null_fd;
+
+                pid_t pid = fork();
+
+                if (pid < 0)
+                        return log_error_errno(errno, "fork failed: %m");
+                if (pid > 0)
+                        return 0;
+                (void) setsid();
+                null_fd = open("/dev/null", O_RDWR | O_CLOEXEC);
+                if (null_fd >= 0) {
+                        (void) dup2(null_fd, STDIN_FILENO);
+                        (void) dup2(null_fd, STDOUT_FILENO);
+                        if (null_fd > STDERR_FILENO)
+                                (void) close(null_fd);
+                }
+        } else if (getpid() != 1)
                 log_warning("Not PID 1, running anyway.");
 
         sigemptyset(&mask);
@@ -184,6 +218,15 @@ static int run(int argc, char *argv[]) {
                         continue;
                 }
                 break;
+        }
+        if (arg_supervise) {
+                /* Only ours: garcon (the apps it launched are in their own sessions and stay). */
+                if (garcon.pid > 0) {
+                        (void) kill(garcon.pid, SIGTERM);
+                        if (!wait_children(2))
+                                (void) kill(garcon.pid, SIGKILL);
+                }
+                return 0;
         }
         /* kill(-1) skips the caller: every other process of the container's pid namespace. */
         (void) kill(-1, SIGTERM);

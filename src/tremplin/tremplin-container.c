@@ -522,6 +522,60 @@ static int start_stopped(
         return 1;
 }
 
+/* Containers with an init of their own (busybox, OpenRC...): bistro-init --supervise keeps garcon
+ * running as the default user, started through an attach at each start of the container (the
+ * container's init knows nothing of it; it goes when the container stops). Bounded, logged. */
+static void start_garcon_supervisor(struct lxc_container *c, const char *name, const ContainerMeta *m) {
+        lxc_attach_options_t opts = LXC_ATTACH_OPTIONS_DEFAULT;
+        _cleanup_close_ int dfd = -EBADF, rootfs = -EBADF;
+        char dir[PATH_MAX], uidbuf[16], gidbuf[16];
+        uid_t uid;
+        gid_t gid;
+        pid_t pid = -1;
+        int r;
+
+        if (access(GARCON_PATH, X_OK) < 0)
+                return;
+        (void) snprintf(dir, sizeof(dir), STATEFUL_LXC_PATH "/%s", name);
+        dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        if (dfd >= 0)
+                rootfs = openat(dfd, "rootfs", O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
+        if (rootfs < 0 || rootfs_init(rootfs) != INIT_OTHER)
+                return;
+        garcon_ids(rootfs, m, &uid, &gid);
+        (void) snprintf(uidbuf, sizeof(uidbuf), "%u", (unsigned) uid);
+        (void) snprintf(gidbuf, sizeof(gidbuf), "%u", (unsigned) gid);
+        {
+                char *argv[] = { (char *) BISTRO_INIT,
+                                 (char *) "--supervise",
+                                 (char *) "--garcon-uid",
+                                 uidbuf,
+                                 (char *) "--garcon-gid",
+                                 gidbuf,
+                                 NULL };
+                lxc_attach_command_t cmd = { .program = argv[0], .argv = argv };
+                char *env[] = { (char *) "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
+                                NULL };
+
+                opts.env_policy = LXC_ATTACH_CLEAR_ENV;
+                opts.extra_env_vars = env;
+                opts.stdin_fd = opts.stdout_fd = opts.stderr_fd = open("/dev/null", O_RDWR | O_CLOEXEC);
+                r = c->attach(c, lxc_attach_run_command, &cmd, &opts, &pid);
+                safe_close(opts.stdin_fd);
+        }
+        if (r < 0 || pid <= 0) {
+                log_warning("Cannot attach to '%s' to start garcon.", name);
+                return;
+        }
+        r = wait_for_terminate_timeout(pid, LINGER_TIMEOUT_USEC);
+        if (r != 0)
+                log_warning("Starting garcon's supervisor in '%s' failed (%d).", name, r);
+        else
+                log_info(
+                        "garcon runs in '%s' as %u:%u (supervised by bistro-init).", name, (unsigned) uid,
+                        (unsigned) gid);
+}
+
 int container_start(
         const Bistro__Tremplin__StartContainerRequest *req,
         Bistro__Tremplin__ContainerInfo *info,
@@ -556,6 +610,7 @@ int container_start(
                 if (info->init_pid > 0)
                         check_cgroup(name, info->init_pid);
                 log_info("Container '%s' is running (init pid %d).", name, (int) info->init_pid);
+                start_garcon_supervisor(c, name, &m);
         }
         if (user[0]) {
                 r = start_ensure_user(c, name, &m, user, req->uid, &res, reterr_message);

@@ -40,6 +40,14 @@ InitKind rootfs_init(int rootfs_fd) {
         return INIT_OTHER;
 }
 
+void garcon_ids(int rootfs_fd, const ContainerMeta *m, uid_t *ret_uid, gid_t *ret_gid) {
+        if (m->n_users > 0 && rootfs_fd >= 0 &&
+            rootfs_user_ids(rootfs_fd, m->users[0], ret_uid, ret_gid) > 0)
+                return;
+        *ret_uid = USER_UID_DEFAULT;
+        *ret_gid = USER_UID_DEFAULT;
+}
+
 int write_lxc_config(
         const char *writedir, const char *dir, const char *name, const ContainerMeta *m, int rootfs_fd) {
         char path[PATH_MAX], tmp[PATH_MAX + 8];
@@ -71,18 +79,13 @@ int write_lxc_config(
                 name, dir, base, ID_COUNT, base, ID_COUNT, name, name);
         switch (rootfs_fd >= 0 ? rootfs_init(rootfs_fd) : INIT_OTHER) {
         case INIT_NONE: {
-                uid_t uid = USER_UID_DEFAULT;
-                gid_t gid = USER_UID_DEFAULT;
+                uid_t uid;
+                gid_t gid;
 
                 fprintf(f, "# No executable /sbin/init in the rootfs.\nlxc.init.cmd = " BISTRO_INIT);
-                /* bistro-init runs garcon as the default user (the first the meta remembers; 1000
-                 * before there is one) when the VM has garcon. */
+                /* bistro-init runs garcon as the default user when the VM has garcon. */
                 if (access(GARCON_PATH, X_OK) == 0) {
-                        if (m->n_users > 0 && rootfs_fd >= 0 &&
-                            rootfs_user_ids(rootfs_fd, m->users[0], &uid, &gid) <= 0) {
-                                uid = USER_UID_DEFAULT;
-                                gid = USER_UID_DEFAULT;
-                        }
+                        garcon_ids(rootfs_fd, m, &uid, &gid);
                         fprintf(f, " --garcon-uid %u --garcon-gid %u", (unsigned) uid, (unsigned) gid);
                 }
                 fputc('\n', f);

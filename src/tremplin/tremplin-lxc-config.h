@@ -20,6 +20,10 @@ typedef enum InitKind {
  * the same file as (usr/)lib/systemd/systemd: systemd. */
 InitKind rootfs_init(int rootfs_fd);
 
+/* The ids garcon runs as: the default user's (the first user the meta remembers) when the rootfs
+ * knows them, else 1000:1000 (before there is a user). */
+void garcon_ids(int rootfs_fd, const ContainerMeta *m, uid_t *ret_uid, gid_t *ret_gid);
+
 /* Writes writedir/config for the container name whose final directory is dir; rootfs_fd (or -1)
  * tells which init the rootfs has. */
 int write_lxc_config(
