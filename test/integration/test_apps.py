@@ -16,6 +16,7 @@ import shlex
 import shutil
 import struct
 import subprocess
+import tempfile
 import time
 import zlib
 from pathlib import Path
@@ -71,14 +72,19 @@ def cc():
         if not shutil.which("debootstrap", path=os.environ.get("PATH", "") + ":/usr/sbin:/sbin"):
             pytest.skip(f"no debian image in {store}, and debootstrap is not installed")
     root = Path(os.environ.get("TMPDIR", "/tmp"))
-    stub_dir = Path(__import__("tempfile").mkdtemp(prefix="bistro-stub-", dir=root))
+    stub_dir = Path(tempfile.mkdtemp(prefix="bistro-stub-", dir=root))
     opened = stub_dir / "opened.log"
     stub = stub_dir / "xdg-open"
     stub.write_text(f"#!/bin/sh\nprintf '%s\\n' \"$*\" >> {shlex.quote(str(opened))}\n")
     stub.chmod(0o755)
+    notified = stub_dir / "notified.log"
+    notify = stub_dir / "notify-send"
+    notify.write_text(f"#!/bin/sh\nprintf '%s\\n' \"$*\" >> {shlex.quote(str(notified))}\n")
+    notify.chmod(0o755)
     c = Concierge(env={"BISTRO_IMAGE_STORE": str(store),
                        "PATH": f"{stub_dir}:{os.environ.get('PATH', '/usr/bin:/bin')}"})
     c.opened = opened
+    c.notified = notified
     c.apps_dir = c.data_dir / "applications"
     c.icons_dir = c.data_dir / "icons/hicolor"
     yield c
@@ -205,6 +211,10 @@ def test_launch_bad_usage(cc):
     assert r.returncode == 2 and "only http, https and mailto" in r.stderr, r.stderr
     r = bistro(cc, "--app", "no-such-app-here")
     assert r.returncode == 1 and "no-such-app-here" in r.stderr, r.stderr
+    # No terminal shows a launcher's stderr: the failure is also a desktop notification.
+    assert cc.notified.exists() and "Cannot start no-such-app-here" in cc.notified.read_text(), \
+        cc.notified.read_text() if cc.notified.exists() else "notify-send was not run"
+    assert "bistro-test-app" not in cc.notified.read_text()
 
 
 def test_open_url_on_host(cc):
