@@ -102,26 +102,6 @@ int garcon_data_dirs_from_env(char ***ret) {
         return 0;
 }
 
-bool garcon_mime_type_ok(const char *s) {
-        const char *slash;
-        size_t n;
-
-        /* The same rule as container-validate.c's mime_type_ok(). */
-        if (!s)
-                return false;
-        n = strnlen(s, GARCON_MIME_TYPE_MAX + 1);
-        if (n == 0 || n > GARCON_MIME_TYPE_MAX)
-                return false;
-        slash = strchr(s, '/');
-        if (!slash || slash == s || slash[1] == '\0' || strchr(slash + 1, '/'))
-                return false;
-        for (size_t i = 0; i < n; i++)
-                if (!((s[i] >= 'a' && s[i] <= 'z') || (s[i] >= 'A' && s[i] <= 'Z') ||
-                      (s[i] >= '0' && s[i] <= '9') || strchr("/.+-_", s[i])))
-                        return false;
-        return true;
-}
-
 int garcon_clean_text(const char *s, size_t max, char **ret) {
         /* proto_text_sanitize() replaces each bad byte by one '?', so the length never grows;
          * it cuts at a character boundary. Leading/trailing blanks go. */
@@ -400,7 +380,7 @@ int garcon_app_from_entry(
                 return r;
         for (size_t i = 0; e->mime_types && e->mime_types[i] && a->n_mime_types < GARCON_MIME_TYPES_MAX;
              i++) {
-                if (!garcon_mime_type_ok(e->mime_types[i]) || strv_contains(a->mime_types, e->mime_types[i]))
+                if (!proto_mime_type_ok(e->mime_types[i]) || strv_contains(a->mime_types, e->mime_types[i]))
                         continue; /* dropped, the rest is kept */
                 if (strv_extend(&a->mime_types, e->mime_types[i]) < 0)
                         return -ENOMEM;

@@ -227,19 +227,19 @@ static void test_text_and_mime(void **state) {
         assert_int_equal(garcon_clean_text("\xe2\x82", 256, &c), 0);
         assert_true(proto_text_ok(c, 256, false));
 
-        assert_true(garcon_mime_type_ok("text/plain"));
-        assert_true(garcon_mime_type_ok("application/vnd.oasis.opendocument.text+xml"));
-        assert_true(garcon_mime_type_ok("x-scheme-handler/https"));
-        assert_false(garcon_mime_type_ok("text"));
-        assert_false(garcon_mime_type_ok("/plain"));
-        assert_false(garcon_mime_type_ok("text/"));
-        assert_false(garcon_mime_type_ok("a/b/c"));
-        assert_false(garcon_mime_type_ok("text/pl ain"));
-        assert_false(garcon_mime_type_ok("text/\xc3\xa9"));
+        assert_true(proto_mime_type_ok("text/plain"));
+        assert_true(proto_mime_type_ok("application/vnd.oasis.opendocument.text+xml"));
+        assert_true(proto_mime_type_ok("x-scheme-handler/https"));
+        assert_false(proto_mime_type_ok("text"));
+        assert_false(proto_mime_type_ok("/plain"));
+        assert_false(proto_mime_type_ok("text/"));
+        assert_false(proto_mime_type_ok("a/b/c"));
+        assert_false(proto_mime_type_ok("text/pl ain"));
+        assert_false(proto_mime_type_ok("text/\xc3\xa9"));
         memset(longname, 'a', 200);
         longname[3] = '/';
         longname[200] = 0;
-        assert_false(garcon_mime_type_ok(longname));
+        assert_false(proto_mime_type_ok(longname));
 }
 
 static void test_png(void **state) {
