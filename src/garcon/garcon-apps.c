@@ -15,6 +15,7 @@
 #include "fd-util.h"
 #include "garcon-apps.h"
 #include "path-util.h"
+#include "png-util.h"
 #include "proto-validate.h"
 #include "string-util.h"
 #include "strv.h"
@@ -651,16 +652,11 @@ done:
 }
 
 bool png_square_size(const uint8_t *d, size_t n, uint32_t *ret_size) {
-        static const uint8_t sig[8] = { 0x89, 'P', 'N', 'G', '\r', '\n', 0x1a, '\n' };
         uint32_t w, h;
 
-        /* signature, then the first chunk: length 13, "IHDR", width, height (big-endian) */
-        if (n < 8 + 8 + 13 || memcmp(d, sig, 8) != 0)
+        /* The host's rule (app_icon_check()): a well-formed PNG, square, in the size range. */
+        if (!png_header_ok(d, n, &w, &h))
                 return false;
-        if (memcmp(d + 8, "\0\0\0\x0dIHDR", 8) != 0)
-                return false;
-        w = (uint32_t) d[16] << 24 | (uint32_t) d[17] << 16 | (uint32_t) d[18] << 8 | d[19];
-        h = (uint32_t) d[20] << 24 | (uint32_t) d[21] << 16 | (uint32_t) d[22] << 8 | d[23];
         if (w != h || w < GARCON_ICON_PIXELS_MIN || w > GARCON_ICON_PIXELS_MAX)
                 return false;
         *ret_size = w;

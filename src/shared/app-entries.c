@@ -13,6 +13,7 @@
 #include "dirent-util.h"
 #include "fd-util.h"
 #include "macro.h"
+#include "png-util.h"
 #include "proto-validate.h"
 #include "string-util.h"
 
@@ -335,47 +336,12 @@ int app_entry_write(
 
 /* ---- icons ---- */
 
-static uint32_t be32(const uint8_t *p) {
-        return (uint32_t) p[0] << 24 | (uint32_t) p[1] << 16 | (uint32_t) p[2] << 8 | p[3];
-}
-
 static int png_check(unsigned size, const uint8_t *d, size_t len) {
-        static const uint8_t sig[8] = { 0x89, 'P', 'N', 'G', '\r', '\n', 0x1a, '\n' };
         uint32_t w, h;
-        uint8_t depth, ct;
-        bool ok;
 
-        /* Signature, IHDR (length 13) first, IEND last. */
-        if (len < 8 + 25 + 12 || memcmp(d, sig, 8) != 0)
+        if (!png_header_ok(d, len, &w, &h) || w != size || h != size)
                 return -EBADMSG;
-        if (be32(d + 8) != 13 || memcmp(d + 12, "IHDR", 4) != 0)
-                return -EBADMSG;
-        if (memcmp(d + len - 8, "IEND", 4) != 0 || be32(d + len - 12) != 0)
-                return -EBADMSG;
-        w = be32(d + 16);
-        h = be32(d + 20);
-        depth = d[24];
-        ct = d[25];
-        if (w != size || h != size)
-                return -EBADMSG;
-        if (d[26] != 0 || d[27] != 0 || d[28] > 1)
-                return -EBADMSG;
-        switch (ct) {
-        case 0:
-                ok = depth == 1 || depth == 2 || depth == 4 || depth == 8 || depth == 16;
-                break;
-        case 3:
-                ok = depth == 1 || depth == 2 || depth == 4 || depth == 8;
-                break;
-        case 2:
-        case 4:
-        case 6:
-                ok = depth == 8 || depth == 16;
-                break;
-        default:
-                ok = false;
-        }
-        return ok ? 0 : -EBADMSG;
+        return 0;
 }
 
 static const char *find_ci(const char *s, size_t n, const char *needle) {

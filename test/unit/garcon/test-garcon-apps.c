@@ -48,9 +48,11 @@ static void puts_(const char *rel, const char *content) {
 }
 
 static void png(const char *rel, uint32_t w, uint32_t h, size_t total) {
-        _cleanup_free_ uint8_t *d = calloc(1, MAX(total, (size_t) 64));
+        size_t n = MAX(total, (size_t) 45);
+        _cleanup_free_ uint8_t *d = calloc(1, n);
         static const uint8_t sig[8] = { 0x89, 'P', 'N', 'G', '\r', '\n', 0x1a, '\n' };
 
+        /* signature, IHDR (depth 8, RGBA), then zeros, and an empty IEND chunk last */
         assert_non_null(d);
         memcpy(d, sig, 8);
         memcpy(d + 8, "\0\0\0\x0dIHDR", 8);
@@ -58,7 +60,10 @@ static void png(const char *rel, uint32_t w, uint32_t h, size_t total) {
                 d[16 + i] = (uint8_t) (w >> (24 - 8 * i));
                 d[20 + i] = (uint8_t) (h >> (24 - 8 * i));
         }
-        put(rel, (const char *) d, MAX(total, (size_t) 33));
+        d[24] = 8;
+        d[25] = 6;
+        memcpy(d + n - 8, "IEND", 4);
+        put(rel, (const char *) d, n);
 }
 
 static int setup(void **state) {
@@ -243,7 +248,11 @@ static void test_text_and_mime(void **state) {
 }
 
 static void test_png(void **state) {
-        uint8_t d[40] = { 0x89, 'P', 'N', 'G', '\r', '\n', 0x1a, '\n', 0, 0, 0, 13, 'I', 'H', 'D', 'R' };
+        /* signature, IHDR (13 bytes: width, height, depth 8, colour type 6, 0, 0, 0; CRC), IEND */
+        uint8_t d[45] = {
+                0x89, 'P', 'N', 'G', '\r', '\n',     0x1a,     '\n',       0,          0,          0,
+                13,   'I', 'H', 'D', 'R',  [24] = 8, [25] = 6, [37] = 'I', [38] = 'E', [39] = 'N', [40] = 'D'
+        };
         uint32_t size;
 
         d[19] = 48;
@@ -268,6 +277,10 @@ static void test_png(void **state) {
         d[12] = 'X';
         assert_false(png_square_size(d, sizeof(d), &size));
         d[12] = 'I';
+        d[25] = 5; /* no such colour type */
+        assert_false(png_square_size(d, sizeof(d), &size));
+        d[25] = 6;
+        assert_false(png_square_size(d, sizeof(d) - 1, &size)); /* IEND not last */
         d[0] = 0;
         assert_false(png_square_size(d, sizeof(d), &size));
 }

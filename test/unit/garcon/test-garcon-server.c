@@ -132,6 +132,9 @@ static void png48(const char *rel) {
 
         d[19] = 48;
         d[23] = 48;
+        d[24] = 8; /* depth 8, RGBA */
+        d[25] = 6;
+        memcpy(d + sizeof(d) - 8, "IEND", 4); /* an empty IEND chunk last */
         put(rel, d, sizeof(d));
 }
 
