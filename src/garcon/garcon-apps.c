@@ -320,37 +320,6 @@ static int cmp_candidate(const void *a, const void *b) {
         return x->order < y->order ? -1 : x->order > y->order;
 }
 
-/* Opens a file of the container without ever blocking: O_NONBLOCK (a FIFO or device would hang
- * a plain open or read), then it must be a regular file of at most max bytes. */
-static int read_regular_file(const char *path, size_t max, char **ret, size_t *ret_len) {
-        _cleanup_close_ int fd = -EBADF;
-        _cleanup_free_ char *buf = NULL;
-        struct stat st;
-        ssize_t n;
-
-        fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
-        if (fd < 0)
-                return -errno;
-        if (fstat(fd, &st) < 0)
-                return -errno;
-        if (!S_ISREG(st.st_mode))
-                return -EBADF;
-        if (st.st_size < 0 || (uint64_t) st.st_size > max)
-                return -EFBIG;
-        buf = malloc(max + 1);
-        if (!buf)
-                return -ENOMEM;
-        n = loop_read(fd, buf, max + 1);
-        if (n < 0)
-                return (int) n;
-        if ((size_t) n > max)
-                return -EFBIG; /* grew since fstat() */
-        buf[n] = 0;
-        *ret = TAKE_PTR(buf);
-        *ret_len = (size_t) n;
-        return 0;
-}
-
 int garcon_app_from_entry(
         const char *id, const char *path, DesktopEntry *e, char *const *data_dirs, GarconApp **ret) {
         _cleanup_(garcon_app_freep) GarconApp *a = NULL;
