@@ -128,11 +128,12 @@ int read_file(const char *path, size_t max, char **ret, size_t *ret_size) {
         return read_fd_max(fd, max, ret, ret_size);
 }
 
-int read_regular_file(const char *path, size_t max, char **ret, size_t *ret_size) {
+int read_regular_file_at(
+        int dfd, const char *path, bool nofollow, size_t max, char **ret, size_t *ret_size) {
         _cleanup_close_ int fd = -EBADF;
         struct stat st;
 
-        fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
+        fd = openat(dfd, path, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY | (nofollow ? O_NOFOLLOW : 0));
         if (fd < 0)
                 return -errno;
         if (fstat(fd, &st) < 0)
@@ -142,6 +143,10 @@ int read_regular_file(const char *path, size_t max, char **ret, size_t *ret_size
         if (st.st_size < 0 || (uint64_t) st.st_size > max)
                 return -EFBIG;
         return read_fd_max(fd, max, ret, ret_size); /* -EFBIG too if it grew since fstat() */
+}
+
+int read_regular_file(const char *path, size_t max, char **ret, size_t *ret_size) {
+        return read_regular_file_at(AT_FDCWD, path, false, max, ret, ret_size);
 }
 
 int mkdir_p(const char *path, mode_t mode) {

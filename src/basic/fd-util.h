@@ -33,6 +33,9 @@ int read_file(const char *path, size_t max, char **ret, size_t *ret_size);
  * device would hang a plain open or read), then it must be a regular file (-EBADF otherwise) of at
  * most max bytes (-EFBIG). */
 int read_regular_file(const char *path, size_t max, char **ret, size_t *ret_size);
+/* The same relative to dfd (or AT_FDCWD); nofollow refuses a symlink as the last component
+ * (-ELOOP). */
+int read_regular_file_at(int dfd, const char *path, bool nofollow, size_t max, char **ret, size_t *ret_size);
 
 /* mkdir -p with the given mode for each component created. */
 int mkdir_p(const char *path, mode_t mode);
