@@ -18,6 +18,7 @@
 
 #include "fd-util.h"
 #include "garcon-apps.h"
+#include "garcon-test-util.h"
 #include "macro.h"
 #include "message-type.h"
 #include "proto-validate.h"
@@ -31,16 +32,7 @@ static char root[] = "/tmp/test-garcon-apps.XXXXXX";
 static char *dirs[3];
 
 static void put(const char *rel, const char *content, size_t n) {
-        char p[4096];
-        _cleanup_close_ int fd = -EBADF;
-
-        snprintf(p, sizeof(p), "%s/%s", root, rel);
-        *strrchr(p, '/') = 0;
-        assert_int_equal(mkdir_p(p, 0755), 0);
-        snprintf(p, sizeof(p), "%s/%s", root, rel);
-        fd = open(p, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-        assert_true(fd >= 0);
-        assert_int_equal(loop_write(fd, content, n), 0);
+        test_put_file(root, rel, content, n);
 }
 
 static void puts_(const char *rel, const char *content) {
