@@ -100,14 +100,10 @@ int write_file_atomic(const char *path, const char *s, mode_t mode) {
         return write_file_atomic_full(path, s, mode, (uid_t) -1, (gid_t) -1);
 }
 
-int read_file(const char *path, size_t max, char **ret, size_t *ret_size) {
-        _cleanup_close_ int fd = -EBADF;
+int read_fd_max(int fd, size_t max, char **ret, size_t *ret_size) {
         _cleanup_free_ char *buf = NULL;
         ssize_t n;
 
-        fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
-        if (fd < 0)
-                return -errno;
         buf = malloc(max + 1);
         if (!buf)
                 return -ENOMEM;
@@ -121,6 +117,36 @@ int read_file(const char *path, size_t max, char **ret, size_t *ret_size) {
                 *ret_size = (size_t) n;
         *ret = TAKE_PTR(buf);
         return 0;
+}
+
+int read_file(const char *path, size_t max, char **ret, size_t *ret_size) {
+        _cleanup_close_ int fd = -EBADF;
+
+        fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+        if (fd < 0)
+                return -errno;
+        return read_fd_max(fd, max, ret, ret_size);
+}
+
+int read_regular_file_at(
+        int dfd, const char *path, bool nofollow, size_t max, char **ret, size_t *ret_size) {
+        _cleanup_close_ int fd = -EBADF;
+        struct stat st;
+
+        fd = openat(dfd, path, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY | (nofollow ? O_NOFOLLOW : 0));
+        if (fd < 0)
+                return -errno;
+        if (fstat(fd, &st) < 0)
+                return -errno;
+        if (!S_ISREG(st.st_mode))
+                return -EBADF;
+        if (st.st_size < 0 || (uint64_t) st.st_size > max)
+                return -EFBIG;
+        return read_fd_max(fd, max, ret, ret_size); /* -EFBIG too if it grew since fstat() */
+}
+
+int read_regular_file(const char *path, size_t max, char **ret, size_t *ret_size) {
+        return read_regular_file_at(AT_FDCWD, path, false, max, ret, ret_size);
 }
 
 int mkdir_p(const char *path, mode_t mode) {

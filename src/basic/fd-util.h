@@ -24,8 +24,18 @@ int write_file_atomic(const char *path, const char *s, mode_t mode);
 /* The same, and the temp file is fchown()ed to uid:gid before the rename ((uid_t) -1 / (gid_t) -1:
  * leave that id), so path never exists with the wrong owner. */
 int write_file_atomic_full(const char *path, const char *s, mode_t mode, uid_t uid, gid_t gid);
+/* Reads what is left of fd (at most max bytes; -EFBIG when there is more) into a NUL-terminated
+ * buffer; *ret_size (may be NULL) gets the length. */
+int read_fd_max(int fd, size_t max, char **ret, size_t *ret_size);
 /* Reads a whole small file (at most max bytes) into a NUL-terminated buffer. */
 int read_file(const char *path, size_t max, char **ret, size_t *ret_size);
+/* The same for a file another user controls, without ever blocking: opened O_NONBLOCK (a FIFO or
+ * device would hang a plain open or read), then it must be a regular file (-EBADF otherwise) of at
+ * most max bytes (-EFBIG). */
+int read_regular_file(const char *path, size_t max, char **ret, size_t *ret_size);
+/* The same relative to dfd (or AT_FDCWD); nofollow refuses a symlink as the last component
+ * (-ELOOP). */
+int read_regular_file_at(int dfd, const char *path, bool nofollow, size_t max, char **ret, size_t *ret_size);
 
 /* mkdir -p with the given mode for each component created. */
 int mkdir_p(const char *path, mode_t mode);

@@ -15,6 +15,7 @@
 #include "message-type.h"
 #include "path-lookup.h"
 #include "path-util.h"
+#include "proto-validate.h"
 #include "socket-util.h"
 #include "spawn-util.h"
 #include "string-util.h"
@@ -29,17 +30,8 @@
 
 int bistro_check_app_args(char *const *uris) {
         for (char *const *u = uris; u && *u; u++) {
-                Bistro__Cicerone__LaunchApplicationRequest req =
-                        BISTRO__CICERONE__LAUNCH_APPLICATION_REQUEST__INIT;
-
-                /* The validator of the request is the one rule; ask it about this URI alone. */
-                req.vm_name = (char *) "vm";
-                req.container_name = (char *) "container";
-                req.desktop_file_id = (char *) "app";
-                req.uris = (char **) &*u;
-                req.n_uris = 1;
-                if (message_validate(BISTRO__MESSAGE_TYPE__CICERONE_LAUNCH_APPLICATION_REQUEST, &req.base) <
-                    0) {
+                /* The rule of LaunchApplicationRequest's validator, asked about this URI alone. */
+                if (!proto_url_ok(*u)) {
                         _cleanup_free_ char *e = escape_for_terminal(*u, strlen(*u), true);
 
                         return log_usage_error(

@@ -15,6 +15,7 @@
 #include "fd-util.h"
 #include "garcon-apps.h"
 #include "path-util.h"
+#include "png-util.h"
 #include "proto-validate.h"
 #include "string-util.h"
 #include "strv.h"
@@ -100,26 +101,6 @@ int garcon_data_dirs_from_env(char ***ret) {
         }
         *ret = TAKE_PTR(l);
         return 0;
-}
-
-bool garcon_mime_type_ok(const char *s) {
-        const char *slash;
-        size_t n;
-
-        /* The same rule as container-validate.c's mime_type_ok(). */
-        if (!s)
-                return false;
-        n = strnlen(s, GARCON_MIME_TYPE_MAX + 1);
-        if (n == 0 || n > GARCON_MIME_TYPE_MAX)
-                return false;
-        slash = strchr(s, '/');
-        if (!slash || slash == s || slash[1] == '\0' || strchr(slash + 1, '/'))
-                return false;
-        for (size_t i = 0; i < n; i++)
-                if (!((s[i] >= 'a' && s[i] <= 'z') || (s[i] >= 'A' && s[i] <= 'Z') ||
-                      (s[i] >= '0' && s[i] <= '9') || strchr("/.+-_", s[i])))
-                        return false;
-        return true;
 }
 
 int garcon_clean_text(const char *s, size_t max, char **ret) {
@@ -339,37 +320,6 @@ static int cmp_candidate(const void *a, const void *b) {
         return x->order < y->order ? -1 : x->order > y->order;
 }
 
-/* Opens a file of the container without ever blocking: O_NONBLOCK (a FIFO or device would hang
- * a plain open or read), then it must be a regular file of at most max bytes. */
-static int read_regular_file(const char *path, size_t max, char **ret, size_t *ret_len) {
-        _cleanup_close_ int fd = -EBADF;
-        _cleanup_free_ char *buf = NULL;
-        struct stat st;
-        ssize_t n;
-
-        fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
-        if (fd < 0)
-                return -errno;
-        if (fstat(fd, &st) < 0)
-                return -errno;
-        if (!S_ISREG(st.st_mode))
-                return -EBADF;
-        if (st.st_size < 0 || (uint64_t) st.st_size > max)
-                return -EFBIG;
-        buf = malloc(max + 1);
-        if (!buf)
-                return -ENOMEM;
-        n = loop_read(fd, buf, max + 1);
-        if (n < 0)
-                return (int) n;
-        if ((size_t) n > max)
-                return -EFBIG; /* grew since fstat() */
-        buf[n] = 0;
-        *ret = TAKE_PTR(buf);
-        *ret_len = (size_t) n;
-        return 0;
-}
-
 int garcon_app_from_entry(
         const char *id, const char *path, DesktopEntry *e, char *const *data_dirs, GarconApp **ret) {
         _cleanup_(garcon_app_freep) GarconApp *a = NULL;
@@ -400,7 +350,7 @@ int garcon_app_from_entry(
                 return r;
         for (size_t i = 0; e->mime_types && e->mime_types[i] && a->n_mime_types < GARCON_MIME_TYPES_MAX;
              i++) {
-                if (!garcon_mime_type_ok(e->mime_types[i]) || strv_contains(a->mime_types, e->mime_types[i]))
+                if (!proto_mime_type_ok(e->mime_types[i]) || strv_contains(a->mime_types, e->mime_types[i]))
                         continue; /* dropped, the rest is kept */
                 if (strv_extend(&a->mime_types, e->mime_types[i]) < 0)
                         return -ENOMEM;
@@ -671,16 +621,11 @@ done:
 }
 
 bool png_square_size(const uint8_t *d, size_t n, uint32_t *ret_size) {
-        static const uint8_t sig[8] = { 0x89, 'P', 'N', 'G', '\r', '\n', 0x1a, '\n' };
         uint32_t w, h;
 
-        /* signature, then the first chunk: length 13, "IHDR", width, height (big-endian) */
-        if (n < 8 + 8 + 13 || memcmp(d, sig, 8) != 0)
+        /* The host's rule (app_icon_check()): a well-formed PNG, square, in the size range. */
+        if (!png_header_ok(d, n, &w, &h))
                 return false;
-        if (memcmp(d + 8, "\0\0\0\x0dIHDR", 8) != 0)
-                return false;
-        w = (uint32_t) d[16] << 24 | (uint32_t) d[17] << 16 | (uint32_t) d[18] << 8 | d[19];
-        h = (uint32_t) d[20] << 24 | (uint32_t) d[21] << 16 | (uint32_t) d[22] << 8 | d[23];
         if (w != h || w < GARCON_ICON_PIXELS_MIN || w > GARCON_ICON_PIXELS_MAX)
                 return false;
         *ret_size = w;

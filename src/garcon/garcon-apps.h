@@ -22,7 +22,6 @@
 #define GARCON_APP_NAME_MAX 256u
 #define GARCON_APP_COMMENT_MAX 1024u
 #define GARCON_MIME_TYPES_MAX 64u
-#define GARCON_MIME_TYPE_MAX 127u
 #define GARCON_ICON_BYTES_MAX (256u * 1024u)
 #define GARCON_ICON_PIXELS_MIN 16u
 #define GARCON_ICON_PIXELS_MAX 512u
@@ -94,8 +93,7 @@ int garcon_data_dirs_from_env(char ***ret);
 int garcon_scan(const GarconScanOptions *o, GarconAppList **ret, GarconScanStats *ret_stats);
 
 /* Cleaning, exposed for the tests: name/comment text cut at a UTF-8 boundary, controls and
- * invalid bytes replaced; mime type check as the validator's. */
-bool garcon_mime_type_ok(const char *s);
+ * invalid bytes replaced. (MIME types are checked with proto_mime_type_ok(), the validator's.) */
 int garcon_clean_text(const char *s, size_t max, char **ret);
 
 /* An UpdateApplicationListRequest for l (borrowing its strings): the first apps in id order that

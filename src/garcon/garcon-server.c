@@ -726,24 +726,6 @@ static void server_accept(Server *s, int listen_fd, bool vsock) {
         }
 }
 
-static int vsock_listen_port(uint32_t port) {
-        _cleanup_close_ int fd = -EBADF;
-        struct sockaddr_vm sa = {
-                .svm_family = AF_VSOCK,
-                .svm_cid = VMADDR_CID_ANY,
-                .svm_port = port,
-        };
-
-        fd = socket(AF_VSOCK, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
-        if (fd < 0)
-                return -errno;
-        if (bind(fd, (struct sockaddr *) &sa, sizeof(sa)) < 0)
-                return -errno;
-        if (listen(fd, PEERS_MAX) < 0)
-                return -errno;
-        return TAKE_FD(fd);
-}
-
 static int server_listen(Server *s) {
         const char *test_socket = getenv("GARCON_TEST_LISTEN_SOCKET");
 
@@ -756,12 +738,17 @@ static int server_listen(Server *s) {
                 (void) fd_nonblock(s->test_listen_fd, true);
         }
         for (uint32_t port = GARCON_PORT_MIN; port <= GARCON_PORT_MAX; port++) {
-                int fd = vsock_listen_port(port);
+                int fd = vsock_listen(port, PEERS_MAX), r;
 
                 if (fd == -EADDRINUSE)
                         continue;
                 if (fd < 0)
                         return log_error_errno(fd, "Cannot listen on vsock port %u: %m", port);
+                r = fd_nonblock(fd, true);
+                if (r < 0) {
+                        safe_close(fd);
+                        return log_error_errno(r, "Cannot make the vsock listener non-blocking: %m");
+                }
                 s->listen_fd = fd;
                 s->port = port;
                 log_info("Listening on vsock port %u.", port);

@@ -17,8 +17,6 @@
 #include "socket-util.h"
 #include "time-util.h"
 
-#define URL_MAX 8192u
-
 const char *garcon_token_path(void) {
         const char *p = getenv("GARCON_TOKEN_FILE");
 
@@ -115,7 +113,7 @@ int garcon_url_prepare(const char *url, char **ret) {
                 return 0;
         for (const unsigned char *p = (const unsigned char *) url; *p; p++)
                 n += *p <= 0x20 || *p >= 0x7f ? 3 : 1;
-        if (n > URL_MAX)
+        if (n > PROTO_URL_MAX)
                 return -E2BIG;
         r = malloc(n + 1);
         if (!r)

@@ -10,26 +10,7 @@
 
 #define DESKTOP_ID_MAX 255u
 #define URIS_MAX 64u
-#define URI_MAX 8192u
 #define WAIT_MS_MAX 300000u
-
-static bool uri_ok(const char *s) {
-        static const char *const schemes[] = { "http://", "https://", "mailto:" };
-        size_t n;
-
-        if (!s)
-                return false;
-        n = strnlen(s, URI_MAX + 1);
-        if (n == 0 || n > URI_MAX)
-                return false;
-        for (size_t i = 0; i < n; i++)
-                if (s[i] <= 0x20 || s[i] >= 0x7F)
-                        return false;
-        for (size_t i = 0; i < ELEMENTSOF(schemes); i++)
-                if (strncasecmp(s, schemes[i], strlen(schemes[i])) == 0 && n > strlen(schemes[i]))
-                        return true;
-        return false;
-}
 
 PROTO_VALIDATOR(validate_vm_started, Bistro__Cicerone__VmStartedRequest)
 static int validate_vm_started_impl(const Bistro__Cicerone__VmStartedRequest *m) {
@@ -50,7 +31,7 @@ static int validate_launch_impl(const Bistro__Cicerone__LaunchApplicationRequest
         PROTO_CHECK(name_is_valid(m->desktop_file_id, DESKTOP_ID_MAX));
         PROTO_CHECK(m->n_uris <= URIS_MAX);
         for (size_t i = 0; i < m->n_uris; i++)
-                PROTO_CHECK(uri_ok(m->uris[i]));
+                PROTO_CHECK(proto_url_ok(m->uris[i]));
         PROTO_CHECK(m->wait_ms <= WAIT_MS_MAX);
         return 0;
 }

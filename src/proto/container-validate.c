@@ -7,57 +7,16 @@
 #include "proto-validate.h"
 #include "string-util.h"
 
-#define URL_MAX 8192u
 #define APPS_MAX 2048u
 #define DESKTOP_ID_MAX 255u
 #define APP_NAME_MAX 256u
 #define APP_COMMENT_MAX 1024u
 #define MIME_TYPES_MAX 64u
-#define MIME_TYPE_MAX 127u
 #define FILES_MAX 64u
 #define ICONS_MAX 6u
 #define ICON_SIZE_MAX (256u * 1024u)
 #define ICON_PIXELS_MIN 16u
 #define ICON_PIXELS_MAX 512u
-
-static bool url_ok(const char *s) {
-        static const char *const schemes[] = { "http://", "https://", "mailto:" };
-        size_t n;
-        bool scheme = false;
-
-        if (!s)
-                return false;
-        n = strnlen(s, URL_MAX + 1);
-        if (n == 0 || n > URL_MAX)
-                return false;
-        /* Printable ASCII only: a URL with spaces or controls is either broken or a trick. */
-        for (size_t i = 0; i < n; i++)
-                if (s[i] <= 0x20 || s[i] >= 0x7F)
-                        return false;
-        for (size_t i = 0; i < ELEMENTSOF(schemes); i++)
-                if (strncasecmp(s, schemes[i], strlen(schemes[i])) == 0 && n > strlen(schemes[i]))
-                        scheme = true;
-        return scheme;
-}
-
-static bool mime_type_ok(const char *s) {
-        const char *slash;
-        size_t n;
-
-        if (!s)
-                return false;
-        n = strnlen(s, MIME_TYPE_MAX + 1);
-        if (n == 0 || n > MIME_TYPE_MAX)
-                return false;
-        slash = strchr(s, '/');
-        if (!slash || slash == s || slash[1] == '\0' || strchr(slash + 1, '/'))
-                return false;
-        for (size_t i = 0; i < n; i++)
-                if (!((s[i] >= 'a' && s[i] <= 'z') || (s[i] >= 'A' && s[i] <= 'Z') ||
-                      (s[i] >= '0' && s[i] <= '9') || strchr("/.+-_", s[i])))
-                        return false;
-        return true;
-}
 
 static bool desktop_file_id_ok(const char *s) {
         return name_is_valid(s, DESKTOP_ID_MAX);
@@ -70,7 +29,7 @@ static int application_validate(const Bistro__Container__Application *m) {
         PROTO_CHECK(proto_text_ok(m->comment, APP_COMMENT_MAX, false));
         PROTO_CHECK(m->n_mime_types <= MIME_TYPES_MAX);
         for (size_t i = 0; i < m->n_mime_types; i++)
-                PROTO_CHECK(mime_type_ok(m->mime_types[i]));
+                PROTO_CHECK(proto_mime_type_ok(m->mime_types[i]));
         PROTO_CHECK(
                 m->startup_wm_class &&
                 (m->startup_wm_class[0] == '\0' || desktop_file_id_ok(m->startup_wm_class)));
@@ -101,7 +60,7 @@ static int validate_container_shutdown_impl(const Bistro__Container__ContainerSh
 PROTO_VALIDATOR(validate_open_url, Bistro__Container__OpenUrlRequest)
 static int validate_open_url_impl(const Bistro__Container__OpenUrlRequest *m) {
         PROTO_CHECK(proto_token_ok(m->token));
-        PROTO_CHECK(url_ok(m->url));
+        PROTO_CHECK(proto_url_ok(m->url));
         return 0;
 }
 
@@ -136,7 +95,7 @@ static int validate_launch_application_impl(const Bistro__Container__LaunchAppli
                 PROTO_CHECK(proto_abs_path_ok(m->files[i], false));
         PROTO_CHECK(m->n_uris <= FILES_MAX);
         for (size_t i = 0; i < m->n_uris; i++)
-                PROTO_CHECK(url_ok(m->uris[i]));
+                PROTO_CHECK(proto_url_ok(m->uris[i]));
         return 0;
 }
 

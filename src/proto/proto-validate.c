@@ -2,7 +2,9 @@
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <string.h>
+#include <strings.h>
 
+#include "macro.h"
 #include "proto-validate.h"
 #include "string-util.h"
 
@@ -180,4 +182,41 @@ bool proto_timezone_ok(const char *s) {
                 if (!slash)
                         return true;
         }
+}
+
+bool proto_url_ok(const char *s) {
+        static const char *const schemes[] = { "http://", "https://", "mailto:" };
+        size_t n;
+
+        if (!s)
+                return false;
+        n = strnlen(s, PROTO_URL_MAX + 1);
+        if (n == 0 || n > PROTO_URL_MAX)
+                return false;
+        for (size_t i = 0; i < n; i++)
+                if (s[i] <= 0x20 || s[i] >= 0x7F)
+                        return false;
+        for (size_t i = 0; i < ELEMENTSOF(schemes); i++)
+                if (strncasecmp(s, schemes[i], strlen(schemes[i])) == 0 && n > strlen(schemes[i]))
+                        return true;
+        return false;
+}
+
+bool proto_mime_type_ok(const char *s) {
+        const char *slash;
+        size_t n;
+
+        if (!s)
+                return false;
+        n = strnlen(s, PROTO_MIME_TYPE_MAX + 1);
+        if (n == 0 || n > PROTO_MIME_TYPE_MAX)
+                return false;
+        slash = strchr(s, '/');
+        if (!slash || slash == s || slash[1] == '\0' || strchr(slash + 1, '/'))
+                return false;
+        for (size_t i = 0; i < n; i++)
+                if (!((s[i] >= 'a' && s[i] <= 'z') || (s[i] >= 'A' && s[i] <= 'Z') ||
+                      (s[i] >= '0' && s[i] <= '9') || strchr("/.+-_", s[i])))
+                        return false;
+        return true;
 }

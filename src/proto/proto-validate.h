@@ -39,6 +39,15 @@ bool proto_env_ok(const char *s);
 /* 1..max entries (or 0..max with allow_empty) of argv strings, each valid text of at most
  * PROTO_ARG_MAX bytes (tabs and newlines allowed, no other control characters). */
 bool proto_argv_ok(char *const *v, size_t n, size_t max, bool allow_empty);
+/* A link that may cross between host and container: http://, https:// or mailto: (any case) with
+ * something after the scheme, 1..PROTO_URL_MAX bytes of printable ASCII (no spaces, no controls:
+ * a URL with those is either broken or a trick). */
+#define PROTO_URL_MAX 8192u
+bool proto_url_ok(const char *s);
+/* A MIME type "type/subtype": 1..PROTO_MIME_TYPE_MAX bytes of [A-Za-z0-9/.+-_] with exactly one '/'
+ * that is neither first nor last. */
+#define PROTO_MIME_TYPE_MAX 127u
+bool proto_mime_type_ok(const char *s);
 /* A POSIX-ish login name: [a-z_][a-z0-9_-]*, 1..32 bytes. */
 bool proto_user_ok(const char *s);
 

@@ -13,6 +13,7 @@
 #include "dirent-util.h"
 #include "fd-util.h"
 #include "macro.h"
+#include "png-util.h"
 #include "proto-validate.h"
 #include "string-util.h"
 
@@ -116,33 +117,6 @@ static int write_at(int dfd, const char *name, const void *data, size_t len) {
         if (r < 0)
                 (void) unlinkat(dfd, tmp, 0);
         return r;
-}
-
-/* Reads a regular file (not a symlink) of at most max bytes. */
-static int read_at(int dfd, const char *name, size_t max, char **ret) {
-        _cleanup_close_ int fd = -EBADF;
-        _cleanup_free_ char *buf = NULL;
-        struct stat st;
-        ssize_t n;
-
-        fd = openat(dfd, name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
-        if (fd < 0)
-                return -errno;
-        if (fstat(fd, &st) < 0)
-                return -errno;
-        if (!S_ISREG(st.st_mode))
-                return -EBADF;
-        if ((uint64_t) st.st_size > max)
-                return -EFBIG;
-        buf = malloc((size_t) st.st_size + 1);
-        if (!buf)
-                return -ENOMEM;
-        n = loop_read(fd, buf, (size_t) st.st_size);
-        if (n < 0)
-                return (int) n;
-        buf[n] = '\0';
-        *ret = TAKE_PTR(buf);
-        return 0;
 }
 
 /* ---- formatting ---- */
@@ -307,24 +281,45 @@ static bool entry_owned(const char *text, const char *vm, const char *container,
         return v && c && i && streq(v, vm) && streq(c, container) && streq(i, id);
 }
 
+/* Opens applications/ (creating it with create) and reads the entry file of vm/container/id:
+ * returns the directory fd or a negative errno; *ret_file gets the file name, *ret_read the result
+ * of reading it (-ENOENT, -ELOOP for a symlink, ...) and *ret_text its text when that is 0. */
+static int entry_read(
+        const char *vm,
+        const char *container,
+        const char *id,
+        bool create,
+        char **ret_file,
+        int *ret_read,
+        char **ret_text) {
+        _cleanup_free_ char *base = NULL, *file = NULL;
+        int r, dfd;
+
+        r = base_name(vm, container, id, &base);
+        if (r < 0)
+                return r;
+        if (asprintf(&file, "%s.desktop", base) < 0)
+                return -ENOMEM;
+        dfd = open_dir("applications", create);
+        if (dfd < 0)
+                return dfd;
+        *ret_read = read_regular_file_at(dfd, file, /* nofollow= */ true, ENTRY_FILE_MAX, ret_text, NULL);
+        *ret_file = TAKE_PTR(file);
+        return dfd;
+}
+
 int app_entry_write(
         const char *vm, const char *container, const AppInfo *app, const char *exec, bool with_icon) {
-        _cleanup_free_ char *text = NULL, *base = NULL, *file = NULL, *old = NULL;
+        _cleanup_free_ char *text = NULL, *file = NULL, *old = NULL;
         _cleanup_close_ int dfd = -EBADF;
         int r;
 
         r = app_entry_format(vm, container, app, exec, with_icon, &text);
         if (r < 0)
                 return r;
-        r = base_name(vm, container, app->id, &base);
-        if (r < 0)
-                return r;
-        if (asprintf(&file, "%s.desktop", base) < 0)
-                return -ENOMEM;
-        dfd = open_dir("applications", true);
+        dfd = entry_read(vm, container, app->id, true, &file, &r, &old);
         if (dfd < 0)
                 return dfd;
-        r = read_at(dfd, file, ENTRY_FILE_MAX, &old);
         if (r >= 0 && streq(old, text))
                 return 0;
         if (r >= 0 && !entry_owned(old, vm, container, app->id))
@@ -335,47 +330,12 @@ int app_entry_write(
 
 /* ---- icons ---- */
 
-static uint32_t be32(const uint8_t *p) {
-        return (uint32_t) p[0] << 24 | (uint32_t) p[1] << 16 | (uint32_t) p[2] << 8 | p[3];
-}
-
 static int png_check(unsigned size, const uint8_t *d, size_t len) {
-        static const uint8_t sig[8] = { 0x89, 'P', 'N', 'G', '\r', '\n', 0x1a, '\n' };
         uint32_t w, h;
-        uint8_t depth, ct;
-        bool ok;
 
-        /* Signature, IHDR (length 13) first, IEND last. */
-        if (len < 8 + 25 + 12 || memcmp(d, sig, 8) != 0)
+        if (!png_header_ok(d, len, &w, &h) || w != size || h != size)
                 return -EBADMSG;
-        if (be32(d + 8) != 13 || memcmp(d + 12, "IHDR", 4) != 0)
-                return -EBADMSG;
-        if (memcmp(d + len - 8, "IEND", 4) != 0 || be32(d + len - 12) != 0)
-                return -EBADMSG;
-        w = be32(d + 16);
-        h = be32(d + 20);
-        depth = d[24];
-        ct = d[25];
-        if (w != size || h != size)
-                return -EBADMSG;
-        if (d[26] != 0 || d[27] != 0 || d[28] > 1)
-                return -EBADMSG;
-        switch (ct) {
-        case 0:
-                ok = depth == 1 || depth == 2 || depth == 4 || depth == 8 || depth == 16;
-                break;
-        case 3:
-                ok = depth == 1 || depth == 2 || depth == 4 || depth == 8;
-                break;
-        case 2:
-        case 4:
-        case 6:
-                ok = depth == 8 || depth == 16;
-                break;
-        default:
-                ok = false;
-        }
-        return ok ? 0 : -EBADMSG;
+        return 0;
 }
 
 static const char *find_ci(const char *s, size_t n, const char *needle) {
@@ -430,19 +390,13 @@ int app_icon_check(unsigned size, const void *data, size_t len) {
 /* 0 when the entry of vm/container/id exists and is theirs (see entry_owned()), -EEXIST when that
  * file name belongs to another VM/container/id, -ENOENT when there is none. */
 static int entry_check_owner(const char *vm, const char *container, const char *id) {
-        _cleanup_free_ char *base = NULL, *file = NULL, *entry = NULL;
+        _cleanup_free_ char *file = NULL, *entry = NULL;
         _cleanup_close_ int dfd = -EBADF;
         int r;
 
-        r = base_name(vm, container, id, &base);
-        if (r < 0)
-                return r;
-        if (asprintf(&file, "%s.desktop", base) < 0)
-                return -ENOMEM;
-        dfd = open_dir("applications", false);
+        dfd = entry_read(vm, container, id, false, &file, &r, &entry);
         if (dfd < 0)
                 return dfd;
-        r = read_at(dfd, file, ENTRY_FILE_MAX, &entry);
         if (r < 0)
                 return r == -ELOOP ? -ENOENT : r;
         return entry_owned(entry, vm, container, id) ? 0 : -EEXIST;
@@ -622,7 +576,8 @@ static int list_in(
 
                 if (!startswith(de->d_name, "bistro-") || l < 8 || !streq(de->d_name + l - 8, ".desktop"))
                         continue;
-                if (read_at(dfd, de->d_name, ENTRY_FILE_MAX, &text) < 0)
+                if (read_regular_file_at(
+                            dfd, de->d_name, /* nofollow= */ true, ENTRY_FILE_MAX, &text, NULL) < 0)
                         continue;
                 e.vm = entry_get(text, "X-Bistro-VM");
                 e.container = entry_get(text, "X-Bistro-Container");

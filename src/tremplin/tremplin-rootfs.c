@@ -72,9 +72,12 @@ int rootfs_open_dir(int rootfs_fd, const char *path, bool create, uid_t owner) {
         return TAKE_FD(fd);
 }
 
-static int temp_name(char *buf, size_t size, const char *name) {
+/* The temp name ".NAME.bistro-PID" next to name, with what a crashed earlier run left there gone. */
+static int temp_name(int dir_fd, char *buf, size_t size, const char *name) {
         if ((size_t) snprintf(buf, size, ".%s.bistro-%d", name, (int) getpid()) >= size)
                 return -ENAMETOOLONG;
+        if (unlinkat(dir_fd, buf, 0) < 0 && errno != ENOENT)
+                return -errno;
         return 0;
 }
 
@@ -84,11 +87,9 @@ int rootfs_write_file_at(
         char tmp[256];
         int r;
 
-        r = temp_name(tmp, sizeof(tmp), name);
+        r = temp_name(dir_fd, tmp, sizeof(tmp), name);
         if (r < 0)
                 return r;
-        if (unlinkat(dir_fd, tmp, 0) < 0 && errno != ENOENT)
-                return -errno;
         fd = openat(dir_fd, tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
         if (fd < 0)
                 return -errno;
@@ -108,11 +109,9 @@ int rootfs_symlink_at(int dir_fd, const char *name, const char *target, uid_t ow
         char tmp[256];
         int r;
 
-        r = temp_name(tmp, sizeof(tmp), name);
+        r = temp_name(dir_fd, tmp, sizeof(tmp), name);
         if (r < 0)
                 return r;
-        if (unlinkat(dir_fd, tmp, 0) < 0 && errno != ENOENT)
-                return -errno;
         if (symlinkat(target, dir_fd, tmp) < 0)
                 return -errno;
         if (fchownat(dir_fd, tmp, owner, owner, AT_SYMLINK_NOFOLLOW) < 0 ||

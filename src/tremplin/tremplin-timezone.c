@@ -67,7 +67,9 @@ static int read_state_at(int etc_fd, LocaltimeState *ret) {
         _cleanup_free_ char *buf = NULL;
         _cleanup_close_ int fd = -EBADF;
         struct stat st;
+        size_t len;
         ssize_t n;
+        int r;
 
         *ret = (LocaltimeState){ .kind = LOCALTIME_OTHER };
         if (fstatat(etc_fd, "localtime", &st, AT_SYMLINK_NOFOLLOW) < 0) {
@@ -92,15 +94,12 @@ static int read_state_at(int etc_fd, LocaltimeState *ret) {
         fd = openat(etc_fd, "localtime", O_RDONLY | O_NOFOLLOW | O_NOCTTY | O_NONBLOCK | O_CLOEXEC);
         if (fd < 0)
                 return -errno;
-        buf = malloc(TIMEZONE_TZIF_MAX + 1);
-        if (!buf)
-                return -ENOMEM;
-        n = loop_read(fd, buf, TIMEZONE_TZIF_MAX + 1);
-        if (n < 0)
-                return (int) n;
-        if ((size_t) n > TIMEZONE_TZIF_MAX)
+        r = read_fd_max(fd, TIMEZONE_TZIF_MAX, &buf, &len);
+        if (r == -EFBIG)
                 return 0;
-        timezone_file_id(buf, (size_t) n, ret->fileid);
+        if (r < 0)
+                return r;
+        timezone_file_id(buf, len, ret->fileid);
         ret->kind = LOCALTIME_FILE;
         return 0;
 }

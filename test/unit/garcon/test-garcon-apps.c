@@ -18,6 +18,7 @@
 
 #include "fd-util.h"
 #include "garcon-apps.h"
+#include "garcon-test-util.h"
 #include "macro.h"
 #include "message-type.h"
 #include "proto-validate.h"
@@ -31,16 +32,7 @@ static char root[] = "/tmp/test-garcon-apps.XXXXXX";
 static char *dirs[3];
 
 static void put(const char *rel, const char *content, size_t n) {
-        char p[4096];
-        _cleanup_close_ int fd = -EBADF;
-
-        snprintf(p, sizeof(p), "%s/%s", root, rel);
-        *strrchr(p, '/') = 0;
-        assert_int_equal(mkdir_p(p, 0755), 0);
-        snprintf(p, sizeof(p), "%s/%s", root, rel);
-        fd = open(p, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-        assert_true(fd >= 0);
-        assert_int_equal(loop_write(fd, content, n), 0);
+        test_put_file(root, rel, content, n);
 }
 
 static void puts_(const char *rel, const char *content) {
@@ -48,9 +40,11 @@ static void puts_(const char *rel, const char *content) {
 }
 
 static void png(const char *rel, uint32_t w, uint32_t h, size_t total) {
-        _cleanup_free_ uint8_t *d = calloc(1, MAX(total, (size_t) 64));
+        size_t n = MAX(total, (size_t) 45);
+        _cleanup_free_ uint8_t *d = calloc(1, n);
         static const uint8_t sig[8] = { 0x89, 'P', 'N', 'G', '\r', '\n', 0x1a, '\n' };
 
+        /* signature, IHDR (depth 8, RGBA), then zeros, and an empty IEND chunk last */
         assert_non_null(d);
         memcpy(d, sig, 8);
         memcpy(d + 8, "\0\0\0\x0dIHDR", 8);
@@ -58,7 +52,10 @@ static void png(const char *rel, uint32_t w, uint32_t h, size_t total) {
                 d[16 + i] = (uint8_t) (w >> (24 - 8 * i));
                 d[20 + i] = (uint8_t) (h >> (24 - 8 * i));
         }
-        put(rel, (const char *) d, MAX(total, (size_t) 33));
+        d[24] = 8;
+        d[25] = 6;
+        memcpy(d + n - 8, "IEND", 4);
+        put(rel, (const char *) d, n);
 }
 
 static int setup(void **state) {
@@ -227,23 +224,27 @@ static void test_text_and_mime(void **state) {
         assert_int_equal(garcon_clean_text("\xe2\x82", 256, &c), 0);
         assert_true(proto_text_ok(c, 256, false));
 
-        assert_true(garcon_mime_type_ok("text/plain"));
-        assert_true(garcon_mime_type_ok("application/vnd.oasis.opendocument.text+xml"));
-        assert_true(garcon_mime_type_ok("x-scheme-handler/https"));
-        assert_false(garcon_mime_type_ok("text"));
-        assert_false(garcon_mime_type_ok("/plain"));
-        assert_false(garcon_mime_type_ok("text/"));
-        assert_false(garcon_mime_type_ok("a/b/c"));
-        assert_false(garcon_mime_type_ok("text/pl ain"));
-        assert_false(garcon_mime_type_ok("text/\xc3\xa9"));
+        assert_true(proto_mime_type_ok("text/plain"));
+        assert_true(proto_mime_type_ok("application/vnd.oasis.opendocument.text+xml"));
+        assert_true(proto_mime_type_ok("x-scheme-handler/https"));
+        assert_false(proto_mime_type_ok("text"));
+        assert_false(proto_mime_type_ok("/plain"));
+        assert_false(proto_mime_type_ok("text/"));
+        assert_false(proto_mime_type_ok("a/b/c"));
+        assert_false(proto_mime_type_ok("text/pl ain"));
+        assert_false(proto_mime_type_ok("text/\xc3\xa9"));
         memset(longname, 'a', 200);
         longname[3] = '/';
         longname[200] = 0;
-        assert_false(garcon_mime_type_ok(longname));
+        assert_false(proto_mime_type_ok(longname));
 }
 
 static void test_png(void **state) {
-        uint8_t d[40] = { 0x89, 'P', 'N', 'G', '\r', '\n', 0x1a, '\n', 0, 0, 0, 13, 'I', 'H', 'D', 'R' };
+        /* signature, IHDR (13 bytes: width, height, depth 8, colour type 6, 0, 0, 0; CRC), IEND */
+        uint8_t d[45] = {
+                0x89, 'P', 'N', 'G', '\r', '\n',     0x1a,     '\n',       0,          0,          0,
+                13,   'I', 'H', 'D', 'R',  [24] = 8, [25] = 6, [37] = 'I', [38] = 'E', [39] = 'N', [40] = 'D'
+        };
         uint32_t size;
 
         d[19] = 48;
@@ -268,6 +269,10 @@ static void test_png(void **state) {
         d[12] = 'X';
         assert_false(png_square_size(d, sizeof(d), &size));
         d[12] = 'I';
+        d[25] = 5; /* no such colour type */
+        assert_false(png_square_size(d, sizeof(d), &size));
+        d[25] = 6;
+        assert_false(png_square_size(d, sizeof(d) - 1, &size)); /* IEND not last */
         d[0] = 0;
         assert_false(png_square_size(d, sizeof(d), &size));
 }

@@ -27,6 +27,7 @@
 
 #include "fd-util.h"
 #include "frame.h"
+#include "garcon-test-util.h"
 #include "macro.h"
 #include "rm-rf.h"
 #include "socket-util.h"
@@ -40,16 +41,7 @@ static int listen_fd = -EBADF;
 static pid_t garcon_pid;
 
 static void put(const char *rel, const void *content, size_t n) {
-        char p[4096];
-        _cleanup_close_ int fd = -EBADF;
-
-        snprintf(p, sizeof(p), "%s/%s", root, rel);
-        *strrchr(p, '/') = 0;
-        assert_int_equal(mkdir_p(p, 0755), 0);
-        snprintf(p, sizeof(p), "%s/%s", root, rel);
-        fd = open(p, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-        assert_true(fd >= 0);
-        assert_int_equal(loop_write(fd, content, n), 0);
+        test_put_file(root, rel, content, n);
 }
 
 static void put_s(const char *rel, const char *s) {
@@ -132,6 +124,9 @@ static void png48(const char *rel) {
 
         d[19] = 48;
         d[23] = 48;
+        d[24] = 8; /* depth 8, RGBA */
+        d[25] = 6;
+        memcpy(d + sizeof(d) - 8, "IEND", 4); /* an empty IEND chunk last */
         put(rel, d, sizeof(d));
 }
 
