@@ -323,6 +323,6 @@ def test_container_delete_removes_its_entries(cc):
     path = entry_path(cc, "bb-app", container="bb")
     wait_for(path.exists, APPEAR_BOUND, f"{path}", cc)
     cc.vmc("container-stop", "termina", "bb", check=True)
-    cc.vmc("container-delete", "termina", "bb", check=True)
+    cc.vmc("container-delete", "termina", "bb", "--yes", check=True)
     assert not path.exists()
     assert entry_path(cc, "bistro-test-app").exists()

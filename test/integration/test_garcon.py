@@ -15,11 +15,11 @@ Skipped when cicerone itself owns port 8889 (a real cicerone would answer instea
 Env: BISTRO_BUILD_DIR, BISTRO_ACCEL (default tcg), BISTRO_IMAGE_STORE.
 """
 
-import os
 import shlex
 import socket
 import threading
 import time
+from pathlib import Path
 
 import pytest
 
@@ -31,6 +31,7 @@ STORE = image_store()
 LXC = "/mnt/stateful/lxc"
 CONTAINER_READY, CONTAINER_SHUTDOWN, OPEN_URL, APP_LIST, APP_ICONS = 400, 401, 402, 403, 404
 LAUNCH_APPLICATION, GARCON_HELLO, GARCON_HELLO_RESPONSE = 420, 421, 450
+CICERONE_VM_STOPPED = 701
 
 
 class FakeCicerone:
@@ -84,8 +85,28 @@ def cc():
     c = Concierge(env={"BISTRO_IMAGE_STORE": str(STORE)}).start()
     r = c.vmc("start", "termina")
     assert r.returncode == 0, r.stderr + c.diagnostics()
+    take_port_8889_from_cicerone(c)
     yield c
     c.cleanup()
+
+
+def take_port_8889_from_cicerone(cc):
+    """concierge's cicerone listens on the VM's host port 8889; this module puts a fake one there to
+    see garcon's every frame. cicerone's own control call VmStopped makes it let go of the port
+    (concierge tells it again only at the VM's next start)."""
+    listen = Path(f"{cc.runtime('termina') / 'vsock.sock'}_8889")
+    deadline = time.monotonic() + 30
+    while not listen.exists():
+        assert time.monotonic() < deadline, "cicerone did not listen on port 8889\n" + cc.diagnostics()
+        time.sleep(0.1)
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    s.settimeout(10)
+    s.connect(str(cc.run_dir / "bistro/cicerone.sock"))
+    s.sendall(frame(CICERONE_VM_STOPPED, REQUEST, 1, pb_bytes(1, "termina")))
+    mtype, mid, flags, payload = recv_frame(s)
+    s.close()
+    assert mtype == EMPTY and mid == 1, (mtype, payload)
+    assert not listen.exists()
 
 
 def attach(cc, name, script):
@@ -94,8 +115,6 @@ def attach(cc, name, script):
 
 def test_garcon_in_busybox(cc):
     hybrid = cc.runtime("termina") / "vsock.sock"
-    if os.path.exists(f"{hybrid}_8889"):
-        pytest.skip("something already listens on host port 8889 (cicerone)")
     fake = FakeCicerone(f"{hybrid}_8889")
     r = cc.vmc("container", "termina", "g1", "--image", "busybox")
     assert r.returncode == 0, r.stderr + cc.diagnostics()
