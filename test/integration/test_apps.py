@@ -297,6 +297,16 @@ printf '[Desktop Entry]\nType=Application\nName=Link Icon\nExec=true\nIcon=evill
     wait_for(entry_path(cc, "bistro-test-app").exists, 5, "the test app still there", cc)
 
 
+def test_garcon_restarts_when_killed(cc):
+    # systemd's Restart= brings garcon back as alice; it registers again and launches still work.
+    r = in_penguin(cc, "p=$(pgrep -u alice -x garcon); kill -9 $p; "
+                       "for i in $(seq 300); do q=$(pgrep -u alice -x garcon); "
+                       "[ -n \"$q\" ] && [ \"$q\" != \"$p\" ] && break; sleep 0.1; done; echo \"old=$p new=$q\"")
+    old, new = (w.split("=")[1] for w in r.stdout.split())
+    assert old and new and old != new, r.stdout
+    test_launch_warm(cc)
+
+
 def test_launch_from_cold(cc):
     path = entry_path(cc, "bistro-test-app")
     argv = [a for a in shlex.split(parse_entry(path)["Exec"]) if a != "%U"] + ["https://example.org/cold"]
