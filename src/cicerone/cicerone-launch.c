@@ -36,6 +36,7 @@ struct Launch {
         sd_event_source *timer;
         VsockHybridDial *dial;
         WireConn *garcon;
+        bool rewaited; /* the port garcon announced was dead once: we waited for it again */
 };
 
 void launch_free(Launch *l) {
@@ -142,6 +143,25 @@ static int on_garcon_message(
         return -EBADMSG; /* garcon only answers here */
 }
 
+static int on_launch_timeout(sd_event_source *s, uint64_t usec, void *userdata);
+
+/* Nobody listens on the port garcon announced: it died (kill -9, a crash, no ContainerShutdown) and
+ * its restart has not registered yet. Forget that port and wait for the next ContainerReady
+ * (launches_kick()), once, for the request's own wait. */
+static bool launch_rewait(Launch *l) {
+        Vm *v = vm_find(l->c, l->vm);
+        Container *ct = v ? container_find(v, l->container, false) : NULL;
+
+        if (l->rewaited || l->wait_ms == 0)
+                return false;
+        l->rewaited = true;
+        if (ct && ct->garcon_port == l->port)
+                ct->ready = false;
+        return sd_event_add_time_relative(
+                       l->c->event, &l->timer, CLOCK_MONOTONIC, (uint64_t) l->wait_ms * USEC_PER_MSEC, 0,
+                       on_launch_timeout, l) >= 0;
+}
+
 static void on_launch_dialed(int fd, int error, const char *message, void *userdata) {
         Launch *l = userdata;
         Bistro__Container__GarconHelloRequest hello = BISTRO__CONTAINER__GARCON_HELLO_REQUEST__INIT;
@@ -149,6 +169,12 @@ static void on_launch_dialed(int fd, int error, const char *message, void *userd
         int r;
 
         l->dial = NULL;
+        if (error == -ECONNABORTED && launch_rewait(l)) {
+                log_info(
+                        "VM %s, container %s: garcon's port %u is closed; waiting for garcon to come back.",
+                        l->vm, l->container, l->port);
+                return;
+        }
         if (error < 0) {
                 if (asprintf(
                             &m, "cannot reach the garcon of container %s on port %u: %s", l->container,
