@@ -108,7 +108,7 @@ def main():
         for i in range(args.runs):
             b.sh(f"cat > /usr/share/applications/.e{i}.tmp <<'EOF'\n{DESKTOP}EOF\n")
             t = time.monotonic()
-            subprocess.run([b.vsh, "termina", "penguin", "--", "mv", f"/usr/share/applications/.e{i}.tmp",
+            subprocess.run([b.vsh, "--user", "root", "termina", "penguin", "--", "mv", f"/usr/share/applications/.e{i}.tmp",
                             f"/usr/share/applications/bench-e{i}.desktop"], env=cc.env, check=True,
                            capture_output=True, timeout=120)
             while not b.entry(f"bench-e{i}").exists():
