@@ -338,17 +338,35 @@ int containers_set_timezone(const char *tz, const void *tzif, size_t len, char *
         return 0;
 }
 
+/* Runs argv in the running container c (as its root, a clean environment with a PATH, stdio on
+ * /dev/null) and waits for it, bounded by LINGER_TIMEOUT_USEC. Returns its exit status (or < 0 from
+ * the wait, -ETIMEDOUT), -ECHILD when it could not be attached at all. */
+static int attach_run(struct lxc_container *c, char *argv[]) {
+        lxc_attach_options_t opts = LXC_ATTACH_OPTIONS_DEFAULT;
+        lxc_attach_command_t cmd = { .program = argv[0], .argv = argv };
+        char *env[] = { (char *) "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", NULL };
+        pid_t pid = -1;
+        int r;
+
+        opts.env_policy = LXC_ATTACH_CLEAR_ENV;
+        opts.extra_env_vars = env;
+        opts.stdin_fd = opts.stdout_fd = opts.stderr_fd = open("/dev/null", O_RDWR | O_CLOEXEC);
+        r = c->attach(c, lxc_attach_run_command, &cmd, &opts, &pid);
+        safe_close(opts.stdin_fd);
+        if (r < 0 || pid <= 0)
+                return -ECHILD;
+        return wait_for_terminate_timeout(pid, LINGER_TIMEOUT_USEC);
+}
+
 /* systemd containers: user's manager runs from the boot on (lingering), now too, and garcon is
  * one of the default user's services (the first user the meta remembers; m was read before this
  * start recorded user). Failures are logged: the shell works without them. */
 static void setup_user_services(
         struct lxc_container *c, const char *name, const ContainerMeta *m, const char *user) {
-        lxc_attach_options_t opts = LXC_ATTACH_OPTIONS_DEFAULT;
         _cleanup_close_ int dfd = -EBADF, rootfs = -EBADF;
         char dir[PATH_MAX], uidbuf[16];
         uid_t uid;
         gid_t gid;
-        pid_t pid = -1;
         int r;
 
         (void) snprintf(dir, sizeof(dir), STATEFUL_LXC_PATH "/%s", name);
@@ -389,20 +407,13 @@ static void setup_user_services(
                                  (char *) user,
                                  uidbuf,
                                  NULL };
-                lxc_attach_command_t cmd = { .program = argv[0], .argv = argv };
-                char *env[] = { (char *) "PATH=/usr/sbin:/usr/bin:/sbin:/bin", NULL };
 
-                opts.env_policy = LXC_ATTACH_CLEAR_ENV;
-                opts.extra_env_vars = env;
-                opts.stdin_fd = opts.stdout_fd = opts.stderr_fd = open("/dev/null", O_RDWR | O_CLOEXEC);
-                r = c->attach(c, lxc_attach_run_command, &cmd, &opts, &pid);
-                safe_close(opts.stdin_fd);
+                r = attach_run(c, argv);
         }
-        if (r < 0 || pid <= 0) {
+        if (r == -ECHILD) {
                 log_warning("Cannot attach to '%s' to start the manager of %s.", name, user);
                 return;
         }
-        r = wait_for_terminate_timeout(pid, LINGER_TIMEOUT_USEC);
         if (r != 0)
                 log_warning(
                         "Starting the manager of %s in '%s' failed (%d), probably as systemd is still starting; logind starts it from the linger file when it comes up.",
@@ -526,12 +537,10 @@ static int start_stopped(
  * running as the default user, started through an attach at each start of the container (the
  * container's init knows nothing of it; it goes when the container stops). Bounded, logged. */
 static void start_garcon_supervisor(struct lxc_container *c, const char *name, const ContainerMeta *m) {
-        lxc_attach_options_t opts = LXC_ATTACH_OPTIONS_DEFAULT;
         _cleanup_close_ int dfd = -EBADF, rootfs = -EBADF;
         char dir[PATH_MAX], uidbuf[16], gidbuf[16];
         uid_t uid;
         gid_t gid;
-        pid_t pid = -1;
         int r;
 
         if (access(GARCON_PATH, X_OK) < 0)
@@ -553,21 +562,13 @@ static void start_garcon_supervisor(struct lxc_container *c, const char *name, c
                                  (char *) "--garcon-gid",
                                  gidbuf,
                                  NULL };
-                lxc_attach_command_t cmd = { .program = argv[0], .argv = argv };
-                char *env[] = { (char *) "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
-                                NULL };
 
-                opts.env_policy = LXC_ATTACH_CLEAR_ENV;
-                opts.extra_env_vars = env;
-                opts.stdin_fd = opts.stdout_fd = opts.stderr_fd = open("/dev/null", O_RDWR | O_CLOEXEC);
-                r = c->attach(c, lxc_attach_run_command, &cmd, &opts, &pid);
-                safe_close(opts.stdin_fd);
+                r = attach_run(c, argv);
         }
-        if (r < 0 || pid <= 0) {
+        if (r == -ECHILD) {
                 log_warning("Cannot attach to '%s' to start garcon.", name);
                 return;
         }
-        r = wait_for_terminate_timeout(pid, LINGER_TIMEOUT_USEC);
         if (r != 0)
                 log_warning("Starting garcon's supervisor in '%s' failed (%d).", name, r);
         else

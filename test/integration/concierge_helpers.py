@@ -49,6 +49,21 @@ def require_built(*programs):
         pytest.fail(f"no Termina image in {image_dir()}: build it first (meson -Dimages=true)")
 
 
+def bistro(cc, *args, timeout=600, stdin=subprocess.DEVNULL):
+    """Runs the build's bistro with cc's environment (its processes are tracked)."""
+    r = subprocess.run([str(build_dir() / "src/bistro/bistro"), *args], env=cc.env, stdin=stdin,
+                       capture_output=True, text=True, timeout=timeout)
+    cc.track()
+    return r
+
+
+def bistro_ok(cc, *args, **kw):
+    r = bistro(cc, *args, **kw)
+    assert r.returncode == 0, f"bistro {' '.join(args)} failed ({r.returncode}):\n{r.stdout}\n{r.stderr}\n" + \
+        cc.diagnostics()
+    return r
+
+
 def _cmdline(pid):
     try:
         with open(f"/proc/{pid}/cmdline", "rb") as f:

@@ -23,7 +23,7 @@ from pathlib import Path
 
 import pytest
 
-from concierge_helpers import require_built, image_store, Concierge, build_dir, image_dir
+from concierge_helpers import require_built, image_store, Concierge, build_dir, bistro, bistro_ok
 
 FIRST_TIMEOUT = 1800  # boot + container create under TCG (+ debootstrap when the image is missing)
 CALL_TIMEOUT = 600
@@ -45,19 +45,6 @@ def cc():
     c.cleanup()
     assert not c.alive(), "processes left behind"
 
-
-def bistro(cc, *args, timeout=CALL_TIMEOUT, stdin=subprocess.DEVNULL):
-    r = subprocess.run([str(build_dir() / "src/bistro/bistro"), *args], env=cc.env, stdin=stdin,
-                       capture_output=True, text=True, timeout=timeout)
-    cc.track()
-    return r
-
-
-def bistro_ok(cc, *args, **kw):
-    r = bistro(cc, *args, **kw)
-    assert r.returncode == 0, f"bistro {' '.join(args)} failed ({r.returncode}):\n{r.stdout}\n{r.stderr}\n" + \
-        cc.diagnostics()
-    return r
 
 
 class PtySession:

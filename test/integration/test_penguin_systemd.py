@@ -22,7 +22,7 @@ from pathlib import Path
 
 import pytest
 
-from concierge_helpers import require_built, image_store, Concierge, build_dir
+from concierge_helpers import require_built, image_store, Concierge, build_dir, bistro, bistro_ok
 from test_bistro import PtySession
 
 FIRST_TIMEOUT = 1800
@@ -63,19 +63,6 @@ def cc():
     c.cleanup()
     assert not c.alive(), "processes left behind"
 
-
-def bistro(cc, *args, timeout=CALL_TIMEOUT):
-    r = subprocess.run([str(build_dir() / "src/bistro/bistro"), *args], env=cc.env, stdin=subprocess.DEVNULL,
-                       capture_output=True, text=True, timeout=timeout)
-    cc.track()
-    return r
-
-
-def bistro_ok(cc, *args, **kw):
-    r = bistro(cc, *args, **kw)
-    assert r.returncode == 0, f"bistro {' '.join(args)} failed ({r.returncode}):\n{r.stdout}\n{r.stderr}\n" + \
-        cc.diagnostics()
-    return r
 
 
 def penguin_zone(cc):
