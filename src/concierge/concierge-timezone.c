@@ -18,9 +18,11 @@
 #include "concierge-vm.h"
 #include "fd-util.h"
 #include "guest.h"
+#include "hash-util.h"
 #include "job.h"
 #include "log.h"
 #include "message-type.h"
+#include "proto-validate.h"
 #include "string-util.h"
 #include "wire-client.h"
 
@@ -28,13 +30,6 @@
 #define CONNECT_TIMEOUT_MS 5000
 #define CALL_TIMEOUT_MS 20000
 #define TREMPLIN_RETRY_USEC (30 * USEC_PER_SEC)
-
-static bool tz_ok(const char *s) {
-        Bistro__Maitred__SetTimezoneRequest tz = BISTRO__MAITRED__SET_TIMEZONE_REQUEST__INIT;
-
-        tz.name = (char *) s;
-        return message_validate(BISTRO__MESSAGE_TYPE__SET_TIMEZONE_REQUEST, &tz.base) >= 0;
-}
 
 const char *timezone_source(void) {
         const char *s = getenv("BISTRO_TIMEZONE_SOURCE");
@@ -52,7 +47,7 @@ int host_timezone(const char *source, char *buf, size_t size) {
         if (tz && *tz == ':')
                 tz++;
         /* $TZ is the host's zone only for the host's own source, not for one a test chose. */
-        if (streq(source, DEFAULT_SOURCE) && tz && tz_ok(tz)) {
+        if (streq(source, DEFAULT_SOURCE) && tz && proto_timezone_ok(tz)) {
                 (void) snprintf(buf, size, "%s", tz);
                 return 0;
         }
@@ -62,7 +57,7 @@ int host_timezone(const char *source, char *buf, size_t size) {
 
                 link[n] = 0;
                 p = strstr(link, "zoneinfo/");
-                if (p && tz_ok(p + strlen("zoneinfo/"))) {
+                if (p && proto_timezone_ok(p + strlen("zoneinfo/"))) {
                         (void) snprintf(buf, size, "%s", p + strlen("zoneinfo/"));
                         return 0;
                 }
@@ -238,25 +233,20 @@ static void push_start(void) {
         }
 }
 
-static uint64_t fnv(const void *data, size_t n) {
-        const uint8_t *p = data;
-        uint64_t h = UINT64_C(0xcbf29ce484222325);
+/* The zone's name and what identifies its bytes (size and hash). */
+static void zone_read(char name[static sizeof(w.name)], char id[static sizeof(w.id)]) {
+        _cleanup_free_ void *tzif = NULL;
+        size_t len = 0;
 
-        for (size_t i = 0; i < n; i++) {
-                h ^= p[i];
-                h *= UINT64_C(0x100000001b3);
-        }
-        return h;
+        (void) host_timezone_read(w.source, name, sizeof(w.name), &tzif, &len);
+        (void) snprintf(id, sizeof(w.id), "%zu:%016" PRIx64, len, fnv1a64(FNV1A64_INIT, tzif, len));
 }
 
 /* Pushes when the zone (its name or its bytes) changed since the last look. */
 static void check(const char *why) {
-        _cleanup_free_ void *tzif = NULL;
-        char name[128], id[sizeof(w.id)];
-        size_t len = 0;
+        char name[sizeof(w.name)], id[sizeof(w.id)];
 
-        (void) host_timezone_read(w.source, name, sizeof(name), &tzif, &len);
-        (void) snprintf(id, sizeof(id), "%zu:%016" PRIx64, len, fnv(tzif, len));
+        zone_read(name, id);
         if (streq(name, w.name) && streq(id, w.id))
                 return;
         log_info("Host timezone %s -> %s (%s).", w.name[0] ? w.name : "(none)", name, why);
@@ -304,13 +294,7 @@ int timezone_watch_start(Manager *m) {
         w.base = strdup(basename(b));
         if (!w.dir || !w.base)
                 return log_oom();
-        {
-                _cleanup_free_ void *tzif = NULL;
-                size_t len = 0;
-
-                (void) host_timezone_read(w.source, w.name, sizeof(w.name), &tzif, &len);
-                (void) snprintf(w.id, sizeof(w.id), "%zu:%016" PRIx64, len, fnv(tzif, len));
-        }
+        zone_read(w.name, w.id);
         r = sd_event_add_time_relative(
                 m->event, &w.timer, CLOCK_MONOTONIC, TIMEZONE_CHECK_USEC, USEC_PER_SEC, on_timer, NULL);
         if (r < 0)

@@ -13,6 +13,7 @@
 #include "desktop-entry.h"
 #include "dirent-util.h"
 #include "fd-util.h"
+#include "hash-util.h"
 #include "garcon-apps.h"
 #include "path-util.h"
 #include "png-util.h"
@@ -517,16 +518,6 @@ void icon_files_free(IconFile *f, size_t n) {
         free(f);
 }
 
-static uint64_t fnv(uint64_t h, const void *p, size_t n) {
-        const uint8_t *b = p;
-
-        for (size_t i = 0; i < n; i++) {
-                h ^= b[i];
-                h *= UINT64_C(0x100000001b3);
-        }
-        return h;
-}
-
 static bool has_suffix(const char *s, const char *suffix) {
         size_t n = strlen(s), k = strlen(suffix);
 
@@ -543,11 +534,11 @@ static int icon_add(IconFile *f, size_t *n, const char *path, bool svg, uint64_t
                 return -ENOMEM;
         f[*n].svg = svg;
         (*n)++;
-        *sig = fnv(*sig, path, strlen(path) + 1);
-        *sig = fnv(*sig, &st.st_size, sizeof(st.st_size));
-        *sig = fnv(*sig, &st.st_mtim, sizeof(st.st_mtim));
-        *sig = fnv(*sig, &st.st_ino, sizeof(st.st_ino));
-        *sig = fnv(*sig, &st.st_dev, sizeof(st.st_dev));
+        *sig = fnv1a64(*sig, path, strlen(path) + 1);
+        *sig = fnv1a64(*sig, &st.st_size, sizeof(st.st_size));
+        *sig = fnv1a64(*sig, &st.st_mtim, sizeof(st.st_mtim));
+        *sig = fnv1a64(*sig, &st.st_ino, sizeof(st.st_ino));
+        *sig = fnv1a64(*sig, &st.st_dev, sizeof(st.st_dev));
         return 0;
 }
 
@@ -555,7 +546,7 @@ int icon_find(const char *icon, char *const *data_dirs, IconFile **ret, size_t *
         static const unsigned sizes[] = { 48, 64, 128, 256 };
         IconFile *f = new0(IconFile, GARCON_ICONS_MAX);
         _cleanup_free_ char *name = NULL;
-        uint64_t sig = UINT64_C(0xcbf29ce484222325);
+        uint64_t sig = FNV1A64_INIT;
         size_t n = 0;
         int r = 0;
 

@@ -12,6 +12,7 @@
 
 #include "alloc-util.h"
 #include "fd-util.h"
+#include "hash-util.h"
 #include "macro.h"
 #include "proto-validate.h"
 #include "string-util.h"
@@ -23,14 +24,7 @@ static bool isempty(const char *s) {
 }
 
 void timezone_file_id(const void *data, size_t n, char ret[static META_TZFILE_MAX + 1]) {
-        const uint8_t *p = data;
-        uint64_t h = UINT64_C(0xcbf29ce484222325);
-
-        for (size_t i = 0; i < n; i++) {
-                h ^= p[i];
-                h *= UINT64_C(0x100000001b3);
-        }
-        (void) snprintf(ret, META_TZFILE_MAX + 1, "%zx:%016" PRIx64, n, h);
+        (void) snprintf(ret, META_TZFILE_MAX + 1, "%zx:%016" PRIx64, n, fnv1a64(FNV1A64_INIT, data, n));
 }
 
 bool timezone_managed(const LocaltimeState *s, const char *rec_tz, const char *rec_tzfile) {
