@@ -47,15 +47,6 @@ bool bucket_take(Bucket *b, double burst, usec_t period) {
         return true;
 }
 
-bool token_equal(const char *a, const char *b) {
-        size_t la = strlen(a), lb = strlen(b);
-        unsigned char d = la != lb;
-
-        for (size_t i = 0; i < la; i++)
-                d |= (unsigned char) (a[i] ^ b[i < lb ? i : 0]);
-        return d == 0;
-}
-
 int reply_empty(WireConn *conn, uint64_t id) {
         Bistro__Empty empty = BISTRO__EMPTY__INIT;
 

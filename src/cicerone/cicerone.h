@@ -73,8 +73,6 @@ struct Cicerone {
 /* cicerone.c */
 /* Takes one token of b (full at first use): false when there is none. */
 bool bucket_take(Bucket *b, double burst, usec_t period);
-/* Constant time in the content of a (the stored token). */
-bool token_equal(const char *a, const char *b);
 int reply_empty(WireConn *conn, uint64_t id);
 /* Refuses to replace anything but a socket (or nothing) at path. */
 int listen_safely(const char *path, int backlog);

@@ -103,11 +103,10 @@ int token_store_remove(const char *dir, const char *vm, const char *container) {
         return r == -ENOENT ? 0 : r;
 }
 
-static bool token_equal(const char *a, const char *b) {
+bool token_equal(const char *a, const char *b) {
         size_t la = strlen(a), lb = strlen(b);
         unsigned char d = la != lb;
 
-        /* Constant time in the stored token's content: a garcon cannot learn it byte by byte. */
         for (size_t i = 0; i < la; i++)
                 d |= (unsigned char) (a[i] ^ b[i < lb ? i : 0]);
         return d == 0;
