@@ -13,6 +13,7 @@
 #include "app-entries.h"
 #include "cicerone.h"
 #include "log.h"
+#include "path-lookup.h"
 #include "path-util.h"
 #include "spawn-util.h"
 #include "string-util.h"
@@ -122,7 +123,7 @@ static int on_db_timer(sd_event_source *s, uint64_t usec, void *userdata) {
         }
         if (find_executable("update-desktop-database", &tool) < 0)
                 return 0;
-        if (app_entries_data_home(&home) < 0 || asprintf(&apps, "%s/applications", home) < 0)
+        if (xdg_data_home(&home) < 0 || asprintf(&apps, "%s/applications", home) < 0)
                 return 0;
         r = job_spawn(c, "update-desktop-database", STRV_MAKE(tool, "-q", apps));
         if (r < 0)

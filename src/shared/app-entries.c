@@ -10,6 +10,7 @@
 
 #include "alloc-util.h"
 #include "app-entries.h"
+#include "path-lookup.h"
 #include "dirent-util.h"
 #include "fd-util.h"
 #include "macro.h"
@@ -20,25 +21,6 @@
 #define APP_ID_MAX 255u
 #define ENTRY_FILE_MAX (64u * 1024u)
 #define ENTRIES_MAX 65536u
-
-int app_entries_data_home(char **ret) {
-        const char *e = getenv("XDG_DATA_HOME");
-        char *p;
-
-        if (e && e[0] == '/')
-                p = strdup(e);
-        else {
-                e = getenv("HOME");
-                if (!e || e[0] != '/')
-                        return -EINVAL;
-                if (asprintf(&p, "%s/.local/share", e) < 0)
-                        p = NULL;
-        }
-        if (!p)
-                return -ENOMEM;
-        *ret = p;
-        return 0;
-}
 
 bool app_id_ok(const char *id) {
         return id && name_is_valid(id, APP_ID_MAX);
@@ -65,7 +47,7 @@ static int open_dir(const char *rel, bool create) {
         char *p, *save = NULL;
         int r;
 
-        r = app_entries_data_home(&home);
+        r = xdg_data_home(&home);
         if (r < 0)
                 return r;
         if (create)
@@ -612,7 +594,7 @@ int app_entries_list(const char *vm, const char *container, AppEntry **ret, size
         _cleanup_close_ int dfd = -EBADF;
         int r;
 
-        r = app_entries_data_home(&home);
+        r = xdg_data_home(&home);
         if (r < 0)
                 return r;
         if (asprintf(&dir, "%s/applications", home) < 0)

@@ -36,9 +36,6 @@ typedef struct AppEntry {
         char *vm, *container, *id, *name, *path;
 } AppEntry;
 
-/* $XDG_DATA_HOME, else $HOME/.local/share: -EINVAL when neither holds an absolute path. */
-int app_entries_data_home(char **ret);
-
 /* True for a valid desktop-file id (and StartupWMClass): name_is_valid(s, 255). */
 bool app_id_ok(const char *id);
 

@@ -23,16 +23,31 @@ static int env_absolute(const char *name, const char **ret) {
         return 0;
 }
 
-int bistro_data_dir(char **ret) {
+int xdg_data_home(char **ret) {
         const char *e;
         char *p;
 
         if (env_absolute("XDG_DATA_HOME", &e) >= 0)
-                p = path_join(e, "bistro");
+                p = strdup(e);
         else if (env_absolute("HOME", &e) >= 0)
-                p = path_join(e, ".local/share/bistro");
+                p = path_join(e, ".local/share");
         else
                 return -EINVAL;
+        if (!p)
+                return -ENOMEM;
+        *ret = p;
+        return 0;
+}
+
+int bistro_data_dir(char **ret) {
+        _cleanup_free_ char *home = NULL;
+        char *p;
+        int r;
+
+        r = xdg_data_home(&home);
+        if (r < 0)
+                return r;
+        p = path_join(home, "bistro");
         if (!p)
                 return -ENOMEM;
         *ret = p;

@@ -4,6 +4,10 @@
 /* Where Bistro's files are: the one place that resolves them. Non-logging; every function returns
  * -errno and writes *ret (malloc'd) only on success. */
 
+/* $XDG_DATA_HOME, else $HOME/.local/share (the user's data: launcher entries and icons go below
+ * it). -EINVAL when neither variable holds an absolute path. Not created. */
+int xdg_data_home(char **ret);
+
 /* $XDG_DATA_HOME/bistro, else $HOME/.local/share/bistro (state: VM disks, configs, images).
  * -EINVAL when neither variable holds an absolute path. Not created. */
 int bistro_data_dir(char **ret);
