@@ -4,6 +4,7 @@
 # Builds the `debian` container image (the default penguin container): Debian 12 "bookworm" via
 # debootstrap --variant=minbase plus bash, sudo, apt, ca-certificates, locales, less, procps,
 # iproute2 and systemd as PID 1 (systemd-sysv, dbus, dbus-user-session, libpam-systemd, tzdata), sensible-utils (sensible-browser),
+# openssh-sftp-server ("Linux files": garcon runs it for `bistro files`), fuse3, sshfs and squashfuse (FUSE in the container),
 # with an en_US.UTF-8 locale, the units that cannot work in an unprivileged container masked
 # (docs/design/containers.md, "penguin runs systemd"), and open-on-host plumbing (xdg-open,
 # x-www-browser, www-browser, $BROWSER -> /opt/bistro/bin/bistro-open), packed into the image store as
@@ -23,7 +24,7 @@ store=${1:-$(default_store)}
 suite=bookworm
 release=12
 mirror=${BISTRO_DEBIAN_MIRROR:-http://deb.debian.org/debian}
-include=bash,sudo,apt,ca-certificates,locales,less,procps,iproute2,systemd,systemd-sysv,dbus,dbus-user-session,libpam-systemd,tzdata,sensible-utils
+include=bash,sudo,apt,ca-certificates,locales,less,procps,iproute2,systemd,systemd-sysv,dbus,dbus-user-session,libpam-systemd,tzdata,sensible-utils,fuse3,sshfs,squashfuse,openssh-sftp-server
 cache=${XDG_CACHE_HOME:-$HOME/.cache}/bistro/debootstrap-$suite
 export PATH=$PATH:/usr/sbin:/sbin
 
