@@ -113,3 +113,20 @@ bool path_is_normalized_absolute(const char *path) {
         }
         return !strstr(path, "//");
 }
+
+int readlink_malloc(const char *path, char **ret) {
+        char buf[PATH_MAX];
+        ssize_t n;
+        char *s;
+
+        n = readlink(path, buf, sizeof(buf));
+        if (n < 0)
+                return -errno;
+        if ((size_t) n >= sizeof(buf))
+                return -ENAMETOOLONG;
+        s = strndup(buf, (size_t) n);
+        if (!s)
+                return -ENOMEM;
+        *ret = s;
+        return 0;
+}

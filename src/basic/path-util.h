@@ -15,3 +15,5 @@ int self_exe_path(char **ret);
 int find_executable(const char *name, char **ret);
 /* True when path is absolute and has no "." or ".." component and no "//". */
 bool path_is_normalized_absolute(const char *path);
+/* readlink() into a malloc'd string of any length (bounded by PATH_MAX). */
+int readlink_malloc(const char *path, char **ret);

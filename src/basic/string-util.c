@@ -143,6 +143,15 @@ bool utf8_is_valid(const char *s) {
         return s && utf8_is_valid_n(s, strlen(s));
 }
 
+int parse_fd(const char *s, int *ret) {
+        int fd;
+
+        if (safe_atoi(s, &fd) < 0 || fd < 3)
+                return -EINVAL;
+        *ret = fd;
+        return 0;
+}
+
 bool name_is_valid(const char *s, size_t max) {
         size_t n;
 

@@ -12,6 +12,8 @@
 int safe_atou64(const char *s, uint64_t *ret);
 int safe_atou32(const char *s, uint32_t *ret);
 int safe_atoi(const char *s, int *ret);
+/* An inherited fd number on a command line: 3 or more (0-2 are stdio). */
+int parse_fd(const char *s, int *ret);
 
 /* "512M", "20G", "1024" (bytes), binary multiples K/M/G/T with optional "iB"/"B". */
 int parse_size(const char *s, uint64_t *ret);

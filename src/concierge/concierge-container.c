@@ -434,11 +434,18 @@ static int create_job(Job *j, void *userdata) {
 
 static int tremplin_start(Job *j, CtOp *op, ProtobufCMessage **ret) {
         Bistro__Tremplin__StartContainerRequest req = BISTRO__TREMPLIN__START_CONTAINER_REQUEST__INIT;
+        _cleanup_free_ Bistro__Tremplin__ShareMount *mounts = NULL;
+        _cleanup_free_ Bistro__Tremplin__ShareMount **ptrs = NULL;
+        Vm *vm;
 
         req.name = op->name;
         req.token = op->token;
         req.user = op->user;
         req.uid = op->uid;
+        /* The container's shares, bound when it starts (the worker's copy of the VM's list). */
+        if (vm_get(op->manager, op->vm_name, false, &vm) >= 0 &&
+            shares_for_container(vm, op->name, &mounts, &ptrs, &req.n_shares) >= 0)
+                req.shares = ptrs;
         return tremplin_call(
                 j, op, BISTRO__MESSAGE_TYPE__TREMPLIN_START_CONTAINER_REQUEST, &req.base, CALL_TIMEOUT_MS,
                 BISTRO__MESSAGE_TYPE__TREMPLIN_CONTAINER_INFO_RESPONSE, ret);

@@ -160,6 +160,8 @@ int vm_get(Manager *m, const char *name, bool create, Vm **ret) {
                 return -ENOMEM;
         }
         vm_load_config(vm);
+        if (vm_load_shares(vm) < 0)
+                log_warning("VM '%s': cannot read its shares; it has none until they are shared again.", name);
         m->vms[m->n_vms++] = vm;
         *ret = vm;
         return 0;
@@ -256,6 +258,7 @@ Vm *vm_free(Vm *vm) {
                 pending_reply_error(&vm->stops[i], -ECANCELED, "concierge is exiting");
         vm_wake_waiters(vm, -ECANCELED, "concierge is exiting");
         free(vm->stops);
+        share_list_clear(&vm->shares);
         free(vm->start_error);
         free(vm->state_dir);
         free(vm->disk_path);
@@ -494,6 +497,8 @@ static int configure_job(Job *j, void *userdata) {
                 }
                 return job_fail(j, -EIO, "cannot mount the stateful disk: %s", strnull(first_err));
         }
+        /* The shares' failures are warnings in vmm.log: a VM without them still runs. */
+        (void) shares_setup_in_worker(vm);
         t[3] = now_msec(CLOCK_MONOTONIC);
         /* Only after the disk grew while the file system could not follow (offline, or a failed
          * live grow): it costs a process start in the guest. */
@@ -756,6 +761,7 @@ static int spawn_vmm(Vm *vm, const char *cmdline) {
                                  (char *) VMM_STOP_TIMEOUT,
                                  (char *) "--net",
                                  (char *) "slirpd",
+                                 (char *) "--shares",
                                  vm->config.host_loopback ? (char *) "--host-loopback" : NULL,
                                  NULL };
                 int fd;

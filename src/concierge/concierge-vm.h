@@ -9,6 +9,7 @@
 #include <sys/types.h>
 
 #include "concierge-manager.h"
+#include "concierge-shares.h"
 #include "job.h"
 
 #define DEFAULT_CPUS 1u
@@ -56,6 +57,7 @@ struct Vm {
         char *state_dir, *disk_path, *config_path;
         char *runtime_dir, *vsock_path, *ready_path, *qmp_path, *console_path, *vmm_log_path;
         VmConfig config;
+        ShareList shares; /* <state_dir>/shares (concierge-shares.h) */
 
         pid_t vmm_pid;
         sd_event_source *vmm_source;

@@ -21,6 +21,7 @@
 #include "concierge-timezone.h"
 #include "concierge-ops.h"
 #include "concierge-ports.h"
+#include "concierge-shares.h"
 #include "concierge-util.h"
 #include "concierge-vm.h"
 #include "config.h"
@@ -310,6 +311,10 @@ static int on_message(
         case BISTRO__MESSAGE_TYPE__LIST_PORTS_REQUEST:
         case BISTRO__MESSAGE_TYPE__PORT_FORWARD_REQUEST:
                 return ports_request(m, c, type, id, msg);
+        case BISTRO__MESSAGE_TYPE__SHARE_PATH_REQUEST:
+        case BISTRO__MESSAGE_TYPE__UNSHARE_PATH_REQUEST:
+        case BISTRO__MESSAGE_TYPE__LIST_SHARES_REQUEST:
+                return shares_request(m, c, type, id, msg);
         case BISTRO__MESSAGE_TYPE__GET_VERSION_REQUEST:
                 return handle_get_version(m, c, id);
         case BISTRO__MESSAGE_TYPE__EXIT_REQUEST:

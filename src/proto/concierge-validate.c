@@ -20,6 +20,9 @@
 #define UID_MAX_USER 59999u
 #define BUILD_ID_MIN 16u
 #define BUILD_ID_MAX 128u
+/* As src/shared/seneschal-control.h (libproto sits below libshared). */
+#define SHARE_NAME_MAX 64u
+#define SHARES_MAX 64u
 
 static bool disk_size_ok(uint64_t size) {
         return size >= DISK_SIZE_MIN && size <= DISK_SIZE_MAX;
@@ -235,6 +238,49 @@ static int validate_progress_impl(const Bistro__Concierge__Progress *m) {
         return 0;
 }
 
+/* A share name: what name_is_valid() allows in 64 bytes (it becomes /mnt/shared/<name>). */
+static bool share_name_ok(const char *s) {
+        return proto_name_ok(s) && strlen(s) <= SHARE_NAME_MAX;
+}
+
+static int shared_dir_validate(const Bistro__Concierge__SharedDir *m) {
+        PROTO_CHECK(m);
+        PROTO_CHECK(share_name_ok(m->name));
+        PROTO_CHECK(proto_abs_path_ok(m->host_path, false));
+        PROTO_CHECK(proto_name_ok(m->container));
+        return 0;
+}
+
+PROTO_VALIDATOR(validate_share_path, Bistro__Concierge__SharePathRequest)
+static int validate_share_path_impl(const Bistro__Concierge__SharePathRequest *m) {
+        PROTO_CHECK(proto_name_ok(m->vm_name));
+        PROTO_CHECK(proto_abs_path_ok(m->host_path, false));
+        PROTO_CHECK(m->container && (m->container[0] == '\0' || proto_name_ok(m->container)));
+        PROTO_CHECK(m->name && (m->name[0] == '\0' || share_name_ok(m->name)));
+        return 0;
+}
+
+PROTO_VALIDATOR(validate_unshare_path, Bistro__Concierge__UnsharePathRequest)
+static int validate_unshare_path_impl(const Bistro__Concierge__UnsharePathRequest *m) {
+        PROTO_CHECK(proto_name_ok(m->vm_name));
+        PROTO_CHECK(share_name_ok(m->name));
+        return 0;
+}
+
+PROTO_VALIDATOR(validate_list_shares, Bistro__Concierge__ListSharesRequest)
+static int validate_list_shares_impl(const Bistro__Concierge__ListSharesRequest *m) {
+        PROTO_CHECK(proto_name_ok(m->vm_name));
+        return 0;
+}
+
+PROTO_VALIDATOR(validate_list_shares_response, Bistro__Concierge__ListSharesResponse)
+static int validate_list_shares_response_impl(const Bistro__Concierge__ListSharesResponse *m) {
+        PROTO_CHECK(m->n_shares <= SHARES_MAX);
+        for (size_t i = 0; i < m->n_shares; i++)
+                PROTO_CHECK(shared_dir_validate(m->shares[i]) == 0);
+        return 0;
+}
+
 #define REQ(t, n, d, v) \
         { BISTRO__MESSAGE_TYPE__##t, #t, &bistro__concierge__##d##__descriptor, v, MESSAGE_KIND_REQUEST, n }
 #define RSP(t, n, d, v) \
@@ -258,6 +304,9 @@ const MessageTypeInfo concierge_message_types[] = {
         REQ(LIST_CONTAINERS_REQUEST, 4096, list_containers_request, validate_list_containers),
         REQ(GET_VERSION_REQUEST, 4096, get_version_request, validate_get_version),
         REQ(EXIT_REQUEST, 4096, exit_request, validate_exit),
+        REQ(SHARE_PATH_REQUEST, 8192, share_path_request, validate_share_path),
+        REQ(UNSHARE_PATH_REQUEST, 4096, unshare_path_request, validate_unshare_path),
+        REQ(LIST_SHARES_REQUEST, 4096, list_shares_request, validate_list_shares),
         RSP(VM_INFO_RESPONSE, 16384, vm_info_response, validate_vm_info_response),
         RSP(LIST_VMS_RESPONSE, 1024 * 1024, list_vms_response, validate_list_vms_response),
         RSP(GET_VM_LOGS_RESPONSE, VM_LOGS_MAX + 64, get_vm_logs_response, validate_get_vm_logs_response),
@@ -268,6 +317,7 @@ const MessageTypeInfo concierge_message_types[] = {
             validate_list_containers_response),
         RSP(GET_VERSION_RESPONSE, 16384, get_version_response, validate_get_version_response),
         RSP(JOB_RESULT, 16384, job_result, validate_job_result),
+        RSP(LIST_SHARES_RESPONSE, 1024 * 1024, list_shares_response, validate_list_shares_response),
         { BISTRO__MESSAGE_TYPE__PROGRESS, "PROGRESS", &bistro__concierge__progress__descriptor,
           validate_progress, MESSAGE_KIND_EVENT, 4096 },
 };

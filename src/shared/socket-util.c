@@ -3,6 +3,10 @@
 #include <linux/vm_sockets.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/time.h>
+#include <unistd.h>
+
+#include "fd-util.h"
 
 #include "macro.h"
 #include "socket-util.h"
@@ -20,6 +24,10 @@ int sockaddr_un_set_path(struct sockaddr_un *ret, const char *path) {
 }
 
 int unix_listen(const char *path, int backlog, mode_t mode) {
+        return unix_listen_type(path, SOCK_STREAM, backlog, mode);
+}
+
+int unix_listen_type(const char *path, int type, int backlog, mode_t mode) {
         _cleanup_close_ int fd = -EBADF;
         struct sockaddr_un sa;
         int salen;
@@ -27,7 +35,7 @@ int unix_listen(const char *path, int backlog, mode_t mode) {
         salen = sockaddr_un_set_path(&sa, path);
         if (salen < 0)
                 return salen;
-        fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        fd = socket(AF_UNIX, type | SOCK_CLOEXEC, 0);
         if (fd < 0)
                 return -errno;
         (void) unlink(path);
@@ -40,7 +48,7 @@ int unix_listen(const char *path, int backlog, mode_t mode) {
         return TAKE_FD(fd);
 }
 
-static int unix_connect_flags(const char *path, int flags) {
+static int unix_connect_flags(const char *path, int type, int flags) {
         _cleanup_close_ int fd = -EBADF;
         struct sockaddr_un sa;
         int salen;
@@ -48,7 +56,7 @@ static int unix_connect_flags(const char *path, int flags) {
         salen = sockaddr_un_set_path(&sa, path);
         if (salen < 0)
                 return salen;
-        fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | flags, 0);
+        fd = socket(AF_UNIX, type | SOCK_CLOEXEC | flags, 0);
         if (fd < 0)
                 return -errno;
         if (connect(fd, (struct sockaddr *) &sa, (socklen_t) salen) < 0 && errno != EINPROGRESS)
@@ -57,11 +65,93 @@ static int unix_connect_flags(const char *path, int flags) {
 }
 
 int unix_connect(const char *path) {
-        return unix_connect_flags(path, 0);
+        return unix_connect_flags(path, SOCK_STREAM, 0);
 }
 
 int unix_connect_nonblock(const char *path) {
-        return unix_connect_flags(path, SOCK_NONBLOCK);
+        return unix_connect_flags(path, SOCK_STREAM, SOCK_NONBLOCK);
+}
+
+int unix_connect_type(const char *path, int type) {
+        return unix_connect_flags(path, type, 0);
+}
+
+int socket_set_timeouts(int fd, int timeout_ms) {
+        struct timeval tv = {
+                .tv_sec = timeout_ms / 1000,
+                .tv_usec = (timeout_ms % 1000) * 1000,
+        };
+
+        if (setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv)) < 0 ||
+            setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv)) < 0)
+                return -errno;
+        return 0;
+}
+
+int send_with_fd(int sock, const void *buf, size_t n, int fd) {
+        char cbuf[CMSG_SPACE(sizeof(int))] = {};
+        struct iovec iov = { .iov_base = (void *) buf, .iov_len = n };
+        struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1 };
+        ssize_t k;
+
+        if (fd >= 0) {
+                struct cmsghdr *cm;
+
+                mh.msg_control = cbuf;
+                mh.msg_controllen = sizeof(cbuf);
+                cm = CMSG_FIRSTHDR(&mh);
+                cm->cmsg_level = SOL_SOCKET;
+                cm->cmsg_type = SCM_RIGHTS;
+                cm->cmsg_len = CMSG_LEN(sizeof(int));
+                memcpy(CMSG_DATA(cm), &fd, sizeof(int));
+        }
+        k = sendmsg(sock, &mh, MSG_NOSIGNAL);
+        if (k < 0)
+                return errno == EAGAIN ? -ETIMEDOUT : -errno;
+        return (size_t) k == n ? 0 : -EPROTO;
+}
+
+ssize_t recv_with_fd(int sock, void *buf, size_t n, int *ret_fd) {
+        char cbuf[CMSG_SPACE(sizeof(int) * 4)];
+        struct iovec iov = { .iov_base = buf, .iov_len = n };
+        struct msghdr mh = {
+                .msg_iov = &iov,
+                .msg_iovlen = 1,
+                .msg_control = cbuf,
+                .msg_controllen = sizeof(cbuf),
+        };
+        int got = -EBADF;
+        ssize_t k;
+
+        k = recvmsg(sock, &mh, MSG_CMSG_CLOEXEC);
+        if (k < 0)
+                return -errno;
+        for (struct cmsghdr *cm = CMSG_FIRSTHDR(&mh); cm; cm = CMSG_NXTHDR(&mh, cm)) {
+                size_t nfds;
+
+                if (cm->cmsg_level != SOL_SOCKET || cm->cmsg_type != SCM_RIGHTS)
+                        continue;
+                nfds = (cm->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+                for (size_t i = 0; i < nfds; i++) {
+                        int f;
+
+                        memcpy(&f, CMSG_DATA(cm) + i * sizeof(int), sizeof(int));
+                        /* One fd is all we take; extra ones are closed, never leaked. */
+                        if (got < 0)
+                                got = f;
+                        else
+                                (void) close(f);
+                }
+        }
+        if (mh.msg_flags & (MSG_TRUNC | MSG_CTRUNC)) {
+                safe_close(got);
+                return -EMSGSIZE;
+        }
+        if (ret_fd)
+                *ret_fd = got;
+        else
+                safe_close(got);
+        return k;
 }
 
 int vsock_listen(uint32_t port, int backlog) {

@@ -27,6 +27,9 @@ const char *arg_image = NULL;
 const char *arg_host_port = NULL;
 bool arg_udp = false;
 bool arg_remove = false;
+const char *arg_container = NULL;
+const char *arg_share_name = NULL;
+bool arg_read_only = false;
 
 typedef struct Verb {
         const char *name;
@@ -80,6 +83,14 @@ static const Verb verbs[] = {
           "Forward localhost:PORT (or --host-port H) to a container's PORT; --udp for UDP.\n"
           "  --remove: remove the manual forward of that host port and protocol",
           3, 3, verb_port_forward },
+        { "share", "VM HOSTDIR",
+          "Share a host folder into a container at /mnt/shared/NAME (at once when running, and at every\n"
+          "  start).  --container NAME (default 'penguin'), --name N (default: the folder's name),\n"
+          "  --read-only, --json",
+          2, 2, verb_share },
+        { "unshare", "VM NAME", "Remove a share (files open in the container stay usable until closed).", 2, 2,
+          verb_unshare },
+        { "shares", "[VM]", "List a VM's shares (default 'termina').  --json, -q", 0, 1, verb_shares },
         { "apps", "[VM] [CONTAINER]",
           "List the containers' applications in the host's launcher (no daemon needed).  --json, -q", 0, 2,
           verb_apps },
@@ -119,6 +130,9 @@ static int run(int argc, char *argv[]) {
                 ARG_REMOVE,
                 ARG_HOST_LOOPBACK,
                 ARG_NO_HOST_LOOPBACK,
+                ARG_CONTAINER,
+                ARG_SHARE_NAME,
+                ARG_READ_ONLY,
         };
         static const struct option options[] = {
                 { "help", no_argument, NULL, 'h' },
@@ -135,6 +149,9 @@ static int run(int argc, char *argv[]) {
                 { "remove", no_argument, NULL, ARG_REMOVE },
                 { "host-loopback", no_argument, NULL, ARG_HOST_LOOPBACK },
                 { "no-host-loopback", no_argument, NULL, ARG_NO_HOST_LOOPBACK },
+                { "container", required_argument, NULL, ARG_CONTAINER },
+                { "name", required_argument, NULL, ARG_SHARE_NAME },
+                { "read-only", no_argument, NULL, ARG_READ_ONLY },
                 {},
         };
         const Verb *verb;
@@ -200,6 +217,15 @@ static int run(int argc, char *argv[]) {
                         break;
                 case ARG_NO_HOST_LOOPBACK:
                         arg_host_loopback = 0;
+                        break;
+                case ARG_CONTAINER:
+                        arg_container = optarg;
+                        break;
+                case ARG_SHARE_NAME:
+                        arg_share_name = optarg;
+                        break;
+                case ARG_READ_ONLY:
+                        arg_read_only = true;
                         break;
                 default:
                         return log_usage_bad_option(argv);

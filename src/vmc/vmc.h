@@ -27,6 +27,9 @@ extern const char *arg_image;
 extern const char *arg_host_port;
 extern bool arg_udp;
 extern bool arg_remove;
+extern const char *arg_container;
+extern const char *arg_share_name;
+extern bool arg_read_only;
 
 typedef struct VmcCall {
         const char *what;    /* the verb, put before concierge's error */
@@ -55,6 +58,9 @@ int verb_list(char **args);
 int verb_info(char **args);
 int verb_destroy(char **args);
 int verb_sync_time(char **args);
+int verb_share(char **args);
+int verb_unshare(char **args);
+int verb_shares(char **args);
 int verb_logs(char **args);
 int verb_export(char **args);
 int verb_import(char **args);

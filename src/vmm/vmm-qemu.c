@@ -6,6 +6,7 @@
 
 #include "alloc-util.h"
 #include "macro.h"
+#include "seneschal-control.h"
 #include "string-util.h"
 #include "vmm-qemu.h"
 
@@ -143,6 +144,9 @@ int qemu_build_argv(const QemuConfig *c, char ***ret) {
         argv_add(&a, "-display");
         argv_add(&a, "none");
         argv_add(&a, "-no-reboot");
+        /* Modern (virtio 1.0) mmio transport: libvhost-user (virtiofsd) refuses legacy devices. */
+        argv_add(&a, "-global");
+        argv_add(&a, "virtio-mmio.force-legacy=false");
         argv_add(&a, "-accel");
         if (c->accel == ACCEL_KVM)
                 argv_add(&a, "kvm");
@@ -186,6 +190,13 @@ int qemu_build_argv(const QemuConfig *c, char ***ret) {
                 argv_addf(&a, "socket,id=vsock0,fd=%d", c->vhost_user_fd);
                 argv_add(&a, "-device");
                 argv_add(&a, "vhost-user-vsock-device,chardev=vsock0");
+        }
+
+        if (c->vhost_user_fs_fd > 0) {
+                argv_add(&a, "-chardev");
+                argv_addf(&a, "socket,id=fs0,fd=%d", c->vhost_user_fs_fd);
+                argv_add(&a, "-device");
+                argv_add(&a, "vhost-user-fs-device,chardev=fs0,tag=" SHARES_TAG);
         }
 
         for (size_t i = 0; i < c->n_disks; i++) {

@@ -46,6 +46,7 @@ typedef struct QemuConfig {
         int qmp_listen_fd;  /* listening socket served as DIR/qmp.sock, or -1 */
         int qmp_private_fd; /* vmm's own connected QMP socket */
         int vhost_user_fd;  /* connected to vsockd, or -1 for no vsock device */
+        int vhost_user_fs_fd; /* connected to seneschal's virtiofsd (tag SHARES_TAG); 0 or -1: none */
         const QemuDisk *disks;
         size_t n_disks;
         bool net_user;   /* QEMU's user network (slirp): needs the host's network namespace */

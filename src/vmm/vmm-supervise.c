@@ -17,7 +17,7 @@
 #include "time-util.h"
 #include "vmm-supervise.h"
 
-#define VSOCKD_READY_TIMEOUT_MS 10000
+#define DEVICE_READY_TIMEOUT_MS 10000
 #define QUIT_TIMEOUT_USEC (5 * USEC_PER_SEC)
 #define TERMINATE_TIMEOUT_USEC (3 * USEC_PER_SEC)
 #define VSOCKD_EXIT_GRACE_USEC (5 * USEC_PER_SEC)
@@ -44,6 +44,11 @@ static void child_kill_and_reap(Child *c) {
         c->exited = true;
 }
 
+void vmm_child_kill_and_reap(Child *c) {
+        child_kill_and_reap(c);
+        child_done(c);
+}
+
 static void describe_exit(const siginfo_t *si, char *buf, size_t size) {
         if (si->si_code == CLD_EXITED)
                 (void) snprintf(buf, size, "exited with status %d", si->si_status);
@@ -62,7 +67,7 @@ static bool child_gone(const Child *c) {
 }
 
 static void vmm_maybe_exit(Vmm *v) {
-        if (child_gone(&v->qemu) && child_gone(&v->vsockd) && child_gone(&v->net))
+        if (child_gone(&v->qemu) && child_gone(&v->vsockd) && child_gone(&v->net) && child_gone(&v->shares))
                 (void) sd_event_exit(v->event, v->exit_status);
 }
 
@@ -79,6 +84,7 @@ static void vmm_arm_timer(Vmm *v, uint64_t usec) {
                 child_signal(&v->qemu, SIGKILL);
                 child_signal(&v->vsockd, SIGKILL);
                 child_signal(&v->net, SIGKILL);
+                child_signal(&v->shares, SIGKILL);
         }
 }
 
@@ -90,6 +96,7 @@ static void vmm_terminate(Vmm *v, int status) {
         child_signal(&v->qemu, SIGKILL);
         child_signal(&v->vsockd, SIGTERM);
         child_signal(&v->net, SIGTERM);
+        child_signal(&v->shares, SIGTERM);
         vmm_arm_timer(v, TERMINATE_TIMEOUT_USEC);
         vmm_maybe_exit(v);
 }
@@ -122,9 +129,12 @@ static int on_timer(sd_event_source *s, uint64_t usec, void *userdata) {
                         log_warning("vsockd did not exit in time, killing it.");
                 if (!child_gone(&v->net))
                         log_warning("slirpd did not exit in time, killing it.");
+                if (!child_gone(&v->shares))
+                        log_warning("seneschal did not exit in time, killing it.");
                 child_signal(&v->qemu, SIGKILL);
                 child_signal(&v->vsockd, SIGKILL);
                 child_signal(&v->net, SIGKILL);
+                child_signal(&v->shares, SIGKILL);
                 break;
         }
         return 0;
@@ -160,7 +170,7 @@ static int on_qemu_exit(sd_event_source *s, const siginfo_t *si, void *userdata)
         return 0;
 }
 
-/* vsockd or slirpd. Both exit 0 when QEMU hangs up at shutdown; anything else ends the VM. */
+/* vsockd, slirpd or seneschal. They exit 0 when QEMU hangs up at shutdown; anything else ends the VM. */
 static int on_device_exit(Vmm *v, Child *c, const siginfo_t *si) {
         char how[64];
 
@@ -192,6 +202,11 @@ static int on_vsockd_exit(sd_event_source *s, const siginfo_t *si, void *userdat
 static int on_net_exit(sd_event_source *s, const siginfo_t *si, void *userdata) {
         Vmm *v = userdata;
         return on_device_exit(v, &v->net, si);
+}
+
+static int on_shares_exit(sd_event_source *s, const siginfo_t *si, void *userdata) {
+        Vmm *v = userdata;
+        return on_device_exit(v, &v->shares, si);
 }
 
 void vmm_on_qmp_event(Qmp *q, const char *event, const char *line, void *userdata) {
@@ -242,9 +257,11 @@ void vmm_done(Vmm *v) {
         child_kill_and_reap(&v->qemu);
         child_kill_and_reap(&v->vsockd);
         child_kill_and_reap(&v->net);
+        child_kill_and_reap(&v->shares);
         child_done(&v->qemu);
         child_done(&v->vsockd);
         child_done(&v->net);
+        child_done(&v->shares);
         if (v->console) {
                 console_log_drain(v->console);
                 v->console = console_log_free(v->console);
@@ -259,6 +276,12 @@ void vmm_done(Vmm *v) {
                 (void) unlink(v->vhost_user_path);
         if (v->qmp_path)
                 (void) unlink(v->qmp_path);
+        if (v->virtiofs_path)
+                (void) unlink(v->virtiofs_path);
+        if (v->seneschal_path)
+                (void) unlink(v->seneschal_path);
+        free(v->virtiofs_path);
+        free(v->seneschal_path);
         free(v->vsock_path);
         free(v->vhost_user_path);
         free(v->qmp_path);
@@ -297,8 +320,8 @@ int vmm_spawn_device(const char *name, char **argv, const int *fds, size_t n_fds
         return 0;
 }
 
-/* Waits for "READY\n" on rfd, or vsockd's death, or the timeout. */
-int vmm_wait_vsockd_ready(int rfd, Child *c) {
+/* Waits for "READY\n" on rfd, or the device's death, or the timeout. */
+int vmm_wait_device_ready(int rfd, Child *c) {
         char buf[16];
         size_t len = 0;
 
@@ -307,14 +330,14 @@ int vmm_wait_vsockd_ready(int rfd, Child *c) {
                         { .fd = rfd, .events = POLLIN },
                         { .fd = c->pidfd, .events = POLLIN },
                 };
-                int n = poll(p, 2, VSOCKD_READY_TIMEOUT_MS);
+                int n = poll(p, 2, DEVICE_READY_TIMEOUT_MS);
                 if (n < 0 && errno == EINTR)
                         continue;
                 if (n < 0)
                         return log_error_errno(errno, "poll: %m");
                 if (n == 0)
                         return log_error_errno(
-                                SYNTHETIC_ERRNO(ETIMEDOUT), "vsockd did not report READY in time.");
+                                SYNTHETIC_ERRNO(ETIMEDOUT), "%s did not report READY in time.", c->name);
                 if (p[0].revents) {
                         ssize_t k = read(rfd, buf + len, sizeof(buf) - 1 - len);
                         if (k > 0) {
@@ -333,18 +356,18 @@ int vmm_wait_vsockd_ready(int rfd, Child *c) {
                         else
                                 return log_error_errno(
                                         SYNTHETIC_ERRNO(EPROTO),
-                                        "vsockd closed its ready fd without READY.");
+                                        "%s closed its ready fd without READY.", c->name);
                 }
                 if (p[1].revents) {
                         siginfo_t si = {};
                         char how[64];
 
                         if (waitid(P_PIDFD, (id_t) c->pidfd, &si, WEXITED) < 0)
-                                return log_error_errno(errno, "waitid(vsockd): %m");
+                                return log_error_errno(errno, "waitid(%s): %m", c->name);
                         c->exited = true;
                         describe_exit(&si, how, sizeof(how));
                         return log_error_errno(
-                                SYNTHETIC_ERRNO(ECHILD), "vsockd (pid %d) %s before it was ready.",
+                                SYNTHETIC_ERRNO(ECHILD), "%s (pid %d) %s before it was ready.", c->name,
                                 (int) c->pid, how);
                 }
         }
@@ -375,6 +398,9 @@ int vmm_watch(Vmm *v) {
         if (r >= 0 && v->net.pid > 0)
                 r = sd_event_add_child_pidfd(
                         v->event, &v->net.source, v->net.pidfd, WEXITED, on_net_exit, v);
+        if (r >= 0 && v->shares.pid > 0 && !v->shares.exited)
+                r = sd_event_add_child_pidfd(
+                        v->event, &v->shares.source, v->shares.pidfd, WEXITED, on_shares_exit, v);
         if (r >= 0 && v->console)
                 r = console_log_attach(v->console, v->event);
         if (r >= 0)

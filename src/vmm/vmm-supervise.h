@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #pragma once
 
-/* The running VM: vmm's children (the jailed QEMU and its device processes vsockd and slirpd), the
+/* The running VM: vmm's children (the jailed QEMU and its device processes vsockd, slirpd, seneschal), the
  * signals that stop them, and the exit status that says how the VM ended. See docs/design/vmm.md, "Lifecycle
  * and exit statuses". */
 
@@ -18,7 +18,7 @@
  * happens before anything started, so it cannot be mistaken for a VM that ran. */
 #define EXIT_SETUP 1       /* setup failed before the VM ran */
 #define EXIT_QEMU_DIED 2   /* QEMU exited or was killed without a guest poweroff */
-#define EXIT_VSOCKD_DIED 3 /* a device process (vsockd, slirpd) died; QEMU was killed */
+#define EXIT_VSOCKD_DIED 3 /* a device process (vsockd, slirpd, seneschal) died; QEMU was killed */
 #define EXIT_FORCED_STOP 4 /* asked to stop, the guest did not power off in time: quit/killed */
 #define EXIT_GUEST_RESET 5 /* the guest rebooted or panicked (-no-reboot turns that into an exit) */
 
@@ -44,7 +44,7 @@ typedef struct Vmm {
         sd_event *event;
         Qmp *qmp;
         ConsoleLog *console;
-        Child qemu, vsockd, net;
+        Child qemu, vsockd, net, shares;
         sd_event_source *timer;
         StopPhase phase;
         bool guest_shutdown;
@@ -53,6 +53,7 @@ typedef struct Vmm {
         int exit_status;
         uint64_t stop_timeout_usec; /* SIGTERM: how long the guest gets to power off */
         char *vsock_path, *vhost_user_path, *qmp_path, *console_path;
+        char *virtiofs_path, *seneschal_path; /* with --shares */
 } Vmm;
 
 #define VMM_INIT                                                 \
@@ -60,6 +61,7 @@ typedef struct Vmm {
                 .qemu = { .name = "qemu", .pidfd = -EBADF },     \
                 .vsockd = { .name = "vsockd", .pidfd = -EBADF }, \
                 .net = { .name = "slirpd", .pidfd = -EBADF },    \
+                .shares = { .name = "seneschal", .pidfd = -EBADF }, \
         }
 
 /* Blocks the signals the event loop handles (children reset their mask) and asks for SIGTERM when
@@ -71,8 +73,10 @@ void vmm_block_signals(void);
  * fds[0..n_fds) as its fds 3, 4, ...: signals reset, everything else closed, stdin /dev/null,
  * stdout/stderr ours, parent death signal. Fills *ret (named name, a static string). Does not log. */
 int vmm_spawn_device(const char *name, char **argv, const int *fds, size_t n_fds, Child *ret);
-/* Waits for "READY\n" on rfd, vsockd's death or the timeout. Logs its errors. */
-int vmm_wait_vsockd_ready(int rfd, Child *c);
+/* Waits for "READY\n" on rfd, the device's death or the timeout. Logs its errors. */
+int vmm_wait_device_ready(int rfd, Child *c);
+/* SIGKILLs and reaps a device that failed to start (one the VM goes on without). */
+void vmm_child_kill_and_reap(Child *c);
 
 /* For QMP: the private connection's events (SHUTDOWN) go here. */
 void vmm_on_qmp_event(Qmp *q, const char *event, const char *line, void *userdata);

@@ -10,6 +10,7 @@
 #include <inttypes.h>
 #include <sys/file.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <systemd/sd-daemon.h>
 #include <systemd/sd-event.h>
 
@@ -20,6 +21,7 @@
 #include "main-func.h"
 #include "path-lookup.h"
 #include "path-util.h"
+#include "seneschal-control.h"
 #include "socket-util.h"
 #include "string-util.h"
 #include "time-util.h"
@@ -49,6 +51,8 @@ typedef enum NetMode {
 static NetMode arg_net = NET_NONE;
 static bool arg_host_loopback = false;
 static const char *arg_slirpd = NULL;
+static bool arg_shares = false;
+static const char *arg_seneschal = NULL;
 
 static Accel arg_accel = ACCEL_AUTO;
 static unsigned arg_tb_size = QEMU_TB_SIZE_DEFAULT_MIB;
@@ -99,6 +103,9 @@ static void help(void) {
                "  --tb-size MIB        TCG translation cache size (default %u)\n"
                "  --vsockd PATH        the vsockd binary\n"
                "  --no-vsock           no vsock device (and no vsockd)\n"
+               "  --shares             host folder sharing (virtio-fs tag " SHARES_TAG "), served by\n"
+               "                       seneschal; the VM starts without it if seneschal cannot\n"
+               "  --seneschal PATH     the seneschal binary (env BISTRO_SENESCHAL)\n"
                "  --qemu PATH          QEMU binary (env BISTRO_QEMU; default qemu-system-x86_64)\n"
                "  --stop-timeout SEC   how long SIGTERM waits for a guest poweroff (default 20)\n"
                "  --console-max SIZE   cap of console.log and its rotated console.log.1 together\n"
@@ -127,6 +134,8 @@ static int parse_argv(int argc, char *argv[]) {
                 ARG_QEMU,
                 ARG_STOP_TIMEOUT,
                 ARG_CONSOLE_MAX,
+                ARG_SHARES,
+                ARG_SENESCHAL,
         };
         static const struct option options[] = {
                 { "help", no_argument, NULL, 'h' },
@@ -149,6 +158,8 @@ static int parse_argv(int argc, char *argv[]) {
                 { "qemu", required_argument, NULL, ARG_QEMU },
                 { "stop-timeout", required_argument, NULL, ARG_STOP_TIMEOUT },
                 { "console-max", required_argument, NULL, ARG_CONSOLE_MAX },
+                { "shares", no_argument, NULL, ARG_SHARES },
+                { "seneschal", required_argument, NULL, ARG_SENESCHAL },
                 {},
         };
         const char *env;
@@ -232,6 +243,12 @@ static int parse_argv(int argc, char *argv[]) {
                 case ARG_NO_VSOCK:
                         arg_vsock = false;
                         break;
+                case ARG_SHARES:
+                        arg_shares = true;
+                        break;
+                case ARG_SENESCHAL:
+                        arg_seneschal = optarg;
+                        break;
                 case ARG_TB_SIZE:
                         if (safe_atou32(optarg, &u) < 0 || u < 1 || u > 4096)
                                 return log_usage_error("Invalid --tb-size '%s'.", optarg);
@@ -295,7 +312,10 @@ static int setup_runtime_dir(int *ret_lock, Vmm *v) {
         v->vhost_user_path = path_join(arg_runtime_dir, "vhost-user.sock");
         v->qmp_path = path_join(arg_runtime_dir, "qmp.sock");
         v->console_path = path_join(arg_runtime_dir, "console.log");
-        if (!v->vsock_path || !v->vhost_user_path || !v->qmp_path || !v->console_path)
+        v->virtiofs_path = path_join(arg_runtime_dir, "virtiofs.sock");
+        v->seneschal_path = path_join(arg_runtime_dir, "seneschal.sock");
+        if (!v->vsock_path || !v->vhost_user_path || !v->qmp_path || !v->console_path || !v->virtiofs_path ||
+            !v->seneschal_path)
                 return log_oom();
         *ret_lock = TAKE_FD(fd);
         return 0;
@@ -331,12 +351,58 @@ static int start_vsockd(Vmm *v, const char *vsockd) {
         ready_w = safe_close(ready_w);
         vu_listen = safe_close(vu_listen);
         vs_listen = safe_close(vs_listen);
-        r = vmm_wait_vsockd_ready(ready_r, &v->vsockd);
+        r = vmm_wait_device_ready(ready_r, &v->vsockd);
         if (r < 0)
                 return r;
         r = unix_connect(v->vhost_user_path);
         if (r < 0)
                 return log_error_errno(r, "Cannot connect to '%s': %m", v->vhost_user_path);
+        return r;
+}
+
+/* seneschal (shares): the vhost-user listener for its virtiofsd, its control socket and the export
+ * directory it mounts over in its own namespace. Returns the connected vhost-user socket for QEMU, or
+ * -EBADF (not an error) when seneschal could not start: the VM then runs without shares, as the
+ * user would rather have a VM than none (concierge reports it when a share is asked for). */
+static int start_seneschal(Vmm *v, const char *seneschal) {
+        _cleanup_close_ int vu_listen = -EBADF, ctl_listen = -EBADF, ready_r = -EBADF, ready_w = -EBADF;
+        _cleanup_free_ char *export = NULL;
+        int p[2], r;
+
+        export = path_join(arg_runtime_dir, "shares");
+        if (!export)
+                return log_oom();
+        if (mkdir(export, 0700) < 0 && errno != EEXIST)
+                return log_error_errno(errno, "Cannot create '%s': %m", export);
+        vu_listen = unix_listen(v->virtiofs_path, 1, 0600);
+        if (vu_listen < 0)
+                return log_error_errno(vu_listen, "Cannot listen on '%s': %m", v->virtiofs_path);
+        ctl_listen = unix_listen_type(v->seneschal_path, SOCK_SEQPACKET, 16, 0600);
+        if (ctl_listen < 0)
+                return log_error_errno(ctl_listen, "Cannot listen on '%s': %m", v->seneschal_path);
+        if (pipe2(p, O_CLOEXEC) < 0)
+                return log_error_errno(errno, "pipe: %m");
+        ready_r = p[0];
+        ready_w = p[1];
+        r = vmm_spawn_device(
+                "seneschal",
+                STRV_MAKE(seneschal, "--vhost-user-fd", "3", "--control-fd", "4", "--ready-fd", "5", "--export", export),
+                (int[]){ vu_listen, ctl_listen, ready_w }, 3, &v->shares);
+        if (r < 0)
+                return log_error_errno(r, "Cannot start seneschal: %m");
+        ready_w = safe_close(ready_w);
+        ctl_listen = safe_close(ctl_listen);
+        r = vmm_wait_device_ready(ready_r, &v->shares);
+        if (r < 0) {
+                vmm_child_kill_and_reap(&v->shares);
+                (void) unlink(v->seneschal_path);
+                log_warning("VM '%s' starts without shares (see seneschal's message above).", arg_name);
+                return -EBADF;
+        }
+        /* The listener is virtiofsd's, which accepts when QEMU starts: connect now, QEMU gets the fd. */
+        r = unix_connect(v->virtiofs_path);
+        if (r < 0)
+                return log_error_errno(r, "Cannot connect to '%s': %m", v->virtiofs_path);
         return r;
 }
 
@@ -384,16 +450,17 @@ static void vmm_donep(Vmm *v) {
 }
 
 static int run(int argc, char *argv[]) {
-        _cleanup_free_ char *kernel = NULL, *initrd = NULL, *qemu = NULL, *vsockd = NULL, *slirpd = NULL;
+        _cleanup_free_ char *kernel = NULL, *initrd = NULL, *qemu = NULL, *vsockd = NULL, *slirpd = NULL,
+                            *seneschal = NULL;
         _cleanup_close_ int qmp_listen = -EBADF, vu_client = -EBADF, qmp_peer = -EBADF, dir_lock = -EBADF,
-                            net_fd = -EBADF, console_fd = -EBADF;
+                            net_fd = -EBADF, console_fd = -EBADF, fs_client = -EBADF;
         _cleanup_(strv_freep) char **qemu_argv = NULL;
         _cleanup_(jail_done) Jail jail = {};
         _cleanup_(vmm_donep) Vmm v = VMM_INIT;
         QemuDisk disks[QEMU_DISKS_MAX] = {};
         uint32_t tsc_khz = 0;
         const char *step;
-        int sp[2], fds[5], n_fds, net_qemu_fd = -1, console_qemu_fd, pid, r;
+        int sp[2], fds[6], n_fds, net_qemu_fd = -1, fs_qemu_fd = -1, console_qemu_fd, pid, r;
 
         log_set_ident("vmm");
         log_parse_environment();
@@ -443,6 +510,15 @@ static int run(int argc, char *argv[]) {
                                 r, "slirpd not found: pass --slirpd PATH or set BISTRO_SLIRPD.");
         }
 
+        if (arg_shares) {
+                r = find_device(arg_seneschal, "seneschal", "BISTRO_SENESCHAL", &seneschal);
+                if (r == -ENOMEM)
+                        return log_oom();
+                if (r < 0)
+                        return log_error_errno(
+                                r, "seneschal not found: pass --seneschal PATH or set BISTRO_SENESCHAL.");
+        }
+
         r = accel_resolve(arg_accel);
         if (r < 0)
                 return log_error_errno(r, "--accel kvm: /dev/kvm is not usable.");
@@ -484,6 +560,12 @@ static int run(int argc, char *argv[]) {
                         return vu_client;
         }
 
+        if (arg_shares) {
+                fs_client = start_seneschal(&v, seneschal);
+                if (fs_client < 0 && fs_client != -EBADF)
+                        return fs_client;
+        }
+
         r = jail_build_qemu(
                 &jail,
                 &(JailQemuSpec){
@@ -511,6 +593,10 @@ static int run(int argc, char *argv[]) {
                 net_qemu_fd = 3 + n_fds;
                 fds[n_fds++] = net_fd;
         }
+        if (fs_client >= 0) {
+                fs_qemu_fd = 3 + n_fds;
+                fds[n_fds++] = fs_client;
+        }
         console_qemu_fd = 3 + n_fds;
         fds[n_fds++] = console_fd;
         r = qemu_build_argv(
@@ -528,6 +614,7 @@ static int run(int argc, char *argv[]) {
                         .qmp_private_fd = 3,
                         .qmp_listen_fd = 4,
                         .vhost_user_fd = vu_client >= 0 ? 5 : -1,
+                        .vhost_user_fs_fd = fs_qemu_fd,
                         .disks = disks,
                         .n_disks = arg_n_disks,
                         .net_user = arg_net == NET_USER,
@@ -548,6 +635,7 @@ static int run(int argc, char *argv[]) {
         qmp_listen = safe_close(qmp_listen);
         vu_client = safe_close(vu_client);
         net_fd = safe_close(net_fd);
+        fs_client = safe_close(fs_client);
         console_fd = safe_close(console_fd);
         log_vm_started(pid, tsc_khz);
 

@@ -71,15 +71,6 @@ static void help(void) {
                "vhost-user virtio-vsock device backend with hybrid (unix socket) host side.\n");
 }
 
-static int parse_fd(const char *s, int *ret) {
-        int fd;
-
-        if (safe_atoi(s, &fd) < 0 || fd < 3)
-                return -EINVAL;
-        *ret = fd;
-        return 0;
-}
-
 static int parse_argv(int argc, char **argv) {
         enum {
                 ARG_VHOST_USER_FD = 0x100,

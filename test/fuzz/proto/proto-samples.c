@@ -200,6 +200,42 @@ static int sample_concierge(uint32_t type, uint8_t **ret, size_t *ret_size) {
                 m.n_containers = ELEMENTSOF(cs);
                 return PACK(m);
         }
+        case BISTRO__MESSAGE_TYPE__SHARE_PATH_REQUEST: {
+                Bistro__Concierge__SharePathRequest m = BISTRO__CONCIERGE__SHARE_PATH_REQUEST__INIT;
+                m.vm_name = (char *) "termina";
+                m.host_path = (char *) "/home/u/src/project";
+                m.container = (char *) "penguin";
+                m.name = (char *) "project";
+                m.read_only = true;
+                return PACK(m);
+        }
+        case BISTRO__MESSAGE_TYPE__UNSHARE_PATH_REQUEST: {
+                Bistro__Concierge__UnsharePathRequest m = BISTRO__CONCIERGE__UNSHARE_PATH_REQUEST__INIT;
+                m.vm_name = (char *) "termina";
+                m.name = (char *) "project";
+                return PACK(m);
+        }
+        case BISTRO__MESSAGE_TYPE__LIST_SHARES_REQUEST: {
+                Bistro__Concierge__ListSharesRequest m = BISTRO__CONCIERGE__LIST_SHARES_REQUEST__INIT;
+                m.vm_name = (char *) "termina";
+                return PACK(m);
+        }
+        case BISTRO__MESSAGE_TYPE__LIST_SHARES_RESPONSE: {
+                Bistro__Concierge__ListSharesResponse m = BISTRO__CONCIERGE__LIST_SHARES_RESPONSE__INIT;
+                Bistro__Concierge__SharedDir a = BISTRO__CONCIERGE__SHARED_DIR__INIT,
+                                             b = BISTRO__CONCIERGE__SHARED_DIR__INIT;
+                Bistro__Concierge__SharedDir *ds[] = { &a, &b };
+                a.name = (char *) "project";
+                a.host_path = (char *) "/home/u/src/project";
+                a.container = (char *) "penguin";
+                b.name = (char *) "Photos";
+                b.host_path = (char *) "/home/u/Pictures";
+                b.container = (char *) "penguin";
+                b.read_only = true;
+                m.shares = ds;
+                m.n_shares = ELEMENTSOF(ds);
+                return PACK(m);
+        }
         case BISTRO__MESSAGE_TYPE__PROGRESS: {
                 Bistro__Concierge__Progress m = BISTRO__CONCIERGE__PROGRESS__INIT;
                 m.operation = BISTRO__CONCIERGE__OPERATION__OPERATION_EXPORT_VM;

@@ -69,8 +69,24 @@ static void test_argv_tcg(void **state) {
         assert_string_equal(opt_value(argv, "-chardev", 2), "socket,id=qmp,fd=4,server=on,wait=off");
         assert_string_equal(opt_value(argv, "-chardev", 3), "socket,id=vsock0,fd=5");
         assert_string_equal(opt_value(argv, "-device", 0), "vhost-user-vsock-device,chardev=vsock0");
-        /* No network unless asked for. */
+        /* No network unless asked for, no shares unless asked for. */
         assert_false(has_arg(argv, "-netdev"));
+        assert_null(opt_value(argv, "-device", 1));
+        /* virtiofsd's libvhost-user refuses legacy mmio devices; every device is modern. */
+        assert_string_equal(opt_value(argv, "-global", 0), "virtio-mmio.force-legacy=false");
+        strv_free(argv);
+}
+
+static void test_argv_shares(void **state) {
+        QemuConfig c = base_config();
+        char **argv = NULL;
+
+        c.vhost_user_fs_fd = 7;
+        assert_int_equal(qemu_build_argv(&c, &argv), 0);
+        assert_string_equal(opt_value(argv, "-chardev", 4), "socket,id=fs0,fd=7");
+        assert_string_equal(opt_value(argv, "-device", 1), "vhost-user-fs-device,chardev=fs0,tag=bistro-shares");
+        /* vhost-user needs guest RAM in a shared memfd. */
+        assert_string_equal(opt_value(argv, "-object", 0), "memory-backend-memfd,id=mem,size=256M,share=on");
         strv_free(argv);
 }
 
@@ -308,7 +324,8 @@ static void test_qmp_line_get_string(void **state) {
 
 int main(void) {
         const struct CMUnitTest tests[] = {
-                cmocka_unit_test(test_argv_tcg),        cmocka_unit_test(test_argv_kvm_disks_net),
+                cmocka_unit_test(test_argv_tcg),
+                cmocka_unit_test(test_argv_shares),        cmocka_unit_test(test_argv_kvm_disks_net),
                 cmocka_unit_test(test_argv_rejects),    cmocka_unit_test(test_hostfwd_parse),
                 cmocka_unit_test(test_argv_net_stream), cmocka_unit_test(test_slirpd_argv),
                 cmocka_unit_test(test_accel_names),     cmocka_unit_test(test_tsc_parse),
