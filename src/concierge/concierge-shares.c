@@ -15,6 +15,7 @@
 #include "alloc-util.h"
 #include "bistro-ports.h"
 #include "concierge-shares.h"
+#include "concierge-util.h"
 #include "concierge-vm.h"
 #include "fd-util.h"
 #include "guest.h"

@@ -55,7 +55,7 @@ static void fill(SeneschalRequest *r, uint32_t op, uint32_t flags, const char *n
         memset(r, 0, sizeof(*r));
         r->op = op;
         r->flags = flags;
-        strncpy(r->name, name, sizeof(r->name));
+        memcpy(r->name, name, strlen(name));
 }
 
 static void test_request_parse(void **state) {
