@@ -9,6 +9,10 @@ _vmc_containers() {
         vmc container-list -q "$1" 2>/dev/null
 }
 
+_vmc_shares() {
+        vmc shares -q "$1" 2>/dev/null
+}
+
 _vmc_images() {
         local store=${BISTRO_IMAGE_STORE:-${XDG_DATA_HOME:-$HOME/.local/share}/bistro/images/containers} f
         for f in "$store"/*.tar.zst; do
@@ -20,7 +24,7 @@ _vmc() {
         local cur prev verb i
         cur=${COMP_WORDS[COMP_CWORD]}
         prev=${COMP_WORDS[COMP_CWORD-1]}
-        local verbs="start stop list ls info destroy logs export import resize sync-time container container-stop container-delete container-list ports port-forward apps"
+        local verbs="start stop list ls info destroy logs export import resize sync-time container container-stop container-delete container-list ports port-forward share unshare shares apps"
 
         for ((i = 1; i < COMP_CWORD; i++)); do
                 case ${COMP_WORDS[i]} in
@@ -29,7 +33,14 @@ _vmc() {
                 esac
         done
         case $prev in
-        --cpus|--mem|--disk-size|--host-port) return ;;
+        --cpus|--mem|--disk-size|--host-port|--name) return ;;
+        --container)
+                local v
+                for ((i = 1; i < COMP_CWORD; i++)); do
+                        [[ ${COMP_WORDS[i]} == share ]] && { v=${COMP_WORDS[i+1]}; break; }
+                done
+                COMPREPLY=($(compgen -W "$(_vmc_containers "$v")" -- "$cur"))
+                return ;;
         --image)
                 COMPREPLY=($(compgen -W "$(_vmc_images)" -- "$cur") $(compgen -f -- "$cur"))
                 return ;;
@@ -53,6 +64,8 @@ _vmc() {
                 ports) opts+=" --json -q" ;;
                 port-forward) opts+=" --host-port --udp --remove" ;;
                 apps) opts+=" --json -q" ;;
+                share) opts+=" --container --name --read-only --json" ;;
+                shares) opts+=" --json -q" ;;
                 esac
                 COMPREPLY=($(compgen -W "$opts" -- "$cur"))
                 return
@@ -68,8 +81,17 @@ _vmc() {
                 if ((n == 0)); then COMPREPLY=($(compgen -W "$(_vmc_vms)" -- "$cur")); else COMPREPLY=($(compgen -f -- "$cur")); fi ;;
         import)
                 ((n == 0)) && COMPREPLY=($(compgen -f -- "$cur")) ;;
-        container-list|ports)
+        container-list|ports|shares)
                 ((n == 0)) && COMPREPLY=($(compgen -W "$(_vmc_vms)" -- "$cur")) ;;
+        share)
+                if ((n == 0)); then COMPREPLY=($(compgen -W "$(_vmc_vms)" -- "$cur")); else COMPREPLY=($(compgen -d -- "$cur")); fi ;;
+        unshare)
+                local vm
+                for ((i = 1; i < COMP_CWORD; i++)); do
+                        [[ ${COMP_WORDS[i]} == unshare ]] && { vm=${COMP_WORDS[i+1]}; break; }
+                done
+                if ((n == 0)); then COMPREPLY=($(compgen -W "$(_vmc_vms)" -- "$cur"))
+                elif ((n == 1)); then COMPREPLY=($(compgen -W "$(_vmc_shares "$vm")" -- "$cur")); fi ;;
         container|container-stop|container-delete|port-forward|apps)
                 local vm
                 for ((i = 1; i < COMP_CWORD; i++)); do

@@ -106,14 +106,16 @@ char *share_list_format(const ShareList *l) {
         char *s, *p;
 
         for (size_t i = 0; i < l->n; i++)
-                size += strlen(l->items[i].name) + strlen(l->items[i].container) + strlen(l->items[i].host_path) + 8;
+                size += strlen(l->items[i].name) + strlen(l->items[i].container) +
+                        strlen(l->items[i].host_path) + 8;
         s = p = malloc(size);
         if (!s)
                 return NULL;
         *p = 0;
         for (size_t i = 0; i < l->n; i++)
-                p += sprintf(p, "%s\t%s\t%s\t%s\n", l->items[i].name, l->items[i].container,
-                             l->items[i].read_only ? "ro" : "rw", l->items[i].host_path);
+                p +=
+                        sprintf(p, "%s\t%s\t%s\t%s\n", l->items[i].name, l->items[i].container,
+                                l->items[i].read_only ? "ro" : "rw", l->items[i].host_path);
         return s;
 }
 
@@ -137,18 +139,21 @@ int share_path_check(
         struct stat st;
 
         if (!path || path[0] != '/')
-                return set_error_message(reterr_message, -EINVAL, "'%s': not an absolute path", strnull(path));
+                return set_error_message(
+                        reterr_message, -EINVAL, "'%s': not an absolute path", strnull(path));
         resolved = realpath(path, NULL);
         if (!resolved)
                 return set_error_message(reterr_message, -errno, "'%s': %m", path);
         if (strchr(resolved, '\n') || strchr(resolved, '\t'))
-                return set_error_message(reterr_message, -EINVAL, "'%s': a path with a tab or newline cannot be shared", path);
+                return set_error_message(
+                        reterr_message, -EINVAL, "'%s': a path with a tab or newline cannot be shared",
+                        path);
         /* Resolved once, here; from now on no symlink is followed. */
         fd = open(resolved, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
         if (fd < 0)
                 return set_error_message(
-                        reterr_message, -errno,
-                        errno == ENOTDIR ? "'%s' is not a directory" : "'%s': %m", resolved);
+                        reterr_message, -errno, errno == ENOTDIR ? "'%s' is not a directory" : "'%s': %m",
+                        resolved);
         if (fstat(fd, &st) < 0)
                 return set_error_message(reterr_message, -errno, "'%s': %m", resolved);
         if (streq(resolved, "/"))
@@ -159,7 +164,8 @@ int share_path_check(
                         "'%s' is your whole home directory (keys, browser profiles, bistro's own data): "
                         "share a folder inside it",
                         resolved);
-        if (rules->data_dir && (path_is_under(resolved, rules->data_dir) || path_is_under(rules->data_dir, resolved)))
+        if (rules->data_dir &&
+            (path_is_under(resolved, rules->data_dir) || path_is_under(rules->data_dir, resolved)))
                 return set_error_message(
                         reterr_message, -EPERM,
                         "'%s' holds bistro's data (the VM disks and images in '%s'): a container must not "
@@ -238,7 +244,8 @@ static int open_share_dir(const Share *s, dev_t dev, ino_t ino) {
 static int seneschal_add(Vm *vm, const Share *s, dev_t dev, ino_t ino) {
         _cleanup_free_ char *sock = path_join(vm->runtime_dir, "seneschal.sock");
         _cleanup_close_ int fd = -EBADF;
-        SeneschalRequest req = { .op = SENESCHAL_OP_ADD, .flags = s->read_only ? SENESCHAL_FLAG_READ_ONLY : 0 };
+        SeneschalRequest req = { .op = SENESCHAL_OP_ADD,
+                                 .flags = s->read_only ? SENESCHAL_FLAG_READ_ONLY : 0 };
 
         if (!sock)
                 return -ENOMEM;
@@ -268,7 +275,8 @@ static int tremplin_share_call(Vm *vm, uint32_t type, const ProtobufCMessage *re
         fd = guest_connect(vm->vsock_path, TREMPLIN_PORT, 10000);
         if (fd < 0)
                 return set_error_message(reterr_message, fd, "cannot reach tremplin: %m");
-        r = wire_call_sync(fd, type, req, BISTRO__MESSAGE_TYPE__EMPTY, TREMPLIN_SHARE_TIMEOUT_MS, &rtype, &resp);
+        r = wire_call_sync(
+                fd, type, req, BISTRO__MESSAGE_TYPE__EMPTY, TREMPLIN_SHARE_TIMEOUT_MS, &rtype, &resp);
         if (r < 0 && rtype == BISTRO__MESSAGE_TYPE__ERROR_REPLY) {
                 _cleanup_free_ char *m = NULL;
 
@@ -288,7 +296,8 @@ static int tremplin_add_share(Vm *vm, const Share *s, char **reterr_message) {
         sm.read_only = s->read_only;
         req.container = (char *) s->container;
         req.share = &sm;
-        return tremplin_share_call(vm, BISTRO__MESSAGE_TYPE__TREMPLIN_ADD_SHARE_REQUEST, &req.base, reterr_message);
+        return tremplin_share_call(
+                vm, BISTRO__MESSAGE_TYPE__TREMPLIN_ADD_SHARE_REQUEST, &req.base, reterr_message);
 }
 
 static int tremplin_remove_share(Vm *vm, const Share *s, char **reterr_message) {
@@ -296,7 +305,8 @@ static int tremplin_remove_share(Vm *vm, const Share *s, char **reterr_message) 
 
         req.container = (char *) s->container;
         req.name = (char *) s->name;
-        return tremplin_share_call(vm, BISTRO__MESSAGE_TYPE__TREMPLIN_REMOVE_SHARE_REQUEST, &req.base, reterr_message);
+        return tremplin_share_call(
+                vm, BISTRO__MESSAGE_TYPE__TREMPLIN_REMOVE_SHARE_REQUEST, &req.base, reterr_message);
 }
 
 int shares_setup_in_worker(Vm *vm) {
@@ -308,8 +318,9 @@ int shares_setup_in_worker(Vm *vm) {
                 return -ENOMEM;
         if (access(sock, F_OK) < 0) {
                 if (vm->shares.n > 0)
-                        log_warning("VM '%s' runs without shares (seneschal did not start: see '%s').", vm->name,
-                                    vm->vmm_log_path);
+                        log_warning(
+                                "VM '%s' runs without shares (seneschal did not start: see '%s').", vm->name,
+                                vm->vmm_log_path);
                 return (int) vm->shares.n;
         }
         mr.source = (char *) SHARES_TAG;
@@ -317,16 +328,20 @@ int shares_setup_in_worker(Vm *vm) {
         mr.fstype = (char *) "virtiofs";
         mr.flags = MS_NOSUID | MS_NODEV;
         mr.data = (char *) "";
-        r = guest_call(vm->vsock_path, BISTRO__MESSAGE_TYPE__MOUNT_REQUEST, &mr.base, MOUNT_TIMEOUT_MS, NULL, &err);
+        r = guest_call(
+                vm->vsock_path, BISTRO__MESSAGE_TYPE__MOUNT_REQUEST, &mr.base, MOUNT_TIMEOUT_MS, NULL, &err);
         if (r < 0) {
-                log_warning_errno(r, "VM '%s': cannot mount the shares at %s: %s", vm->name, SHARES_MOUNT, strnull(err));
+                log_warning_errno(
+                        r, "VM '%s': cannot mount the shares at %s: %s", vm->name, SHARES_MOUNT,
+                        strnull(err));
                 return (int) vm->shares.n;
         }
         for (size_t i = 0; i < vm->shares.n; i++) {
                 r = seneschal_add(vm, &vm->shares.items[i], 0, 0);
                 if (r < 0) {
-                        log_warning_errno(r, "VM '%s': cannot share '%s' ('%s'): %m", vm->name,
-                                          vm->shares.items[i].name, vm->shares.items[i].host_path);
+                        log_warning_errno(
+                                r, "VM '%s': cannot share '%s' ('%s'): %m", vm->name,
+                                vm->shares.items[i].name, vm->shares.items[i].host_path);
                         failed++;
                 }
         }
@@ -414,12 +429,15 @@ static int share_job(Job *j, void *userdata) {
         if (op->add) {
                 r = seneschal_add(vm, &op->share, op->dev, op->ino);
                 if (r == -ENOENT || r == -ECONNREFUSED)
-                        return job_fail(j, -EOPNOTSUPP,
-                                        "VM '%s' runs without shares (seneschal did not start: see '%s'); the share "
-                                        "was not made",
-                                        op->vm_name, vm->vmm_log_path);
+                        return job_fail(
+                                j, -EOPNOTSUPP,
+                                "VM '%s' runs without shares (seneschal did not start: see '%s'); the share "
+                                "was not made",
+                                op->vm_name, vm->vmm_log_path);
                 if (r == -ESTALE)
-                        return job_fail(j, r, "'%s' changed while it was being shared: try again", op->share.host_path);
+                        return job_fail(
+                                j, r, "'%s' changed while it was being shared: try again",
+                                op->share.host_path);
                 if (r < 0)
                         return job_fail(j, r, "cannot share '%s': %s", op->share.host_path, strerror(-r));
                 r = tremplin_add_share(vm, &op->share, &err);
@@ -431,7 +449,8 @@ static int share_job(Job *j, void *userdata) {
         }
         r = tremplin_remove_share(vm, &op->share, &err);
         if (r < 0 && r != -ESRCH && r != -ENOENT)
-                log_warning_errno(r, "VM '%s': container '%s': %s", op->vm_name, op->share.container, strnull(err));
+                log_warning_errno(
+                        r, "VM '%s': container '%s': %s", op->vm_name, op->share.container, strnull(err));
         r = seneschal_remove(vm, op->share.name);
         if (r < 0 && r != -ENOENT && r != -ECONNREFUSED)
                 return job_fail(j, r, "cannot unshare '%s': %s", op->share.name, strerror(-r));
@@ -452,7 +471,8 @@ static void share_done(
 
         op->manager->n_requests--;
         if (error < 0) {
-                (void) wire_reply_error(op->reply.conn, op->reply.id, error, "%s", message[0] ? message : strerror(-error));
+                (void) wire_reply_error(
+                        op->reply.conn, op->reply.id, error, "%s", message[0] ? message : strerror(-error));
                 return;
         }
         r = vm_get(op->manager, op->vm_name, false, &vm);
@@ -460,16 +480,19 @@ static void share_done(
                 (void) wire_reply_error(op->reply.conn, op->reply.id, r, "VM '%s' is gone", op->vm_name);
                 return;
         }
-        r = op->add ? share_list_add(&vm->shares, &op->share) : share_list_remove(&vm->shares, op->share.name);
+        r = op->add ? share_list_add(&vm->shares, &op->share)
+                    : share_list_remove(&vm->shares, op->share.name);
         if (r >= 0 || r == -ENOENT)
                 r = vm_save_shares(vm);
         if (r < 0) {
-                (void) wire_reply_error(op->reply.conn, op->reply.id, r, "cannot save the shares of VM '%s': %s",
-                                        op->vm_name, strerror(-r));
+                (void) wire_reply_error(
+                        op->reply.conn, op->reply.id, r, "cannot save the shares of VM '%s': %s",
+                        op->vm_name, strerror(-r));
                 return;
         }
-        log_info("VM '%s': %s '%s'%s.", op->vm_name, op->add ? "shared" : "unshared", op->share.name,
-                 op->add && op->share.read_only ? " read-only" : "");
+        log_info(
+                "VM '%s': %s '%s'%s.", op->vm_name, op->add ? "shared" : "unshared", op->share.name,
+                op->add && op->share.read_only ? " read-only" : "");
         if (op->add)
                 (void) reply_one(op->reply.conn, op->reply.id, &op->share);
         else
@@ -480,14 +503,16 @@ static int share_run(ShareOp *op) {
         Job *j = NULL;
         int r;
 
-        r = job_start(op->manager->event, op->add ? "share" : "unshare", 0, share_job, NULL, share_done, op, &j);
+        r = job_start(
+                op->manager->event, op->add ? "share" : "unshare", 0, share_job, NULL, share_done, op, &j);
         if (r < 0)
                 return r;
         op->manager->n_requests++;
         return 0;
 }
 
-static int handle_share(Manager *m, WireConn *c, uint64_t id, const Bistro__Concierge__SharePathRequest *req) {
+static int handle_share(
+        Manager *m, WireConn *c, uint64_t id, const Bistro__Concierge__SharePathRequest *req) {
         _cleanup_(share_op_freep) ShareOp *op = NULL;
         _cleanup_free_ char *resolved = NULL, *err = NULL, *data_dir = NULL;
         const char *home = getenv("HOME");
@@ -501,7 +526,9 @@ static int handle_share(Manager *m, WireConn *c, uint64_t id, const Bistro__Conc
         (void) bistro_data_dir(&data_dir);
         r = share_path_check(
                 req->host_path,
-                &(SharePathRules){ .uid = getuid(), .home = home && home[0] == '/' ? home : NULL, .data_dir = data_dir },
+                &(SharePathRules){ .uid = getuid(),
+                                   .home = home && home[0] == '/' ? home : NULL,
+                                   .data_dir = data_dir },
                 &resolved, &st, &err);
         if (r < 0)
                 return wire_reply_error(c, id, r, "cannot share: %s", err ?: strerror(-r));
@@ -514,17 +541,22 @@ static int handle_share(Manager *m, WireConn *c, uint64_t id, const Bistro__Conc
         s.read_only = req->read_only;
         s.host_path = resolved;
         if (share_list_find(&vm->shares, s.name) >= 0)
-                return wire_reply_error(c, id, -EEXIST, "VM '%s' already has a share named '%s'", vm->name, s.name);
+                return wire_reply_error(
+                        c, id, -EEXIST, "VM '%s' already has a share named '%s'", vm->name, s.name);
         if (vm->shares.n >= SHARES_MAX)
-                return wire_reply_error(c, id, -ENOSPC, "VM '%s' has %u shares, the most it can have", vm->name, SHARES_MAX);
-        if (vm->state == BISTRO__CONCIERGE__VM_STATE__VM_STATE_STARTING || (vm_is_up(vm) && vm->state != BISTRO__CONCIERGE__VM_STATE__VM_STATE_RUNNING))
-                return wire_reply_error(c, id, -EBUSY, "VM '%s' is starting or stopping: try again", vm->name);
+                return wire_reply_error(
+                        c, id, -ENOSPC, "VM '%s' has %u shares, the most it can have", vm->name, SHARES_MAX);
+        if (vm->state == BISTRO__CONCIERGE__VM_STATE__VM_STATE_STARTING ||
+            (vm_is_up(vm) && vm->state != BISTRO__CONCIERGE__VM_STATE__VM_STATE_RUNNING))
+                return wire_reply_error(
+                        c, id, -EBUSY, "VM '%s' is starting or stopping: try again", vm->name);
         if (vm->state != BISTRO__CONCIERGE__VM_STATE__VM_STATE_RUNNING) {
                 r = share_list_add(&vm->shares, &s);
                 if (r >= 0)
                         r = vm_save_shares(vm);
                 if (r < 0)
-                        return wire_reply_error(c, id, r, "cannot save the shares of VM '%s': %s", vm->name, strerror(-r));
+                        return wire_reply_error(
+                                c, id, r, "cannot save the shares of VM '%s': %s", vm->name, strerror(-r));
                 log_info("VM '%s': shared '%s' (at its next start).", vm->name, s.name);
                 return reply_one(c, id, &s);
         }
@@ -546,7 +578,8 @@ static int handle_share(Manager *m, WireConn *c, uint64_t id, const Bistro__Conc
         return 0;
 }
 
-static int handle_unshare(Manager *m, WireConn *c, uint64_t id, const Bistro__Concierge__UnsharePathRequest *req) {
+static int handle_unshare(
+        Manager *m, WireConn *c, uint64_t id, const Bistro__Concierge__UnsharePathRequest *req) {
         _cleanup_(share_op_freep) ShareOp *op = NULL;
         Bistro__Empty empty = BISTRO__EMPTY__INIT;
         Vm *vm;
@@ -556,15 +589,18 @@ static int handle_unshare(Manager *m, WireConn *c, uint64_t id, const Bistro__Co
                 return wire_reply_error(c, id, -ENOENT, "no VM named '%s'", req->vm_name);
         i = share_list_find(&vm->shares, req->name);
         if (i < 0)
-                return wire_reply_error(c, id, -ENOENT, "VM '%s' has no share named '%s'", vm->name, req->name);
+                return wire_reply_error(
+                        c, id, -ENOENT, "VM '%s' has no share named '%s'", vm->name, req->name);
         if (vm->state != BISTRO__CONCIERGE__VM_STATE__VM_STATE_RUNNING) {
                 if (vm_is_up(vm))
-                        return wire_reply_error(c, id, -EBUSY, "VM '%s' is starting or stopping: try again", vm->name);
+                        return wire_reply_error(
+                                c, id, -EBUSY, "VM '%s' is starting or stopping: try again", vm->name);
                 r = share_list_remove(&vm->shares, req->name);
                 if (r >= 0)
                         r = vm_save_shares(vm);
                 if (r < 0)
-                        return wire_reply_error(c, id, r, "cannot save the shares of VM '%s': %s", vm->name, strerror(-r));
+                        return wire_reply_error(
+                                c, id, r, "cannot save the shares of VM '%s': %s", vm->name, strerror(-r));
                 log_info("VM '%s': unshared '%s'.", vm->name, req->name);
                 return wire_reply(c, id, BISTRO__MESSAGE_TYPE__EMPTY, &empty.base);
         }
@@ -585,7 +621,8 @@ static int handle_unshare(Manager *m, WireConn *c, uint64_t id, const Bistro__Co
         return 0;
 }
 
-static int handle_list(Manager *m, WireConn *c, uint64_t id, const Bistro__Concierge__ListSharesRequest *req) {
+static int handle_list(
+        Manager *m, WireConn *c, uint64_t id, const Bistro__Concierge__ListSharesRequest *req) {
         Bistro__Concierge__ListSharesResponse resp = BISTRO__CONCIERGE__LIST_SHARES_RESPONSE__INIT;
         Bistro__Concierge__SharedDir d[SHARES_MAX], *dp[SHARES_MAX];
         Vm *vm;

@@ -51,7 +51,12 @@ typedef struct SharePathRules {
 /* Resolves path (symlinks, once) and checks it: a directory, owned by rules->uid or writable for
  * it, not "/", not the home itself, not bistro's data dir, inside it or above it. Returns the
  * resolved path and its stat; *reterr_message says why a path is refused. */
-int share_path_check(const char *path, const SharePathRules *rules, char **ret_resolved, struct stat *ret_st, char **reterr_message);
+int share_path_check(
+        const char *path,
+        const SharePathRules *rules,
+        char **ret_resolved,
+        struct stat *ret_st,
+        char **reterr_message);
 /* The default name: the last component of the resolved path, when it is a valid share name. */
 int share_default_name(const char *resolved, char *ret, size_t size);
 

@@ -161,7 +161,8 @@ int vm_get(Manager *m, const char *name, bool create, Vm **ret) {
         }
         vm_load_config(vm);
         if (vm_load_shares(vm) < 0)
-                log_warning("VM '%s': cannot read its shares; it has none until they are shared again.", name);
+                log_warning(
+                        "VM '%s': cannot read its shares; it has none until they are shared again.", name);
         m->vms[m->n_vms++] = vm;
         *ret = vm;
         return 0;

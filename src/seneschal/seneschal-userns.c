@@ -63,7 +63,8 @@ char *userns_map_format(uint32_t outer_id, const SubidRange *sub) {
         return s;
 }
 
-static int subid_lookup(const char *file, const char *name, uid_t id, SubidRange *ret, char **reterr_message) {
+static int subid_lookup(
+        const char *file, const char *name, uid_t id, SubidRange *ret, char **reterr_message) {
         _cleanup_free_ char *text = NULL;
         int r;
 
@@ -104,7 +105,13 @@ static int run_idmap_tool(const char *tool, pid_t pid, uint32_t outer, const Sub
         argv[9] = a[5];
         argv[10] = a[6];
         argv[11] = NULL;
-        r = spawn_capture(argv, &(SpawnOptions){ .stdin_fd = -1, .stdout_fd = -1, .merge_stderr = true, .timeout = IDMAP_TOOL_TIMEOUT_USEC }, NULL);
+        r = spawn_capture(
+                argv,
+                &(SpawnOptions){ .stdin_fd = -1,
+                                 .stdout_fd = -1,
+                                 .merge_stderr = true,
+                                 .timeout = IDMAP_TOOL_TIMEOUT_USEC },
+                NULL);
         if (r < 0)
                 return r;
         return r == 0 ? 0 : -EPERM;
@@ -152,7 +159,12 @@ int userns_enter(char **reterr_message) {
                 r = subid_lookup("/etc/subuid", pw ? pw->pw_name : NULL, uid, &su, reterr_message);
                 if (r < 0)
                         return r;
-                r = subid_lookup("/etc/subgid", gr ? gr->gr_name : pw ? pw->pw_name : NULL, gid, &sg, reterr_message);
+                r = subid_lookup(
+                        "/etc/subgid",
+                        gr   ? gr->gr_name
+                        : pw ? pw->pw_name
+                             : NULL,
+                        gid, &sg, reterr_message);
                 if (r < 0)
                         return r;
         }
@@ -183,8 +195,9 @@ int userns_enter(char **reterr_message) {
         if (r != 0)
                 return set_error_message(
                         reterr_message, r < 0 ? r : -EPERM,
-                        uid == 0 ? "cannot write the user namespace's id maps"
-                                 : "newuidmap/newgidmap failed (package uidmap; /etc/subuid and /etc/subgid)");
+                        uid == 0
+                                ? "cannot write the user namespace's id maps"
+                                : "newuidmap/newgidmap failed (package uidmap; /etc/subuid and /etc/subgid)");
         if (setresgid(0, 0, 0) < 0 || setgroups(0, NULL) < 0 || setresuid(0, 0, 0) < 0)
                 return set_error_message(reterr_message, -errno, "cannot become root in the user namespace");
         return 0;

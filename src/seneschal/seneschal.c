@@ -147,8 +147,9 @@ static int handle_request(const SeneschalRequest *req, int dir_fd) {
                 if (r < 0)
                         log_warning_errno(r, "Cannot share '%s': %m", req->name);
                 else
-                        log_info("Shared '%s'%s.", req->name,
-                                 req->flags & SENESCHAL_FLAG_READ_ONLY ? " read-only" : "");
+                        log_info(
+                                "Shared '%s'%s.", req->name,
+                                req->flags & SENESCHAL_FLAG_READ_ONLY ? " read-only" : "");
                 return r;
         }
         r = export_remove(arg_export, req->name);

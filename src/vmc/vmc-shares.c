@@ -31,8 +31,8 @@ static void print_share(const Bistro__Concierge__SharedDir *d, bool first) {
         else {
                 _cleanup_free_ char *p = escape_for_terminal(d->host_path, strlen(d->host_path), false);
 
-                printf("%-24s %-16s %-3s /mnt/shared/%-12s %s\n", d->name, d->container, d->read_only ? "ro" : "rw",
-                       d->name, p ?: "?");
+                printf("%-24s %-16s %-3s /mnt/shared/%-12s %s\n", d->name, d->container,
+                       d->read_only ? "ro" : "rw", d->name, p ?: "?");
         }
 }
 
@@ -63,18 +63,21 @@ int verb_share(char **args) {
         req.container = (char *) (arg_container ?: "");
         req.name = (char *) (arg_share_name ?: "");
         req.read_only = arg_read_only;
-        r = vmc_call(&(VmcCall){ .what = "share" }, BISTRO__MESSAGE_TYPE__SHARE_PATH_REQUEST, &req.base, &resp);
+        r = vmc_call(
+                &(VmcCall){ .what = "share" }, BISTRO__MESSAGE_TYPE__SHARE_PATH_REQUEST, &req.base, &resp);
         if (r < 0)
                 return r;
         l = (const void *) resp;
         if (l->n_shares != 1)
-                return log_error_errno(SYNTHETIC_ERRNO(EPROTO), "share: concierge sent %zu shares", l->n_shares);
+                return log_error_errno(
+                        SYNTHETIC_ERRNO(EPROTO), "share: concierge sent %zu shares", l->n_shares);
         if (arg_json) {
                 print_share(l->shares[0], true);
                 putchar('\n');
         } else if (!arg_quiet)
                 printf("Shared '%s' as /mnt/shared/%s in container '%s'%s.\n", l->shares[0]->host_path,
-                       l->shares[0]->name, l->shares[0]->container, l->shares[0]->read_only ? " (read-only)" : "");
+                       l->shares[0]->name, l->shares[0]->container,
+                       l->shares[0]->read_only ? " (read-only)" : "");
         return 0;
 }
 
@@ -89,7 +92,9 @@ int verb_unshare(char **args) {
                 return log_usage_error("unshare: invalid share name '%s'", args[1]);
         req.vm_name = args[0];
         req.name = args[1];
-        return vmc_call(&(VmcCall){ .what = "unshare" }, BISTRO__MESSAGE_TYPE__UNSHARE_PATH_REQUEST, &req.base, NULL);
+        return vmc_call(
+                &(VmcCall){ .what = "unshare" }, BISTRO__MESSAGE_TYPE__UNSHARE_PATH_REQUEST, &req.base,
+                NULL);
 }
 
 int verb_shares(char **args) {
@@ -103,14 +108,16 @@ int verb_shares(char **args) {
         if (r < 0)
                 return r;
         req.vm_name = (char *) vm;
-        r = vmc_call(&(VmcCall){ .what = "shares" }, BISTRO__MESSAGE_TYPE__LIST_SHARES_REQUEST, &req.base, &resp);
+        r = vmc_call(
+                &(VmcCall){ .what = "shares" }, BISTRO__MESSAGE_TYPE__LIST_SHARES_REQUEST, &req.base, &resp);
         if (r < 0)
                 return r;
         l = (const void *) resp;
         if (arg_json)
                 putchar('[');
         else if (!arg_quiet)
-                printf("%-24s %-16s %-3s %-24s %s\n", "NAME", "CONTAINER", "RW", "IN CONTAINER", "HOST PATH");
+                printf("%-24s %-16s %-3s %-24s %s\n", "NAME", "CONTAINER", "RW", "IN CONTAINER",
+                       "HOST PATH");
         for (size_t i = 0; i < l->n_shares; i++)
                 print_share(l->shares[i], i == 0);
         if (arg_json)

@@ -88,8 +88,8 @@ static const Verb verbs[] = {
           "  start).  --container NAME (default 'penguin'), --name N (default: the folder's name),\n"
           "  --read-only, --json",
           2, 2, verb_share },
-        { "unshare", "VM NAME", "Remove a share (files open in the container stay usable until closed).", 2, 2,
-          verb_unshare },
+        { "unshare", "VM NAME", "Remove a share (files open in the container stay usable until closed).", 2,
+          2, verb_unshare },
         { "shares", "[VM]", "List a VM's shares (default 'termina').  --json, -q", 0, 1, verb_shares },
         { "apps", "[VM] [CONTAINER]",
           "List the containers' applications in the host's launcher (no daemon needed).  --json, -q", 0, 2,

@@ -41,11 +41,11 @@ typedef struct QemuConfig {
         unsigned cpus;
         Accel accel; /* KVM or TCG, never AUTO here */
         unsigned tb_size_mib;
-        uint32_t tsc_khz;   /* TCG: the host TSC rate for tsc_early_khz=; 0 = leave out */
-        int console_fd;     /* the serial console: a socket to vmm (vmm-console.h) */
-        int qmp_listen_fd;  /* listening socket served as DIR/qmp.sock, or -1 */
-        int qmp_private_fd; /* vmm's own connected QMP socket */
-        int vhost_user_fd;  /* connected to vsockd, or -1 for no vsock device */
+        uint32_t tsc_khz;     /* TCG: the host TSC rate for tsc_early_khz=; 0 = leave out */
+        int console_fd;       /* the serial console: a socket to vmm (vmm-console.h) */
+        int qmp_listen_fd;    /* listening socket served as DIR/qmp.sock, or -1 */
+        int qmp_private_fd;   /* vmm's own connected QMP socket */
+        int vhost_user_fd;    /* connected to vsockd, or -1 for no vsock device */
         int vhost_user_fs_fd; /* connected to seneschal's virtiofsd (tag SHARES_TAG); 0 or -1: none */
         const QemuDisk *disks;
         size_t n_disks;

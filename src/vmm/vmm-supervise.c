@@ -355,8 +355,8 @@ int vmm_wait_device_ready(int rfd, Child *c) {
                                 p[1].revents = POLLIN;
                         else
                                 return log_error_errno(
-                                        SYNTHETIC_ERRNO(EPROTO),
-                                        "%s closed its ready fd without READY.", c->name);
+                                        SYNTHETIC_ERRNO(EPROTO), "%s closed its ready fd without READY.",
+                                        c->name);
                 }
                 if (p[1].revents) {
                         siginfo_t si = {};

@@ -56,11 +56,11 @@ typedef struct Vmm {
         char *virtiofs_path, *seneschal_path; /* with --shares */
 } Vmm;
 
-#define VMM_INIT                                                 \
-        {                                                        \
-                .qemu = { .name = "qemu", .pidfd = -EBADF },     \
-                .vsockd = { .name = "vsockd", .pidfd = -EBADF }, \
-                .net = { .name = "slirpd", .pidfd = -EBADF },    \
+#define VMM_INIT                                                    \
+        {                                                           \
+                .qemu = { .name = "qemu", .pidfd = -EBADF },        \
+                .vsockd = { .name = "vsockd", .pidfd = -EBADF },    \
+                .net = { .name = "slirpd", .pidfd = -EBADF },       \
                 .shares = { .name = "seneschal", .pidfd = -EBADF }, \
         }
 

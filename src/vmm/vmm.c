@@ -386,7 +386,9 @@ static int start_seneschal(Vmm *v, const char *seneschal) {
         ready_w = p[1];
         r = vmm_spawn_device(
                 "seneschal",
-                STRV_MAKE(seneschal, "--vhost-user-fd", "3", "--control-fd", "4", "--ready-fd", "5", "--export", export),
+                STRV_MAKE(
+                        seneschal, "--vhost-user-fd", "3", "--control-fd", "4", "--ready-fd", "5",
+                        "--export", export),
                 (int[]){ vu_listen, ctl_listen, ready_w }, 3, &v->shares);
         if (r < 0)
                 return log_error_errno(r, "Cannot start seneschal: %m");

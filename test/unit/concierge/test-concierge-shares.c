@@ -43,15 +43,21 @@ static int teardown(void **state) {
 
 static void test_list_round_trip(void **state) {
         ShareList l = {}, m = {};
-        Share s = { .name = "project", .container = "penguin", .host_path = (char *) "/home/u/src/my project" };
+        Share s = { .name = "project",
+                    .container = "penguin",
+                    .host_path = (char *) "/home/u/src/my project" };
         _cleanup_free_ char *text = NULL, *again = NULL;
 
         assert_int_equal(share_list_add(&l, &s), 0);
         assert_int_equal(share_list_add(&l, &s), -EEXIST);
-        s = (Share){ .name = "Photos", .container = "other", .read_only = true, .host_path = (char *) "/data/Photos" };
+        s = (Share){ .name = "Photos",
+                     .container = "other",
+                     .read_only = true,
+                     .host_path = (char *) "/data/Photos" };
         assert_int_equal(share_list_add(&l, &s), 0);
         text = share_list_format(&l);
-        assert_string_equal(text, "project\tpenguin\trw\t/home/u/src/my project\nPhotos\tother\tro\t/data/Photos\n");
+        assert_string_equal(
+                text, "project\tpenguin\trw\t/home/u/src/my project\nPhotos\tother\tro\t/data/Photos\n");
         assert_int_equal(share_list_parse(text, &m), 0);
         assert_int_equal(m.n, 2);
         again = share_list_format(&m);
@@ -70,17 +76,19 @@ static void test_list_damaged(void **state) {
 
         /* Kept: the good line. Dropped: a bad name, a bad container, a bad mode, a relative path, a
          * ".." path, too few fields, a repeated name, a tab in the path. */
-        assert_int_equal(share_list_parse("ok\tpenguin\trw\t/a\n"
-                                          ".hidden\tpenguin\trw\t/b\n"
-                                          "n1\t-bad\trw\t/b\n"
-                                          "n2\tpenguin\trx\t/b\n"
-                                          "n3\tpenguin\trw\tb\n"
-                                          "n4\tpenguin\trw\t/a/../etc\n"
-                                          "n5\tpenguin\t/b\n"
-                                          "ok\tpenguin\tro\t/c\n"
-                                          "ok2\tpenguin\tro\t/with\ttab\n",
-                                          &l),
-                         0);
+        assert_int_equal(
+                share_list_parse(
+                        "ok\tpenguin\trw\t/a\n"
+                        ".hidden\tpenguin\trw\t/b\n"
+                        "n1\t-bad\trw\t/b\n"
+                        "n2\tpenguin\trx\t/b\n"
+                        "n3\tpenguin\trw\tb\n"
+                        "n4\tpenguin\trw\t/a/../etc\n"
+                        "n5\tpenguin\t/b\n"
+                        "ok\tpenguin\tro\t/c\n"
+                        "ok2\tpenguin\tro\t/with\ttab\n",
+                        &l),
+                0);
         assert_int_equal(l.n, 1);
         assert_string_equal(l.items[0].host_path, "/a");
         assert_false(l.items[0].read_only);
@@ -102,8 +110,8 @@ static void test_list_limit(void **state) {
 
 static void test_path_rules(void **state) {
         _cleanup_free_ char *home = sub("home"), *proj = sub("home/proj"), *link = sub("home/link"),
-                                 *file = sub("home/file"), *data = sub("home/.local/share/bistro"),
-                                 *vms = sub("home/.local/share/bistro/vms"), *local = sub("home/.local");
+                            *file = sub("home/file"), *data = sub("home/.local/share/bistro"),
+                            *vms = sub("home/.local/share/bistro/vms"), *local = sub("home/.local");
         SharePathRules rules = { .uid = getuid(), .home = home, .data_dir = data };
         char *resolved = NULL, *err = NULL, name[SHARE_NAME_MAX + 1];
         struct stat st;

@@ -22,7 +22,8 @@ static void test_subid_find(void **state) {
         assert_int_equal(r.start, 100000);
         assert_int_equal(r.count, 65536);
         /* By uid too, and the first matching line with enough ids wins. */
-        assert_int_equal(subid_find("bob:1:65536\n1000:200000:65535\nalice:300000:65536\n", "alice", 1000, &r), 0);
+        assert_int_equal(
+                subid_find("bob:1:65536\n1000:200000:65535\nalice:300000:65536\n", "alice", 1000, &r), 0);
         assert_int_equal(r.start, 200000);
         /* One id short, a malformed line, another user: none. */
         assert_int_equal(subid_find("alice:100000:65534\n", "alice", 1000, &r), -ENOENT);

@@ -84,7 +84,8 @@ static void test_argv_shares(void **state) {
         c.vhost_user_fs_fd = 7;
         assert_int_equal(qemu_build_argv(&c, &argv), 0);
         assert_string_equal(opt_value(argv, "-chardev", 4), "socket,id=fs0,fd=7");
-        assert_string_equal(opt_value(argv, "-device", 1), "vhost-user-fs-device,chardev=fs0,tag=bistro-shares");
+        assert_string_equal(
+                opt_value(argv, "-device", 1), "vhost-user-fs-device,chardev=fs0,tag=bistro-shares");
         /* vhost-user needs guest RAM in a shared memfd. */
         assert_string_equal(opt_value(argv, "-object", 0), "memory-backend-memfd,id=mem,size=256M,share=on");
         strv_free(argv);
@@ -325,12 +326,18 @@ static void test_qmp_line_get_string(void **state) {
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_argv_tcg),
-                cmocka_unit_test(test_argv_shares),        cmocka_unit_test(test_argv_kvm_disks_net),
-                cmocka_unit_test(test_argv_rejects),    cmocka_unit_test(test_hostfwd_parse),
-                cmocka_unit_test(test_argv_net_stream), cmocka_unit_test(test_slirpd_argv),
-                cmocka_unit_test(test_accel_names),     cmocka_unit_test(test_tsc_parse),
-                cmocka_unit_test(test_tsc_sample),      cmocka_unit_test(test_tsc_host),
-                cmocka_unit_test(test_qmp_line_event),  cmocka_unit_test(test_qmp_line_get_string),
+                cmocka_unit_test(test_argv_shares),
+                cmocka_unit_test(test_argv_kvm_disks_net),
+                cmocka_unit_test(test_argv_rejects),
+                cmocka_unit_test(test_hostfwd_parse),
+                cmocka_unit_test(test_argv_net_stream),
+                cmocka_unit_test(test_slirpd_argv),
+                cmocka_unit_test(test_accel_names),
+                cmocka_unit_test(test_tsc_parse),
+                cmocka_unit_test(test_tsc_sample),
+                cmocka_unit_test(test_tsc_host),
+                cmocka_unit_test(test_qmp_line_event),
+                cmocka_unit_test(test_qmp_line_get_string),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }
