@@ -79,7 +79,7 @@ static int export_rmdir(const char *export, const char *target) {
 
 int export_add(const char *export, const char *name, int dir_fd, bool read_only) {
         _cleanup_free_ char *target = NULL, *host_path = NULL;
-        _cleanup_close_ int here = -EBADF;
+        _cleanup_close_ int here = -EBADF, tree = -EBADF;
         struct mount_attr a = {
                 .attr_set = MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | (read_only ? MOUNT_ATTR_RDONLY : 0),
         };
@@ -125,21 +125,21 @@ int export_add(const char *export, const char *name, int dir_fd, bool read_only)
         if (ours.st_dev != theirs.st_dev || ours.st_ino != theirs.st_ino)
                 return -ESTALE;
 
+        /* A detached copy of the tree, given its flags before it is attached: mount flags do not
+         * propagate, so flags set after the attach would stay ours while virtiofsd's copy (made by
+         * propagation at the attach) kept the host's. MS_REC semantics: what is mounted under the
+         * directory on the host is shared with it, as the user sees it there. mount_setattr() only
+         * adds flags, so the ones the kernel locked on the host's mounts stay. */
+        tree = open_tree(here, "", AT_EMPTY_PATH | OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_RECURSIVE);
+        if (tree < 0)
+                return -errno;
+        if (mount_setattr(tree, "", AT_EMPTY_PATH | AT_RECURSIVE, &a, sizeof(a)) < 0)
+                return -errno;
         r = export_mkdir(export, target);
         if (r < 0)
                 return r;
-        (void) snprintf(proc, sizeof(proc), "/proc/self/fd/%d", here);
-        /* MS_REC: what is mounted under the directory on the host is shared with it, as the user
-         * sees it there. */
-        if (mount(proc, target, NULL, MS_BIND | MS_REC, NULL) < 0) {
+        if (move_mount(tree, "", AT_FDCWD, target, MOVE_MOUNT_F_EMPTY_PATH) < 0) {
                 r = -errno;
-                (void) export_rmdir(export, target);
-                return r;
-        }
-        /* mount_setattr() only adds flags, so the ones the kernel locked on the host's mounts stay. */
-        if (mount_setattr(AT_FDCWD, target, AT_RECURSIVE, &a, sizeof(a)) < 0) {
-                r = -errno;
-                (void) umount2(target, MNT_DETACH);
                 (void) export_rmdir(export, target);
                 return r;
         }
