@@ -148,17 +148,30 @@ def test_seneschal_export_in_termina(fcc):
         assert seneschal_call(fcc, 2, "vmlevel-ro") == 0
 
 
-def test_seneschal_refuses_a_swapped_path(fcc):
-    """The fd names one directory; a symlink at its path in seneschal's namespace is not followed."""
+def test_seneschal_shares_the_directory_it_was_given(fcc):
+    """The fd names one directory: moved away and replaced by a symlink to /etc, the directory is
+    still what is shared (the symlink is never followed); a deleted one is refused."""
     d = host_dir(fcc, "swap")
+    (d / "marker").write_text("m")
     fd = os.open(d, os.O_PATH | os.O_DIRECTORY)
     try:
         os.rename(d, fcc.home / "swap-moved")
         (fcc.home / "swap").symlink_to("/etc")
-        assert seneschal_call(fcc, 1, "swap", 0, fd) == -116  # ESTALE
+        assert seneschal_call(fcc, 1, "swap", 0, fd) == 0
     finally:
         os.close(fd)
-    assert fcc.guest_sh(VM, "test -e /mnt/shared/swap") != 0
+    try:
+        assert fcc.guest_sh(VM, "test -f /mnt/shared/swap/marker && test ! -e /mnt/shared/swap/passwd") == 0
+    finally:
+        assert seneschal_call(fcc, 2, "swap") == 0
+    gone = host_dir(fcc, "gone")
+    fd = os.open(gone, os.O_PATH | os.O_DIRECTORY)
+    try:
+        gone.rmdir()
+        assert seneschal_call(fcc, 1, "gone", 0, fd) == -116  # ESTALE
+    finally:
+        os.close(fd)
+    assert fcc.guest_sh(VM, "test -e /mnt/shared/gone") != 0
 
 
 def test_bad_control_requests(fcc):
