@@ -172,9 +172,12 @@ static void serve_connection(int fd) {
                 ssize_t n;
 
                 n = recv_with_fd(fd, buf, sizeof(buf), &dir_fd);
-                if (n <= 0)
+                if (n == -EMSGSIZE)
+                        reply = -EBADMSG; /* longer than a request: cut, and refused */
+                else if (n <= 0)
                         return;
-                reply = seneschal_request_parse(buf, (size_t) n, &req);
+                else
+                        reply = seneschal_request_parse(buf, (size_t) n, &req);
                 if (reply >= 0)
                         reply = handle_request(&req, dir_fd);
                 if (send(fd, &reply, sizeof(reply), MSG_NOSIGNAL) < 0)

@@ -516,9 +516,15 @@ static int run(int argc, char *argv[]) {
                 r = find_device(arg_seneschal, "seneschal", "BISTRO_SENESCHAL", &seneschal);
                 if (r == -ENOMEM)
                         return log_oom();
-                if (r < 0)
-                        return log_error_errno(
-                                r, "seneschal not found: pass --seneschal PATH or set BISTRO_SENESCHAL.");
+                /* Shares are worth a warning, not the VM. */
+                if (r < 0) {
+                        log_warning_errno(
+                                r,
+                                "seneschal not found (--seneschal PATH, BISTRO_SENESCHAL): VM '%s' starts "
+                                "without shares: %m",
+                                arg_name);
+                        arg_shares = false;
+                }
         }
 
         r = accel_resolve(arg_accel);

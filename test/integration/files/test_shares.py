@@ -175,14 +175,19 @@ def test_seneschal_shares_the_directory_it_was_given(fcc):
 
 
 def test_bad_control_requests(fcc):
-    with socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET) as s:
-        s.settimeout(20)
-        s.connect(str(fcc.runtime(VM) / "seneschal.sock"))
-        for bad in (b"", b"x" * 76, struct.pack("<II", 1, 0) + b"../etc".ljust(68, b"\0"),
-                    struct.pack("<II", 1, 0) + b"noname".ljust(68, b"\0")):  # ADD without an fd
-            s.send(bad)
-            assert struct.unpack("<i", s.recv(4))[0] == -74  # EBADMSG
-    assert seneschal_pid(fcc)
+    def exchange(payload):
+        with socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET) as s:
+            s.settimeout(20)
+            s.connect(str(fcc.runtime(VM) / "seneschal.sock"))
+            s.send(payload)
+            return s.recv(8)
+
+    for bad in (b"x" * 76, b"x" * 77, b"x" * 4096, struct.pack("<II", 1, 0) + b"../etc".ljust(68, b"\0"),
+                struct.pack("<II", 1, 0) + b"noname".ljust(68, b"\0")):  # ADD without an fd
+        assert struct.unpack("<i", exchange(bad))[0] == -74  # EBADMSG
+    # An empty datagram reads as the end of the connection: seneschal hangs up.
+    assert exchange(b"") == b""
+    assert seneschal_pid(fcc) and fcc.guest_sh(VM, "test -d /mnt/shared") == 0
 
 
 # --- vmc: the path rules and bad input -------------------------------------------------------
