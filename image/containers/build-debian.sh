@@ -7,7 +7,8 @@
 # openssh-sftp-server ("Linux files": garcon runs it for `bistro files`), fuse3, sshfs and squashfuse (FUSE in the container),
 # with an en_US.UTF-8 locale, the units that cannot work in an unprivileged container masked
 # (docs/design/containers.md, "penguin runs systemd"), and open-on-host plumbing (xdg-open,
-# x-www-browser, www-browser, $BROWSER -> /opt/bistro/bin/bistro-open), packed into the image store as
+# x-www-browser, www-browser, $BROWSER -> /opt/bistro/bin/bistro-open; xdg-open also for files in
+# /mnt/shared), packed into the image store as
 # debian.tar.zst + debian.json. Minutes the first time (downloads ~60 MiB of .debs into a cache); afterwards it
 # rebuilds only when an input changed, offline once the .debs are cached. Needs root (debootstrap).
 #
@@ -123,17 +124,23 @@ rm -rf "$root/opt/bistro/bin"
 mkdir -p "$root/usr/local/bin"
 cat > "$root/usr/local/bin/xdg-open" <<'XDGOPEN'
 #!/bin/sh
-# Written by Bistro's image builder: links open in the host's browser (garcon -> cicerone -> the
-# host's xdg-open); anything else goes to the container's own xdg-open when it has one.
+# Written by Bistro's image builder: links open in the host's browser, and files of shared host
+# folders (/mnt/shared/NAME) with the host's application for them (garcon -> cicerone -> the host's
+# xdg-open); anything else goes to the container's own xdg-open when it has one.
 case "${1:-}" in
-http://* | https://* | mailto:* | HTTP://* | HTTPS://* | MAILTO:*)
+http://* | https://* | mailto:* | HTTP://* | HTTPS://* | MAILTO:* | file:///mnt/shared/*)
         exec /opt/bistro/bin/bistro-open "$1"
         ;;
 esac
+if [ -e "${1:-}" ]; then
+        case "$(realpath -- "$1")" in
+        /mnt/shared/?*) exec /opt/bistro/bin/bistro-open "$1" ;;
+        esac
+fi
 if [ -x /usr/bin/xdg-open ]; then
         exec /usr/bin/xdg-open "$@"
 fi
-echo "xdg-open: only http, https and mailto links can be opened on the host" >&2
+echo "xdg-open: only http, https and mailto links, and files in /mnt/shared, can be opened on the host" >&2
 exit 2
 XDGOPEN
 chmod 755 "$root/usr/local/bin/xdg-open"

@@ -419,6 +419,13 @@ static int on_guest_message(
 
 /* ---- VMs ---- */
 
+static void vm_shares_clear(Vm *v) {
+        for (size_t i = 0; i < v->n_shares; i++)
+                free(v->shares[i].host_path);
+        v->shares = mfree(v->shares);
+        v->n_shares = 0;
+}
+
 void vm_free(Vm *v) {
         Cicerone *c = v->c;
 
@@ -441,6 +448,7 @@ void vm_free(Vm *v) {
                 v->containers = ct->next;
                 container_free(ct);
         }
+        vm_shares_clear(v);
         free(v->vsock_path);
         free(v->listen_path);
         free(v);
@@ -477,7 +485,35 @@ static int vm_listen(Vm *v) {
         return 0;
 }
 
-int handle_vm_started(Cicerone *c, WireConn *conn, uint64_t id, const char *name) {
+/* Replaces the VM's shares with req's (validated: names fit NameBuf, paths absolute). */
+static int vm_shares_set(Vm *v, const Bistro__Cicerone__VmStartedRequest *req) {
+        VmShare *s = NULL;
+
+        if (req->n_shares > 0) {
+                s = new0(VmShare, req->n_shares);
+                if (!s)
+                        return -ENOMEM;
+        }
+        for (size_t i = 0; i < req->n_shares; i++) {
+                strscpy(s[i].name, req->shares[i]->name, sizeof(s[i].name));
+                strscpy(s[i].container, req->shares[i]->container, sizeof(s[i].container));
+                s[i].host_path = strdup(req->shares[i]->host_path);
+                if (!s[i].host_path) {
+                        for (size_t j = 0; j < i; j++)
+                                free(s[j].host_path);
+                        free(s);
+                        return -ENOMEM;
+                }
+        }
+        vm_shares_clear(v);
+        v->shares = s;
+        v->n_shares = req->n_shares;
+        return 0;
+}
+
+int handle_vm_started(
+        Cicerone *c, WireConn *conn, uint64_t id, const Bistro__Cicerone__VmStartedRequest *req) {
+        const char *name = req->vm_name;
         Vm *v = vm_find(c, name);
         bool created = false;
         int r;
@@ -497,6 +533,12 @@ int handle_vm_started(Cicerone *c, WireConn *conn, uint64_t id, const char *name
                 v->next = c->vms;
                 c->vms = v;
                 created = true;
+        }
+        r = vm_shares_set(v, req);
+        if (r < 0) {
+                if (created)
+                        vm_free(v);
+                return wire_reply_error(conn, id, r, "out of memory");
         }
         if (vm_listening(v))
                 return reply_empty(conn, id);

@@ -76,8 +76,7 @@ static int on_control_message(
                 return -EBADMSG;
         switch (type) {
         case BISTRO__MESSAGE_TYPE__CICERONE_VM_STARTED_REQUEST:
-                return handle_vm_started(
-                        c, conn, id, ((const Bistro__Cicerone__VmStartedRequest *) msg)->vm_name);
+                return handle_vm_started(c, conn, id, (const void *) msg);
         case BISTRO__MESSAGE_TYPE__CICERONE_VM_STOPPED_REQUEST: {
                 Vm *v = vm_find(c, ((const Bistro__Cicerone__VmStoppedRequest *) msg)->vm_name);
 

@@ -42,10 +42,19 @@ typedef struct Container {
         uint64_t *icon_bytes; /* per app of apps: the bytes of its icons on disk */
 } Container;
 
+/* A host folder shared into the VM (concierge's SharedDir), for opening shared files on the host. */
+typedef struct VmShare {
+        NameBuf name;
+        NameBuf container;
+        char *host_path;
+} VmShare;
+
 struct Vm {
         Cicerone *c;
         Vm *next;
         NameBuf name;
+        VmShare *shares; /* as concierge sent them last */
+        size_t n_shares;
         char *vsock_path;  /* R/vms/V/vsock.sock */
         char *listen_path; /* R/vms/V/vsock.sock_8889 */
         dev_t dev;
@@ -84,7 +93,8 @@ Container *container_find(Vm *v, const char *name, bool create);
 /* Stops listening on its port 8889 and forgets its containers. */
 void vm_free(Vm *v);
 /* Listens on the VM's port 8889 (again, when its socket was replaced) and answers the request. */
-int handle_vm_started(Cicerone *c, WireConn *conn, uint64_t id, const char *name);
+int handle_vm_started(
+        Cicerone *c, WireConn *conn, uint64_t id, const Bistro__Cicerone__VmStartedRequest *req);
 
 /* cicerone-launch.c */
 int handle_launch(

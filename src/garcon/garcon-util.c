@@ -10,12 +10,15 @@
 #include <sys/un.h>
 
 #include "bistro-ports.h"
+#include "alloc-util.h"
 #include "fd-util.h"
 #include "garcon-util.h"
 #include "macro.h"
 #include "proto-validate.h"
+#include "share-url.h"
 #include "socket-util.h"
 #include "time-util.h"
+#include "url-util.h"
 
 const char *garcon_token_path(void) {
         const char *p = getenv("GARCON_TOKEN_FILE");
@@ -99,6 +102,29 @@ int garcon_host_connect(int timeout_ms) {
         return TAKE_FD(fd);
 }
 
+/* A file (a path, or a file:// URL of this machine) that may be opened on the host: only in a share,
+ * after resolving symlinks here; the host checks again, on its side. */
+static int file_url_prepare(const char *arg, char **ret) {
+        _cleanup_free_ char *decoded = NULL, *resolved = NULL;
+        const char *path = arg;
+
+        if (strncasecmp(arg, "file://", 7) == 0) {
+                path = arg + 7;
+                if (strncasecmp(path, "localhost/", 10) == 0)
+                        path += 9;
+                if (path[0] != '/')
+                        return 0;
+                if (url_decode(path, strlen(path), &decoded) < 0)
+                        return 0;
+                path = decoded;
+        } else if (strstr(arg, "://") || strncasecmp(arg, "mailto:", 7) == 0)
+                return 0;
+        resolved = realpath(path, NULL);
+        if (!resolved)
+                return -errno;
+        return share_url_from_path(resolved, ret);
+}
+
 int garcon_url_prepare(const char *url, char **ret) {
         static const char *const schemes[] = { "http://", "https://", "mailto:" };
         static const char hex[] = "0123456789ABCDEF";
@@ -110,7 +136,7 @@ int garcon_url_prepare(const char *url, char **ret) {
                 if (strncasecmp(url, schemes[i], strlen(schemes[i])) == 0 && url[strlen(schemes[i])])
                         ok = true;
         if (!ok)
-                return 0;
+                return file_url_prepare(url, ret);
         for (const unsigned char *p = (const unsigned char *) url; *p; p++)
                 n += *p <= 0x20 || *p >= 0x7f ? 3 : 1;
         if (n > PROTO_URL_MAX)

@@ -24,7 +24,8 @@ int garcon_host_connect_start(void);
 /* The same, finished within timeout_ms; the fd stays non-blocking (wire_call_sync() polls). */
 int garcon_host_connect(int timeout_ms);
 
-/* 1 when url may go to the host (http, https, mailto; what the validator accepts), with *ret a
- * copy in which bytes <= 0x20 and >= 0x7f are percent-encoded; 0 when the scheme is not allowed;
- * -E2BIG when too long; -ENOMEM. */
+/* 1 when url may go to the host, with *ret what to send: an http, https or mailto link (bytes <= 0x20
+ * and >= 0x7f percent-encoded), or a file in a share (a path or a file:// URL, resolved here: a
+ * share URL, share-url.h); 0 when neither; -E2BIG when too long; -ENOENT etc. when the file cannot be
+ * resolved; -ENOMEM. */
 int garcon_url_prepare(const char *url, char **ret);

@@ -16,6 +16,7 @@
 #include "log.h"
 #include "main-func.h"
 #include "proto-validate.h"
+#include "share-url.h"
 #include "wire-client.h"
 
 #define URL_TIMEOUT_MS 10000
@@ -28,7 +29,9 @@ static void help(const char *name, bool url_mode) {
         if (url_mode) {
                 printf("Usage: %s URL...\n"
                        "Opens each URL in the browser of the host running this Bistro container.\n"
-                       "Only http, https and mailto links can be opened (not files).\n\n"
+                       "http, https and mailto links open in the host's browser; files in shared\n"
+                       "folders (" SHARE_MOUNT_DIR "/NAME, see `vmc share`) open with the host's\n"
+                       "application for them. Other files cannot be opened on the host.\n\n"
                        "  -h --help      show this help\n"
                        "     --version   show the version\n",
                        name);
@@ -61,7 +64,10 @@ static int open_urls(char *const *urls, size_t n) {
 
                 r = garcon_url_prepare(urls[i], &url);
                 if (r == 0) {
-                        log_error("only http, https and mailto links can be opened on the host");
+                        log_error(
+                                "'%s' cannot be opened on the host: only http, https and mailto links, "
+                                "and files in shared folders (" SHARE_MOUNT_DIR "/NAME), can be",
+                                urls[i]);
                         return -EUSAGE;
                 }
                 if (r < 0)

@@ -15,6 +15,9 @@
 PROTO_VALIDATOR(validate_vm_started, Bistro__Cicerone__VmStartedRequest)
 static int validate_vm_started_impl(const Bistro__Cicerone__VmStartedRequest *m) {
         PROTO_CHECK(proto_name_ok(m->vm_name));
+        PROTO_CHECK(m->n_shares <= PROTO_SHARES_MAX);
+        for (size_t i = 0; i < m->n_shares; i++)
+                PROTO_CHECK(proto_shared_dir_ok(m->shares[i]));
         return 0;
 }
 
@@ -43,7 +46,10 @@ static int validate_launch_impl(const Bistro__Cicerone__LaunchApplicationRequest
         }
 
 const MessageTypeInfo cicerone_message_types[] = {
-        ENTRY(VM_STARTED_REQUEST, 1024, vm_started_request, validate_vm_started),
+        ENTRY(VM_STARTED_REQUEST,
+              1024 + PROTO_SHARES_MAX * (PROTO_PATH_MAX + 256),
+              vm_started_request,
+              validate_vm_started),
         ENTRY(VM_STOPPED_REQUEST, 1024, vm_stopped_request, validate_vm_stopped),
         ENTRY(LAUNCH_APPLICATION_REQUEST, 1024 * 1024, launch_application_request, validate_launch),
 };

@@ -5,6 +5,7 @@
 #include "bistro-ports.h"
 #include "macro.h"
 #include "proto-validate.h"
+#include "share-url.h"
 #include "string-util.h"
 
 #define APPS_MAX 2048u
@@ -60,7 +61,7 @@ static int validate_container_shutdown_impl(const Bistro__Container__ContainerSh
 PROTO_VALIDATOR(validate_open_url, Bistro__Container__OpenUrlRequest)
 static int validate_open_url_impl(const Bistro__Container__OpenUrlRequest *m) {
         PROTO_CHECK(proto_token_ok(m->token));
-        PROTO_CHECK(proto_url_ok(m->url));
+        PROTO_CHECK(proto_url_ok(m->url) || share_url_ok(m->url));
         return 0;
 }
 

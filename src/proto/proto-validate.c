@@ -4,6 +4,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "concierge.pb-c.h"
 #include "macro.h"
 #include "proto-validate.h"
 #include "string-util.h"
@@ -219,4 +220,9 @@ bool proto_mime_type_ok(const char *s) {
                       (s[i] >= '0' && s[i] <= '9') || strchr("/.+-_", s[i])))
                         return false;
         return true;
+}
+
+bool proto_shared_dir_ok(const Bistro__Concierge__SharedDir *d) {
+        return d && proto_name_ok(d->name) && proto_abs_path_ok(d->host_path, true) &&
+               proto_name_ok(d->container);
 }

@@ -67,6 +67,12 @@ bool proto_enum_ok(const ProtobufCEnumDescriptor *d, int value);
                         return -EBADMSG; \
         } while (0)
 
+/* A share of concierge.proto's SharedDir: share name and container name proto_name_ok(), host_path
+ * proto_abs_path_ok() without "..". At most PROTO_SHARES_MAX per VM. */
+#define PROTO_SHARES_MAX 64u
+struct Bistro__Concierge__SharedDir;
+bool proto_shared_dir_ok(const struct Bistro__Concierge__SharedDir *d);
+
 /* Empty, or a numeric address of the family (AF_INET, AF_INET6) as inet_pton() reads it. */
 bool proto_ip_ok(const char *s, int family, bool allow_empty);
 /* Empty, or an image name: name_is_valid() with PROTO_IMAGE_NAME_MAX. */

@@ -42,8 +42,21 @@ static void put16(unsigned off, uint16_t v) {
         memcpy(ram + off, &v, 2);
 }
 
+static char dir[] = "/tmp/fuzz-vsock-pkt.XXXXXX";
+
+/* The listeners' socket files and their directory go with the process (each replay and each
+ * libFuzzer run would leave one behind otherwise). */
+static void cleanup_dir(void) {
+        char p[160];
+
+        for (unsigned i = 0; i < 2; i++) {
+                snprintf(p, sizeof(p), "%s_%u", base, i + 1);
+                (void) unlink(p);
+        }
+        (void) rmdir(dir);
+}
+
 static void setup_once(void) {
-        static char dir[] = "/tmp/fuzz-vsock-pkt.XXXXXX";
         char p[160];
 
         if (listeners[0] >= 0)
@@ -51,6 +64,7 @@ static void setup_once(void) {
         if (!mkdtemp(dir))
                 abort();
         snprintf(base, sizeof(base), "%s/v.sock", dir);
+        (void) atexit(cleanup_dir);
         for (unsigned i = 0; i < 2; i++) {
                 snprintf(p, sizeof(p), "%s_%u", base, i + 1);
                 listeners[i] = unix_listen(p, 4096, 0600);
