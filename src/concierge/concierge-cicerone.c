@@ -12,6 +12,7 @@
 
 #include "alloc-util.h"
 #include "concierge-cicerone.h"
+#include "concierge-shares.h"
 #include "concierge-util.h"
 #include "concierge-vm.h"
 #include "fd-util.h"
@@ -86,10 +87,18 @@ static int sync_once(void) {
         }
         for (size_t i = 0; i < m->n_vms; i++) {
                 Bistro__Cicerone__VmStartedRequest req = BISTRO__CICERONE__VM_STARTED_REQUEST__INIT;
+                Bistro__Concierge__SharedDir d[SHARES_MAX], *dp[SHARES_MAX];
 
                 if (m->vms[i]->state != BISTRO__CONCIERGE__VM_STATE__VM_STATE_RUNNING)
                         continue;
                 req.vm_name = m->vms[i]->name;
+                /* The shares, for the links containers open on the host (docs/design/cicerone.md). */
+                for (size_t k = 0; k < m->vms[i]->shares.n; k++) {
+                        shared_dir_from(&d[k], &m->vms[i]->shares.items[k]);
+                        dp[k] = &d[k];
+                }
+                req.shares = dp;
+                req.n_shares = m->vms[i]->shares.n;
                 r = call(fd, BISTRO__MESSAGE_TYPE__CICERONE_VM_STARTED_REQUEST, &req.base);
                 if (r < 0 && r != -EPERM && r != -EINVAL && r != -ENOENT)
                         return r;
@@ -212,4 +221,9 @@ void cicerone_vm_stopped(Vm *vm) {
         if (cicerone.n_stopped < VMS_MAX)
                 strscpy(cicerone.stopped[cicerone.n_stopped++], vm->name, PROTO_NAME_MAX + 1);
         cicerone_sync();
+}
+
+void cicerone_vm_shares_changed(Vm *vm) {
+        if (vm->state == BISTRO__CONCIERGE__VM_STATE__VM_STATE_RUNNING)
+                cicerone_sync();
 }

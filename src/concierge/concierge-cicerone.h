@@ -11,5 +11,7 @@
 
 /* The VM became RUNNING: make sure cicerone runs and tell it. */
 void cicerone_vm_running(Vm *vm);
+/* The running VM's shares changed: VmStarted again, with them (cicerone replaces its copy). */
+void cicerone_vm_shares_changed(Vm *vm);
 /* The VM stopped: tell cicerone (when it runs). */
 void cicerone_vm_stopped(Vm *vm);

@@ -14,6 +14,7 @@
 
 #include "alloc-util.h"
 #include "bistro-ports.h"
+#include "concierge-cicerone.h"
 #include "concierge-shares.h"
 #include "concierge-util.h"
 #include "concierge-vm.h"
@@ -399,7 +400,7 @@ static ShareOp *share_op_free(ShareOp *op) {
 }
 DEFINE_TRIVIAL_CLEANUP_FUNC(ShareOp *, share_op_free);
 
-static void shared_dir_from(Bistro__Concierge__SharedDir *d, const Share *s) {
+void shared_dir_from(Bistro__Concierge__SharedDir *d, const Share *s) {
         *d = (Bistro__Concierge__SharedDir) BISTRO__CONCIERGE__SHARED_DIR__INIT;
         d->name = (char *) s->name;
         d->host_path = s->host_path;
@@ -490,6 +491,7 @@ static void share_done(
                         op->vm_name, strerror(-r));
                 return;
         }
+        cicerone_vm_shares_changed(vm);
         log_info(
                 "VM '%s': %s '%s'%s.", op->vm_name, op->add ? "shared" : "unshared", op->share.name,
                 op->add && op->share.read_only ? " read-only" : "");

@@ -60,6 +60,9 @@ int share_path_check(
 /* The default name: the last component of the resolved path, when it is a valid share name. */
 int share_default_name(const char *resolved, char *ret, size_t size);
 
+/* The wire form of s (pointing into it). */
+void shared_dir_from(Bistro__Concierge__SharedDir *d, const Share *s);
+
 /* Vm glue. */
 int vm_load_shares(Vm *vm);
 int vm_save_shares(Vm *vm);
