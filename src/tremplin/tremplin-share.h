@@ -6,8 +6,9 @@
  * tmpfs at SHARE_CARRIER_DIR/CONTAINER, a shared mount, that LXC binds at mnt/shared of the rootfs
  * at each start (the container's copy is a slave of it). Shares are bound into the carrier in the
  * VM's mount namespace and propagate into the container: at start and while it runs, with no
- * process entering the container. Propagated mounts are locked in the container's user namespace:
- * its root can neither make a read-only share writable nor unmount one to see what is below. */
+ * process entering the container. The flags of propagated mounts are locked in the container's
+ * user namespace: its root cannot make a read-only share writable (it may unmount one: below is an
+ * empty directory of the carrier). */
 
 #include <stdbool.h>
 #include <sys/types.h>

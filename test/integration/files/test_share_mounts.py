@@ -116,10 +116,12 @@ def test_read_only_share(shares):
     assert add_share(cc, "penguin", "ro", read_only=True) == 0
     r = in_penguin_rc(cc, "cat /mnt/shared/ro/file && echo x > /mnt/shared/ro/file")
     assert r.stdout.strip() == "ro" and "Read-only file system" in r.stderr, (r.stdout, r.stderr)
-    # The mount came from the VM: locked in the container's user namespace, its root cannot undo it.
-    r = in_penguin_rc(cc, "mount -o remount,rw /mnt/shared/ro; umount /mnt/shared/ro; "
+    # The mount propagated from the VM: its flags are locked in the container's user namespace, so
+    # its root cannot make it writable.
+    r = in_penguin_rc(cc, "mount -o remount,rw /mnt/shared/ro; mount -o remount,bind,rw /mnt/shared/ro; "
                           "echo x > /mnt/shared/ro/file", user="root")
     assert r.returncode != 0 and "Read-only file system" in r.stderr, r.stderr
+    assert r.stderr.count("permission denied") == 2, r.stderr
     assert in_penguin(cc, "cat /mnt/shared/ro/file").stdout.strip() == "ro"
     assert remove_share(cc, "penguin", "ro") == 0
 
