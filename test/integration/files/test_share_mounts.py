@@ -66,7 +66,7 @@ def attach(cc, name, script):
 
 def bb(script):
     """A Termina script with busybox's applets as functions (mkdir, chown, stat...)."""
-    applets = "mkdir chown stat cat rm rmdir ln mount umount grep sleep"
+    applets = "mkdir chown stat cat rm rmdir ln mount umount grep sleep"  # Termina has dash only
     return "".join(f'{a}() {{ {BUSYBOX} {a} "$@"; }}; ' for a in applets.split()) + script
 
 
@@ -175,6 +175,25 @@ def test_start_with_shares_and_symlink(shares):
     # Nothing of the shares reaches the VM's own tree but the carrier.
     assert cc.guest_sh(VM, 'while read a b c d m r; do case $m in /mnt/shared/*) exit 1;; esac; done '
                            '< /proc/self/mountinfo') == 0
+
+
+def test_legacy_container_migrated(shares):
+    """A container of the tremplin before the id passthrough (no idmap= in its meta, the default
+    user's files at BASE+1000) is migrated once at its next start."""
+    cc = shares
+    cc.vmc("container-stop", VM, BB, "--force")
+    d = f"{LXC}/{BB}"
+    cc.guest_ok(VM, bb(f'slot=$(grep "^slot=" {d}/bistro-meta | {BUSYBOX} cut -d= -f2); '
+                       'u=$((100000 + 65536 * (slot - 1) + 1000)); '
+                       f'mkdir -p {d}/rootfs/home/u && echo x > {d}/rootfs/home/u/f && '
+                       f'chown $u:$u {d}/rootfs/home/u {d}/rootfs/home/u/f && {BUSYBOX} chmod 4755 {d}/rootfs/home/u/f && '
+                       f'grep -v "^idmap=" {d}/bistro-meta > {d}/meta.new && {BUSYBOX} mv {d}/meta.new {d}/bistro-meta'))
+    start(cc, BB, [])
+    assert cc.guest_sh(VM, bb(f'grep -qx "idmap=1000:1000" {d}/bistro-meta && '
+                              f'test "$(stat -c %u:%g:%a {d}/rootfs/home/u/f)" = 1000:1000:4755 && '
+                              f'test "$(stat -c %u:%g {d}/rootfs/home/u)" = 1000:1000')) == 0
+    assert attach(cc, BB, 'test "$(stat -c %u:%g /home/u/f)" = 1000:1000 && '
+                          'test "$(cat /proc/self/uid_map | wc -l)" = 3') == 0
 
 
 def test_bad_requests(shares):
