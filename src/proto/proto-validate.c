@@ -67,6 +67,10 @@ bool proto_name_ok(const char *s) {
         return name_is_valid(s, PROTO_NAME_MAX);
 }
 
+bool proto_share_name_ok(const char *s) {
+        return name_is_valid(s, PROTO_SHARE_NAME_MAX);
+}
+
 bool proto_abs_path_ok(const char *s, bool no_dotdot) {
         if (!s || s[0] != '/' || !proto_text_ok(s, PROTO_PATH_MAX, false))
                 return false;
