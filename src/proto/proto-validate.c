@@ -227,6 +227,6 @@ bool proto_mime_type_ok(const char *s) {
 }
 
 bool proto_shared_dir_ok(const Bistro__Concierge__SharedDir *d) {
-        return d && proto_name_ok(d->name) && proto_abs_path_ok(d->host_path, true) &&
+        return d && proto_share_name_ok(d->name) && proto_abs_path_ok(d->host_path, true) &&
                proto_name_ok(d->container);
 }

@@ -72,9 +72,8 @@ bool proto_enum_ok(const ProtobufCEnumDescriptor *d, int value);
                         return -EBADMSG; \
         } while (0)
 
-/* A share of concierge.proto's SharedDir: share name and container name proto_name_ok(), host_path
- * proto_abs_path_ok() without "..". At most PROTO_SHARES_MAX per VM. */
-#define PROTO_SHARES_MAX 64u
+/* A share of concierge.proto's SharedDir: proto_share_name_ok(), host_path proto_abs_path_ok()
+ * without "..", container proto_name_ok(). At most PROTO_SHARES_MAX per VM. */
 struct Bistro__Concierge__SharedDir;
 bool proto_shared_dir_ok(const struct Bistro__Concierge__SharedDir *d);
 
