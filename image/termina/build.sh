@@ -233,6 +233,8 @@ ln -sf /run/resolv.conf "$root/etc/resolv.conf"
 # Stage 1 already loaded the boot modules; this list is for maitred (see docs/design/maitred.md).
 printf '# Modules maitred loads at boot; stage 1 loads the boot set (docs/design/termina.md).\n' > "$root/etc/bistro/modules"
 printf 'virtio_net\n' >> "$root/etc/bistro/modules" # eth0 for ConfigureNetwork (vmm --net user)
+# /dev/fuse for FUSE in containers (maitred makes it 0666); virtiofs itself loads on its Mount.
+printf 'fuse\n' >> "$root/etc/bistro/modules"
 # Every binary we ship must find its libraries inside the root.
 for bin in "$root/usr/sbin/maitred" "${installed[@]}" "$root/usr/bin/lxc-start" "$root/usr/sbin/mkfs.btrfs"; do
         while read -r so; do

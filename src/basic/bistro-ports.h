@@ -19,3 +19,8 @@
 #define STATEFUL_MOUNT "/mnt/stateful"
 /* LXC's path on it: container NAME lives in STATEFUL_LXC_PATH/NAME (tremplin, vshd). */
 #define STATEFUL_LXC_PATH STATEFUL_MOUNT "/lxc"
+/* The host folders shared into the VM: the virtio-fs tag, mounted by concierge (maitred's Mount)
+ * at SHARES_MOUNT; share NAME is SHARES_MOUNT/NAME, bound by tremplin into containers at the same
+ * path (docs/design/containers.md, "Shares"). */
+#define SHARES_TAG "bistro-shares"
+#define SHARES_MOUNT "/mnt/shared"

@@ -163,6 +163,13 @@ int init_modules(const char *conf_dir, const char *kernel_release) {
         return failures;
 }
 
+void init_device_modes(void) {
+        /* The kernel makes it 0600 (devtmpfs); every distribution's udev rules make it 0666: FUSE
+         * checks the mounter's rights itself (fusermount3, user namespaces). */
+        if (chmod("/dev/fuse", 0666) < 0 && errno != ENOENT)
+                log_warning_errno(errno, "Cannot make /dev/fuse usable by everyone, ignoring: %m");
+}
+
 static bool filesystem_known(const char *fstype) {
         _cleanup_free_ char *text = NULL;
         size_t n = strlen(fstype);

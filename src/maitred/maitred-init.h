@@ -18,4 +18,7 @@ int init_modules(const char *conf_dir, const char *kernel_release);
 /* Loads the module of filesystem fstype (and its dependencies) unless /proc/filesystems knows it
  * already. Expensive modules (btrfs calibrates raid6 and xor for seconds under TCG) are loaded
  * here, on the first Mount that needs them, instead of before the ready call. Logs failures. */
+/* What udev's default rules would do for the nodes the modules made: /dev/fuse 0666 (FUSE in
+ * containers: the node is bound into them and opened by unprivileged users). Logs. */
+void init_device_modes(void);
 int modules_load_filesystem(const char *kernel_release, const char *fstype);

@@ -23,6 +23,7 @@
 #include "maitred-util.h"
 #include "maitred.h"
 #include "socket-util.h"
+#include "string-util.h"
 
 #define TIME_MIN INT64_C(1577836800) /* 2020-01-01, as the validator */
 #define ZONEINFO_DIR "/usr/share/zoneinfo"
@@ -182,6 +183,9 @@ static int handle_mount(Manager *m, WireConn *c, uint64_t id, const Bistro__Mait
         j->conn = wire_conn_ref(c);
         j->id = id;
         j->flags = req->flags;
+        /* The host's files: never a setuid program or a device node of the VM's. */
+        if (streq(req->fstype, "virtiofs"))
+                j->flags |= MS_NOSUID | MS_NODEV;
         j->source = strdup(req->source);
         j->target = strdup(req->target);
         j->fstype = strdup(req->fstype);

@@ -193,8 +193,10 @@ static int run(int argc, char *argv[]) {
                         pid1_fatal();
                 return r;
         }
-        if (m->pid1)
+        if (m->pid1) {
                 (void) init_modules(m->conf_dir, m->kernel_release);
+                init_device_modes();
+        }
 
         r = manager_start(m);
         if (r < 0) {

@@ -103,6 +103,8 @@ uint32_t message_response_type(uint32_t request_type) {
         case BISTRO__MESSAGE_TYPE__TREMPLIN_STOP_CONTAINER_REQUEST:
         case BISTRO__MESSAGE_TYPE__TREMPLIN_DELETE_CONTAINER_REQUEST:
         case BISTRO__MESSAGE_TYPE__TREMPLIN_SET_TIMEZONE_REQUEST:
+        case BISTRO__MESSAGE_TYPE__TREMPLIN_ADD_SHARE_REQUEST:
+        case BISTRO__MESSAGE_TYPE__TREMPLIN_REMOVE_SHARE_REQUEST:
                 return BISTRO__MESSAGE_TYPE__EMPTY;
         /* port forwarding: port-listener, chunneld, and concierge for vmc */
         case BISTRO__MESSAGE_TYPE__LIST_FORWARDS_REQUEST:

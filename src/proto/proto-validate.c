@@ -67,6 +67,10 @@ bool proto_name_ok(const char *s) {
         return name_is_valid(s, PROTO_NAME_MAX);
 }
 
+bool proto_share_name_ok(const char *s) {
+        return name_is_valid(s, PROTO_SHARE_NAME_MAX);
+}
+
 bool proto_abs_path_ok(const char *s, bool no_dotdot) {
         if (!s || s[0] != '/' || !proto_text_ok(s, PROTO_PATH_MAX, false))
                 return false;
@@ -223,6 +227,6 @@ bool proto_mime_type_ok(const char *s) {
 }
 
 bool proto_shared_dir_ok(const Bistro__Concierge__SharedDir *d) {
-        return d && proto_name_ok(d->name) && proto_abs_path_ok(d->host_path, true) &&
+        return d && proto_share_name_ok(d->name) && proto_abs_path_ok(d->host_path, true) &&
                proto_name_ok(d->container);
 }

@@ -23,6 +23,11 @@ void proto_text_sanitize(char *s, size_t max, bool allow_newlines);
 bool proto_text_nonempty_ok(const char *s, size_t max);
 /* A VM or container name (name_is_valid() with PROTO_NAME_MAX). */
 bool proto_name_ok(const char *s);
+/* A share's name (proto/tremplin.proto ShareMount, a directory below /mnt/shared): 1..64 bytes of
+ * [A-Za-z0-9._-], not starting with '.' or '-' (so never "." or ".."). */
+#define PROTO_SHARE_NAME_MAX 64u
+#define PROTO_SHARES_MAX 64u
+bool proto_share_name_ok(const char *s);
 /* An absolute path of at most PROTO_PATH_MAX bytes, valid UTF-8 without control characters;
  * no_dotdot additionally refuses ".." components. */
 bool proto_abs_path_ok(const char *s, bool no_dotdot);
@@ -67,9 +72,8 @@ bool proto_enum_ok(const ProtobufCEnumDescriptor *d, int value);
                         return -EBADMSG; \
         } while (0)
 
-/* A share of concierge.proto's SharedDir: share name and container name proto_name_ok(), host_path
- * proto_abs_path_ok() without "..". At most PROTO_SHARES_MAX per VM. */
-#define PROTO_SHARES_MAX 64u
+/* A share of concierge.proto's SharedDir: proto_share_name_ok(), host_path proto_abs_path_ok()
+ * without "..", container proto_name_ok(). At most PROTO_SHARES_MAX per VM. */
 struct Bistro__Concierge__SharedDir;
 bool proto_shared_dir_ok(const struct Bistro__Concierge__SharedDir *d);
 

@@ -76,7 +76,7 @@ int share_url_split(const char *url, char **ret_name, char **ret_rest) {
         slash = strchr(path, '/');
         if (slash)
                 *slash = '\0';
-        if (!proto_name_ok(path))
+        if (!proto_share_name_ok(path))
                 return -EINVAL;
         name = strdup(path);
         rest = strdup(slash ? slash + 1 : "");

@@ -38,15 +38,41 @@ static int validate_image_chunk_impl(const Bistro__Tremplin__ImageChunk *m) {
         return 0;
 }
 
+static int share_mount_validate(const Bistro__Tremplin__ShareMount *m) {
+        PROTO_CHECK(m);
+        PROTO_CHECK(proto_share_name_ok(m->name));
+        return 0;
+}
+
 PROTO_VALIDATOR(validate_start, Bistro__Tremplin__StartContainerRequest)
 static int validate_start_impl(const Bistro__Tremplin__StartContainerRequest *m) {
         PROTO_CHECK(proto_name_ok(m->name));
+        PROTO_CHECK(m->n_shares <= PROTO_SHARES_MAX);
+        for (size_t i = 0; i < m->n_shares; i++) {
+                PROTO_CHECK(share_mount_validate(m->shares[i]) == 0);
+                /* One mount per name: a second one would hide the first. */
+                for (size_t j = 0; j < i; j++)
+                        PROTO_CHECK(strcmp(m->shares[i]->name, m->shares[j]->name) != 0);
+        }
         PROTO_CHECK(proto_token_ok(m->token));
         PROTO_CHECK(m->user && (m->user[0] == '\0' || proto_user_ok(m->user)));
         /* A uid only means something with a user; 0 is "the default". */
         PROTO_CHECK(
                 m->uid == 0 ||
                 (m->user[0] != '\0' && m->uid >= TREMPLIN_USER_UID_MIN && m->uid < TREMPLIN_USER_UID_END));
+        return 0;
+}
+
+PROTO_VALIDATOR(validate_add_share, Bistro__Tremplin__AddShareRequest)
+static int validate_add_share_impl(const Bistro__Tremplin__AddShareRequest *m) {
+        PROTO_CHECK(proto_name_ok(m->container));
+        return share_mount_validate(m->share);
+}
+
+PROTO_VALIDATOR(validate_remove_share, Bistro__Tremplin__RemoveShareRequest)
+static int validate_remove_share_impl(const Bistro__Tremplin__RemoveShareRequest *m) {
+        PROTO_CHECK(proto_name_ok(m->container));
+        PROTO_CHECK(proto_share_name_ok(m->name));
         return 0;
 }
 
@@ -106,7 +132,10 @@ const MessageTypeInfo tremplin_message_types[] = {
               4096,
               create_container_request,
               validate_create),
-        ENTRY(START_CONTAINER_REQUEST, MESSAGE_KIND_REQUEST, 4096, start_container_request, validate_start),
+        /* 64 shares of 64-byte names fit. */
+        ENTRY(START_CONTAINER_REQUEST, MESSAGE_KIND_REQUEST, 16384, start_container_request, validate_start),
+        ENTRY(ADD_SHARE_REQUEST, MESSAGE_KIND_REQUEST, 4096, add_share_request, validate_add_share),
+        ENTRY(REMOVE_SHARE_REQUEST, MESSAGE_KIND_REQUEST, 4096, remove_share_request, validate_remove_share),
         ENTRY(STOP_CONTAINER_REQUEST, MESSAGE_KIND_REQUEST, 4096, stop_container_request, validate_stop),
         ENTRY(DELETE_CONTAINER_REQUEST,
               MESSAGE_KIND_REQUEST,

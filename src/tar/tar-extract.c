@@ -116,6 +116,8 @@ int tar_extract_new(int root_fd, const TarExtractOptions *o, TarExtract **ret) {
                 return -EINVAL;
         if ((uint64_t) o->id_shift + o->id_count > UINT32_MAX)
                 return -EINVAL;
+        if (!o->uid_map != !o->gid_map)
+                return -EINVAL;
 
         t = calloc(1, sizeof(TarExtract));
         if (!t)
@@ -245,6 +247,9 @@ static int openat2_dir(int root_fd, const char *path) {
         }
 }
 
+static int shift_ids(
+        TarExtract *t, const char *path, uint64_t uid, uint64_t gid, uint32_t *ret_uid, uint32_t *ret_gid);
+
 /* Creates the missing directories of path (relative to the root), each inside the root. */
 static int mkdir_parents(TarExtract *t, const char *path) {
         _cleanup_free_ char *p = strdup(path);
@@ -269,12 +274,15 @@ static int mkdir_parents(TarExtract *t, const char *path) {
                         if (mkdirat(cur, s, 0755) < 0) {
                                 if (errno != EEXIST)
                                         return -errno;
-                        } else if (
-                                t->options.id_count > 0 &&
-                                fchownat(
-                                        cur, s, t->options.id_shift, t->options.id_shift,
-                                        AT_SYMLINK_NOFOLLOW) < 0)
-                                return -errno;
+                        } else if (t->options.id_count > 0) {
+                                uint32_t root_uid, root_gid;
+
+                                /* Implicit parents belong to the container's root. */
+                                if (shift_ids(t, p, 0, 0, &root_uid, &root_gid) < 0)
+                                        return -EBADMSG;
+                                if (fchownat(cur, s, root_uid, root_gid, AT_SYMLINK_NOFOLLOW) < 0)
+                                        return -errno;
+                        }
                         fd = openat2_dir(t->root_fd, p);
                 }
                 if (fd < 0)
@@ -341,6 +349,14 @@ static int shift_ids(
                 return set_error(
                         t, -EBADMSG, path, "owner gid %llu outside the id range (0-%llu)",
                         (unsigned long long) gid, (unsigned long long) t->options.id_count - 1);
+        if (t->options.uid_map) {
+                if (idmap_to_outer(t->options.uid_map, (uint32_t) uid, ret_uid) < 0 ||
+                    idmap_to_outer(t->options.gid_map, (uint32_t) gid, ret_gid) < 0)
+                        return set_error(
+                                t, -EBADMSG, path, "owner %llu:%llu not in the container's id map",
+                                (unsigned long long) uid, (unsigned long long) gid);
+                return 0;
+        }
         *ret_uid = (uint32_t) uid + t->options.id_shift;
         *ret_gid = (uint32_t) gid + t->options.id_shift;
         return 0;

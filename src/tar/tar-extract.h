@@ -17,11 +17,15 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "idmap-util.h"
 #include "macro.h"
 
 typedef struct TarExtractOptions {
         uint32_t id_shift; /* added to every owner uid/gid */
         uint32_t id_count; /* owner ids >= id_count are refused (-EBADMSG) */
+        /* When set (both), they replace id_shift: an owner the map does not have is refused. The
+         * maps must outlive the extractor. */
+        const IdMap *uid_map, *gid_map;
 } TarExtractOptions;
 
 typedef struct TarExtract TarExtract;

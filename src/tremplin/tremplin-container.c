@@ -25,12 +25,14 @@
 #include "time-util.h"
 #include "tremplin-container.h"
 #include "tremplin-error.h"
+#include "tremplin-idmap.h"
 #include "tremplin-layout.h"
 #include "tremplin-lock.h"
 #include "tremplin-lxc-config.h"
 #include "tremplin-meta.h"
 #include "tremplin-network.h"
 #include "tremplin-rootfs.h"
+#include "tremplin-share.h"
 #include "tremplin-subvol.h"
 #include "tremplin-timezone.h"
 #include "tremplin-token.h"
@@ -470,6 +472,90 @@ static int start_ensure_user(
         return 0;
 }
 
+/* A container of an older tremplin (no idmap in its meta) gets the default user's passthrough:
+ * what that user owns in the rootfs moves to SHARE_OWNER_ID once, recorded in the meta. *m gets
+ * the new map even when the walk or the record failed part way: the next start redoes both (the
+ * walk from the old map is idempotent). */
+static void start_ensure_idmap(const char *name, int rootfs, ContainerMeta *m) {
+        _cleanup_close_ int lock = -EBADF;
+        IdMap from_uid, from_gid, to_uid, to_gid;
+        ContainerMeta want = *m, now;
+        RemapStats st = {};
+        char dir[PATH_MAX];
+        usec_t t0;
+        uid_t uid;
+        gid_t gid;
+        int r;
+
+        if (m->idmap_uid != 0)
+                return;
+        garcon_ids(rootfs, m, &uid, &gid);
+        want.idmap_uid = uid > 0 && uid < ID_COUNT ? uid : USER_UID_DEFAULT;
+        want.idmap_gid = gid > 0 && gid < ID_COUNT ? gid : USER_UID_DEFAULT;
+        container_idmaps(m, &from_uid, &from_gid);
+        container_idmaps(&want, &to_uid, &to_gid);
+        t0 = now_usec(CLOCK_MONOTONIC);
+        r = rootfs_remap_ids(rootfs, &from_uid, &from_gid, &to_uid, &to_gid, &st);
+        *m = want;
+        if (r < 0) {
+                log_warning_errno(
+                        r,
+                        "Moving the ids of '%s' to the shared-folder map failed part way (retried at the next start): %m",
+                        name);
+                return;
+        }
+        log_info(
+                "Container '%s': uid %u and gid %u are now the VM's %u (%llu entries, %llu changed, %llu skipped, %llu ms).",
+                name, (unsigned) want.idmap_uid, (unsigned) want.idmap_gid, SHARE_OWNER_ID, st.entries,
+                st.changed, st.skipped,
+                (unsigned long long) ((now_usec(CLOCK_MONOTONIC) - t0) / USEC_PER_MSEC));
+        lock = lock_lxc();
+        if (lock < 0) {
+                log_warning_errno(
+                        lock, "Cannot lock %s, id map of '%s' not recorded: %m", STATEFUL_LXC_PATH, name);
+                return;
+        }
+        (void) snprintf(dir, sizeof(dir), STATEFUL_LXC_PATH "/%s", name);
+        r = meta_read_name(name, &now);
+        if (r >= 0) {
+                now.idmap_uid = want.idmap_uid;
+                now.idmap_gid = want.idmap_gid;
+                r = meta_write(dir, &now);
+        }
+        if (r < 0)
+                log_warning_errno(r, "Cannot record the id map in the meta of '%s': %m", name);
+}
+
+/* mnt/shared in the rootfs and a fresh carrier with the requested shares: whether the config
+ * binds the carrier. A share that cannot be bound is logged and left out; the container starts. */
+static bool start_prepare_shares(
+        const Bistro__Tremplin__StartContainerRequest *req, const char *name, int rootfs, uid_t owner) {
+        int r;
+
+        r = share_prepare_target(rootfs, owner);
+        if (r < 0) {
+                log_warning_errno(
+                        r, "Container '%s' gets no shares: its /mnt/shared is not a plain directory: %m",
+                        name);
+                return false;
+        }
+        r = share_carrier_setup(name);
+        if (r < 0) {
+                log_warning_errno(r, "Container '%s' gets no shares: cannot mount its carrier: %m", name);
+                return false;
+        }
+        for (size_t i = 0; i < req->n_shares; i++) {
+                const Bistro__Tremplin__ShareMount *s = req->shares[i];
+
+                r = share_bind(name, s->name, s->read_only);
+                if (r < 0)
+                        log_warning_errno(r, "Share '%s' not bound into '%s': %m", s->name, name);
+                else
+                        log_info("Share '%s' in '%s'%s.", s->name, name, s->read_only ? " (read-only)" : "");
+        }
+        return true;
+}
+
 /* Writes what a start needs (token, resolv.conf, config), then starts and waits for RUNNING. */
 static int start_stopped(
         const Bistro__Tremplin__StartContainerRequest *req,
@@ -480,7 +566,8 @@ static int start_stopped(
         _cleanup_close_ int dfd = -EBADF, rootfs = -EBADF;
         const char *name = req->name;
         char dir[PATH_MAX], logpath[PATH_MAX];
-        ContainerMeta tzm = *m;
+        ContainerMeta tzm = *m, cur = *m;
+        bool shares;
         int r;
 
         (void) snprintf(dir, sizeof(dir), STATEFUL_LXC_PATH "/%s", name);
@@ -504,7 +591,9 @@ static int start_stopped(
                 if (r < 0)
                         log_warning_errno(r, "Cannot install " GARCON_UNIT " in '%s', continuing: %m", name);
         }
-        r = write_lxc_config(dir, dir, name, m, rootfs);
+        start_ensure_idmap(name, rootfs, &cur);
+        shares = start_prepare_shares(req, name, rootfs, slot_id_base(m->slot));
+        r = write_lxc_config(dir, dir, name, &cur, rootfs, shares);
         if (r < 0)
                 return set_error_message(
                         reterr_message, r, "cannot write the container config: %s", strerror(-r));
@@ -657,6 +746,72 @@ int container_stop(const char *name, bool force, char **reterr_message) {
         return 0;
 }
 
+/* The running container name, or -ESRCH (with the message). */
+static int open_running(const char *name, struct lxc_container **ret, char **reterr_message) {
+        _cleanup_lxc_container_put_ struct lxc_container *c = NULL;
+        ContainerMeta m;
+
+        if (meta_read_name(name, &m) < 0)
+                return no_container(reterr_message, name);
+        c = container_open(name);
+        if (!c || !c->is_running(c))
+                return set_error_message(reterr_message, -ESRCH, "container '%s' is not running", name);
+        *ret = TAKE_PTR(c);
+        return 0;
+}
+
+int container_add_share(const Bistro__Tremplin__AddShareRequest *req, char **reterr_message) {
+        _cleanup_lxc_container_put_ struct lxc_container *c = NULL;
+        const char *name = req->container, *share = req->share->name;
+        int r;
+
+        r = open_running(name, &c, reterr_message);
+        if (r < 0)
+                return r;
+        r = share_check_container(c->init_pid(c), name);
+        if (r == -ENOTCONN)
+                return set_error_message(
+                        reterr_message, -ENOTCONN,
+                        "container '%s' was started without shares; restart it to get them", name);
+        if (r == -ENOTDIR)
+                return set_error_message(
+                        reterr_message, -ENOTDIR,
+                        "/mnt/shared in container '%s' is not the shares' mount (unmounted or replaced in the container); nothing bound",
+                        name);
+        if (r < 0)
+                return set_error_message(
+                        reterr_message, r, "cannot look at /mnt/shared in container '%s': %s", name,
+                        strerror(-r));
+        r = share_bind(name, share, req->share->read_only);
+        if (r == -ENOENT)
+                return set_error_message(reterr_message, r, "the VM has no share '%s'", share);
+        if (r == -ELOOP || r == -ENOTDIR)
+                return set_error_message(
+                        reterr_message, r, "share '%s' is not a directory of " SHARES_MOUNT, share);
+        if (r < 0)
+                return set_error_message(
+                        reterr_message, r, "cannot bind share '%s' into '%s': %s", share, name,
+                        strerror(-r));
+        log_info("Share '%s' in '%s'%s.", share, name, req->share->read_only ? " (read-only)" : "");
+        return 0;
+}
+
+int container_remove_share(const Bistro__Tremplin__RemoveShareRequest *req, char **reterr_message) {
+        _cleanup_lxc_container_put_ struct lxc_container *c = NULL;
+        int r;
+
+        r = open_running(req->container, &c, reterr_message);
+        if (r < 0)
+                return r;
+        r = share_unbind(req->container, req->name);
+        if (r < 0)
+                return set_error_message(
+                        reterr_message, r, "cannot detach share '%s' from '%s': %s", req->name,
+                        req->container, strerror(-r));
+        log_info("Share '%s' detached from '%s'.", req->name, req->container);
+        return 0;
+}
+
 int container_delete(const char *name, char **reterr_message) {
         _cleanup_close_ int lock = -EBADF, dfd = -EBADF;
         char dir[PATH_MAX], del[PATH_MAX], delname[PROTO_NAME_MAX + 8];
@@ -693,6 +848,7 @@ int container_delete(const char *name, char **reterr_message) {
                 log_warning_errno(
                         r, "Leftovers of '%s' stay in %s (removed at the next start): %m", name, del);
         token_remove(name);
+        share_carrier_remove(name);
         (void) sync();
         log_info("Container '%s' deleted.", name);
         return 0;

@@ -45,6 +45,9 @@ int container_start(
         StartResult *ret_result,
         char **reterr_message);
 int container_stop(const char *name, bool force, char **reterr_message);
+/* AddShare / RemoveShare on a running container (-ESRCH otherwise): tremplin-share.h. */
+int container_add_share(const Bistro__Tremplin__AddShareRequest *req, char **reterr_message);
+int container_remove_share(const Bistro__Tremplin__RemoveShareRequest *req, char **reterr_message);
 int container_delete(const char *name, char **reterr_message);
 int container_get_info(const char *name, Bistro__Tremplin__ContainerInfo *info, char **reterr_message);
 /* *ret is an array of n infos (free with container_infos_free). */

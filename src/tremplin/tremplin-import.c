@@ -17,12 +17,14 @@
 #include "time-util.h"
 #include "tremplin-container.h"
 #include "tremplin-error.h"
+#include "tremplin-idmap.h"
 #include "tremplin-import.h"
 #include "tremplin-layout.h"
 #include "tremplin-lock.h"
 #include "tremplin-lxc-config.h"
 #include "tremplin-meta.h"
 #include "tremplin-subvol.h"
+#include "tremplin-user.h"
 #include "wire.h"
 
 #define CHUNK_TIMEOUT_MS 60000
@@ -111,6 +113,7 @@ int container_create(
         _cleanup_close_ int lock = -EBADF, lfd = -EBADF, dfd = -EBADF, rootfs = -EBADF;
         _cleanup_(tar_extract_freep) TarExtract *t = NULL;
         ContainerMeta m = {};
+        IdMap uid_map, gid_map;
         uint64_t bound, got = 0;
         struct stat st;
         int r;
@@ -119,6 +122,8 @@ int container_create(
         (void) snprintf(newdir, sizeof(newdir), STATEFUL_LXC_PATH "/%s", newname);
         (void) snprintf(final, sizeof(final), STATEFUL_LXC_PATH "/%s", req->name);
         strscpy(m.image, req->image, sizeof(m.image));
+        /* A new container gets the default user's passthrough at once (tremplin-idmap.h). */
+        m.idmap_uid = m.idmap_gid = USER_UID_DEFAULT;
 
         r = check_stateful(reterr_message);
         if (r < 0)
@@ -169,8 +174,10 @@ int container_create(
                 r = set_error_message(reterr_message, -errno, "cannot chown the rootfs: %m");
                 goto fail;
         }
+        container_idmaps(&m, &uid_map, &gid_map);
         r = tar_extract_new(
-                rootfs, &(TarExtractOptions){ .id_shift = slot_id_base(m.slot), .id_count = ID_COUNT }, &t);
+                rootfs,
+                &(TarExtractOptions){ .id_count = ID_COUNT, .uid_map = &uid_map, .gid_map = &gid_map }, &t);
         if (r < 0) {
                 set_error_message(reterr_message, r, "cannot start the extractor: %s", strerror(-r));
                 goto fail;
@@ -184,7 +191,7 @@ int container_create(
         r = receive_image(fd, req_id, t, bound, req->unpacked_size, &got, reterr_message);
         if (r < 0)
                 goto fail;
-        r = write_lxc_config(newdir, final, req->name, &m, rootfs);
+        r = write_lxc_config(newdir, final, req->name, &m, rootfs, false);
         if (r < 0) {
                 set_error_message(reterr_message, r, "cannot write the container config: %s", strerror(-r));
                 goto fail;

@@ -10,10 +10,12 @@
 
 #include "fd-util.h"
 #include "macro.h"
+#include "tremplin-idmap.h"
 #include "tremplin-layout.h"
 #include "tremplin-lxc-config.h"
 #include "tremplin-network.h"
 #include "tremplin-rootfs.h"
+#include "tremplin-share.h"
 #include "tremplin-user.h"
 
 int stat_in_root(int rootfs_fd, const char *path, struct stat *ret) {
@@ -49,10 +51,14 @@ void garcon_ids(int rootfs_fd, const ContainerMeta *m, uid_t *ret_uid, gid_t *re
 }
 
 int write_lxc_config(
-        const char *writedir, const char *dir, const char *name, const ContainerMeta *m, int rootfs_fd) {
+        const char *writedir,
+        const char *dir,
+        const char *name,
+        const ContainerMeta *m,
+        int rootfs_fd,
+        bool shares) {
         char path[PATH_MAX], tmp[PATH_MAX + 8];
         _cleanup_fclose_ FILE *f = NULL;
-        uint32_t base = slot_id_base(m->slot);
         int r;
 
         (void) snprintf(path, sizeof(path), "%s/config", writedir);
@@ -65,9 +71,14 @@ int write_lxc_config(
                 "lxc.include = /usr/share/lxc/config/common.conf\n"
                 "lxc.include = /usr/share/lxc/config/userns.conf\n"
                 "lxc.uts.name = %s\n"
-                "lxc.rootfs.path = dir:%s/rootfs\n"
-                "lxc.idmap = u 0 %" PRIu32 " %u\n"
-                "lxc.idmap = g 0 %" PRIu32 " %u\n"
+                "lxc.rootfs.path = dir:%s/rootfs\n",
+                name, dir);
+        r = lxc_idmap_write(f, m);
+        if (r < 0) {
+                (void) unlink(tmp);
+                return r;
+        }
+        fprintf(f,
                 /* The Termina root has no AppArmor profiles (etc/apparmor.d is pruned) and loading
                  * one costs seconds per boot; the container is confined by its user namespace,
                  * LXC's default seccomp policy (common.conf) and the capability drops. */
@@ -75,8 +86,16 @@ int write_lxc_config(
                 "lxc.mount.entry = " OPT_BISTRO " opt/bistro none bind,ro,create=dir 0 0\n"
                 "lxc.mount.entry = " TOKEN_DIR "/%s dev/.container_token none bind,ro,create=file 0 0\n"
                 "lxc.log.file = " LXC_LOG_DIR "/%s.log\n"
-                "lxc.log.level = WARN\n",
-                name, dir, base, ID_COUNT, base, ID_COUNT, name, name);
+                "lxc.log.level = WARN\n"
+                /* FUSE in the container's own user and mount namespaces (the module is loaded
+                 * at boot, /dev/fuse is 0666 as udev would make it). The container cannot mknod,
+                 * and userns.conf clears LXC's device rules: binding a node is what grants it. */
+                "lxc.mount.entry = /dev/fuse dev/fuse none bind,create=file,optional 0 0\n",
+                name, name);
+        /* The shares' carrier (tremplin-share.h); mnt/shared was made in the rootfs beforehand,
+         * refusing symlinks, so no create= here: LXC must not make a path itself. */
+        if (shares)
+                fprintf(f, "lxc.mount.entry = " SHARE_CARRIER_DIR "/%s mnt/shared none rbind 0 0\n", name);
         switch (rootfs_fd >= 0 ? rootfs_init(rootfs_fd) : INIT_OTHER) {
         case INIT_NONE: {
                 uid_t uid;

@@ -3,6 +3,7 @@
 
 /* The LXC config of a container, rewritten at each start (and at create). */
 
+#include <stdbool.h>
 #include <sys/stat.h>
 
 #include "tremplin-meta.h"
@@ -25,6 +26,12 @@ InitKind rootfs_init(int rootfs_fd);
 void garcon_ids(int rootfs_fd, const ContainerMeta *m, uid_t *ret_uid, gid_t *ret_gid);
 
 /* Writes writedir/config for the container name whose final directory is dir; rootfs_fd (or -1)
- * tells which init the rootfs has. */
+ * tells which init the rootfs has; shares: bind the shares' carrier at /mnt/shared
+ * (tremplin-share.h). */
 int write_lxc_config(
-        const char *writedir, const char *dir, const char *name, const ContainerMeta *m, int rootfs_fd);
+        const char *writedir,
+        const char *dir,
+        const char *name,
+        const ContainerMeta *m,
+        int rootfs_fd,
+        bool shares);

@@ -49,6 +49,20 @@ static int meta_parse_line(char *line, ContainerMeta *m, bool *have_image) {
                     strspn(value, "0123456789abcdef:") != strlen(value))
                         return -EBADMSG;
                 strscpy(m->tzfile, value, sizeof(m->tzfile));
+        } else if (streq(line, "idmap")) {
+                const char *colon = strchr(value, ':');
+                char u[16];
+                uint32_t uid, gid;
+
+                if (m->idmap_uid != 0 || !colon || (size_t) (colon - value) >= sizeof(u))
+                        return -EBADMSG;
+                memcpy(u, value, colon - value);
+                u[colon - value] = 0;
+                if (safe_atou32(u, &uid) < 0 || safe_atou32(colon + 1, &gid) < 0 || uid == 0 ||
+                    uid >= ID_COUNT || gid == 0 || gid >= ID_COUNT)
+                        return -EBADMSG;
+                m->idmap_uid = uid;
+                m->idmap_gid = gid;
         }
         /* else: a key of a newer tremplin */
         return 0;
@@ -108,6 +122,14 @@ int container_meta_format(const ContainerMeta *m, char **ret) {
         }
         if (m->tz[0] && m->tzfile[0]) {
                 k = snprintf(buf + o, sizeof(buf) - o, "tzfile=%s\n", m->tzfile);
+                if (k < 0 || (size_t) k >= sizeof(buf) - o)
+                        return -EINVAL;
+                o += (size_t) k;
+        }
+        if (m->idmap_uid != 0) {
+                k = snprintf(
+                        buf + o, sizeof(buf) - o, "idmap=%u:%u\n", (unsigned) m->idmap_uid,
+                        (unsigned) m->idmap_gid);
                 if (k < 0 || (size_t) k >= sizeof(buf) - o)
                         return -EINVAL;
                 o += (size_t) k;

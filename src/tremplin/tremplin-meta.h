@@ -11,6 +11,9 @@
  *   tz=NAME      the zone tremplin last put in the rootfs' /etc/localtime (proto_timezone_ok)
  *   tzfile=S:H   when that was a regular file: its size and FNV-1a 64 hash (hex); absent for
  *                a symlink (tremplin-timezone.h)
+ *   idmap=U:G    the container's uid U and gid G (1..ID_COUNT-1) are the VM's SHARE_OWNER_ID (the
+ *                host user's files in shares, tremplin-idmap.h); absent: a container of an older
+ *                tremplin, whose ids are all shifted (migrated at its next start)
  * Unknown keys are ignored (a newer tremplin may add some); anything else is -EBADMSG. */
 
 #include <stdbool.h>
@@ -31,6 +34,7 @@ typedef struct ContainerMeta {
         unsigned n_users;
         char tz[PROTO_TIMEZONE_MAX + 1];
         char tzfile[META_TZFILE_MAX + 1];
+        uint32_t idmap_uid, idmap_gid; /* 0: no idmap= line */
 } ContainerMeta;
 
 int container_meta_parse(const char *text, ContainerMeta *ret);

@@ -159,6 +159,12 @@ static int worker_run(int fd, int report_fd) {
                 r = container_stop(req->name, req->force, &err);
                 return r < 0 ? reply_error(fd, h.id, r, err) : reply_empty(fd, h.id);
         }
+        case BISTRO__MESSAGE_TYPE__TREMPLIN_ADD_SHARE_REQUEST:
+                r = container_add_share((const void *) msg, &err);
+                return r < 0 ? reply_error(fd, h.id, r, err) : reply_empty(fd, h.id);
+        case BISTRO__MESSAGE_TYPE__TREMPLIN_REMOVE_SHARE_REQUEST:
+                r = container_remove_share((const void *) msg, &err);
+                return r < 0 ? reply_error(fd, h.id, r, err) : reply_empty(fd, h.id);
         case BISTRO__MESSAGE_TYPE__TREMPLIN_DELETE_CONTAINER_REQUEST: {
                 const Bistro__Tremplin__DeleteContainerRequest *req = (const void *) msg;
 

@@ -134,10 +134,11 @@ def attach(cc, name, script):
 
 
 def id_base(cc, name):
-    """The first VM uid of the container, from /proc/self/uid_map inside it."""
+    """The first VM uid of the container, from /proc/self/uid_map inside it: ids below the default
+    user's 1000 (which is the VM's 1000, docs/design/containers.md "Ids and shares") are shifted."""
     for slot in range(1, 17):
         base = ID_BASE + ID_COUNT * (slot - 1)
-        if attach(cc, name, f'read a b c < /proc/self/uid_map; test "$a $b $c" = "0 {base} {ID_COUNT}"') == 0:
+        if attach(cc, name, f'read a b c < /proc/self/uid_map; test "$a $b $c" = "0 {base} 1000"') == 0:
             return base
     return None
 

@@ -41,7 +41,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
                         abort();
                 return 0;
         }
-        if (!proto_name_ok(name) || strchr(name, '/'))
+        if (!proto_share_name_ok(name) || strchr(name, '/'))
                 abort();
         check_rest(rest);
         if (asprintf(&path, SHARE_MOUNT_DIR "/%s%s%s", name, rest[0] ? "/" : "", rest) < 0)

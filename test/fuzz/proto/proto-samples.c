@@ -527,8 +527,34 @@ static int sample_tremplin(uint32_t type, uint8_t **ret, size_t *ret_size) {
         }
         case BISTRO__MESSAGE_TYPE__TREMPLIN_START_CONTAINER_REQUEST: {
                 Bistro__Tremplin__StartContainerRequest m = BISTRO__TREMPLIN__START_CONTAINER_REQUEST__INIT;
+                Bistro__Tremplin__ShareMount s1 = BISTRO__TREMPLIN__SHARE_MOUNT__INIT,
+                                             s2 = BISTRO__TREMPLIN__SHARE_MOUNT__INIT;
+                Bistro__Tremplin__ShareMount *shares[] = { &s1, &s2 };
+
+                s1.name = (char *) "projects";
+                s2.name = (char *) "Downloads";
+                s2.read_only = true;
                 m.name = (char *) "penguin";
                 m.token = token;
+                m.shares = shares;
+                m.n_shares = ELEMENTSOF(shares);
+                return PACK(m);
+        }
+        case BISTRO__MESSAGE_TYPE__TREMPLIN_ADD_SHARE_REQUEST: {
+                Bistro__Tremplin__AddShareRequest m = BISTRO__TREMPLIN__ADD_SHARE_REQUEST__INIT;
+                Bistro__Tremplin__ShareMount sm = BISTRO__TREMPLIN__SHARE_MOUNT__INIT;
+
+                sm.name = (char *) "projects";
+                sm.read_only = true;
+                m.container = (char *) "penguin";
+                m.share = &sm;
+                return PACK(m);
+        }
+        case BISTRO__MESSAGE_TYPE__TREMPLIN_REMOVE_SHARE_REQUEST: {
+                Bistro__Tremplin__RemoveShareRequest m = BISTRO__TREMPLIN__REMOVE_SHARE_REQUEST__INIT;
+
+                m.container = (char *) "penguin";
+                m.name = (char *) "projects";
                 return PACK(m);
         }
         case BISTRO__MESSAGE_TYPE__TREMPLIN_STOP_CONTAINER_REQUEST: {
