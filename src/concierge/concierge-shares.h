@@ -11,12 +11,12 @@
 #include <sys/stat.h>
 #include <sys/types.h>
 
+#include "bistro-ports.h" /* SHARES_MOUNT */
 #include "concierge-manager.h"
 #include "proto-validate.h"
 #include "seneschal-control.h"
 
 #define SHARES_FILE_MAX (SHARES_MAX * (PATH_MAX + 256))
-#define SHARES_MOUNT "/mnt/shared"
 #define DEFAULT_CONTAINER "penguin"
 
 typedef struct Share {

@@ -20,9 +20,6 @@
 #define UID_MAX_USER 59999u
 #define BUILD_ID_MIN 16u
 #define BUILD_ID_MAX 128u
-/* As src/shared/seneschal-control.h (libproto sits below libshared). */
-#define SHARE_NAME_MAX 64u
-#define SHARES_MAX 64u
 
 static bool disk_size_ok(uint64_t size) {
         return size >= DISK_SIZE_MIN && size <= DISK_SIZE_MAX;
@@ -238,32 +235,19 @@ static int validate_progress_impl(const Bistro__Concierge__Progress *m) {
         return 0;
 }
 
-/* A share name: what name_is_valid() allows in 64 bytes (it becomes /mnt/shared/<name>). */
-static bool share_name_ok(const char *s) {
-        return proto_name_ok(s) && strlen(s) <= SHARE_NAME_MAX;
-}
-
-static int shared_dir_validate(const Bistro__Concierge__SharedDir *m) {
-        PROTO_CHECK(m);
-        PROTO_CHECK(share_name_ok(m->name));
-        PROTO_CHECK(proto_abs_path_ok(m->host_path, false));
-        PROTO_CHECK(proto_name_ok(m->container));
-        return 0;
-}
-
 PROTO_VALIDATOR(validate_share_path, Bistro__Concierge__SharePathRequest)
 static int validate_share_path_impl(const Bistro__Concierge__SharePathRequest *m) {
         PROTO_CHECK(proto_name_ok(m->vm_name));
         PROTO_CHECK(proto_abs_path_ok(m->host_path, false));
         PROTO_CHECK(m->container && (m->container[0] == '\0' || proto_name_ok(m->container)));
-        PROTO_CHECK(m->name && (m->name[0] == '\0' || share_name_ok(m->name)));
+        PROTO_CHECK(m->name && (m->name[0] == '\0' || proto_share_name_ok(m->name)));
         return 0;
 }
 
 PROTO_VALIDATOR(validate_unshare_path, Bistro__Concierge__UnsharePathRequest)
 static int validate_unshare_path_impl(const Bistro__Concierge__UnsharePathRequest *m) {
         PROTO_CHECK(proto_name_ok(m->vm_name));
-        PROTO_CHECK(share_name_ok(m->name));
+        PROTO_CHECK(proto_share_name_ok(m->name));
         return 0;
 }
 
@@ -275,9 +259,9 @@ static int validate_list_shares_impl(const Bistro__Concierge__ListSharesRequest 
 
 PROTO_VALIDATOR(validate_list_shares_response, Bistro__Concierge__ListSharesResponse)
 static int validate_list_shares_response_impl(const Bistro__Concierge__ListSharesResponse *m) {
-        PROTO_CHECK(m->n_shares <= SHARES_MAX);
+        PROTO_CHECK(m->n_shares <= PROTO_SHARES_MAX);
         for (size_t i = 0; i < m->n_shares; i++)
-                PROTO_CHECK(shared_dir_validate(m->shares[i]) == 0);
+                PROTO_CHECK(proto_shared_dir_ok(m->shares[i]));
         return 0;
 }
 

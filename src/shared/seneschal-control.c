@@ -11,7 +11,7 @@
 #include "string-util.h"
 
 bool share_name_is_valid(const char *s) {
-        return name_is_valid(s, SHARE_NAME_MAX);
+        return proto_share_name_ok(s);
 }
 
 int seneschal_request_parse(const void *buf, size_t n, SeneschalRequest *ret) {

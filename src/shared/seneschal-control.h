@@ -10,9 +10,11 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define SHARE_NAME_MAX 64
-#define SHARES_MAX 64
-#define SHARES_TAG "bistro-shares"
+#include "bistro-ports.h" /* SHARES_TAG */
+#include "proto-validate.h"
+
+#define SHARE_NAME_MAX PROTO_SHARE_NAME_MAX
+#define SHARES_MAX PROTO_SHARES_MAX
 
 enum {
         SENESCHAL_OP_ADD = 1,
