@@ -37,8 +37,10 @@
 #define MOUNT_WAIT_USEC (30 * USEC_PER_SEC)
 #define FUSERMOUNT_TIMEOUT_USEC (30 * USEC_PER_SEC)
 
+#define DEFAULT_CONTAINER "penguin"
+
 static const char *arg_vm = "termina";
-static const char *arg_container = "penguin";
+static const char *arg_container = DEFAULT_CONTAINER;
 static const char *arg_mountpoint = NULL;
 static bool arg_unmount = false;
 
@@ -358,7 +360,10 @@ static int run_mount(const char *path, const char *user) {
         if (stat(path, &st) < 0 || !S_ISDIR(st.st_mode))
                 return log_error_errno(SYNTHETIC_ERRNO(ENOTDIR), "%s is not a directory.", path);
 
-        r = bistro_ensure_container(arg_vm, arg_container, user, &sp, &resp);
+        /* Only the default container is created on first use, as the Terminal does; files of a
+         * container that does not exist are an error, not a new container. */
+        r = bistro_ensure_container(
+                arg_vm, arg_container, user, streq(arg_container, DEFAULT_CONTAINER), &sp, &resp);
         if (r < 0)
                 return r;
         bistro_announce("Opening the files of %s…", arg_container);

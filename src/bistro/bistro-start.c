@@ -76,7 +76,7 @@ static int start_container(const char *user, StartProgress *sp, ProtobufCMessage
         req.vm_name = (char *) sp->vm;
         req.name = (char *) sp->container;
         req.image = (char *) BISTRO_DEFAULT_IMAGE;
-        req.create_if_missing = true;
+        req.create_if_missing = sp->create;
         req.user = streq(user, "root") ? (char *) "" : (char *) user;
 
         fd = concierge_connect(on_spawn, NULL, &notice, &error);
@@ -108,12 +108,18 @@ static int start_container(const char *user, StartProgress *sp, ProtobufCMessage
 /* StartContainer, retried while the VM is busy stopping (bounded), and once more after building the
  * image when the container is missing and the image store lacks it. */
 int bistro_ensure_container(
-        const char *vm, const char *container, const char *user, StartProgress *sp, ProtobufCMessage **ret) {
+        const char *vm,
+        const char *container,
+        const char *user,
+        bool create,
+        StartProgress *sp,
+        ProtobufCMessage **ret) {
         usec_t deadline = now_usec(CLOCK_MONOTONIC) + VM_WAIT_USEC;
         bool built = false, waited = false;
 
         sp->vm = vm;
         sp->container = container;
+        sp->create = create;
 
         for (;;) {
                 _cleanup_free_ char *error = NULL;
@@ -124,8 +130,8 @@ int bistro_ensure_container(
                 r = start_container(user, sp, ret, &error);
                 if (r >= 0)
                         return 0;
-                if (r == -ENOENT && !built && bistro_image_present(BISTRO_DEFAULT_IMAGE, &present) >= 0 &&
-                    !present) {
+                if (r == -ENOENT && create && !built &&
+                    bistro_image_present(BISTRO_DEFAULT_IMAGE, &present) >= 0 && !present) {
                         r = bistro_ensure_image();
                         if (r < 0)
                                 return r;

@@ -11,6 +11,7 @@
 typedef struct StartProgress {
         CliProgress bar;
         const char *vm, *container;
+        bool create;     /* create the container when missing */
         bool vm_started; /* concierge started the VM for us */
         bool creating;   /* concierge is creating the container */
 } StartProgress;
@@ -18,8 +19,13 @@ typedef struct StartProgress {
 /* A status line on stderr ("Starting VM termina…"). */
 void bistro_announce(const char *fmt, ...) _printf_(1, 2);
 
-/* StartContainer (user "root" asks for no user), retried while the VM is busy stopping (bounded),
- * and once more after building the default image when the container is missing and the image store
- * lacks it. *ret is the ContainerInfoResponse. Logs its errors. */
+/* StartContainer (user "root" asks for no user), retried while the VM is busy stopping (bounded).
+ * With create, a missing container is created from the default image, which is built first when the
+ * image store lacks it; without, it is an error. *ret is the ContainerInfoResponse. Logs its errors. */
 int bistro_ensure_container(
-        const char *vm, const char *container, const char *user, StartProgress *sp, ProtobufCMessage **ret);
+        const char *vm,
+        const char *container,
+        const char *user,
+        bool create,
+        StartProgress *sp,
+        ProtobufCMessage **ret);

@@ -245,7 +245,7 @@ static int run_app(const char *user) {
         StartProgress sp = {};
         int r;
 
-        r = bistro_ensure_container(arg_vm, arg_container, user, &sp, &resp);
+        r = bistro_ensure_container(arg_vm, arg_container, user, true, &sp, &resp);
         if (r < 0) {
                 if (asprintf(
                             &err,
@@ -290,7 +290,7 @@ static int run(int argc, char *argv[]) {
         if (r < 0)
                 return r;
         /* One concierge call, then one vsh session: everything else happens inside concierge. */
-        r = bistro_ensure_container(arg_vm, arg_container, user, &sp, &resp);
+        r = bistro_ensure_container(arg_vm, arg_container, user, true, &sp, &resp);
         if (r < 0)
                 return r;
         info = (const void *) resp;
