@@ -8,7 +8,7 @@ GarconOpenSftp on a connection that has not asked for its token (GarconHello).""
 import errno
 import os
 import shutil
-import stat
+import socket
 import subprocess
 import sys
 import time
@@ -16,7 +16,6 @@ from pathlib import Path
 
 import pytest
 
-from concierge_helpers import bistro
 from guestproto import REQUEST, RESPONSE, EMPTY, ERROR_REPLY, frame, recv_frame, hybrid_connect, error_of
 
 from .conftest import USER, in_penguin, in_penguin_rc
@@ -184,14 +183,9 @@ def test_garcon_refuses_sftp_without_hello(host):
     s.sendall(frame(GARCON_OPEN_SFTP, REQUEST, 2))
     assert recv_frame(s)[:3] == (EMPTY, 2, RESPONSE)
     s.sendall((5).to_bytes(4, "big") + bytes([SSH_FXP_INIT]) + (3).to_bytes(4, "big"))
-    hdr = s.recv(5, socket_msg_waitall())
+    hdr = s.recv(5, socket.MSG_WAITALL)
     assert len(hdr) == 5 and hdr[4] == SSH_FXP_VERSION, hdr
     s.close()
-
-
-def socket_msg_waitall():
-    import socket
-    return socket.MSG_WAITALL
 
 
 def test_vm_stop_leaves_no_hung_mount(host):
