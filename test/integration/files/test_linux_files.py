@@ -12,13 +12,14 @@ import socket
 import subprocess
 import sys
 import time
-from pathlib import Path
 
 import pytest
 
+
+from concierge_helpers import build_dir
 from guestproto import REQUEST, RESPONSE, EMPTY, ERROR_REPLY, frame, recv_frame, hybrid_connect, error_of
 
-from .conftest import USER, in_penguin, in_penguin_rc
+from .conftest import USER, in_penguin
 
 GARCON_HELLO, GARCON_OPEN_SFTP, GARCON_HELLO_RESPONSE = 421, 422, 450
 RESTART_TIMEOUT = 1200  # the VM boots again under TCG
@@ -42,8 +43,8 @@ def host(fcc):
 
 
 def files(cc, *args, timeout=900):
-    r = subprocess.run([str(Path(os.environ.get("BISTRO_BUILD_DIR", "build")) / "src/bistro/bistro"), "files",
-                        *args], env=cc.files_env, capture_output=True, text=True, timeout=timeout)
+    r = subprocess.run([str(build_dir() / "src/bistro/bistro"), "files", *args], env=cc.files_env,
+                       capture_output=True, text=True, timeout=timeout)
     cc.track()
     return r
 
