@@ -189,6 +189,29 @@ def test_garcon_refuses_sftp_without_hello(host):
     s.close()
 
 
+def wait_unmounted(cc, timeout=30):
+    """The mount goes within seconds, and a stat of the mountpoint never hangs meanwhile."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline and mounted(cc.mnt):
+        assert stat_in_child(cc.mnt) in ("ok", "ENOTCONN")
+        time.sleep(0.2)
+    t = time.monotonic()
+    res = stat_in_child(cc.mnt)
+    assert time.monotonic() - t < 10
+    assert not mounted(cc.mnt), f"sshfs did not unmount ({res})"
+
+
+def test_container_stop_leaves_no_hung_mount(host):
+    if not mounted(host.mnt):
+        files_ok(host)
+    assert (host.mnt / "lf-hello.txt").exists()
+    host.vmc("container-stop", "termina", "penguin", check=True, timeout=300)
+    wait_unmounted(host)
+    # bistro files starts penguin again.
+    files_ok(host, timeout=RESTART_TIMEOUT)
+    assert (host.mnt / "lf-hello.txt").read_text() == "from penguin\n"
+
+
 def test_vm_stop_leaves_no_hung_mount(host):
     if not mounted(host.mnt):
         files_ok(host)
