@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* bistro: the Terminal. Starts concierge when needed, the VM termina, creates the container
  * penguin from the debian image on first use, then opens a shell in it through vsh (or runs one
- * command). The image builder runner is in bistro-image-build.c. Exit status: 0 ok, 1 failure, 2
- * usage; with a command or a shell, vsh's (the remote command's) exit status. */
+ * command). The container start is bistro-start.c (shared with --app and `bistro files`,
+ * bistro-files.c); the image builder runner is in bistro-image-build.c. Exit status: 0 ok, 1
+ * failure, 2 usage; with a command or a shell, vsh's (the remote command's) exit status. */
 #include <errno.h>
 #include <getopt.h>
 #include <pwd.h>
