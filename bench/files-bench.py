@@ -81,7 +81,7 @@ class Bench:
 
     def read_mount(self, size):
         # Written in penguin, not through the mount: nothing of it is in the host's page cache.
-        self.sh(f"dd if=/dev/urandom of=~/bench.bin bs=1M count={size >> 20} status=none && sync")
+        self.sh(f"dd if=/dev/urandom of=$HOME/bench.bin bs=1M count={size >> 20} status=none && sync")
         t = time.monotonic()
         n = 0
         with open(self.mnt / "bench.bin", "rb") as f:
@@ -96,7 +96,7 @@ class Bench:
 
     def read_raw(self, size):
         t = time.monotonic()
-        p = subprocess.Popen([self.vsh, "--user", USER, "termina", "penguin", "--", "cat", "bench-raw.bin"],
+        p = subprocess.Popen([self.vsh, "--user", USER, "termina", "penguin", "--", "sh", "-c", "cat $HOME/bench-raw.bin"],
                              env=self.env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE)
         n = 0
         while True:
