@@ -17,6 +17,7 @@
 
 #include "alloc-util.h"
 #include "bistro-app.h"
+#include "bistro-files-args.h"
 #include "bistro-files.h"
 #include "bistro-start.h"
 #include "cli-util.h"
@@ -37,81 +38,7 @@
 #define MOUNT_WAIT_USEC (30 * USEC_PER_SEC)
 #define FUSERMOUNT_TIMEOUT_USEC (30 * USEC_PER_SEC)
 
-#define DEFAULT_CONTAINER "penguin"
-
-static const char *arg_vm = "termina";
-static const char *arg_container = DEFAULT_CONTAINER;
-static const char *arg_mountpoint = NULL;
-static bool arg_unmount = false;
-
-static int help(void) {
-        printf("Usage: bistro files [--vm NAME] [--container NAME] [--mountpoint DIR] [--unmount]\n"
-               "\"Linux files\": mounts the container's home directory, as its default user, at\n"
-               "~/Bistro/CONTAINER (~/Bistro/CONTAINER@VM for a VM other than termina) through sshfs.\n"
-               "Starts concierge, the VM and the container when needed. The mount goes away when the\n"
-               "VM or the container stops; run bistro files again to bring it back.\n\n"
-               "  --vm NAME          VM (default termina)\n"
-               "  --container NAME   container (default penguin)\n"
-               "  --mountpoint DIR   mount there instead (created when missing)\n"
-               "  --unmount          remove the mount (fusermount3 -u)\n"
-               "  -h --help          this help\n\n"
-               "Needs sshfs and fusermount3 (Debian packages sshfs and fuse3) and a usable /dev/fuse.\n"
-               "Exit status: 0 mounted (or already mounted) or unmounted, 1 failure, 2 bad usage.\n");
-        return 0;
-}
-
-static int parse_argv(int argc, char *argv[]) {
-        enum {
-                ARG_VM = 0x100,
-                ARG_CONTAINER,
-                ARG_MOUNTPOINT,
-                ARG_UNMOUNT,
-        };
-        static const struct option options[] = {
-                { "help", no_argument, NULL, 'h' },
-                { "vm", required_argument, NULL, ARG_VM },
-                { "container", required_argument, NULL, ARG_CONTAINER },
-                { "mountpoint", required_argument, NULL, ARG_MOUNTPOINT },
-                { "unmount", no_argument, NULL, ARG_UNMOUNT },
-                {},
-        };
-        int c;
-
-        opterr = 0;
-        optind = 1;
-        while ((c = getopt_long(argc, argv, "h", options, NULL)) >= 0)
-                switch (c) {
-                case 'h':
-                        return help();
-                case ARG_VM:
-                        arg_vm = optarg;
-                        break;
-                case ARG_CONTAINER:
-                        arg_container = optarg;
-                        break;
-                case ARG_MOUNTPOINT:
-                        arg_mountpoint = optarg;
-                        break;
-                case ARG_UNMOUNT:
-                        arg_unmount = true;
-                        break;
-                default:
-                        return log_usage_bad_option(argv);
-                }
-        if (optind < argc)
-                return log_usage_error("bistro files takes no arguments ('%s')", argv[optind]);
-        if (!proto_name_ok(arg_vm) || !proto_name_ok(arg_container))
-                return log_usage_error(
-                        "invalid %s name '%s': 1-64 characters of A-Z a-z 0-9 . _ -, not starting with '.' or '-'",
-                        proto_name_ok(arg_vm) ? "container" : "VM",
-                        proto_name_ok(arg_vm) ? arg_container : arg_vm);
-        /* As mountinfo will show it, so that the mount is found again. */
-        if (arg_mountpoint && !path_is_normalized_absolute(arg_mountpoint))
-                return log_usage_error(
-                        "--mountpoint wants a normalized absolute path (no '.', '..', '//' or trailing '/'): '%s'",
-                        arg_mountpoint);
-        return 1;
-}
+static const char *arg_vm, *arg_container;
 
 /* Ours: "bistro:VM/CONTAINER" is the fsname we give sshfs. */
 static int fsname(char **ret) {
@@ -363,7 +290,8 @@ static int run_mount(const char *path, const char *user) {
         /* Only the default container is created on first use, as the Terminal does; files of a
          * container that does not exist are an error, not a new container. */
         r = bistro_ensure_container(
-                arg_vm, arg_container, user, streq(arg_container, DEFAULT_CONTAINER), &sp, &resp);
+                arg_vm, arg_container, user, streq(arg_container, BISTRO_FILES_DEFAULT_CONTAINER), &sp,
+                &resp);
         if (r < 0)
                 return r;
         bistro_announce("Opening the files of %s…", arg_container);
@@ -379,13 +307,16 @@ static int run_mount(const char *path, const char *user) {
 
 int bistro_files_run(int argc, char *argv[], const char *user) {
         _cleanup_free_ char *path = NULL;
+        FilesArgs args;
         int r;
 
-        r = parse_argv(argc, argv);
+        r = bistro_files_parse_argv(argc, argv, &args);
         if (r <= 0)
                 return r;
-        if (arg_mountpoint)
-                path = strdup(arg_mountpoint);
+        arg_vm = args.vm;
+        arg_container = args.container;
+        if (args.mountpoint)
+                path = strdup(args.mountpoint);
         else {
                 r = bistro_files_mountpoint(arg_vm, arg_container, &path);
                 if (r == -EINVAL)
@@ -393,5 +324,5 @@ int bistro_files_run(int argc, char *argv[], const char *user) {
         }
         if (!path)
                 return log_oom();
-        return arg_unmount ? run_unmount(path) : run_mount(path, user);
+        return args.unmount ? run_unmount(path) : run_mount(path, user);
 }
