@@ -2,11 +2,13 @@
 /* bistro files' command line (pure: parsing and checks only, for the unit test). */
 #include <getopt.h>
 #include <stdio.h>
+#include <string.h>
 
 #include "bistro-files-args.h"
 #include "main-func.h"
 #include "path-util.h"
 #include "proto-validate.h"
+#include "string-util.h"
 
 static int help(void) {
         printf("Usage: bistro files [--vm NAME] [--container NAME] [--mountpoint DIR] [--unmount]\n"
@@ -71,7 +73,9 @@ int bistro_files_parse_argv(int argc, char *argv[], FilesArgs *ret) {
                         proto_name_ok(ret->vm) ? "container" : "VM",
                         proto_name_ok(ret->vm) ? ret->container : ret->vm);
         /* As mountinfo will show it, so that the mount is found again. */
-        if (ret->mountpoint && !path_is_normalized_absolute(ret->mountpoint))
+        if (ret->mountpoint &&
+            (!path_is_normalized_absolute(ret->mountpoint) || streq(ret->mountpoint, "/") ||
+             ret->mountpoint[strlen(ret->mountpoint) - 1] == '/'))
                 return log_usage_error(
                         "--mountpoint wants a normalized absolute path (no '.', '..', '//' or trailing '/'): '%s'",
                         ret->mountpoint);

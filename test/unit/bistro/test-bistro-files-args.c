@@ -56,6 +56,7 @@ static void test_bad(void **state) {
         assert_int_equal(PARSE(&a, "--mountpoint", "/a//b"), -EUSAGE);
         assert_int_equal(PARSE(&a, "--mountpoint", "/a/"), -EUSAGE);
         assert_int_equal(PARSE(&a, "--mountpoint", "/a/./b"), -EUSAGE);
+        assert_int_equal(PARSE(&a, "--mountpoint", "/"), -EUSAGE);
 }
 
 int main(void) {
