@@ -618,13 +618,18 @@ static void peer_close(Peer *p) {
  * once it is out. The host sends nothing after its request until it has that EMPTY (the protocol's
  * rule), and our frame reader never reads past a frame, so no sftp byte can be lost in garcon. */
 static int handle_open_sftp(Peer *p, char **reterr) {
+        uint8_t b;
         int r;
 
         /* Only for a host that has asked for our token first, as cicerone does before anything. */
         if (!p->hello)
                 return set_error_message(reterr, -EPERM, "GarconOpenSftp needs GarconHello first");
-        if (frame_decoder_busy(&p->s.dec))
-                return set_error_message(reterr, -EBADMSG, "bytes after GarconOpenSftp");
+        /* The rule, checked: nothing may follow the request before our EMPTY. Our reader has read
+         * only the request; what else is queued on the socket would reach sftp-server as if the
+         * host had sent it after the switch. */
+        if (recv(p->s.fd, &b, 1, MSG_PEEK | MSG_DONTWAIT) > 0 || frame_decoder_busy(&p->s.dec))
+                return set_error_message(
+                        reterr, -EBADMSG, "bytes after GarconOpenSftp: the host must wait for its answer");
         r = garcon_sftp_start(p->s.fd, reterr);
         if (r < 0)
                 return r;

@@ -215,6 +215,38 @@ static void test_sftp(const char *path) {
                         BISTRO__MESSAGE_TYPE__GARCON_HELLO_RESPONSE, 5000, &type, &reply),
                 0);
         message_free(reply);
+        {
+                /* The rule: nothing after the request until garcon's answer. */
+                Bistro__Container__GarconOpenSftpRequest m =
+                        BISTRO__CONTAINER__GARCON_OPEN_SFTP_REQUEST__INIT;
+                _cleanup_close_ int fd3 = unix_connect(path);
+                uint8_t *buf = NULL, both[256];
+                FrameHeader h;
+                size_t n;
+
+                assert_true(fd3 >= 0);
+                assert_int_equal(
+                        wire_send_sync(
+                                fd3, BISTRO__MESSAGE_TYPE__GARCON_HELLO_REQUEST, FRAME_REQUEST, 1,
+                                &hello.base, 5000),
+                        0);
+                assert_int_equal(wire_recv_sync(fd3, 5000, &h, &reply), 0);
+                message_free(reply);
+                assert_int_equal(
+                        frame_encode(
+                                BISTRO__MESSAGE_TYPE__GARCON_OPEN_SFTP_REQUEST, FRAME_REQUEST, 2, &m.base,
+                                &buf, &n),
+                        0);
+                assert_true(n + sizeof(init) <= sizeof(both));
+                memcpy(both, buf, n);
+                memcpy(both + n, init, sizeof(init));
+                free(buf);
+                assert_int_equal(loop_write(fd3, both, n + sizeof(init)), 0);
+                assert_int_equal(wire_recv_sync(fd3, 5000, &h, &reply), 0);
+                assert_int_equal(h.type, BISTRO__MESSAGE_TYPE__ERROR_REPLY);
+                assert_int_equal(((Bistro__ErrorReply *) reply)->error, -EBADMSG);
+                message_free(reply);
+        }
         r = open_sftp(fd2, &msg);
         if (geteuid() == 0) {
                 assert_int_equal(r, -EPERM);
