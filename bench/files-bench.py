@@ -16,7 +16,8 @@ and penguin with a default user. Then, subject and baseline alternating after on
   r  baseline: `vsh termina penguin -- cat ~/bench-raw.bin` read on the host;
   M  metadata: --files small files created (16 bytes), stat()ed, unlinked through the mount;
   m  baseline: the same loop inside penguin on its own disk (one vsh session running a shell loop:
-     the local file system, no host round trips).
+     the local file system, no host round trips; it forks stat and rm per file, which under TCG
+     dominates: see bench/README.md).
 
 Env as the tests (BISTRO_ACCEL, default tcg; BISTRO_TERMINA_IMAGE; BISTRO_BUILD_DIR;
 BISTRO_IMAGE_STORE). Usage: bench/files-bench.py [--mib 256] [--runs 3] [--files 1000] [--json]
