@@ -16,6 +16,8 @@ PACKAGES=(
         debootstrap e2fsprogs
         # containers (liblxc for tremplin and vshd), the vsh-vs-ssh benchmark
         lxc-dev openssh-client dropbear-bin
+        # "Linux files" (bistro files): sshfs in passive mode, fusermount3
+        sshfs fuse3
 )
 
 if [ "$(id -u)" -eq 0 ]; then

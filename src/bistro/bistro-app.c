@@ -43,7 +43,7 @@ int bistro_check_app_args(char *const *uris) {
         return 0;
 }
 
-static int connect_cicerone(int *ret_fd) {
+int bistro_connect_cicerone(int *ret_fd) {
         _cleanup_free_ char *runtime = NULL, *path = NULL;
         usec_t deadline = now_usec(CLOCK_MONOTONIC) + CONNECT_WAIT_USEC;
         int r, fd;
@@ -86,7 +86,7 @@ int bistro_launch_app(
         req.uris = (char **) uris;
         req.n_uris = strv_length((char **) uris);
         req.wait_ms = GARCON_WAIT_MS;
-        r = connect_cicerone(&fd);
+        r = bistro_connect_cicerone(&fd);
         if (r < 0)
                 return set_error_message(reterr_message, r, "cicerone is not running: %s", strerror(-r));
         r = wire_call_sync(

@@ -6,6 +6,10 @@
 
 #include <stdbool.h>
 
+/* cicerone's control socket ($XDG_RUNTIME_DIR/bistro/cicerone.sock), waiting a little for it when
+ * concierge has just started it. Logs its errors. */
+int bistro_connect_cicerone(int *ret_fd);
+
 /* Asks cicerone to have the container's garcon launch the app with uris (NULL-terminated; http,
  * https or mailto), waiting for garcon to come up after a cold start. Logs its errors, and gives the
  * reason in *reterr_message (for a notification). */

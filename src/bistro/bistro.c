@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* bistro: the Terminal. Starts concierge when needed, the VM termina, creates the container
  * penguin from the debian image on first use, then opens a shell in it through vsh (or runs one
- * command). The image builder runner is in bistro-image-build.c. Exit status: 0 ok, 1 failure, 2
- * usage; with a command or a shell, vsh's (the remote command's) exit status. */
+ * command). The container start is bistro-start.c (shared with --app and `bistro files`,
+ * bistro-files.c); the image builder runner is in bistro-image-build.c. Exit status: 0 ok, 1
+ * failure, 2 usage; with a command or a shell, vsh's (the remote command's) exit status. */
 #include <errno.h>
 #include <getopt.h>
 #include <pwd.h>
@@ -16,7 +17,9 @@
 
 #include "alloc-util.h"
 #include "bistro-app.h"
+#include "bistro-files.h"
 #include "bistro-image-build.h"
+#include "bistro-start.h"
 #include "cli-util.h"
 #include "concierge-client.h"
 #include "config.h"
@@ -31,8 +34,6 @@
 #include "string-util.h"
 #include "time-util.h"
 
-#define CALL_TIMEOUT_MS (300 * 1000)                /* silence bound of one concierge call */
-#define VM_WAIT_USEC (300 * USEC_PER_SEC)           /* a VM someone else is starting or stopping */
 #define VSH_SETUP_TIMEOUT_USEC (120 * USEC_PER_SEC) /* user creation, the non-interactive check */
 
 static const char *arg_vm = "termina";
@@ -40,134 +41,6 @@ static const char *arg_container = "penguin";
 static const char *arg_user = NULL;
 static char **arg_command = NULL;
 static const char *arg_app = NULL;
-
-static void announce(const char *fmt, ...) _printf_(1, 2);
-static void announce(const char *fmt, ...) {
-        va_list ap;
-
-        va_start(ap, fmt);
-        vfprintf(stderr, fmt, ap);
-        va_end(ap);
-        fputc('\n', stderr);
-}
-
-static void on_spawn(void *userdata) {
-        announce("Starting concierge…");
-}
-
-/* What one StartContainer call did, as far as its progress events tell. */
-typedef struct StartProgress {
-        CliProgress bar;
-        bool vm_started; /* concierge started the VM for us */
-        bool creating;   /* concierge is creating the container */
-} StartProgress;
-
-static int on_progress(const Bistro__Concierge__Progress *e, void *userdata) {
-        StartProgress *sp = userdata;
-
-        if (startswith(e->stage, "warning:")) {
-                _cleanup_free_ char *m = NULL;
-
-                if (asprintf(&m, "bistro: %s", e->stage) >= 0)
-                        cli_progress_message(&sp->bar, m);
-                return 0;
-        }
-        /* Each step is announced once, when concierge says it has begun. */
-        if (e->operation == BISTRO__CONCIERGE__OPERATION__OPERATION_START_VM && !sp->vm_started) {
-                cli_progress_end(&sp->bar);
-                announce("Starting VM %s…", arg_vm);
-                sp->vm_started = true;
-        }
-        if (e->operation == BISTRO__CONCIERGE__OPERATION__OPERATION_CREATE_CONTAINER && !sp->creating) {
-                cli_progress_end(&sp->bar);
-                announce("Creating container %s from image %s…", arg_container, BISTRO_DEFAULT_IMAGE);
-                sp->creating = true;
-        }
-        /* Booting reports steps, not bytes: no bar for it. */
-        cli_progress_update(
-                &sp->bar, e->stage, e->done, e->total,
-                e->operation != BISTRO__CONCIERGE__OPERATION__OPERATION_START_VM);
-        return 0;
-}
-
-/* The one concierge call of a bistro run: StartContainer, which starts the VM when needed, creates
- * the container when it is missing, starts it and makes sure of the user in it. Returns -ENOENT
- * quietly (with *ret_error) when the container is missing and cannot be created, so that the caller
- * can build the image and try again; prints every other failure. */
-static int start_container(const char *user, StartProgress *sp, ProtobufCMessage **ret, char **ret_error) {
-        Bistro__Concierge__StartContainerRequest req = BISTRO__CONCIERGE__START_CONTAINER_REQUEST__INIT;
-        _cleanup_free_ char *error = NULL, *notice = NULL;
-        _cleanup_close_ int fd = -EBADF;
-        int r;
-
-        req.vm_name = (char *) arg_vm;
-        req.name = (char *) arg_container;
-        req.image = (char *) BISTRO_DEFAULT_IMAGE;
-        req.create_if_missing = true;
-        req.user = streq(user, "root") ? (char *) "" : (char *) user;
-
-        fd = concierge_connect(on_spawn, NULL, &notice, &error);
-        if (fd < 0)
-                return log_error_errno(fd, "%s", error ?: "Cannot reach concierge.");
-        if (notice)
-                log_warning("%s", notice);
-        cli_progress_init(&sp->bar, "  ", false);
-        r = concierge_call(
-                fd, BISTRO__MESSAGE_TYPE__START_CONTAINER_REQUEST, &req.base, CALL_TIMEOUT_MS, on_progress,
-                sp, ret, &error);
-        cli_progress_end(&sp->bar);
-        if (r >= 0)
-                return 0;
-        if (r == -ENOENT || r == -EBUSY) {
-                *ret_error = TAKE_PTR(error);
-                return r;
-        }
-        if (error) {
-                _cleanup_free_ char *e = escape_for_terminal(error, strlen(error), true);
-
-                return log_error_errno(r, "%s", e ?: "?");
-        }
-        if (r == -ETIMEDOUT)
-                return log_error_errno(r, "concierge did not answer within %d s.", CALL_TIMEOUT_MS / 1000);
-        return log_error_errno(r, "Cannot start container %s: %m", arg_container);
-}
-
-/* StartContainer, retried while the VM is busy stopping (bounded), and once more after building the
- * image when the container is missing and the image store lacks it. */
-static int ensure_container(const char *user, StartProgress *sp, ProtobufCMessage **ret) {
-        usec_t deadline = now_usec(CLOCK_MONOTONIC) + VM_WAIT_USEC;
-        bool built = false, waited = false;
-
-        for (;;) {
-                _cleanup_free_ char *error = NULL;
-                struct timespec ts;
-                bool present = true;
-                int r;
-
-                r = start_container(user, sp, ret, &error);
-                if (r >= 0)
-                        return 0;
-                if (r == -ENOENT && !built && bistro_image_present(BISTRO_DEFAULT_IMAGE, &present) >= 0 &&
-                    !present) {
-                        r = bistro_ensure_image();
-                        if (r < 0)
-                                return r;
-                        built = true;
-                        continue;
-                }
-                if (r != -EBUSY || now_usec(CLOCK_MONOTONIC) > deadline) {
-                        _cleanup_free_ char *e =
-                                error ? escape_for_terminal(error, strlen(error), true) : NULL;
-
-                        return log_error_errno(r, "%s", e ?: strerror(-r));
-                }
-                /* The VM is stopping (someone ran vmc stop): start it again once it is down. */
-                if (!waited)
-                        announce("Waiting for VM %s to stop before starting it again…", arg_vm);
-                waited = true;
-                (void) nanosleep(timespec_store_usec(&ts, 500 * USEC_PER_MSEC), NULL);
-        }
-}
 
 /* vsh: $BISTRO_VSH, the build tree's, or (installed) the one next to bistro. */
 static int vsh_binary(char **ret) {
@@ -197,6 +70,7 @@ static int run_bounded(char *const argv[], int out_fd, usec_t timeout) {
 static int help(void) {
         printf("Usage: bistro [OPTIONS] [-- COMMAND [ARGS...]]\n"
                "       bistro --app ID [--vm NAME] [--container NAME] [URL...]\n"
+               "       bistro files [--vm NAME] [--container NAME] [--mountpoint DIR] [--unmount]\n"
                "The Terminal: a shell (or COMMAND) in the container penguin of the VM termina.\n"
                "Starts concierge when it is not running, the VM, and creates the container from\n"
                "the debian image on first use (building that image needs root, once).\n\n"
@@ -372,7 +246,7 @@ static int run_app(const char *user) {
         StartProgress sp = {};
         int r;
 
-        r = ensure_container(user, &sp, &resp);
+        r = bistro_ensure_container(arg_vm, arg_container, user, true, &sp, &resp);
         if (r < 0) {
                 if (asprintf(
                             &err,
@@ -398,6 +272,13 @@ static int run(int argc, char *argv[]) {
         cli_setup("bistro");
         (void) signal(SIGPIPE, SIG_IGN);
 
+        /* "bistro files ...": a command of its own ("bistro -- files" runs a program named files). */
+        if (argc >= 2 && streq(argv[1], "files")) {
+                r = pick_user(&user);
+                if (r < 0)
+                        return r;
+                return bistro_files_run(argc - 1, argv + 1, user);
+        }
         r = parse_argv(argc, argv);
         if (r <= 0)
                 return r;
@@ -410,14 +291,14 @@ static int run(int argc, char *argv[]) {
         if (r < 0)
                 return r;
         /* One concierge call, then one vsh session: everything else happens inside concierge. */
-        r = ensure_container(user, &sp, &resp);
+        r = bistro_ensure_container(arg_vm, arg_container, user, true, &sp, &resp);
         if (r < 0)
                 return r;
         info = (const void *) resp;
         if (info->started)
-                announce("Started container %s.", arg_container);
+                bistro_announce("Started container %s.", arg_container);
         if (info->user_created)
-                announce(
+                bistro_announce(
                         "Created user %s in %s (home /home/%s, bash, sudo without a password).", user,
                         arg_container, user);
         if (!arg_command && !isatty(STDIN_FILENO))

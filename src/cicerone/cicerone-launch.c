@@ -1,7 +1,9 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
-/* Launching an application in a container (a control request): wait until its garcon is ready,
- * dial garcon's port through the VM's hybrid vsock without blocking the loop, make sure by the
- * GarconHello token that it is that container's garcon, then ask it to launch. */
+/* Launching an application in a container, or opening its files (two control requests): wait
+ * until its garcon is ready, dial garcon's port through the VM's hybrid vsock without blocking the
+ * loop, make sure by the GarconHello token that it is that container's garcon, then ask it to launch
+ * the app, or to start an sftp-server on that connection, which then goes to the client
+ * (docs/design/files.md). */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -28,7 +30,7 @@ struct Launch {
         WireConn *control;
         uint64_t id;
         NameBuf vm, container;
-        char *app;
+        char *app; /* NULL: GarconOpenSftp */
         char **uris;
         size_t n_uris;
         uint32_t wait_ms;
@@ -62,17 +64,51 @@ void launch_free(Launch *l) {
         free(l);
 }
 
+static const char *launch_what(const Launch *l) {
+        return l->app ?: "the files (sftp)";
+}
+
 static void launch_done(Launch *l, int error, const char *message) {
         Bistro__Empty empty = BISTRO__EMPTY__INIT;
 
         if (error < 0) {
-                log_warning("Launching %s in %s/%s failed: %s", l->app, l->vm, l->container, message);
+                log_warning("Opening %s in %s/%s failed: %s", launch_what(l), l->vm, l->container, message);
                 (void) wire_reply_error(l->control, l->id, error, "%s", message);
         } else {
                 log_info("Launched %s in %s/%s.", l->app, l->vm, l->container);
                 (void) wire_reply(l->control, l->id, BISTRO__MESSAGE_TYPE__EMPTY, &empty.base);
         }
         launch_free(l);
+}
+
+/* garcon answered GarconOpenSftp: the connection now carries sftp, and goes to the client. */
+static void on_sftp_opened(
+        WireConn *conn, int error, uint32_t type, const ProtobufCMessage *msg, void *userdata) {
+        Bistro__Empty empty = BISTRO__EMPTY__INIT;
+        Launch *l = userdata;
+        _cleanup_free_ char *m = NULL;
+        _cleanup_close_ int fd = -EBADF;
+        int r;
+
+        if (error < 0) {
+                if (asprintf(
+                            &m, "garcon of container %s could not serve its files: %s", l->container,
+                            msg ? wire_error_message(msg) : strerror(-error)) < 0)
+                        m = NULL;
+                launch_done(l, error, m ?: "garcon refused to serve the files");
+                return;
+        }
+        fd = wire_conn_detach_fd(conn);
+        if (fd < 0) {
+                launch_done(l, fd, "the connection to garcon broke");
+                return;
+        }
+        r = wire_reply_fd(l->control, l->id, BISTRO__MESSAGE_TYPE__EMPTY, &empty.base, fd);
+        if (r < 0)
+                log_warning_errno(r, "Cannot pass the sftp connection of %s/%s on: %m", l->vm, l->container);
+        else
+                log_info("Passed an sftp connection to %s/%s on.", l->vm, l->container);
+        launch_free(l); /* our copy closes with fd: the client's is the only one left */
 }
 
 static void on_launched(
@@ -123,6 +159,17 @@ static void on_hello(WireConn *conn, int error, uint32_t type, const ProtobufCMe
                 return;
         }
         explicit_bzero(stored, sizeof(stored));
+        if (!l->app) {
+                Bistro__Container__GarconOpenSftpRequest o =
+                        BISTRO__CONTAINER__GARCON_OPEN_SFTP_REQUEST__INIT;
+
+                r = wire_call(
+                        conn, BISTRO__MESSAGE_TYPE__GARCON_OPEN_SFTP_REQUEST, &o.base, LAUNCH_TIMEOUT_USEC,
+                        on_sftp_opened, l, NULL);
+                if (r < 0)
+                        launch_done(l, r, "cannot send the sftp request to garcon");
+                return;
+        }
         req.desktop_file_id = l->app;
         req.uris = l->uris;
         req.n_uris = l->n_uris;
@@ -237,29 +284,58 @@ void launches_drop_control(Cicerone *c, WireConn *conn) {
         }
 }
 
-int handle_launch(
-        Cicerone *c, WireConn *conn, uint64_t id, const Bistro__Cicerone__LaunchApplicationRequest *req) {
+/* A new pending request of control connection conn; NULL when none can be added (answered). */
+static Launch *launch_new(
+        Cicerone *c, WireConn *conn, uint64_t id, const char *vm, const char *container, uint32_t wait_ms) {
         Launch *l;
-        Vm *v;
-        Container *ct = NULL;
-        int r;
 
-        if (c->n_launches >= LAUNCHES_MAX)
-                return wire_reply_error(conn, id, -EBUSY, "%u launches pending already", LAUNCHES_MAX);
+        if (c->n_launches >= LAUNCHES_MAX) {
+                (void) wire_reply_error(conn, id, -EBUSY, "%u launches pending already", LAUNCHES_MAX);
+                return NULL;
+        }
         l = new0(Launch, 1);
-        if (!l)
-                return wire_reply_error(conn, id, -ENOMEM, "out of memory");
+        if (!l) {
+                (void) wire_reply_error(conn, id, -ENOMEM, "out of memory");
+                return NULL;
+        }
         l->c = c;
         l->control = wire_conn_ref(conn);
         l->id = id;
-        strscpy(l->vm, req->vm_name, sizeof(l->vm));
-        strscpy(l->container, req->container_name, sizeof(l->container));
-        l->wait_ms = MIN(req->wait_ms, WAIT_MS_MAX);
-        l->app = strdup(req->desktop_file_id);
-        l->uris = new0(char *, req->n_uris + 1);
+        strscpy(l->vm, vm, sizeof(l->vm));
+        strscpy(l->container, container, sizeof(l->container));
+        l->wait_ms = MIN(wait_ms, WAIT_MS_MAX);
         l->next = c->launches;
         c->launches = l;
         c->n_launches++;
+        return l;
+}
+
+/* Dials garcon now when the container is ready, else waits for its ContainerReady. */
+static void launch_begin(Launch *l) {
+        Vm *v = vm_find(l->c, l->vm);
+        Container *ct = v ? container_find(v, l->container, false) : NULL;
+        int r;
+
+        if (ct && ct->ready) {
+                launch_start(l, ct);
+                return;
+        }
+        r = sd_event_add_time_relative(
+                l->c->event, &l->timer, CLOCK_MONOTONIC, (uint64_t) l->wait_ms * USEC_PER_MSEC, 0,
+                on_launch_timeout, l);
+        if (r < 0)
+                launch_done(l, r, "cannot arm a timer");
+}
+
+int handle_launch(
+        Cicerone *c, WireConn *conn, uint64_t id, const Bistro__Cicerone__LaunchApplicationRequest *req) {
+        Launch *l;
+
+        l = launch_new(c, conn, id, req->vm_name, req->container_name, req->wait_ms);
+        if (!l)
+                return 0;
+        l->app = strdup(req->desktop_file_id);
+        l->uris = new0(char *, req->n_uris + 1);
         if (!l->app || !l->uris) {
                 launch_done(l, -ENOMEM, "out of memory");
                 return 0;
@@ -272,17 +348,16 @@ int handle_launch(
                 }
                 l->n_uris++;
         }
-        v = vm_find(c, l->vm);
-        if (v)
-                ct = container_find(v, l->container, false);
-        if (ct && ct->ready) {
-                launch_start(l, ct);
-                return 0;
-        }
-        r = sd_event_add_time_relative(
-                c->event, &l->timer, CLOCK_MONOTONIC, (uint64_t) l->wait_ms * USEC_PER_MSEC, 0,
-                on_launch_timeout, l);
-        if (r < 0)
-                launch_done(l, r, "cannot arm a timer");
+        launch_begin(l);
+        return 0;
+}
+
+int handle_open_sftp(
+        Cicerone *c, WireConn *conn, uint64_t id, const Bistro__Cicerone__OpenSftpRequest *req) {
+        Launch *l;
+
+        l = launch_new(c, conn, id, req->vm_name, req->container_name, req->wait_ms);
+        if (l)
+                launch_begin(l);
         return 0;
 }

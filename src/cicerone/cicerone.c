@@ -88,6 +88,8 @@ static int on_control_message(
         }
         case BISTRO__MESSAGE_TYPE__CICERONE_LAUNCH_APPLICATION_REQUEST:
                 return handle_launch(c, conn, id, (const void *) msg);
+        case BISTRO__MESSAGE_TYPE__CICERONE_OPEN_SFTP_REQUEST:
+                return handle_open_sftp(c, conn, id, (const void *) msg);
         default:
                 return wire_reply_error(
                         conn, id, -EOPNOTSUPP, "cicerone does not handle %s",

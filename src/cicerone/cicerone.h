@@ -99,6 +99,8 @@ int handle_vm_started(
 /* cicerone-launch.c */
 int handle_launch(
         Cicerone *c, WireConn *conn, uint64_t id, const Bistro__Cicerone__LaunchApplicationRequest *req);
+/* OpenSftp: as a launch, but garcon starts an sftp-server and the connection goes to the client. */
+int handle_open_sftp(Cicerone *c, WireConn *conn, uint64_t id, const Bistro__Cicerone__OpenSftpRequest *req);
 /* The container just became ready: start the launches waiting for it. */
 void launches_kick(Cicerone *c, Container *ct);
 /* Nobody waits for the launches of a closed control connection any more. */

@@ -28,6 +28,7 @@
 #include "frame.h"
 #include "garcon-apps.h"
 #include "garcon-server.h"
+#include "garcon-sftp.h"
 #include "garcon-util.h"
 #include "log.h"
 #include "path-util.h"
@@ -64,6 +65,7 @@ typedef struct Peer {
         usec_t deadline;
         unsigned requests;
         bool close_after_flush;
+        bool hello; /* GarconHello answered on this connection: the host checked our token */
 } Peer;
 
 typedef enum HostState {
@@ -612,6 +614,30 @@ static void peer_close(Peer *p) {
         *p = (Peer){ .s.fd = -EBADF };
 }
 
+/* The connection becomes the sftp-server's: our EMPTY is the last frame on it, and we close our copy
+ * once it is out. The host sends nothing after its request until it has that EMPTY (the protocol's
+ * rule), and our frame reader never reads past a frame, so no sftp byte can be lost in garcon. */
+static int handle_open_sftp(Peer *p, char **reterr) {
+        uint8_t b;
+        int r;
+
+        /* Only for a host that has asked for our token first, as cicerone does before anything. */
+        if (!p->hello)
+                return set_error_message(reterr, -EPERM, "GarconOpenSftp needs GarconHello first");
+        /* The rule, checked: nothing may follow the request before our EMPTY. Our reader has read
+         * only the request; what else is queued on the socket would reach sftp-server as if the
+         * host had sent it after the switch. */
+        if (recv(p->s.fd, &b, 1, MSG_PEEK | MSG_DONTWAIT) > 0 || frame_decoder_busy(&p->s.dec))
+                return set_error_message(
+                        reterr, -EBADMSG, "bytes after GarconOpenSftp: the host must wait for its answer");
+        r = garcon_sftp_start(p->s.fd, reterr);
+        if (r < 0)
+                return r;
+        log_info("Started the sftp-server (pid %d) for the host.", r);
+        p->close_after_flush = true;
+        return 0;
+}
+
 static int peer_on_frame(Server *s, Peer *p, const Frame *f) {
         _cleanup_message_ ProtobufCMessage *m = NULL;
         _cleanup_free_ char *err = NULL;
@@ -632,12 +658,16 @@ static int peer_on_frame(Server *s, Peer *p, const Frame *f) {
                 Bistro__Container__GarconHelloResponse resp = BISTRO__CONTAINER__GARCON_HELLO_RESPONSE__INIT;
 
                 resp.token = s->token;
+                p->hello = true;
                 return stream_queue(
                         &p->s, BISTRO__MESSAGE_TYPE__GARCON_HELLO_RESPONSE, FRAME_RESPONSE, f->header.id,
                         &resp.base);
         }
         case BISTRO__MESSAGE_TYPE__LAUNCH_APPLICATION_REQUEST:
                 r = handle_launch(s, (const Bistro__Container__LaunchApplicationRequest *) m, &err);
+                break;
+        case BISTRO__MESSAGE_TYPE__GARCON_OPEN_SFTP_REQUEST:
+                r = handle_open_sftp(p, &err);
                 break;
         default:
                 r = set_error_message(
@@ -660,7 +690,9 @@ static int peer_on_frame(Server *s, Peer *p, const Frame *f) {
                 }
                 if (err)
                         proto_text_sanitize(err, PROTO_ERROR_MESSAGE_MAX, true);
-                log_info_errno(r, "LaunchApplication failed: %s", err ?: "");
+                log_info_errno(
+                        r, "%s failed: %s", message_type_to_string(f->header.type) ?: "A request",
+                        err ?: "");
                 e.error = r < -WIRE_ERRNO_MAX ? -EIO : r;
                 e.message = err ?: (char *) "";
                 return stream_queue(

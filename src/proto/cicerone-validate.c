@@ -39,6 +39,14 @@ static int validate_launch_impl(const Bistro__Cicerone__LaunchApplicationRequest
         return 0;
 }
 
+PROTO_VALIDATOR(validate_open_sftp, Bistro__Cicerone__OpenSftpRequest)
+static int validate_open_sftp_impl(const Bistro__Cicerone__OpenSftpRequest *m) {
+        PROTO_CHECK(proto_name_ok(m->vm_name));
+        PROTO_CHECK(proto_name_ok(m->container_name));
+        PROTO_CHECK(m->wait_ms <= WAIT_MS_MAX);
+        return 0;
+}
+
 #define ENTRY(t, n, d, v)                                                                                 \
         {                                                                                                 \
                 BISTRO__MESSAGE_TYPE__CICERONE_##t, "CICERONE_" #t, &bistro__cicerone__##d##__descriptor, \
@@ -52,5 +60,6 @@ const MessageTypeInfo cicerone_message_types[] = {
               validate_vm_started),
         ENTRY(VM_STOPPED_REQUEST, 1024, vm_stopped_request, validate_vm_stopped),
         ENTRY(LAUNCH_APPLICATION_REQUEST, 1024 * 1024, launch_application_request, validate_launch),
+        ENTRY(OPEN_SFTP_REQUEST, 1024, open_sftp_request, validate_open_sftp),
 };
 const size_t cicerone_message_types_count = ELEMENTSOF(cicerone_message_types);

@@ -105,6 +105,12 @@ static int validate_garcon_hello_impl(const Bistro__Container__GarconHelloReques
         return 0;
 }
 
+/* No field: what it asks is in its type. */
+PROTO_VALIDATOR(validate_garcon_open_sftp, Bistro__Container__GarconOpenSftpRequest)
+static int validate_garcon_open_sftp_impl(const Bistro__Container__GarconOpenSftpRequest *m) {
+        return 0;
+}
+
 PROTO_VALIDATOR(validate_garcon_hello_response, Bistro__Container__GarconHelloResponse)
 static int validate_garcon_hello_response_impl(const Bistro__Container__GarconHelloResponse *m) {
         PROTO_CHECK(proto_token_ok(m->token));
@@ -132,6 +138,7 @@ const MessageTypeInfo container_message_types[] = {
               launch_application_request,
               validate_launch_application),
         ENTRY(GARCON_HELLO_REQUEST, 64, garcon_hello_request, validate_garcon_hello),
+        ENTRY(GARCON_OPEN_SFTP_REQUEST, 64, garcon_open_sftp_request, validate_garcon_open_sftp),
         ENTRY_KIND(
                 GARCON_HELLO_RESPONSE,
                 MESSAGE_KIND_RESPONSE,

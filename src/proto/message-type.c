@@ -85,6 +85,7 @@ uint32_t message_response_type(uint32_t request_type) {
         case BISTRO__MESSAGE_TYPE__UPDATE_APPLICATION_LIST_REQUEST:
         case BISTRO__MESSAGE_TYPE__UPDATE_APPLICATION_ICONS_REQUEST:
         case BISTRO__MESSAGE_TYPE__LAUNCH_APPLICATION_REQUEST:
+        case BISTRO__MESSAGE_TYPE__GARCON_OPEN_SFTP_REQUEST: /* then raw sftp */
                 return BISTRO__MESSAGE_TYPE__EMPTY;
         case BISTRO__MESSAGE_TYPE__GARCON_HELLO_REQUEST:
                 return BISTRO__MESSAGE_TYPE__GARCON_HELLO_RESPONSE;
@@ -92,6 +93,7 @@ uint32_t message_response_type(uint32_t request_type) {
         case BISTRO__MESSAGE_TYPE__CICERONE_VM_STARTED_REQUEST:
         case BISTRO__MESSAGE_TYPE__CICERONE_VM_STOPPED_REQUEST:
         case BISTRO__MESSAGE_TYPE__CICERONE_LAUNCH_APPLICATION_REQUEST:
+        case BISTRO__MESSAGE_TYPE__CICERONE_OPEN_SFTP_REQUEST: /* with the sftp fd (SCM_RIGHTS) */
                 return BISTRO__MESSAGE_TYPE__EMPTY;
         /* tremplin */
         case BISTRO__MESSAGE_TYPE__TREMPLIN_CREATE_CONTAINER_REQUEST:

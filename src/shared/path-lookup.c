@@ -1,4 +1,6 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include <stdio.h>
+#include <stdlib.h>
 #include <sys/stat.h>
 
 #include "config.h"
@@ -33,6 +35,27 @@ int xdg_data_home(char **ret) {
                 p = path_join(e, ".local/share");
         else
                 return -EINVAL;
+        if (!p)
+                return -ENOMEM;
+        *ret = p;
+        return 0;
+}
+
+int bistro_files_mountpoint(const char *vm, const char *container, char **ret) {
+        _cleanup_free_ char *name = NULL, *dir = NULL;
+        const char *home;
+        char *p;
+
+        if (env_absolute("HOME", &home) < 0)
+                return -EINVAL;
+        if (streq(vm, "termina"))
+                name = strdup(container);
+        else if (asprintf(&name, "%s@%s", container, vm) < 0)
+                name = NULL;
+        if (!name)
+                return -ENOMEM;
+        dir = path_join(home, "Bistro");
+        p = dir ? path_join(dir, name) : NULL;
         if (!p)
                 return -ENOMEM;
         *ret = p;

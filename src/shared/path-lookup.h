@@ -8,6 +8,12 @@
  * it). -EINVAL when neither variable holds an absolute path. Not created. */
 int xdg_data_home(char **ret);
 
+/* Where `bistro files` mounts a container's home ("Linux files", docs/design/files.md):
+ * $HOME/Bistro/<container> for the VM termina, $HOME/Bistro/<container>@<vm> for another VM ('@' is
+ * in no VM or container name, so no two pairs share a directory). -EINVAL when $HOME is not
+ * absolute. */
+int bistro_files_mountpoint(const char *vm, const char *container, char **ret);
+
 /* $XDG_DATA_HOME/bistro, else $HOME/.local/share/bistro (state: VM disks, configs, images).
  * -EINVAL when neither variable holds an absolute path. Not created. */
 int bistro_data_dir(char **ret);

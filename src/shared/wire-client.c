@@ -61,7 +61,49 @@ int wire_send_sync(
         return send_all_frame(fd, type, flags, id, msg, deadline_from(timeout_ms));
 }
 
-static int recv_frame(int fd, int64_t deadline, FrameHeader *ret_header, ProtobufCMessage **ret_msg) {
+/* recv() that also takes a file descriptor passed with these bytes (SCM_RIGHTS) into *fds (when
+ * fds is given and *fds is unset; any other is closed at once, so that a peer cannot leave us fds). */
+static ssize_t recv_with_fd(int fd, void *buf, size_t size, int *fds) {
+        union {
+                struct cmsghdr h;
+                uint8_t buf[CMSG_SPACE(sizeof(int) * 4)];
+        } control = {};
+        struct iovec iov = { .iov_base = buf, .iov_len = size };
+        struct msghdr mh = {
+                .msg_iov = &iov,
+                .msg_iovlen = 1,
+                .msg_control = &control,
+                .msg_controllen = sizeof(control),
+        };
+        ssize_t n;
+
+        n = recvmsg(fd, &mh, MSG_DONTWAIT | MSG_CMSG_CLOEXEC);
+        if (n < 0)
+                return n;
+        for (struct cmsghdr *c = CMSG_FIRSTHDR(&mh); c; c = CMSG_NXTHDR(&mh, c)) {
+                size_t k;
+
+                if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS)
+                        continue;
+                k = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+                for (size_t i = 0; i < k; i++) {
+                        int passed;
+
+                        memcpy(&passed, CMSG_DATA(c) + i * sizeof(int), sizeof(int));
+
+                        if (fds && *fds < 0)
+                                *fds = passed;
+                        else
+                                safe_close(passed);
+                }
+        }
+        return n;
+}
+
+/* Reads one frame; with ret_fd, also the file descriptor passed alongside it (-EBADF when none). */
+static int recv_frame(
+        int fd, int64_t deadline, FrameHeader *ret_header, ProtobufCMessage **ret_msg, int *ret_fd) {
+        _cleanup_close_ int passed = -EBADF;
         FrameDecoder d = FRAME_DECODER_INIT;
         uint8_t buf[READ_CHUNK];
         int r;
@@ -71,7 +113,7 @@ static int recv_frame(int fd, int64_t deadline, FrameHeader *ret_header, Protobu
                 Frame f = {};
                 ssize_t n;
 
-                n = recv(fd, buf, want, MSG_DONTWAIT);
+                n = ret_fd ? recv_with_fd(fd, buf, want, &passed) : recv(fd, buf, want, MSG_DONTWAIT);
                 if (n < 0) {
                         if (errno == EINTR)
                                 continue;
@@ -95,8 +137,11 @@ static int recv_frame(int fd, int64_t deadline, FrameHeader *ret_header, Protobu
                         continue;
                 /* wanted() guarantees nothing beyond this frame was read. */
                 r = wire_unpack(f.header.type, f.payload, f.header.length, ret_msg);
-                if (r >= 0)
+                if (r >= 0) {
                         *ret_header = f.header;
+                        if (ret_fd)
+                                *ret_fd = TAKE_FD(passed);
+                }
                 frame_done(&f);
                 break;
         }
@@ -105,7 +150,7 @@ static int recv_frame(int fd, int64_t deadline, FrameHeader *ret_header, Protobu
 }
 
 int wire_recv_sync(int fd, int timeout_ms, FrameHeader *ret_header, ProtobufCMessage **ret_msg) {
-        return recv_frame(fd, deadline_from(timeout_ms), ret_header, ret_msg);
+        return recv_frame(fd, deadline_from(timeout_ms), ret_header, ret_msg, NULL);
 }
 
 static uint64_t sync_next_id(void) {
@@ -174,7 +219,7 @@ static const char *type_name(uint32_t type, char buf[static 16]) {
         return buf;
 }
 
-int wire_call_sync_full(
+static int call_sync(
         int fd,
         uint32_t type,
         const ProtobufCMessage *msg,
@@ -183,6 +228,7 @@ int wire_call_sync_full(
         int idle_ms,
         WireEventHandler on_event,
         void *userdata,
+        int *ret_fd,
         uint32_t *ret_type,
         ProtobufCMessage **ret_msg) {
         uint64_t id = sync_next_id();
@@ -201,6 +247,7 @@ int wire_call_sync_full(
 
         for (;;) {
                 _cleanup_message_ ProtobufCMessage *m = NULL;
+                _cleanup_close_ int passed = -EBADF;
                 int64_t frame_deadline = deadline;
                 char b1[16], b2[16], b3[16];
                 FrameHeader h;
@@ -214,7 +261,7 @@ int wire_call_sync_full(
                         if (frame_deadline < 0 || idle_deadline < frame_deadline)
                                 frame_deadline = idle_deadline;
                 }
-                r = recv_frame(fd, frame_deadline, &h, &m);
+                r = recv_frame(fd, frame_deadline, &h, &m, ret_fd ? &passed : NULL);
                 if (r < 0)
                         return r;
                 if (h.flags == FRAME_EVENT) {
@@ -240,10 +287,48 @@ int wire_call_sync_full(
                                 -EBADMSG, ret_msg, ret_type,
                                 "protocol error: %s answered with %s instead of %s", type_name(type, b1),
                                 type_name(h.type, b2), type_name(expected_type, b3));
+                if (ret_fd && passed < 0)
+                        return protocol_error(
+                                -EBADMSG, ret_msg, ret_type,
+                                "protocol error: %s answered without the file descriptor it passes",
+                                type_name(type, b1));
                 *ret_type = h.type;
                 *ret_msg = TAKE_PTR(m);
+                if (ret_fd)
+                        *ret_fd = TAKE_FD(passed);
                 return 0;
         }
+}
+
+int wire_call_sync_full(
+        int fd,
+        uint32_t type,
+        const ProtobufCMessage *msg,
+        uint32_t expected_type,
+        int timeout_ms,
+        int idle_ms,
+        WireEventHandler on_event,
+        void *userdata,
+        uint32_t *ret_type,
+        ProtobufCMessage **ret_msg) {
+        return call_sync(
+                fd, type, msg, expected_type, timeout_ms, idle_ms, on_event, userdata, NULL, ret_type,
+                ret_msg);
+}
+
+int wire_call_sync_fd(
+        int fd,
+        uint32_t type,
+        const ProtobufCMessage *msg,
+        uint32_t expected_type,
+        int timeout_ms,
+        int *ret_fd,
+        uint32_t *ret_type,
+        ProtobufCMessage **ret_msg) {
+        if (!ret_fd)
+                return -EINVAL;
+        *ret_fd = -EBADF;
+        return call_sync(fd, type, msg, expected_type, timeout_ms, 0, NULL, NULL, ret_fd, ret_type, ret_msg);
 }
 
 int wire_call_sync(

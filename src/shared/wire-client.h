@@ -63,6 +63,21 @@ int wire_call_sync_full(
         uint32_t *ret_type,
         ProtobufCMessage **ret_msg);
 
+/* As wire_call_sync(), for a response that passes a file descriptor alongside (SCM_RIGHTS on a unix
+ * socket, with the response's first bytes; wire_reply_fd() on the other side): on success *ret_fd is
+ * that descriptor (O_CLOEXEC, the caller's). A response of expected_type without one is -EBADMSG;
+ * descriptors that come with anything else (events, an ErrorReply, extra ones) are closed, so a peer
+ * cannot make us hold its descriptors. *ret_fd is -EBADF on failure. */
+int wire_call_sync_fd(
+        int fd,
+        uint32_t type,
+        const ProtobufCMessage *msg,
+        uint32_t expected_type,
+        int timeout_ms,
+        int *ret_fd,
+        uint32_t *ret_type,
+        ProtobufCMessage **ret_msg);
+
 /* The errno and message of an ErrorReply from a peer, for every caller that gets one: returns
  * its error when it is in -WIRE_ERRNO_MAX..-1 and -EIO otherwise (0, positive, INT_MIN, or e NULL
  * or not an ErrorReply). When ret_message is given, *ret_message is a malloc'd copy of the message

@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #include <errno.h>
+#include <fcntl.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
@@ -27,6 +28,7 @@ static void wire_buf_free_all(WireBuf *b) {
         while (b) {
                 WireBuf *next = b->next;
 
+                safe_close(b->fd);
                 free(b->data);
                 free(b);
                 b = next;
@@ -161,6 +163,20 @@ int wire_conn_set_timeouts(WireConn *c, uint64_t idle_usec, uint64_t frame_usec)
 
 int wire_conn_get_fd(WireConn *c) {
         return c->fd;
+}
+
+int wire_conn_detach_fd(WireConn *c) {
+        int fd;
+
+        if (!c || c->closed)
+                return -ENOTCONN;
+        /* A frame half read or half written would be lost with the connection. */
+        if (frame_decoder_busy(&c->decoder) || c->wq_head)
+                return -EBUSY;
+        c->io = sd_event_source_disable_unref(c->io);
+        fd = TAKE_FD(c->fd);
+        wire_conn_close(c, 0);
+        return fd;
 }
 
 bool wire_conn_is_closed(WireConn *c) {
@@ -323,12 +339,38 @@ static int conn_read(WireConn *c) {
         return 0;
 }
 
+/* send(), with b's descriptor alongside its first byte. */
+static ssize_t buf_send(int fd, WireBuf *b) {
+        union {
+                struct cmsghdr h;
+                uint8_t buf[CMSG_SPACE(sizeof(int))];
+        } control = {};
+        struct iovec iov = { .iov_base = b->data + b->offset, .iov_len = b->size - b->offset };
+        struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1 };
+        struct cmsghdr *cm;
+        ssize_t n;
+
+        if (b->fd < 0)
+                return send(fd, iov.iov_base, iov.iov_len, MSG_DONTWAIT | MSG_NOSIGNAL);
+        mh.msg_control = &control;
+        mh.msg_controllen = sizeof(control);
+        cm = CMSG_FIRSTHDR(&mh);
+        cm->cmsg_level = SOL_SOCKET;
+        cm->cmsg_type = SCM_RIGHTS;
+        cm->cmsg_len = CMSG_LEN(sizeof(int));
+        memcpy(CMSG_DATA(cm), &b->fd, sizeof(int));
+        n = sendmsg(fd, &mh, MSG_DONTWAIT | MSG_NOSIGNAL);
+        if (n > 0)
+                b->fd = safe_close(b->fd); /* the peer has it now */
+        return n;
+}
+
 static int conn_flush(WireConn *c) {
         while (c->wq_head) {
                 WireBuf *b = c->wq_head;
                 ssize_t n;
 
-                n = send(c->fd, b->data + b->offset, b->size - b->offset, MSG_DONTWAIT | MSG_NOSIGNAL);
+                n = buf_send(c->fd, b);
                 if (n < 0) {
                         if (errno == EAGAIN || errno == EINTR)
                                 break;
@@ -350,6 +392,7 @@ static int conn_flush(WireConn *c) {
                 c->wq_head = b->next;
                 if (!c->wq_head)
                         c->wq_tail = NULL;
+                safe_close(b->fd);
                 free(b->data);
                 free(b);
         }
@@ -374,7 +417,9 @@ static int conn_io_handler(sd_event_source *s, int fd, uint32_t revents, void *u
         return 0;
 }
 
-int wire_send(WireConn *c, uint32_t type, uint32_t flags, uint64_t id, const ProtobufCMessage *msg) {
+static int conn_queue(
+        WireConn *c, uint32_t type, uint32_t flags, uint64_t id, const ProtobufCMessage *msg, int pass_fd) {
+        _cleanup_close_ int copy = -EBADF;
         _cleanup_free_ uint8_t *data = NULL;
         WireBuf *b;
         size_t size;
@@ -392,10 +437,15 @@ int wire_send(WireConn *c, uint32_t type, uint32_t flags, uint64_t id, const Pro
         if (size > c->wq_max || c->wq_bytes > c->wq_max - size)
                 return -ENOBUFS;
 
+        if (pass_fd >= 0) {
+                copy = fcntl(pass_fd, F_DUPFD_CLOEXEC, 3);
+                if (copy < 0)
+                        return -errno;
+        }
         b = malloc(sizeof(*b));
         if (!b)
                 return -ENOMEM;
-        *b = (WireBuf){ .data = TAKE_PTR(data), .size = size };
+        *b = (WireBuf){ .data = TAKE_PTR(data), .size = size, .fd = TAKE_FD(copy) };
         if (c->wq_tail)
                 c->wq_tail->next = b;
         else
@@ -404,6 +454,16 @@ int wire_send(WireConn *c, uint32_t type, uint32_t flags, uint64_t id, const Pro
         c->wq_bytes += size;
         /* Written from the event loop, so write errors surface in one place (conn_io_handler). */
         return sd_event_source_set_io_events(c->io, EPOLLIN | EPOLLOUT);
+}
+
+int wire_send(WireConn *c, uint32_t type, uint32_t flags, uint64_t id, const ProtobufCMessage *msg) {
+        return conn_queue(c, type, flags, id, msg, -EBADF);
+}
+
+int wire_reply_fd(WireConn *c, uint64_t id, uint32_t type, const ProtobufCMessage *msg, int fd) {
+        if (fd < 0)
+                return -EBADF;
+        return conn_queue(c, type, FRAME_RESPONSE, id, msg, fd);
 }
 
 int wire_reply(WireConn *c, uint64_t id, uint32_t type, const ProtobufCMessage *msg) {

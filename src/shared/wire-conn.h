@@ -67,6 +67,13 @@ int wire_conn_set_timeouts(WireConn *c, uint64_t idle_usec, uint64_t frame_usec)
 int wire_conn_get_fd(WireConn *c);
 bool wire_conn_is_closed(WireConn *c);
 
+/* Takes the socket out of the connection, which is then closed (on_close with 0, pending calls
+ * -ECONNRESET) without closing the socket: for protocols that switch to raw bytes after a reply
+ * (cicerone's GarconOpenSftp). Bytes the peer sent after the last frame and that were already read
+ * are lost, so it is only for protocols where the peer says nothing more until we speak. -EBUSY when
+ * a frame is half read or unsent frames are queued; -ENOTCONN once closed. */
+int wire_conn_detach_fd(WireConn *c);
+
 /* Closes the socket, fails pending calls, calls on_close (once). Safe to call repeatedly. */
 void wire_conn_close(WireConn *c, int reason);
 
@@ -76,6 +83,10 @@ void wire_conn_close(WireConn *c, int reason);
  * -EMSGSIZE from frame_encode(). */
 int wire_send(WireConn *c, uint32_t type, uint32_t flags, uint64_t id, const ProtobufCMessage *msg);
 int wire_reply(WireConn *c, uint64_t id, uint32_t type, const ProtobufCMessage *msg);
+/* As wire_reply(), passing a copy of fd alongside the response's first byte (SCM_RIGHTS: unix
+ * sockets only; wire_call_sync_fd() takes it). The copy is closed once sent or when the connection
+ * closes; the caller keeps fd. */
+int wire_reply_fd(WireConn *c, uint64_t id, uint32_t type, const ProtobufCMessage *msg, int fd);
 /* Answers request id with an ErrorReply (error is a negative errno; message may be NULL). */
 int wire_reply_error(WireConn *c, uint64_t id, int error, const char *format, ...) _printf_(4, 5);
 int wire_send_event(WireConn *c, uint32_t type, uint64_t id, const ProtobufCMessage *msg);

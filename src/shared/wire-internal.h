@@ -13,6 +13,7 @@ typedef struct WireBuf {
         struct WireBuf *next;
         uint8_t *data;
         size_t size, offset;
+        int fd; /* passed with the first byte (SCM_RIGHTS), then closed; -EBADF: none */
 } WireBuf;
 
 typedef struct WireCall {

@@ -465,6 +465,11 @@ static int sample_container(uint32_t type, uint8_t **ret, size_t *ret_size) {
                 Bistro__Container__GarconHelloRequest m = BISTRO__CONTAINER__GARCON_HELLO_REQUEST__INIT;
                 return PACK(m);
         }
+        case BISTRO__MESSAGE_TYPE__GARCON_OPEN_SFTP_REQUEST: {
+                Bistro__Container__GarconOpenSftpRequest m =
+                        BISTRO__CONTAINER__GARCON_OPEN_SFTP_REQUEST__INIT;
+                return PACK(m);
+        }
         case BISTRO__MESSAGE_TYPE__GARCON_HELLO_RESPONSE: {
                 Bistro__Container__GarconHelloResponse m = BISTRO__CONTAINER__GARCON_HELLO_RESPONSE__INIT;
                 m.token = token;
@@ -496,6 +501,13 @@ static int sample_cicerone(uint32_t type, uint8_t **ret, size_t *ret_size) {
                 m.desktop_file_id = (char *) "org.gnome.gedit";
                 m.uris = uris;
                 m.n_uris = ELEMENTSOF(uris);
+                m.wait_ms = 60000;
+                return PACK(m);
+        }
+        case BISTRO__MESSAGE_TYPE__CICERONE_OPEN_SFTP_REQUEST: {
+                Bistro__Cicerone__OpenSftpRequest m = BISTRO__CICERONE__OPEN_SFTP_REQUEST__INIT;
+                m.vm_name = (char *) "termina";
+                m.container_name = (char *) "penguin";
                 m.wait_ms = 60000;
                 return PACK(m);
         }

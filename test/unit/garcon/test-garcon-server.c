@@ -177,6 +177,98 @@ static int launch(int fd, const char *id, char **files, size_t n_files, char **r
         return r;
 }
 
+static int open_sftp(int fd, char **ret_message) {
+        Bistro__Container__GarconOpenSftpRequest m = BISTRO__CONTAINER__GARCON_OPEN_SFTP_REQUEST__INIT;
+        ProtobufCMessage *reply = NULL;
+        uint32_t type;
+        int r;
+
+        r = wire_call_sync(
+                fd, BISTRO__MESSAGE_TYPE__GARCON_OPEN_SFTP_REQUEST, &m.base, BISTRO__MESSAGE_TYPE__EMPTY,
+                10000, &type, &reply);
+        *ret_message = r < 0 && reply && type == BISTRO__MESSAGE_TYPE__ERROR_REPLY
+                               ? strdup(((Bistro__ErrorReply *) reply)->message)
+                               : NULL;
+        message_free(reply);
+        return r;
+}
+
+/* GarconOpenSftp: refused before GarconHello; as root refused; else the connection speaks SFTP. */
+static void test_sftp(const char *path) {
+        Bistro__Container__GarconHelloRequest hello = BISTRO__CONTAINER__GARCON_HELLO_REQUEST__INIT;
+        _cleanup_close_ int fd = unix_connect(path), fd2 = unix_connect(path);
+        ProtobufCMessage *reply = NULL;
+        const uint8_t init[] = { 0, 0, 0, 5, 1 /* SSH_FXP_INIT */, 0, 0, 0, 3 };
+        uint8_t version[5];
+        char *msg = NULL;
+        uint32_t type;
+        int r;
+
+        assert_true(fd >= 0 && fd2 >= 0);
+        assert_int_equal(open_sftp(fd, &msg), -EPERM);
+        assert_non_null(strstr(msg, "GarconHello"));
+        free(msg);
+
+        assert_int_equal(
+                wire_call_sync(
+                        fd2, BISTRO__MESSAGE_TYPE__GARCON_HELLO_REQUEST, &hello.base,
+                        BISTRO__MESSAGE_TYPE__GARCON_HELLO_RESPONSE, 5000, &type, &reply),
+                0);
+        message_free(reply);
+        {
+                /* The rule: nothing after the request until garcon's answer. */
+                Bistro__Container__GarconOpenSftpRequest m =
+                        BISTRO__CONTAINER__GARCON_OPEN_SFTP_REQUEST__INIT;
+                _cleanup_close_ int fd3 = unix_connect(path);
+                uint8_t *buf = NULL, both[256];
+                FrameHeader h;
+                size_t n;
+
+                assert_true(fd3 >= 0);
+                assert_int_equal(
+                        wire_send_sync(
+                                fd3, BISTRO__MESSAGE_TYPE__GARCON_HELLO_REQUEST, FRAME_REQUEST, 1,
+                                &hello.base, 5000),
+                        0);
+                assert_int_equal(wire_recv_sync(fd3, 5000, &h, &reply), 0);
+                message_free(reply);
+                assert_int_equal(
+                        frame_encode(
+                                BISTRO__MESSAGE_TYPE__GARCON_OPEN_SFTP_REQUEST, FRAME_REQUEST, 2, &m.base,
+                                &buf, &n),
+                        0);
+                assert_true(n + sizeof(init) <= sizeof(both));
+                memcpy(both, buf, n);
+                memcpy(both + n, init, sizeof(init));
+                free(buf);
+                assert_int_equal(loop_write(fd3, both, n + sizeof(init)), 0);
+                assert_int_equal(wire_recv_sync(fd3, 5000, &h, &reply), 0);
+                assert_int_equal(h.type, BISTRO__MESSAGE_TYPE__ERROR_REPLY);
+                assert_int_equal(((Bistro__ErrorReply *) reply)->error, -EBADMSG);
+                message_free(reply);
+        }
+        r = open_sftp(fd2, &msg);
+        if (geteuid() == 0) {
+                assert_int_equal(r, -EPERM);
+                assert_non_null(strstr(msg, "root"));
+                print_message("# GarconOpenSftp as root: %s\n", msg);
+                free(msg);
+                return;
+        }
+        if (access("/usr/lib/openssh/sftp-server", X_OK) < 0 &&
+            access("/usr/libexec/openssh/sftp-server", X_OK) < 0) {
+                print_message("# no sftp-server on this host: %s\n", msg ?: "?");
+                assert_int_equal(r, -ENOENT);
+                free(msg);
+                return;
+        }
+        assert_int_equal(r, 0);
+        assert_int_equal(loop_write(fd2, init, sizeof(init)), 0);
+        assert_int_equal(fd_wait_until(fd2, POLLIN, (int64_t) now_msec(CLOCK_MONOTONIC) + 10000), 0);
+        assert_int_equal(loop_read(fd2, version, sizeof(version)), (ssize_t) sizeof(version));
+        assert_int_equal(version[4], 2); /* SSH_FXP_VERSION */
+}
+
 /* GarconHello and LaunchApplication on the test listener (a unix socket: the vsock one only
  * takes CID 2, the host). */
 static void test_requests(const char *path) {
@@ -287,6 +379,7 @@ static void test_server(void **state) {
         message_free(&l->base);
         expect_icons(fd, "org.example.Foo", 48);
         test_requests(gsock);
+        test_sftp(gsock);
 
         /* a new desktop file reaches the host within 5 s; a hostile name arrives cleaned */
         t0 = now_usec(CLOCK_MONOTONIC);

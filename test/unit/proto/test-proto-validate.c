@@ -1611,25 +1611,41 @@ static void test_response_types(void **state) {
         assert_int_equal(message_response_type(999999), 0);
 }
 
+/* "Linux files" (docs/design/files.md): cicerone's OpenSftp and garcon's GarconOpenSftp. */
+static void test_open_sftp(void **state) {
+        Bistro__Cicerone__OpenSftpRequest o = BISTRO__CICERONE__OPEN_SFTP_REQUEST__INIT;
+        Bistro__Container__GarconOpenSftpRequest g = BISTRO__CONTAINER__GARCON_OPEN_SFTP_REQUEST__INIT;
+
+        GOOD(GARCON_OPEN_SFTP_REQUEST, g);
+        assert_int_equal(message_response_type(T(GARCON_OPEN_SFTP_REQUEST)), T(EMPTY));
+        assert_int_equal(message_response_type(T(CICERONE_OPEN_SFTP_REQUEST)), T(EMPTY));
+        o.vm_name = (char *) "termina";
+        o.container_name = (char *) "penguin";
+        o.wait_ms = 300000;
+        GOOD(CICERONE_OPEN_SFTP_REQUEST, o);
+        o.wait_ms = 300001;
+        BAD(CICERONE_OPEN_SFTP_REQUEST, o);
+        o.wait_ms = 0;
+        o.container_name = (char *) "../penguin";
+        BAD(CICERONE_OPEN_SFTP_REQUEST, o);
+        o.container_name = (char *) "";
+        BAD(CICERONE_OPEN_SFTP_REQUEST, o);
+        o.container_name = (char *) "penguin";
+        o.vm_name = (char *) "-termina";
+        BAD(CICERONE_OPEN_SFTP_REQUEST, o);
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
-                cmocka_unit_test(test_table_and_samples),
-                cmocka_unit_test(test_common),
-                cmocka_unit_test(test_concierge),
-                cmocka_unit_test(test_maitred),
-                cmocka_unit_test(test_vsh),
-                cmocka_unit_test(test_container),
-                cmocka_unit_test(test_raw_bytes),
-                cmocka_unit_test(test_field_budget),
-                cmocka_unit_test(test_text_limits),
-                cmocka_unit_test(test_text_sanitize),
-                cmocka_unit_test(test_response_types),
-                cmocka_unit_test(test_limits_shared),
-                cmocka_unit_test(test_limits_maitred),
-                cmocka_unit_test(test_limits_concierge),
-                cmocka_unit_test(test_limits_container),
-                cmocka_unit_test(test_limits_tremplin),
-                cmocka_unit_test(test_limits_vsh),
+                cmocka_unit_test(test_open_sftp),        cmocka_unit_test(test_table_and_samples),
+                cmocka_unit_test(test_common),           cmocka_unit_test(test_concierge),
+                cmocka_unit_test(test_maitred),          cmocka_unit_test(test_vsh),
+                cmocka_unit_test(test_container),        cmocka_unit_test(test_raw_bytes),
+                cmocka_unit_test(test_field_budget),     cmocka_unit_test(test_text_limits),
+                cmocka_unit_test(test_text_sanitize),    cmocka_unit_test(test_response_types),
+                cmocka_unit_test(test_limits_shared),    cmocka_unit_test(test_limits_maitred),
+                cmocka_unit_test(test_limits_concierge), cmocka_unit_test(test_limits_container),
+                cmocka_unit_test(test_limits_tremplin),  cmocka_unit_test(test_limits_vsh),
                 cmocka_unit_test(test_limits_ports),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);

@@ -95,8 +95,16 @@ static void test_paths(void **state) {
         assert_int_equal(bistro_data_dir(&p), 0);
         assert_string_equal(p, "/h/.local/share/bistro");
         free(p);
+        assert_int_equal(bistro_files_mountpoint("termina", "penguin", &p), 0);
+        assert_string_equal(p, "/h/Bistro/penguin");
+        free(p);
+        /* Another VM: a name no termina container can have. */
+        assert_int_equal(bistro_files_mountpoint("dev", "penguin", &p), 0);
+        assert_string_equal(p, "/h/Bistro/penguin@dev");
+        free(p);
         unsetenv("HOME");
         assert_int_equal(bistro_data_dir(&p), -EINVAL);
+        assert_int_equal(bistro_files_mountpoint("termina", "penguin", &p), -EINVAL);
 
         /* The environment override must name an executable. */
         setenv("BISTRO_TEST_PROG", "/bin/sh", 1);

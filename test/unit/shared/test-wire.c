@@ -5,10 +5,13 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <cmocka.h>
+#include <fcntl.h>
+#include <limits.h>
 #include <poll.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 
+#include "fd-util.h"
 #include "frame.h"
 #include "macro.h"
 #include "socket-util.h"
@@ -54,6 +57,18 @@ static int reply_vm(WireConn *c, uint64_t id, const char *name) {
         return wire_reply(c, id, BISTRO__MESSAGE_TYPE__VM_INFO_RESPONSE, &rsp.base);
 }
 
+static int reply_vm_sync(int fd, uint64_t id) {
+        Bistro__Concierge__VmInfo vm = BISTRO__CONCIERGE__VM_INFO__INIT;
+        Bistro__Concierge__VmInfoResponse rsp = BISTRO__CONCIERGE__VM_INFO_RESPONSE__INIT;
+
+        vm.name = (char *) "raw";
+        vm.state = BISTRO__CONCIERGE__VM_STATE__VM_STATE_RUNNING;
+        vm.cpus = 1;
+        rsp.vm = &vm;
+        return wire_send_sync(
+                fd, BISTRO__MESSAGE_TYPE__VM_INFO_RESPONSE, FRAME_RESPONSE, id, &rsp.base, 10000);
+}
+
 /* A tiny concierge: GetVmInfo answers with the name, "fail" with ENOENT, "d*" once two arrived
  * (in reverse order), "silent" never, "progress" with an event first. */
 static int server_message(
@@ -87,6 +102,22 @@ static int server_message(
                 if (r < 0)
                         return r;
                 return reply_vm(c, id, req->name);
+        }
+        if (streq(req->name, "pass-fd")) {
+                Bistro__Concierge__VmInfo vm = BISTRO__CONCIERGE__VM_INFO__INIT;
+                Bistro__Concierge__VmInfoResponse rsp = BISTRO__CONCIERGE__VM_INFO_RESPONSE__INIT;
+                int pipe_fds[2], r;
+
+                assert_int_equal(pipe2(pipe_fds, O_CLOEXEC), 0);
+                assert_int_equal(write(pipe_fds[1], "through", 7), 7);
+                safe_close(pipe_fds[1]);
+                vm.name = (char *) req->name;
+                vm.state = BISTRO__CONCIERGE__VM_STATE__VM_STATE_RUNNING;
+                vm.cpus = 1;
+                rsp.vm = &vm;
+                r = wire_reply_fd(c, id, BISTRO__MESSAGE_TYPE__VM_INFO_RESPONSE, &rsp.base, pipe_fds[0]);
+                safe_close(pipe_fds[0]); /* the connection holds its own copy until sent */
+                return r;
         }
         if (req->name[0] == 'd') {
                 p->deferred[p->n_deferred++] = id;
@@ -599,8 +630,131 @@ static void test_call_sync(void **state) {
         assert_int_equal(WEXITSTATUS(status), 0);
 }
 
+/* wire_reply_fd() -> wire_call_sync_fd(): the descriptor arrives with the response, works, and a
+ * response without one, or an error, gives none. */
+static void test_pass_fd(void **state) {
+        Bistro__Concierge__GetVmInfoRequest req = BISTRO__CONCIERGE__GET_VM_INFO_REQUEST__INIT;
+        ProtobufCMessage *m = NULL;
+        uint32_t type = 0;
+        int fds[2], status, passed = -EBADF;
+        char buf[16] = {};
+        pid_t pid;
+
+        assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, fds), 0);
+        pid = fork();
+        assert_true(pid >= 0);
+        if (pid == 0) {
+                safe_close(fds[0]);
+                serve_child(fds[1]);
+        }
+        safe_close(fds[1]);
+
+        req.name = (char *) "pass-fd";
+        assert_int_equal(
+                wire_call_sync_fd(
+                        fds[0], BISTRO__MESSAGE_TYPE__GET_VM_INFO_REQUEST, &req.base,
+                        BISTRO__MESSAGE_TYPE__VM_INFO_RESPONSE, 10000, &passed, &type, &m),
+                0);
+        assert_true(passed >= 0);
+        assert_true(fcntl(passed, F_GETFD) & FD_CLOEXEC);
+        assert_int_equal(read(passed, buf, sizeof(buf)), 7);
+        assert_string_equal(buf, "through");
+        assert_int_equal(read(passed, buf, sizeof(buf)), 0); /* the server's copies are closed */
+        passed = safe_close(passed);
+        m = message_free(m);
+
+        /* The same call answered without a descriptor: a protocol error, not a success. */
+        req.name = (char *) "termina";
+        assert_int_equal(
+                wire_call_sync_fd(
+                        fds[0], BISTRO__MESSAGE_TYPE__GET_VM_INFO_REQUEST, &req.base,
+                        BISTRO__MESSAGE_TYPE__VM_INFO_RESPONSE, 10000, &passed, &type, &m),
+                -EBADMSG);
+        assert_int_equal(passed, -EBADF);
+        assert_int_equal(type, BISTRO__MESSAGE_TYPE__ERROR_REPLY);
+        m = message_free(m);
+
+        req.name = (char *) "fail";
+        assert_int_equal(
+                wire_call_sync_fd(
+                        fds[0], BISTRO__MESSAGE_TYPE__GET_VM_INFO_REQUEST, &req.base,
+                        BISTRO__MESSAGE_TYPE__VM_INFO_RESPONSE, 10000, &passed, &type, &m),
+                -ENOENT);
+        assert_int_equal(passed, -EBADF);
+        m = message_free(m);
+
+        /* A plain call still works after (the stream stayed in step), and ignores no fd. */
+        req.name = (char *) "pass-fd";
+        assert_int_equal(
+                wire_call_sync(
+                        fds[0], BISTRO__MESSAGE_TYPE__GET_VM_INFO_REQUEST, &req.base,
+                        BISTRO__MESSAGE_TYPE__VM_INFO_RESPONSE, 10000, &type, &m),
+                0);
+        m = message_free(m);
+
+        safe_close(fds[0]);
+        assert_int_equal(waitpid(pid, &status, 0), pid);
+        assert_true(WIFEXITED(status));
+        assert_int_equal(WEXITSTATUS(status), 0);
+}
+
+static void on_detach_reply(
+        WireConn *c, int error, uint32_t type, const ProtobufCMessage *msg, void *userdata) {
+        int *fd = userdata;
+
+        assert_int_equal(error, 0);
+        *fd = wire_conn_detach_fd(c);
+}
+
+/* wire_conn_detach_fd() from the reply handler: the socket goes on carrying raw bytes. */
+static void test_detach_fd(void **state) {
+        Bistro__Concierge__GetVmInfoRequest req = BISTRO__CONCIERGE__GET_VM_INFO_REQUEST__INIT;
+        ProtobufCMessage *m = NULL;
+        sd_event *e = NULL;
+        WireConn *c = NULL;
+        FrameHeader h;
+        Peer p = {};
+        int fds[2], detached = INT_MIN;
+        char buf[8] = {};
+
+        assert_int_equal(sd_event_new(&e), 0);
+        assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, fds), 0);
+        assert_int_equal(wire_conn_new(e, fds[0], &c), 0);
+        wire_conn_set_handlers(c, NULL, peer_close, &p);
+        req.name = (char *) "raw";
+        assert_int_equal(
+                wire_call(
+                        c, BISTRO__MESSAGE_TYPE__GET_VM_INFO_REQUEST, &req.base, 0, on_detach_reply,
+                        &detached, NULL),
+                0);
+        /* What is queued but unsent cannot be detached. */
+        assert_int_equal(wire_conn_detach_fd(c), -EBUSY);
+        for (unsigned i = 0; i < 100 && wire_conn_get_write_queued(c) > 0; i++)
+                assert_true(sd_event_run(e, 100 * 1000) >= 0);
+        assert_int_equal(wire_recv_sync(fds[1], 10000, &h, &m), 0);
+        m = message_free(m);
+        assert_int_equal(reply_vm_sync(fds[1], h.id), 0);
+        for (unsigned i = 0; i < 100 && detached == INT_MIN; i++)
+                assert_true(sd_event_run(e, 100 * 1000) >= 0);
+        assert_true(detached >= 0);
+        assert_int_equal(p.closed, 1);
+        assert_int_equal(p.close_reason, 0);
+        assert_true(wire_conn_is_closed(c));
+        assert_int_equal(wire_conn_detach_fd(c), -ENOTCONN);
+        assert_int_equal(write(fds[1], "raw", 3), 3);
+        assert_int_equal(fd_wait_until(detached, POLLIN, -1), 0);
+        assert_int_equal(read(detached, buf, sizeof(buf)), 3);
+        assert_string_equal(buf, "raw");
+        safe_close(detached);
+        safe_close(fds[1]);
+        wire_conn_unref(c);
+        sd_event_unref(e);
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
+                cmocka_unit_test(test_pass_fd),
+                cmocka_unit_test(test_detach_fd),
                 cmocka_unit_test(test_call_reply),
                 cmocka_unit_test(test_out_of_order),
                 cmocka_unit_test(test_timeout),
