@@ -8,6 +8,7 @@
 #include "fd-util.h"
 #include "mountinfo-util.h"
 #include "string-util.h"
+#include "strv.h"
 
 /* The next blank-separated field of *p, its \ooo escapes undone in place; NULL at the end. */
 static char *next_field(char **p) {
@@ -76,4 +77,36 @@ int mountinfo_find(const char *mountinfo, const char *path, char **ret_fstype, c
                         *ret_source = TAKE_PTR(source);
         }
         return found;
+}
+
+int mountinfo_targets(const char *text, char ***ret) {
+        _cleanup_strv_free_ char **l = NULL;
+        int r;
+
+        l = new0(char *, 1);
+        if (!l)
+                return -ENOMEM;
+        for (const char *line = text; line && *line;) {
+                size_t len = strcspn(line, "\n");
+                _cleanup_free_ char *copy = strndup(line, len);
+                char *p = copy, *mnt = NULL;
+
+                if (!copy)
+                        return -ENOMEM;
+                for (int i = 0; i < 4 && p; i++)
+                        if (!next_field(&p))
+                                p = NULL;
+                if (p)
+                        mnt = next_field(&p);
+                if (mnt) {
+                        r = strv_extend(&l, mnt);
+                        if (r < 0)
+                                return r;
+                }
+                line += len;
+                if (*line)
+                        line++;
+        }
+        *ret = TAKE_PTR(l);
+        return 0;
 }

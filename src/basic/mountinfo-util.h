@@ -8,3 +8,7 @@
  * NULL, malloc'd, octal escapes undone), 0 when nothing is mounted there, -errno; a line that does
  * not parse is -EBADMSG. */
 int mountinfo_find(const char *mountinfo, const char *path, char **ret_fstype, char **ret_source);
+
+/* The mount points of mountinfo text, in its order (a mount before what is mounted on it), octal
+ * escapes undone; a line without one is skipped. *ret is a strv (strv.h). */
+int mountinfo_targets(const char *text, char ***ret);

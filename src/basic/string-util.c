@@ -208,3 +208,13 @@ int set_error_message(char **reterr_message, int r, const char *fmt, ...) {
         *reterr_message = m;
         return r;
 }
+
+int unhexchar(char c) {
+        if (c >= '0' && c <= '9')
+                return c - '0';
+        if (c >= 'a' && c <= 'f')
+                return c - 'a' + 10;
+        if (c >= 'A' && c <= 'F')
+                return c - 'A' + 10;
+        return -EINVAL;
+}

@@ -34,6 +34,9 @@ char *strscpy(char *dst, const char *src, size_t n);
 
 bool startswith(const char *s, const char *prefix);
 
+/* The value of one hex digit (either case), or -EINVAL. */
+int unhexchar(char c);
+
 /* "512 B", "1.5 MiB": b in binary units, one decimal past bytes. */
 void format_bytes(uint64_t b, char *buf, size_t size);
 

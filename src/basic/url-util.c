@@ -4,21 +4,12 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "string-util.h"
 #include "url-util.h"
 
 static bool path_char_plain(unsigned char c) {
         return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '/' ||
                c == '.' || c == '_' || c == '~' || c == '-';
-}
-
-static int hex_value(char c) {
-        if (c >= '0' && c <= '9')
-                return c - '0';
-        if (c >= 'a' && c <= 'f')
-                return c - 'a' + 10;
-        if (c >= 'A' && c <= 'F')
-                return c - 'A' + 10;
-        return -1;
 }
 
 int url_encode_path(const char *path, char **ret) {
@@ -61,7 +52,7 @@ int url_decode(const char *s, size_t n, char **ret) {
                         d[k++] = s[i];
                         continue;
                 }
-                if (n - i < 3 || (hi = hex_value(s[i + 1])) < 0 || (lo = hex_value(s[i + 2])) < 0 ||
+                if (n - i < 3 || (hi = unhexchar(s[i + 1])) < 0 || (lo = unhexchar(s[i + 2])) < 0 ||
                     (hi == 0 && lo == 0))
                         goto invalid;
                 d[k++] = (char) (hi << 4 | lo);

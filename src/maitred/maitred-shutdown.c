@@ -19,6 +19,7 @@
 #include "macro.h"
 #include "maitred-util.h"
 #include "maitred.h"
+#include "mountinfo-util.h"
 
 #define SHUTDOWN_TICK_USEC (50u * 1000u)
 #define SHUTDOWN_TERM_USEC (5u * 1000000u)

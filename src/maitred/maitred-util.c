@@ -346,58 +346,6 @@ int mkfs_argv(const char *fstype, const char *source, char ***ret) {
         return 0;
 }
 
-static char *unescape_octal(const char *s, size_t n) {
-        char *out = malloc(n + 1), *o = out;
-
-        if (!out)
-                return NULL;
-        for (size_t i = 0; i < n; i++) {
-                if (s[i] == '\\' && i + 3 < n && s[i + 1] >= '0' && s[i + 1] <= '3' && s[i + 2] >= '0' &&
-                    s[i + 2] <= '7' && s[i + 3] >= '0' && s[i + 3] <= '7') {
-                        *o++ = (char) ((s[i + 1] - '0') << 6 | (s[i + 2] - '0') << 3 | (s[i + 3] - '0'));
-                        i += 3;
-                } else
-                        *o++ = s[i];
-        }
-        *o = 0;
-        return out;
-}
-
-int mountinfo_targets(const char *text, char ***ret) {
-        _cleanup_strv_free_ char **l = NULL;
-        int r;
-
-        l = calloc(1, sizeof(char *));
-        if (!l)
-                return -ENOMEM;
-        for (const char *line = text; line && *line;) {
-                const char *end = strchr(line, '\n'), *p = line, *f;
-                size_t len;
-
-                if (!end)
-                        end = line + strlen(line);
-                /* Fields: id parent major:minor root mount-point ... */
-                for (int field = 0; field < 4; field++) {
-                        while (p < end && *p != ' ')
-                                p++;
-                        while (p < end && *p == ' ')
-                                p++;
-                }
-                f = p;
-                while (p < end && *p != ' ')
-                        p++;
-                len = p - f;
-                if (len > 0) {
-                        r = strv_consume(&l, unescape_octal(f, len));
-                        if (r < 0)
-                                return r;
-                }
-                line = *end ? end + 1 : end;
-        }
-        *ret = TAKE_PTR(l);
-        return 0;
-}
-
 bool proc_cmdline_has(const char *cmdline, const char *word) {
         size_t n = strlen(word);
 

@@ -76,8 +76,5 @@ const char *fs_probe(const uint8_t *buf, size_t n);
 /* argv for formatting source as fstype: {"mkfs.<fstype>", source}. -EINVAL for a bad fstype. */
 int mkfs_argv(const char *fstype, const char *source, char ***ret);
 
-/* Mount points from /proc/self/mountinfo text, in file order (octal escapes decoded). */
-int mountinfo_targets(const char *text, char ***ret);
-
 /* Whether word appears as a whole word in a kernel command line. */
 bool proc_cmdline_has(const char *cmdline, const char *word);

@@ -3,16 +3,7 @@
 #include <string.h>
 
 #include "proc-net.h"
-
-static int hexval(char c) {
-        if (c >= '0' && c <= '9')
-                return c - '0';
-        if (c >= 'a' && c <= 'f')
-                return c - 'a' + 10;
-        if (c >= 'A' && c <= 'F')
-                return c - 'A' + 10;
-        return -1;
-}
+#include "string-util.h"
 
 /* Exactly n hex digits (n <= 8) at *p, advancing it. */
 static int parse_hex(const char **p, const char *end, size_t n, uint32_t *ret) {
@@ -21,7 +12,7 @@ static int parse_hex(const char **p, const char *end, size_t n, uint32_t *ret) {
         if ((size_t) (end - *p) < n)
                 return -EBADMSG;
         for (size_t i = 0; i < n; i++) {
-                int d = hexval((*p)[i]);
+                int d = unhexchar((*p)[i]);
 
                 if (d < 0)
                         return -EBADMSG;

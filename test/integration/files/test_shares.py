@@ -221,19 +221,17 @@ def test_vmc_refuses_bistro_data_and_invalid_default_name(fcc):
     assert fcc.vmc_json("shares", VM) == []
 
 
-# --- the container: needs tremplin's AddShare (the guest side) -------------------------------
+# --- the container: tremplin's AddShare (the guest side) -------------------------------
 
 
 @pytest.fixture
 def penguin_share(fcc):
-    """Shares a fresh host folder into penguin; skips when the VM's tremplin has no AddShare yet."""
+    """Shares a fresh host folder into penguin."""
     made = []
 
     def make(name, *extra):
         d = host_dir(fcc, name)
         r = fcc.vmc("share", VM, str(d), *extra)
-        if r.returncode != 0 and "tremplin" in r.stderr and fcc.vmc_json("shares", VM) == []:
-            pytest.skip(f"tremplin cannot bind shares into containers yet (guest side of #13): {r.stderr.strip()}")
         assert r.returncode == 0, r.stderr + fcc.diagnostics()
         made.append(name if "--name" not in extra else extra[extra.index("--name") + 1])
         return d

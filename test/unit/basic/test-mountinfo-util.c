@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "mountinfo-util.h"
+#include "strv.h"
 
 static char path[] = "/tmp/test-mountinfo.XXXXXX";
 
@@ -62,8 +63,24 @@ static void test_self(void **state) {
         assert_int_equal(mountinfo_find(NULL, "/", NULL, NULL), 1);
 }
 
+static void test_targets(void **state) {
+        _cleanup_strv_free_ char **t = NULL;
+        const char *text = "21 1 0:20 / / ro,relatime - squashfs /dev/dm-0 ro\n"
+                           "22 21 0:5 / /dev rw - devtmpfs devtmpfs rw\n"
+                           "23 21 0:21 / /mnt/with\\040space rw - tmpfs tmpfs rw\n"
+                           "24 21 0:22 / /mnt/back\\134slash rw - tmpfs tmpfs rw";
+
+        assert_int_equal(mountinfo_targets(text, &t), 0);
+        assert_int_equal(strv_length(t), 4);
+        assert_string_equal(t[0], "/");
+        assert_string_equal(t[1], "/dev");
+        assert_string_equal(t[2], "/mnt/with space");
+        assert_string_equal(t[3], "/mnt/back\\slash");
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
+                cmocka_unit_test(test_targets),
                 cmocka_unit_test(test_find),
                 cmocka_unit_test(test_self),
         };

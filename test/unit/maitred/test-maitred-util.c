@@ -232,21 +232,6 @@ static void test_mkfs_argv(void **state) {
         assert_int_equal(mkfs_argv("Ext4", "/dev/vdb", &a), -EINVAL);
 }
 
-static void test_mountinfo(void **state) {
-        _cleanup_strv_free_ char **t = NULL;
-        const char *text = "21 1 0:20 / / ro,relatime - squashfs /dev/dm-0 ro\n"
-                           "22 21 0:5 / /dev rw - devtmpfs devtmpfs rw\n"
-                           "23 21 0:21 / /mnt/with\\040space rw - tmpfs tmpfs rw\n"
-                           "24 21 0:22 / /mnt/back\\134slash rw - tmpfs tmpfs rw";
-
-        assert_int_equal(mountinfo_targets(text, &t), 0);
-        assert_int_equal(strv_length(t), 4);
-        assert_string_equal(t[0], "/");
-        assert_string_equal(t[1], "/dev");
-        assert_string_equal(t[2], "/mnt/with space");
-        assert_string_equal(t[3], "/mnt/back\\slash");
-}
-
 static void test_modules(void **state) {
         const char *dep = "kernel/drivers/virtio/virtio.ko:\n"
                           "kernel/drivers/virtio/virtio_ring.ko:\n"
@@ -322,7 +307,6 @@ int main(void) {
                 cmocka_unit_test(test_mount_flags),
                 cmocka_unit_test(test_fs_probe),
                 cmocka_unit_test(test_mkfs_argv),
-                cmocka_unit_test(test_mountinfo),
                 cmocka_unit_test(test_modules),
                 cmocka_unit_test(test_cmdline),
         };
