@@ -11,10 +11,10 @@
 #include "macro.h"
 #include "main-func.h"
 
-#define PARSE(a, ...)                                                                  \
-        ({                                                                             \
-                char *_argv[] = { (char *) "files", __VA_ARGS__ __VA_OPT__(, ) NULL }; \
-                bistro_files_parse_argv((int) ELEMENTSOF(_argv) - 1, _argv, (a));      \
+#define PARSE(a, ...)                                                                       \
+        ({                                                                                  \
+                const char *_argv[] = { "files", __VA_ARGS__ __VA_OPT__(, ) NULL };         \
+                bistro_files_parse_argv((int) ELEMENTSOF(_argv) - 1, (char **) _argv, (a)); \
         })
 
 static void test_defaults(void **state) {
