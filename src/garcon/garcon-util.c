@@ -1,4 +1,5 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/vm_sockets.h>
@@ -102,6 +103,19 @@ int garcon_host_connect(int timeout_ms) {
         return TAKE_FD(fd);
 }
 
+/* "scheme:" at the start (RFC 3986: a letter, then letters, digits, '+', '-', '.'). */
+static bool has_url_scheme(const char *s) {
+        if (!isalpha((unsigned char) s[0]))
+                return false;
+        for (s++; *s; s++) {
+                if (*s == ':')
+                        return true;
+                if (!isalnum((unsigned char) *s) && *s != '+' && *s != '-' && *s != '.')
+                        return false;
+        }
+        return false;
+}
+
 /* A file (a path, or a file:// URL of this machine) that may be opened on the host: only in a share,
  * after resolving symlinks here; the host checks again, on its side. */
 static int file_url_prepare(const char *arg, char **ret) {
@@ -117,8 +131,8 @@ static int file_url_prepare(const char *arg, char **ret) {
                 if (url_decode(path, strlen(path), &decoded) < 0)
                         return 0;
                 path = decoded;
-        } else if (strstr(arg, "://") || strncasecmp(arg, "mailto:", 7) == 0)
-                return 0;
+        } else if (has_url_scheme(arg))
+                return 0; /* another scheme (javascript:, ftp://, ...): not ours to open */
         resolved = realpath(path, NULL);
         if (!resolved)
                 return -errno;

@@ -432,6 +432,45 @@ static void test_server(void **state) {
         safe_close(fd);
 }
 
+/* garcon --url's exit status for one argument, as bistro-open: refused before any host contact
+ * (no token file, no host socket here), so only the argument decides. */
+static int url_status(const char *bin, const char *arg) {
+        pid_t pid;
+        int status;
+
+        pid = fork();
+        assert_true(pid >= 0);
+        if (pid == 0) {
+                int null = open("/dev/null", O_WRONLY | O_CLOEXEC);
+
+                if (null >= 0)
+                        (void) dup2(null, STDERR_FILENO);
+                (void) setenv("GARCON_TOKEN_FILE", "/nonexistent/token", 1);
+                execl(bin, "bistro-open", "--", arg, (char *) NULL);
+                _exit(127);
+        }
+        assert_int_equal(waitpid(pid, &status, 0), pid);
+        assert_true(WIFEXITED(status));
+        return WEXITSTATUS(status);
+}
+
+static void test_url_refusals(void **state) {
+        const char *bin = getenv("GARCON_BINARY");
+
+        if (!bin)
+                skip();
+        /* Other schemes and files outside /mnt/shared: usage errors (2), never looked up as paths. */
+        assert_int_equal(url_status(bin, "javascript:alert(1)"), 2);
+        assert_int_equal(url_status(bin, "ftp://example.org/x"), 2);
+        assert_int_equal(url_status(bin, "file:///etc/passwd"), 2);
+        assert_int_equal(url_status(bin, "/etc/passwd"), 2);
+        assert_int_equal(url_status(bin, "mailto:"), 2);
+        /* A file that does not exist cannot be resolved: a failure (1), not a usage error. */
+        assert_int_equal(url_status(bin, "/nonexistent/report.pdf"), 1);
+        /* Allowed: it goes on to the token, which is missing here (1). */
+        assert_int_equal(url_status(bin, "https://example.org/"), 1);
+}
+
 static int teardown(void **state) {
         if (garcon_pid > 0) {
                 (void) kill(garcon_pid, SIGKILL);
@@ -445,6 +484,7 @@ static int teardown(void **state) {
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test_teardown(test_server, teardown),
+                cmocka_unit_test(test_url_refusals),
         };
 
         return cmocka_run_group_tests(tests, NULL, NULL);
