@@ -1,9 +1,12 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include <errno.h>
 #include <fcntl.h>
+#include <linux/openat2.h>
 #include <poll.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include "fd-util.h"
@@ -188,4 +191,11 @@ int fd_wait_until(int fd, short events, int64_t deadline_msec) {
                 if (r > 0)
                         return 0;
         }
+}
+
+int openat2_fd(int dirfd, const char *path, int flags, uint64_t resolve) {
+        struct open_how how = { .flags = (uint64_t) flags | O_CLOEXEC, .resolve = resolve };
+        int fd = (int) syscall(SYS_openat2, dirfd, path, &how, sizeof(how));
+
+        return fd < 0 ? -errno : fd;
 }

@@ -39,3 +39,7 @@ int read_regular_file_at(int dfd, const char *path, bool nofollow, size_t max, c
 
 /* mkdir -p with the given mode for each component created. */
 int mkdir_p(const char *path, mode_t mode);
+
+/* openat2(2) (glibc has no wrapper) with O_CLOEXEC added to flags: the fd, or -errno. resolve is
+ * RESOLVE_* (linux/openat2.h). */
+int openat2_fd(int dirfd, const char *path, int flags, uint64_t resolve);

@@ -9,7 +9,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mount.h>
-#include <sys/syscall.h>
 #include <unistd.h>
 
 #include "alloc-util.h"
@@ -226,15 +225,10 @@ static int open_share_dir(const Share *s, dev_t dev, ino_t ino) {
         _cleanup_close_ int fd = -EBADF;
         struct stat st;
 
-        fd = (int) syscall(
-                SYS_openat2, AT_FDCWD, s->host_path,
-                &(struct open_how){
-                        .flags = O_PATH | O_DIRECTORY | O_CLOEXEC,
-                        .resolve = RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS,
-                },
-                sizeof(struct open_how));
+        fd = openat2_fd(
+                AT_FDCWD, s->host_path, O_PATH | O_DIRECTORY, RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS);
         if (fd < 0)
-                return -errno;
+                return fd;
         if (fstat(fd, &st) < 0)
                 return -errno;
         if ((dev || ino) && (st.st_dev != dev || st.st_ino != ino))

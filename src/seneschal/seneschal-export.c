@@ -6,7 +6,6 @@
 #include <string.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
-#include <sys/syscall.h>
 #include <unistd.h>
 
 #include "alloc-util.h"
@@ -111,15 +110,10 @@ int export_add(const char *export, const char *name, int dir_fd, bool read_only)
                 return r;
         if (host_path[0] != '/')
                 return -ESTALE; /* "(deleted)" or a pseudo file system */
-        here = (int) syscall(
-                SYS_openat2, AT_FDCWD, host_path,
-                &(struct open_how){
-                        .flags = O_PATH | O_DIRECTORY | O_CLOEXEC,
-                        .resolve = RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS,
-                },
-                sizeof(struct open_how));
+        here = openat2_fd(
+                AT_FDCWD, host_path, O_PATH | O_DIRECTORY, RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS);
         if (here < 0)
-                return errno == ELOOP || errno == ENOENT ? -ESTALE : -errno;
+                return here == -ELOOP || here == -ENOENT ? -ESTALE : here;
         if (fstat(here, &ours) < 0)
                 return -errno;
         if (ours.st_dev != theirs.st_dev || ours.st_ino != theirs.st_ino)

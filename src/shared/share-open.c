@@ -7,7 +7,6 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/stat.h>
-#include <sys/syscall.h>
 #include <unistd.h>
 
 #include "fd-util.h"
@@ -33,10 +32,6 @@ static bool name_runs_when_opened(const char *path) {
 }
 
 int share_host_path(const char *root, const char *rest, char **ret) {
-        struct open_how how = {
-                .flags = O_PATH | O_CLOEXEC, /* no O_NOFOLLOW: a trailing symlink is then -ELOOP too */
-                .resolve = RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS | RESOLVE_NO_XDEV,
-        };
         _cleanup_close_ int rfd = -EBADF, fd = -EBADF;
         struct stat st;
         char *p;
@@ -44,9 +39,12 @@ int share_host_path(const char *root, const char *rest, char **ret) {
         rfd = open(root, O_PATH | O_DIRECTORY | O_CLOEXEC);
         if (rfd < 0)
                 return -errno;
-        fd = (int) syscall(SYS_openat2, rfd, rest[0] ? rest : ".", &how, sizeof(how));
+        /* No O_NOFOLLOW: a trailing symlink is then -ELOOP too. */
+        fd = openat2_fd(
+                rfd, rest[0] ? rest : ".", O_PATH,
+                RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS | RESOLVE_NO_XDEV);
         if (fd < 0)
-                return -errno;
+                return fd;
         if (fstat(fd, &st) < 0)
                 return -errno;
         if (S_ISREG(st.st_mode)) {

@@ -6,7 +6,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <sys/syscall.h>
 #include <unistd.h>
 
 #include "alloc-util.h"
@@ -17,11 +16,7 @@
 #include "tremplin-user.h"
 
 static int open_in_root(int rootfs_fd, const char *path, int flags) {
-        struct open_how how = { .flags = (uint64_t) flags | O_CLOEXEC,
-                                .resolve = RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS };
-        int fd = (int) syscall(SYS_openat2, rootfs_fd, path, &how, sizeof(how));
-
-        return fd < 0 ? -errno : fd;
+        return openat2_fd(rootfs_fd, path, flags, RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS);
 }
 
 int rootfs_open_dir(int rootfs_fd, const char *path, bool create, uid_t owner) {

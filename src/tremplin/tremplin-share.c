@@ -7,7 +7,6 @@
 #include <string.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
-#include <sys/syscall.h>
 #include <unistd.h>
 
 #include "bistro-ports.h"
@@ -22,11 +21,7 @@
 
 /* name below dfd, never through a symlink, a magic link or "..". */
 static int open_beneath(int dfd, const char *name, int flags) {
-        struct open_how how = { .flags = (uint64_t) flags | O_CLOEXEC,
-                                .resolve = RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS };
-        int fd = (int) syscall(SYS_openat2, dfd, name, &how, sizeof(how));
-
-        return fd < 0 ? -errno : fd;
+        return openat2_fd(dfd, name, flags, RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS);
 }
 
 /* dfd/name as a directory, created (mode 0755, owner) when missing. */
