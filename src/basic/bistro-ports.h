@@ -10,6 +10,7 @@
 #define MAITRED_READY_PORT 7777u /* host: maitred reports VmReady here */
 #define TREMPLIN_PORT 8890u      /* guest: tremplin, containers */
 #define CICERONE_PORT 8889u      /* host: cicerone, garcon's peer */
+#define WAYLAND_PORT 7100u       /* host: the Wayland gate, sommelier's peer (one stream per client) */
 #define VSHD_PORT 9001u          /* guest: vshd, shells */
 #define PORT_LISTENER_PORT 9002u /* guest: port-listener, container ports and forwarded connections */
 #define GARCON_PORT_MIN 10000u   /* guest: garcon's listener, one per container */

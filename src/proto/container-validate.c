@@ -97,6 +97,13 @@ static int validate_launch_application_impl(const Bistro__Container__LaunchAppli
         PROTO_CHECK(m->n_uris <= FILES_MAX);
         for (size_t i = 0; i < m->n_uris; i++)
                 PROTO_CHECK(proto_url_ok(m->uris[i]));
+        PROTO_CHECK(m->scale_percent == 0 || (m->scale_percent >= 50 && m->scale_percent <= 400));
+        return 0;
+}
+
+PROTO_VALIDATOR(validate_wayland_connect, Bistro__Container__WaylandConnectRequest)
+static int validate_wayland_connect_impl(const Bistro__Container__WaylandConnectRequest *m) {
+        PROTO_CHECK(proto_token_ok(m->token));
         return 0;
 }
 
@@ -139,6 +146,7 @@ const MessageTypeInfo container_message_types[] = {
               validate_launch_application),
         ENTRY(GARCON_HELLO_REQUEST, 64, garcon_hello_request, validate_garcon_hello),
         ENTRY(GARCON_OPEN_SFTP_REQUEST, 64, garcon_open_sftp_request, validate_garcon_open_sftp),
+        ENTRY(WAYLAND_CONNECT_REQUEST, 1024, wayland_connect_request, validate_wayland_connect),
         ENTRY_KIND(
                 GARCON_HELLO_RESPONSE,
                 MESSAGE_KIND_RESPONSE,

@@ -86,6 +86,7 @@ uint32_t message_response_type(uint32_t request_type) {
         case BISTRO__MESSAGE_TYPE__UPDATE_APPLICATION_ICONS_REQUEST:
         case BISTRO__MESSAGE_TYPE__LAUNCH_APPLICATION_REQUEST:
         case BISTRO__MESSAGE_TYPE__GARCON_OPEN_SFTP_REQUEST: /* then raw sftp */
+        case BISTRO__MESSAGE_TYPE__WAYLAND_CONNECT_REQUEST:  /* then raw waypipe */
                 return BISTRO__MESSAGE_TYPE__EMPTY;
         case BISTRO__MESSAGE_TYPE__GARCON_HELLO_REQUEST:
                 return BISTRO__MESSAGE_TYPE__GARCON_HELLO_RESPONSE;
