@@ -438,6 +438,7 @@ static int sample_container(uint32_t type, uint8_t **ret, size_t *ret_size) {
                 m.n_files = ELEMENTSOF(files);
                 m.uris = uris;
                 m.n_uris = ELEMENTSOF(uris);
+                m.scale_percent = 150;
                 return PACK(m);
         }
         case BISTRO__MESSAGE_TYPE__UPDATE_APPLICATION_ICONS_REQUEST: {
@@ -459,6 +460,12 @@ static int sample_container(uint32_t type, uint8_t **ret, size_t *ret_size) {
                 m.desktop_file_id = (char *) "org.gnome.gedit";
                 m.icons = icons;
                 m.n_icons = ELEMENTSOF(icons);
+                return PACK(m);
+        }
+        case BISTRO__MESSAGE_TYPE__WAYLAND_CONNECT_REQUEST: {
+                Bistro__Container__WaylandConnectRequest m =
+                        BISTRO__CONTAINER__WAYLAND_CONNECT_REQUEST__INIT;
+                m.token = token;
                 return PACK(m);
         }
         case BISTRO__MESSAGE_TYPE__GARCON_HELLO_REQUEST: {

@@ -1611,6 +1611,31 @@ static void test_response_types(void **state) {
         assert_int_equal(message_response_type(999999), 0);
 }
 
+/* sommelier's first frame (docs/design/sommelier.md) and the per-app scale of a launch. */
+static void test_wayland(void **state) {
+        Bistro__Container__WaylandConnectRequest w = BISTRO__CONTAINER__WAYLAND_CONNECT_REQUEST__INIT;
+        Bistro__Container__LaunchApplicationRequest l = BISTRO__CONTAINER__LAUNCH_APPLICATION_REQUEST__INIT;
+
+        assert_int_equal(message_response_type(T(WAYLAND_CONNECT_REQUEST)), T(EMPTY));
+        w.token = (char *) "0123456789abcdef0123456789abcdef";
+        GOOD(WAYLAND_CONNECT_REQUEST, w);
+        w.token = (char *) "";
+        BAD(WAYLAND_CONNECT_REQUEST, w);
+        w.token = (char *) "tok\nen";
+        BAD(WAYLAND_CONNECT_REQUEST, w);
+
+        l.desktop_file_id = (char *) "foot";
+        GOOD(LAUNCH_APPLICATION_REQUEST, l);
+        l.scale_percent = 50;
+        GOOD(LAUNCH_APPLICATION_REQUEST, l);
+        l.scale_percent = 400;
+        GOOD(LAUNCH_APPLICATION_REQUEST, l);
+        l.scale_percent = 49;
+        BAD(LAUNCH_APPLICATION_REQUEST, l);
+        l.scale_percent = 401;
+        BAD(LAUNCH_APPLICATION_REQUEST, l);
+}
+
 /* "Linux files" (docs/design/files.md): cicerone's OpenSftp and garcon's GarconOpenSftp. */
 static void test_open_sftp(void **state) {
         Bistro__Cicerone__OpenSftpRequest o = BISTRO__CICERONE__OPEN_SFTP_REQUEST__INIT;
@@ -1637,15 +1662,25 @@ static void test_open_sftp(void **state) {
 
 int main(void) {
         const struct CMUnitTest tests[] = {
-                cmocka_unit_test(test_open_sftp),        cmocka_unit_test(test_table_and_samples),
-                cmocka_unit_test(test_common),           cmocka_unit_test(test_concierge),
-                cmocka_unit_test(test_maitred),          cmocka_unit_test(test_vsh),
-                cmocka_unit_test(test_container),        cmocka_unit_test(test_raw_bytes),
-                cmocka_unit_test(test_field_budget),     cmocka_unit_test(test_text_limits),
-                cmocka_unit_test(test_text_sanitize),    cmocka_unit_test(test_response_types),
-                cmocka_unit_test(test_limits_shared),    cmocka_unit_test(test_limits_maitred),
-                cmocka_unit_test(test_limits_concierge), cmocka_unit_test(test_limits_container),
-                cmocka_unit_test(test_limits_tremplin),  cmocka_unit_test(test_limits_vsh),
+                cmocka_unit_test(test_open_sftp),
+                cmocka_unit_test(test_wayland),
+                cmocka_unit_test(test_table_and_samples),
+                cmocka_unit_test(test_common),
+                cmocka_unit_test(test_concierge),
+                cmocka_unit_test(test_maitred),
+                cmocka_unit_test(test_vsh),
+                cmocka_unit_test(test_container),
+                cmocka_unit_test(test_raw_bytes),
+                cmocka_unit_test(test_field_budget),
+                cmocka_unit_test(test_text_limits),
+                cmocka_unit_test(test_text_sanitize),
+                cmocka_unit_test(test_response_types),
+                cmocka_unit_test(test_limits_shared),
+                cmocka_unit_test(test_limits_maitred),
+                cmocka_unit_test(test_limits_concierge),
+                cmocka_unit_test(test_limits_container),
+                cmocka_unit_test(test_limits_tremplin),
+                cmocka_unit_test(test_limits_vsh),
                 cmocka_unit_test(test_limits_ports),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
