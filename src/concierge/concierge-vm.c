@@ -21,6 +21,7 @@
 #include "bistro-ports.h"
 #include "concierge-cicerone.h"
 #include "concierge-ports.h"
+#include "concierge-wayland.h"
 #include "concierge-util.h"
 #include "concierge-timezone.h"
 #include "concierge-vm.h"
@@ -391,6 +392,7 @@ static int on_vmm_exit(sd_event_source *s, const siginfo_t *si, void *userdata) 
         vm->vmm_pid = 0;
         vm_close_ready(vm);
         ports_vm_stopped(vm);
+        wayland_vm_stopped(vm);
         cicerone_vm_stopped(vm);
         if (vm->state == BISTRO__CONCIERGE__VM_STATE__VM_STATE_STARTING) {
                 _cleanup_free_ char *why = vmm_log_explain(vm->vmm_log_path, vm->disk_path), *msg = NULL;
@@ -568,6 +570,7 @@ static void configure_done(
         vm->state = BISTRO__CONCIERGE__VM_STATE__VM_STATE_RUNNING;
         log_info("VM '%s' is running.", vm->name);
         ports_vm_running(vm);
+        wayland_vm_running(vm);
         cicerone_vm_running(vm);
         timezone_vm_running(vm);
         (void) vm_reply_info(vm, &vm->start);

@@ -35,7 +35,8 @@ static int listen_fds_count(uint32_t *ret, char **reterr_message) {
         return 0;
 }
 
-static int vsock_listener_check(int fd, uint32_t port, char **reterr_message) {
+/* fd is a listening SOCK_STREAM socket of family, on vsock port when family is AF_VSOCK. */
+static int listener_check(int fd, int family, uint32_t port, char **reterr_message) {
         struct sockaddr_vm sa = {};
         socklen_t len = sizeof(int), salen = sizeof(sa);
         int domain = 0, type = 0, listening = 0;
@@ -46,19 +47,21 @@ static int vsock_listener_check(int fd, uint32_t port, char **reterr_message) {
                 return set_error_message(
                         reterr_message, errno == ENOTSOCK ? -ENOTSOCK : negative_errno(),
                         "fd %d is not a socket", fd);
-        if (domain != AF_VSOCK)
+        if (domain != family)
                 return set_error_message(
-                        reterr_message, -EAFNOSUPPORT, "fd %d is a socket of family %d, not AF_VSOCK", fd,
-                        domain);
+                        reterr_message, -EAFNOSUPPORT, "fd %d is a socket of family %d, not %s", fd, domain,
+                        family == AF_VSOCK ? "AF_VSOCK" : "AF_UNIX");
         len = sizeof(int);
         if (getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &len) < 0 || type != SOCK_STREAM)
                 return set_error_message(
-                        reterr_message, -ESOCKTNOSUPPORT,
-                        "fd %d is a vsock socket of type %d, not SOCK_STREAM", fd, type);
+                        reterr_message, -ESOCKTNOSUPPORT, "fd %d is a socket of type %d, not SOCK_STREAM",
+                        fd, type);
         len = sizeof(int);
         if (getsockopt(fd, SOL_SOCKET, SO_ACCEPTCONN, &listening, &len) < 0 || !listening)
                 return set_error_message(
-                        reterr_message, -EINVAL, "fd %d is a vsock socket that is not listening", fd);
+                        reterr_message, -EINVAL, "fd %d is a socket that is not listening", fd);
+        if (family != AF_VSOCK)
+                return 0;
         if (getsockname(fd, (struct sockaddr *) &sa, &salen) < 0)
                 return set_error_message(
                         reterr_message, negative_errno(), "getsockname() on fd %d failed", fd);
@@ -69,7 +72,7 @@ static int vsock_listener_check(int fd, uint32_t port, char **reterr_message) {
         return 0;
 }
 
-int listen_fd_take_vsock(uint32_t port, int *ret_fd, char **reterr_message) {
+static int listen_fd_take(int family, uint32_t port, int *ret_fd, char **reterr_message) {
         uint32_t n = 0;
         int r;
 
@@ -81,8 +84,8 @@ int listen_fd_take_vsock(uint32_t port, int *ret_fd, char **reterr_message) {
                 return 0;
         if (n != 1)
                 return set_error_message(
-                        reterr_message, -E2BIG, "LISTEN_FDS=%u, expected one vsock listener", (unsigned) n);
-        r = vsock_listener_check(LISTEN_FDS_START, port, reterr_message);
+                        reterr_message, -E2BIG, "LISTEN_FDS=%u, expected one listener", (unsigned) n);
+        r = listener_check(LISTEN_FDS_START, family, port, reterr_message);
         if (r < 0)
                 return r;
         /* Passed inheritable; nothing we start may inherit it. */
@@ -92,4 +95,12 @@ int listen_fd_take_vsock(uint32_t port, int *ret_fd, char **reterr_message) {
                         reterr_message, r, "Cannot make fd %d close-on-exec", LISTEN_FDS_START);
         *ret_fd = LISTEN_FDS_START;
         return 1;
+}
+
+int listen_fd_take_vsock(uint32_t port, int *ret_fd, char **reterr_message) {
+        return listen_fd_take(AF_VSOCK, port, ret_fd, reterr_message);
+}
+
+int listen_fd_take_unix(int *ret_fd, char **reterr_message) {
+        return listen_fd_take(AF_UNIX, 0, ret_fd, reterr_message);
 }

@@ -20,3 +20,7 @@
  * Always removes LISTEN_PID, LISTEN_FDS and LISTEN_FDNAMES from the environment, so that no child
  * believes the fds are its own. Does not log. */
 int listen_fd_take_vsock(uint32_t port, int *ret_fd, char **reterr_message);
+
+/* The same for a listening AF_UNIX SOCK_STREAM socket (concierge starts the Wayland gate on a VM's
+ * hybrid vsock listener this way). */
+int listen_fd_take_unix(int *ret_fd, char **reterr_message);

@@ -2,6 +2,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <sys/stat.h>
+#include <sys/un.h>
 
 #include "config.h"
 #include "fd-util.h"
@@ -94,6 +95,29 @@ int bistro_runtime_dir(char **ret) {
         if (!S_ISDIR(st.st_mode) || st.st_uid != geteuid() || (st.st_mode & 077))
                 return -EPERM;
         *ret = TAKE_PTR(p);
+        return 0;
+}
+
+int host_wayland_socket(char **ret) {
+        const char *d = getenv("WAYLAND_DISPLAY"), *rt;
+        char *p;
+
+        if (!d || !d[0])
+                return -ENXIO;
+        if (d[0] == '/')
+                p = strdup(d);
+        else {
+                if (env_absolute("XDG_RUNTIME_DIR", &rt) < 0 || strchr(d, '/'))
+                        return -EINVAL;
+                p = path_join(rt, d);
+        }
+        if (!p)
+                return -ENOMEM;
+        if (strlen(p) >= sizeof(((struct sockaddr_un *) NULL)->sun_path)) {
+                free(p);
+                return -ENAMETOOLONG;
+        }
+        *ret = p;
         return 0;
 }
 

@@ -23,6 +23,11 @@ int bistro_data_dir(char **ret);
  * -EINVAL when $XDG_RUNTIME_DIR is unset or relative, -EPERM when the directory is not ours. */
 int bistro_runtime_dir(char **ret);
 
+/* The host's Wayland display socket as libwayland finds it: $WAYLAND_DISPLAY, absolute or a name in
+ * $XDG_RUNTIME_DIR. -ENXIO when WAYLAND_DISPLAY is unset or empty (no Wayland session), -EINVAL when
+ * it is a relative path or $XDG_RUNTIME_DIR is unusable, -ENAMETOOLONG beyond a socket address. */
+int host_wayland_socket(char **ret);
+
 /* The container image store: $BISTRO_IMAGE_STORE (which must be absolute: -EINVAL otherwise), else
  * <data dir>/images/containers. */
 int bistro_image_store(char **ret);

@@ -10,6 +10,12 @@
 typedef struct SandboxOptions {
         const char *dir;       /* the only host directory visible (or NULL), read-only at inner_dir */
         const char *inner_dir; /* e.g. "/sock"; must be absolute (unused without dir) */
+        bool dir_writable;     /* dir stays writable (still nosuid, nodev, noexec): for a program that
+                                * creates its socket there */
+        /* sandbox_enter_exec() only: a host directory bound read-only at exec_inner_dir, the one place
+         * from which the program and its libraries can be executed and mapped. */
+        const char *exec_dir;
+        const char *exec_inner_dir;
         /* Host files bound read-only at the same absolute path (e.g. "/etc/resolv.conf"). A symlink is
          * followed on the host: its target's content appears at the path itself. A file that does not
          * exist (or a dangling symlink) is left out; anything else that is not a regular file fails. */
@@ -36,6 +42,13 @@ typedef struct SandboxOptions {
  * negative errno and, when reterr_message is not NULL, what failed (malloc'd, may stay NULL on OOM). Does
  * not log. */
 int sandbox_enter(const SandboxOptions *o, char **reterr_message);
+
+/* For a program we do not build (waypipe), after which the caller execs it from o->exec_inner_dir:
+ * the same namespaces, tmpfs root, capabilities and no_new_privs as sandbox_enter(), but a seccomp
+ * filter that allows by default and kills on what such a program never needs: other socket families
+ * than AF_UNIX, namespaces and mounts, ptrace and other processes' memory, keyrings, BPF, perf,
+ * userfaultfd, io_uring, modules, kexec. The allowlist fields of o are not used. */
+int sandbox_enter_exec(const SandboxOptions *o, char **reterr_message);
 
 /* Only the deny-by-default seccomp filter: o->syscalls, socket() for o->socket_families (and EAFNOSUPPORT
  * for o->refused_socket_families), ioctl() for o->ioctls, mmap() and mprotect() without PROT_EXEC. Same code

@@ -61,6 +61,26 @@ int wire_send_sync(
         return send_all_frame(fd, type, flags, id, msg, deadline_from(timeout_ms));
 }
 
+int wire_reply_error_sync(int fd, uint64_t id, int error, int timeout_ms, const char *format, ...) {
+        _cleanup_free_ char *text = NULL;
+        Bistro__ErrorReply reply = BISTRO__ERROR_REPLY__INIT;
+        va_list ap;
+
+        if (error >= 0 || error < -WIRE_ERRNO_MAX)
+                error = -EIO;
+        va_start(ap, format);
+        if (vasprintf(&text, format, ap) < 0)
+                text = NULL;
+        va_end(ap);
+        if (!text)
+                return -ENOMEM;
+        /* Sanitised rather than refused: the error must reach the peer. */
+        proto_text_sanitize(text, PROTO_ERROR_MESSAGE_MAX, true);
+        reply.error = error;
+        reply.message = text;
+        return wire_send_sync(fd, BISTRO__MESSAGE_TYPE__ERROR_REPLY, FRAME_RESPONSE, id, &reply.base, timeout_ms);
+}
+
 /* recv() that also takes a file descriptor passed with these bytes (SCM_RIGHTS) into *fds (when
  * fds is given and *fds is unset; any other is closed at once, so that a peer cannot leave us fds). */
 static ssize_t recv_with_fd(int fd, void *buf, size_t size, int *fds) {
