@@ -8,9 +8,10 @@
  * (app_id "bistro-wl-redraw") and redraws it on every wl_surface.frame callback: --full changes and
  * damages the whole buffer, --small a 64x64 square. Stops after N frames (default 300) or S seconds,
  * whichever comes first, and prints one JSON line: first_frame_s (connect -> first frame callback),
- * frames, seconds (after the first frame) and fps. Every wait ends after --timeout seconds (default 10).
- * Exit 0 done (also when the compositor closes the window), 1 protocol error, closed connection or
- * timeout, 2 usage. */
+ * frames, seconds (after the first frame), fps, and first_frame_at / end_at (CLOCK_MONOTONIC seconds,
+ * so that a relay on the same machine can count the bytes of exactly the measured frames). Every wait ends
+ * after --timeout seconds (default 10). Exit 0 done (also when the compositor closes the window), 1 protocol
+ * error, closed connection or timeout, 2 usage. */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <poll.h>
@@ -457,8 +458,9 @@ int main(int argc, char **argv) {
         if (frames_done == 0)
                 die("the window was closed before its first frame");
         printf("{\"mode\": \"%s\", \"first_frame_s\": %.6f, \"frames\": %u, \"seconds\": %.6f, \"fps\": %.3f, "
-               "\"closed\": %s}\n",
+               "\"closed\": %s, \"first_frame_at\": %.6f, \"end_at\": %.6f}\n",
                full ? "full" : "small", t_first - t0, frames_done - 1, t_end - t_first,
-               t_end > t_first ? (frames_done - 1) / (t_end - t_first) : 0.0, closed ? "true" : "false");
+               t_end > t_first ? (frames_done - 1) / (t_end - t_first) : 0.0, closed ? "true" : "false",
+               t_first, t_end);
         return 0;
 }
