@@ -6,8 +6,13 @@ closing a window closes it, stop() leaves nothing running."""
 import hashlib
 import json
 import os
+import shutil
+import socket
+import struct
 import subprocess
 import sys
+import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -112,3 +117,79 @@ def test_stop_kills_what_it_started():
     d.stop()
     assert not pid_alive(sway) and not pid_alive(child.pid) and not rt.exists()
     assert artifacts_dir().is_dir()
+
+
+@pytest.mark.skipif(not shutil.which("waypipe") or not shutil.which("socat"),
+                    reason="needs Debian's waypipe and socat (the comparison pair, integration.md §A)")
+def test_wl_redraw_through_waypipe(desktop):
+    """wl-redraw is a correct enough client for waypipe 0.8.4 (the bench's W path): client on sway,
+    server with the app, socat between them as integration.md §A does it."""
+    d = desktop.runtime_dir / "wp"  # the test user's: pytest's tmp_path is root's 0700
+    d.mkdir()
+    os.chown(d, desktop.uid, desktop.gid)
+    client = desktop.spawn(["waypipe", "-n", "-s", str(d / "client.sock"), "client"])
+    desktop.spawn(["socat", f"UNIX-LISTEN:{d / 'relay.sock'},fork", f"UNIX-CONNECT:{d / 'client.sock'}"])
+    deadline = time.monotonic() + 10
+    while not (d / "relay.sock").exists() or not (d / "client.sock").exists():
+        assert client.poll() is None and time.monotonic() < deadline, "waypipe client or socat did not start"
+        time.sleep(0.05)
+    r = desktop.run(["waypipe", "-n", "-s", str(d / "relay.sock"), "--display", str(d / "wayland-wp"), "server",
+                     "--", wl_redraw(), "--small", "--frames", "30"], timeout=60)
+    res = json.loads(r.stdout.decode().strip().splitlines()[-1])
+    assert res["frames"] == 30 and res["fps"] > 0
+
+
+def fake_compositor(tmp_path, reply):
+    """A unix socket whose one connection gets reply(conn) (bytes, or None for silence) and is kept open
+    until the test is done with it; returns (WAYLAND_DISPLAY path, the socket's thread)."""
+    path = str(tmp_path / "fake-wayland")
+    srv = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    srv.bind(path)
+    srv.listen(1)
+
+    def serve():
+        c, _ = srv.accept()
+        c.recv(4096)
+        data = reply()
+        if data is None:
+            time.sleep(5)
+        elif data:
+            c.sendall(data)
+        c.close()
+        srv.close()
+
+    t = threading.Thread(target=serve, daemon=True)
+    t.start()
+    return path, t
+
+
+def run_against(path, *args):
+    return subprocess.run([wl_redraw(), *args], env={"WAYLAND_DISPLAY": path}, capture_output=True, text=True,
+                          timeout=20)
+
+
+def test_wl_redraw_reports_protocol_errors(tmp_path):
+    msg = b"no such thing\0\0\0"
+    err = struct.pack("=IIIII", 1, (8 + 12 + len(msg)) << 16 | 0, 2, 7, 14) + msg
+    path, _ = fake_compositor(tmp_path, lambda: err)
+    r = run_against(path)
+    assert r.returncode == 1 and "protocol error on object 2, code 7: no such thing" in r.stderr
+
+
+def test_wl_redraw_closed_connection_exits(tmp_path):
+    path, _ = fake_compositor(tmp_path, lambda: b"")
+    r = run_against(path)
+    assert r.returncode == 1 and "closed the connection" in r.stderr
+
+
+def test_wl_redraw_silent_compositor_times_out(tmp_path):
+    path, _ = fake_compositor(tmp_path, lambda: None)
+    t = time.monotonic()
+    r = run_against(path, "--timeout", "1")
+    assert r.returncode == 1 and "timed out" in r.stderr and time.monotonic() - t < 4
+
+
+def test_wl_redraw_rejects_malformed_messages(tmp_path):
+    path, _ = fake_compositor(tmp_path, lambda: struct.pack("=II", 2, 6 << 16))  # size 6 < header
+    r = run_against(path)
+    assert r.returncode == 1 and "malformed" in r.stderr
