@@ -9,8 +9,8 @@ the pixman renderer, run as a non-root test user (sway refuses root).
         d.copy(b"hi"); d.paste()          # wl-copy / wl-paste as the test user
 
 d.socket is the absolute path of the Wayland socket: root-run Bistro daemons connect to it directly (root
-bypasses the private runtime dir's 0700). Clients as another user need d.env (or d.spawn). stop() kills
-only what this object started.
+bypasses the private runtime dir's 0700); d.share_socket() opens it to every uid. Clients as the test
+user get d.env (d.spawn, d.run do it). stop() kills only what this object started.
 """
 
 import grp
@@ -158,6 +158,13 @@ class HeadlessDesktop:
         if self.runtime_dir is not None:
             shutil.rmtree(self.runtime_dir, ignore_errors=True)
             self.runtime_dir = None
+
+    def share_socket(self):
+        """Lets every uid connect to the Wayland socket (runtime dir 0711: search only, socket 0666), for
+        a client that is neither the test user nor root with CAP_DAC_OVERRIDE: e.g. a sandboxed Bistro
+        daemon in its own user namespace, or the host user of a rootless concierge."""
+        os.chmod(self.runtime_dir, 0o711)
+        os.chmod(self.socket, 0o666)
 
     def __enter__(self):
         return self.start()

@@ -110,6 +110,21 @@ def test_wl_redraw_without_compositor_fails_fast(tmp_path):
     assert r.returncode == 1 and "cannot connect" in r.stderr
 
 
+@pytest.mark.skipif(os.geteuid() != 0, reason="needs root to run a client as another uid (nobody)")
+def test_share_socket_lets_another_uid_connect():
+    def as_nobody():
+        return subprocess.run([wl_redraw(), "--frames", "1"], env={"WAYLAND_DISPLAY": d.socket}, user=65534,
+                              group=65534, extra_groups=[], capture_output=True, text=True, timeout=30)
+
+    with HeadlessDesktop() as d:
+        r = as_nobody()
+        assert r.returncode == 1 and "Permission denied" in r.stderr
+        d.share_socket()
+        r = as_nobody()
+        assert r.returncode == 0, r.stderr
+        assert json.loads(r.stdout)["frames"] == 1
+
+
 def test_stop_kills_what_it_started():
     d = HeadlessDesktop().start()
     sway, rt = d.proc.pid, d.runtime_dir
