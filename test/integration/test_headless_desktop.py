@@ -125,6 +125,16 @@ def test_share_socket_lets_another_uid_connect():
         assert json.loads(r.stdout)["frames"] == 1
 
 
+def test_wl_redraw_exits_when_the_compositor_dies():
+    with HeadlessDesktop() as d:
+        p = d.spawn([wl_redraw(), "--seconds", "60"], stderr=subprocess.PIPE)
+        d.wait_for_window(app_id="bistro-wl-redraw")
+        d.proc.kill()
+        assert p.wait(timeout=5) == 1
+        err = p.stderr.read()  # a read sees the close, a send the reset
+        assert b"the compositor closed the connection" in err or b"connection to the compositor lost" in err
+
+
 def test_stop_kills_what_it_started():
     d = HeadlessDesktop().start()
     sway, rt = d.proc.pid, d.runtime_dir
