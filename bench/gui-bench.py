@@ -19,8 +19,8 @@ Alternating D W D W ... after one warm-up of each; figures: fps (median, min-max
 first frame callback done), bytes per frame (both directions, counted by the relay with os.splice
 between wl-redraw's first and last frame: it prints CLOCK_MONOTONIC times), and the ratio W/D of fps.
 
-Usage: bench/gui-bench.py [--runs 5] [--seconds 10] [--compress none|lz4|zstd] [--json]
-Env: BISTRO_BUILD_DIR (default <repo>/build). Runs as root (the desktop's test user is created) or as
+Usage: bench/gui-bench.py [--runs 5] [--seconds 10] [--compress none|lz4|zstd] [--json] [--build-dir DIR]
+(default $BISTRO_BUILD_DIR, else <repo>/build). Runs as root (the desktop's test user is created) or as
 a plain user.
 """
 
@@ -184,7 +184,9 @@ def main():
     ap.add_argument("--seconds", type=float, default=10.0)
     ap.add_argument("--compress", default="none", help="waypipe -c (0.8.4's default is none)")
     ap.add_argument("--json", action="store_true")
+    ap.add_argument("--build-dir", default=str(build_dir()))
     args = ap.parse_args()
+    os.environ["BISTRO_BUILD_DIR"] = str(Path(args.build_dir).resolve())  # build_dir() reads it
     miss = missing_tools()
     if miss:
         sys.exit(f"gui-bench: needs {', '.join(miss)} (tools/bootstrap.sh installs them)")
