@@ -13,12 +13,10 @@ bypasses the private runtime dir's 0700); d.share_socket() opens it to every uid
 user get d.env (d.spawn, d.run do it). stop() kills only what this object started.
 """
 
-import grp
 import json
 import os
 import pwd
 import shutil
-import signal
 import subprocess
 import tempfile
 import time
