@@ -22,8 +22,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from headless_desktop import HeadlessDesktop, artifacts_dir, missing_tools  # noqa: E402
 from procutil import build_dir, pid_alive  # noqa: E402
 
-pytestmark = pytest.mark.skipif(bool(missing_tools(("foot",))),
-                                reason=f"needs {', '.join(missing_tools(('foot',)))} (tools/bootstrap.sh installs them)")
+MISSING = missing_tools(("foot",))
+pytestmark = pytest.mark.skipif(bool(MISSING), reason=f"needs {', '.join(MISSING)} (tools/bootstrap.sh installs them)")
 
 
 @pytest.fixture(scope="module")
