@@ -164,12 +164,16 @@ def measure_vm(desk, mode, seconds):
       1. a private concierge (bench/apps-bench.py's Concierge) with WAYLAND_DISPLAY=desk.socket in its
          environment, termina + penguin started, a default user (garcon starts sommelier for it);
       2. wl-redraw copied into penguin (it is static: `vsh termina penguin -- sh -c 'cat > /tmp/x'`);
-      3. t0 = time.monotonic(); launch it in penguin (`vsh ... -- /tmp/wl-redraw --MODE --seconds S`, and
-         through a host launcher entry for the launch figure); parse its JSON from stdout;
-         launch_to_first_frame_s = (time when desk.wait_for_window(app_id="bistro-wl-redraw") sees it,
-         or better the host-side first-frame time) - t0;
-      4. bytes per frame: the gate's relay counters (or strace-free: /proc/<gate>/io rchar/wchar
-         before/after) over the measured seconds, divided by frames.
+      3. t0 = time.monotonic(); launch it in penguin as the default user (`bistro --user U -- env
+         XDG_RUNTIME_DIR=/run/user/UID WAYLAND_DISPLAY=wayland-0 /tmp/wl-redraw --MODE --seconds S`,
+         and through a host launcher entry for the launch figure); parse its JSON from stdout for fps
+         and first_frame_s (connect -> first frame, inside the container). Launch to first frame must
+         be timed on the host: t(desk.wait_for_window(app_id="bistro-wl-redraw") returns) - t0, with
+         a finer poll than its 0.1 s, since wl-redraw's first_frame_at / end_at are the *guest's*
+         CLOCK_MONOTONIC, not comparable with the host's;
+      4. bytes per frame: the gate's relay counters if it exposes them, else /proc/<gate pid>/io
+         (rchar/wchar) sampled right before and after the run, divided by the frames (it then includes
+         the setup bytes: run long enough, or subtract a --frames 1 run).
     Until then: None (reported as "not wired")."""
     return None
 
