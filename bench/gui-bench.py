@@ -169,7 +169,7 @@ def measure_vm(desk, mode, seconds):
          and through a host launcher entry for the launch figure); parse its JSON from stdout for fps
          and first_frame_s (connect -> first frame, inside the container). Launch to first frame must
          be timed on the host: t(desk.wait_for_window(app_id="bistro-wl-redraw") returns) - t0, with
-         a finer poll than its 0.1 s, since wl-redraw's first_frame_at / end_at are the *guest's*
+         a finer interval= than its 0.1 s default, since wl-redraw's first_frame_at / end_at are the *guest's*
          CLOCK_MONOTONIC, not comparable with the host's;
       4. bytes per frame: the gate's relay counters if it exposes them, else /proc/<gate pid>/io
          (rchar/wchar) sampled right before and after the run, divided by the frames (it then includes

@@ -233,8 +233,9 @@ class HeadlessDesktop:
             return n
         return None
 
-    def wait_for_window(self, app_id=None, title_contains=None, timeout=20.0):
-        """The first window matching app_id and/or title_contains, polled until timeout (TimeoutError)."""
+    def wait_for_window(self, app_id=None, title_contains=None, timeout=20.0, interval=0.1):
+        """The first window matching app_id and/or title_contains, polled every interval seconds until
+        timeout (TimeoutError)."""
         deadline = time.monotonic() + timeout
         while True:
             n = self.find_window(app_id, title_contains)
@@ -244,7 +245,7 @@ class HeadlessDesktop:
                 seen = [(w.get("app_id"), w.get("name")) for w in self.windows()]
                 raise TimeoutError(f"no window app_id={app_id!r} title~{title_contains!r} in {timeout} s; "
                                    f"windows: {seen}")
-            time.sleep(0.1)
+            time.sleep(interval)
 
     def wait_window_gone(self, con_id, timeout=10.0):
         deadline = time.monotonic() + timeout
