@@ -188,6 +188,21 @@ static int exec_arg(const char *s, char **ret) {
         return 0;
 }
 
+int app_entry_wm_class(const char *container, const AppInfo *app, char **ret) {
+        const char *wm;
+
+        if (!app || !proto_name_ok(container))
+                return -EINVAL;
+        wm = app->startup_wm_class && app->startup_wm_class[0] ? app->startup_wm_class : app->id;
+        if (!app_id_ok(wm))
+                return -EINVAL;
+        if (app->window_mark != WINDOW_MARK_APP_ID)
+                *ret = strdup(wm);
+        else if (asprintf(ret, "bistro.%s.%s", container, wm) < 0)
+                *ret = NULL;
+        return *ret ? 0 : -ENOMEM;
+}
+
 int app_entry_format(
         const char *vm,
         const char *container,
@@ -195,8 +210,7 @@ int app_entry_format(
         const char *exec,
         bool with_icon,
         char **ret) {
-        _cleanup_free_ char *base = NULL, *quoted = NULL, *name = NULL, *line = NULL;
-        const char *wm;
+        _cleanup_free_ char *base = NULL, *quoted = NULL, *name = NULL, *line = NULL, *wm = NULL;
         Buf b = {};
         int r;
 
@@ -205,9 +219,9 @@ int app_entry_format(
         r = base_name(vm, container, app->id, &base);
         if (r < 0)
                 return r;
-        wm = app->startup_wm_class && app->startup_wm_class[0] ? app->startup_wm_class : app->id;
-        if (!app_id_ok(wm))
-                return -EINVAL;
+        r = app_entry_wm_class(container, app, &wm);
+        if (r < 0)
+                return r;
         for (size_t i = 0; i < app->n_mime_types; i++) {
                 const char *m = app->mime_types[i];
 

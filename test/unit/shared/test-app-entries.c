@@ -120,6 +120,39 @@ static void test_format(void **state) {
         assert_null(strstr(t, "Comment="));
 }
 
+static void test_window_mark_wm_class(void **state) {
+        _cleanup_free_ char *t = NULL, *wm = NULL;
+        AppInfo a = gedit, plain = { .id = "xterm", .name = "XTerm" };
+
+        /* title and none: the container's class, unchanged. */
+        a.window_mark = WINDOW_MARK_NONE;
+        assert_int_equal(app_entry_wm_class("penguin", &a, &wm), 0);
+        assert_string_equal(wm, "gedit");
+        free(TAKE_PTR(wm));
+        /* app-id: the app_id the gate gives the windows, from StartupWMClass or else the id. */
+        a.window_mark = WINDOW_MARK_APP_ID;
+        assert_int_equal(app_entry_wm_class("penguin", &a, &wm), 0);
+        assert_string_equal(wm, "bistro.penguin.gedit");
+        free(TAKE_PTR(wm));
+        plain.window_mark = WINDOW_MARK_APP_ID;
+        assert_int_equal(app_entry_wm_class("dev-box", &plain, &wm), 0);
+        assert_string_equal(wm, "bistro.dev-box.xterm");
+        free(TAKE_PTR(wm));
+        assert_int_equal(app_entry_format("termina", "penguin", &a, "/usr/bin/bistro", false, &t), 0);
+        assert_non_null(strstr(t, "\nStartupWMClass=bistro.penguin.gedit\n"));
+        assert_non_null(strstr(t, "\nName=Text Editor (penguin)\n"));
+        free(TAKE_PTR(t));
+        a.window_mark = WINDOW_MARK_TITLE;
+        assert_int_equal(app_entry_format("termina", "penguin", &a, "/usr/bin/bistro", false, &t), 0);
+        assert_non_null(strstr(t, "\nStartupWMClass=gedit\n"));
+        /* A bad class or container is refused, whatever the mark. */
+        a.window_mark = WINDOW_MARK_APP_ID;
+        a.startup_wm_class = "a b";
+        assert_int_equal(app_entry_wm_class("penguin", &a, &wm), -EINVAL);
+        a.startup_wm_class = "gedit";
+        assert_int_equal(app_entry_wm_class("../x", &a, &wm), -EINVAL);
+}
+
 static void test_hostile_names(void **state) {
         _cleanup_free_ char *t = NULL;
         AppInfo a = gedit;
@@ -333,6 +366,7 @@ static void test_list_and_remove(void **state) {
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_format),
+                cmocka_unit_test(test_window_mark_wm_class),
                 cmocka_unit_test(test_hostile_names),
                 cmocka_unit_test(test_write_validate_and_symlinks),
                 cmocka_unit_test(test_symlinked_dir_not_followed),
