@@ -126,3 +126,21 @@ def test_window_mark_rewrites_startup_wm_class(cic):
     r = vmc(cic, "window-mark", "App-Id")
     assert r.returncode == 2 and "title, app-id or none" in r.stderr
     assert "window-mark = none\n" in cic.conf.read_text()
+
+
+def test_bash_completion():
+    comp = Path(__file__).resolve().parents[2] / "shell-completion/vmc.bash"
+
+    def complete(*words):
+        script = (f"source {comp}; COMP_WORDS=({' '.join(words)}); COMP_CWORD={len(words) - 1}; _vmc; "
+                  'echo "${COMPREPLY[*]}"')
+        r = subprocess.run(["bash", "-c", script], capture_output=True, text=True)
+        assert r.returncode == 0, r.stderr
+        return r.stdout.split()
+
+    assert complete("vmc", "app-") == ["app-scale"]
+    assert complete("vmc", "window-mark", "a") == ["app-id"]
+    assert complete("vmc", "window-mark", "") == ["title", "app-id", "none"]
+    assert complete("vmc", "app-scale", "--l") == ["--list"]
+    assert complete("vmc", "app-scale", "termina", "penguin", "foot", "1.") == ["1.25", "1.5", "1.75"]
+    assert complete("vmc", "app-scale", "termina", "penguin", "foot", "r") == ["reset"]
