@@ -136,7 +136,8 @@ static uint32_t launch_scale_percent(const Launch *l) {
 
         r = gui_settings_app_scale(l->vm, l->container, l->app, &percent);
         if (r < 0) {
-                log_warning_errno(r, "Cannot read the scale of %s from gui.conf, launching unscaled: %m", l->app);
+                log_warning_errno(
+                        r, "Cannot read the scale of %s from gui.conf, launching unscaled: %m", l->app);
                 return 0;
         }
         if (percent > 0)

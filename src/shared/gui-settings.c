@@ -168,7 +168,8 @@ static size_t scale_index(
         return lo;
 }
 
-unsigned gui_settings_find_scale(const GuiSettings *s, const char *vm, const char *container, const char *app) {
+unsigned gui_settings_find_scale(
+        const GuiSettings *s, const char *vm, const char *container, const char *app) {
         _cleanup_free_ char *id = NULL;
         bool found;
         size_t i;
@@ -181,7 +182,12 @@ unsigned gui_settings_find_scale(const GuiSettings *s, const char *vm, const cha
 
 /* Inserts or replaces; -EEXIST instead of replacing when unique. Takes nothing: copies the names. */
 static int scale_put(
-        GuiSettings *s, const char *vm, const char *container, const char *app, unsigned percent, bool unique) {
+        GuiSettings *s,
+        const char *vm,
+        const char *container,
+        const char *app,
+        unsigned percent,
+        bool unique) {
         AppScale a = {}, *grown;
         bool found;
         size_t i;
@@ -261,8 +267,8 @@ static int parse_scale(GuiSettings *s, char *spec, const char *value, char **ret
                 return set_error_message(reterr_message, -EBADMSG, "invalid container name '%s'", container);
         if (!app_id_ok(app) || app_id_len(app) != strlen(app))
                 return set_error_message(
-                        reterr_message, -EBADMSG, "invalid application id '%s' (a desktop file id without .desktop)",
-                        app);
+                        reterr_message, -EBADMSG,
+                        "invalid application id '%s' (a desktop file id without .desktop)", app);
         if (safe_atou32(value, &percent) < 0 || percent < GUI_SCALE_PERCENT_MIN ||
             percent > GUI_SCALE_PERCENT_MAX)
                 return set_error_message(
@@ -330,7 +336,8 @@ int gui_settings_parse(const char *text, size_t len, GuiSettings *ret, char **re
         int r;
 
         if (len > GUI_SETTINGS_FILE_MAX)
-                return set_error_message(reterr_message, -E2BIG, "larger than %u bytes", GUI_SETTINGS_FILE_MAX);
+                return set_error_message(
+                        reterr_message, -E2BIG, "larger than %u bytes", GUI_SETTINGS_FILE_MAX);
         if (memchr(text, 0, len))
                 return set_error_message(reterr_message, -EBADMSG, "contains a NUL byte");
         copy = strndup(text, len);
@@ -365,8 +372,8 @@ int gui_settings_format(const GuiSettings *s, char **ret) {
               f);
         fprintf(f, "window-mark = %s\n", window_mark_to_string(s->window_mark) ?: "title");
         for (size_t i = 0; i < s->n_scales; i++)
-                fprintf(f, "app-scale %s/%s/%s = %u\n", s->scales[i].vm, s->scales[i].container, s->scales[i].app,
-                        s->scales[i].percent);
+                fprintf(f, "app-scale %s/%s/%s = %u\n", s->scales[i].vm, s->scales[i].container,
+                        s->scales[i].app, s->scales[i].percent);
         if (fclose(f) != 0 || !text)
                 return -ENOMEM;
         *ret = TAKE_PTR(text);
@@ -444,8 +451,8 @@ static int gui_settings_modify(GuiSettingsEdit edit, const void *userdata, char 
         r = edit(&s, userdata);
         if (r <= 0)
                 return r == -E2BIG ? set_error_message(
-                                             reterr_message, r, "%s holds %u app-scale entries already", path,
-                                             GUI_SETTINGS_SCALES_MAX)
+                                             reterr_message, r, "%s holds %u app-scale entries already",
+                                             path, GUI_SETTINGS_SCALES_MAX)
                                    : r;
         r = gui_settings_format(&s, &text);
         if (r < 0)

@@ -62,7 +62,8 @@ int gui_settings_parse(const char *text, size_t len, GuiSettings *ret, char **re
 int gui_settings_format(const GuiSettings *s, char **ret);
 
 /* The scale of an app in s: percent, 0 when there is none. */
-unsigned gui_settings_find_scale(const GuiSettings *s, const char *vm, const char *container, const char *app);
+unsigned gui_settings_find_scale(
+        const GuiSettings *s, const char *vm, const char *container, const char *app);
 /* Sets (percent 50..400) or removes (percent 0) the scale of an app in s. 1 when s changed, 0 when not,
  * -EINVAL for a bad name or percent, -E2BIG when full. */
 int gui_settings_put_scale(

@@ -82,8 +82,9 @@ static void warn_unknown_app(const char *vm, const char *container, const char *
                 found = streq(v[i].id, app);
         app_entries_free(v, n);
         if (!found)
-                log_warning("note: no launcher entry of %s/%s has the id '%s' (yet); see 'vmc apps %s %s'.", vm,
-                            container, app, vm, container);
+                log_warning(
+                        "note: no launcher entry of %s/%s has the id '%s' (yet); see 'vmc apps %s %s'.", vm,
+                        container, app, vm, container);
 }
 
 int verb_app_scale(char **args) {
@@ -106,7 +107,8 @@ int verb_app_scale(char **args) {
                 return r;
         if (gui_app_id_normalize(args[2], &app) < 0)
                 return log_usage_error(
-                        "invalid application id '%s' (a desktop file id, as 'vmc apps' lists them)", args[2]);
+                        "invalid application id '%s' (a desktop file id, as 'vmc apps' lists them)",
+                        args[2]);
 
         if (!args[3]) {
                 _cleanup_(gui_settings_done) GuiSettings s = GUI_SETTINGS_INIT;
@@ -151,7 +153,8 @@ int verb_app_scale(char **args) {
                         printf("%s/%s/%s: scale %s (%u%%) from its next launch.\n", args[0], args[1], app, f,
                                percent);
                 else
-                        printf("%s/%s/%s: no scale of its own from its next launch.\n", args[0], args[1], app);
+                        printf("%s/%s/%s: no scale of its own from its next launch.\n", args[0], args[1],
+                               app);
         }
         return 0;
 }

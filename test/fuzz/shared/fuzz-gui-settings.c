@@ -25,7 +25,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         if (t.window_mark != s.window_mark || t.n_scales != s.n_scales)
                 abort();
         for (size_t i = 0; i < s.n_scales; i++)
-                if (!streq(s.scales[i].vm, t.scales[i].vm) || !streq(s.scales[i].container, t.scales[i].container) ||
+                if (!streq(s.scales[i].vm, t.scales[i].vm) ||
+                    !streq(s.scales[i].container, t.scales[i].container) ||
                     !streq(s.scales[i].app, t.scales[i].app) || s.scales[i].percent != t.scales[i].percent ||
                     gui_settings_find_scale(&t, s.scales[i].vm, s.scales[i].container, s.scales[i].app) !=
                             s.scales[i].percent)

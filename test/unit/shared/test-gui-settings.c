@@ -145,11 +145,11 @@ static void test_parse(void **state) {
 
         /* The canonical form is sorted and parses back to the same. */
         assert_int_equal(gui_settings_format(&s, &out), 0);
-        assert_non_null(strstr(
-                out, "window-mark = app-id\n"
-                     "app-scale dev/box/Alacritty = 50\n"
-                     "app-scale dev/box/foot = 200\n"
-                     "app-scale termina/penguin/org.gnome.gedit = 150\n"));
+        assert_non_null(
+                strstr(out, "window-mark = app-id\n"
+                            "app-scale dev/box/Alacritty = 50\n"
+                            "app-scale dev/box/foot = 200\n"
+                            "app-scale termina/penguin/org.gnome.gedit = 150\n"));
         {
                 _cleanup_(gui_settings_done) GuiSettings t = GUI_SETTINGS_INIT;
 
@@ -173,22 +173,30 @@ static void test_parse_errors(void **state) {
         GuiSettings s = GUI_SETTINGS_INIT;
 
         check_parse_error("window-mark = title\nwindow-mark = none\n", "line 2: window-mark is set twice");
-        check_parse_error("\n\nwindow-mark = Title\n", "line 3: invalid window-mark 'Title' (title, app-id or none)");
+        check_parse_error(
+                "\n\nwindow-mark = Title\n", "line 3: invalid window-mark 'Title' (title, app-id or none)");
         check_parse_error("scale = 2\n", "line 1: unknown setting 'scale'");
         check_parse_error("app-scales a/b/c = 150\n", "line 1: unknown setting 'app-scales a/b/c'");
         check_parse_error("window-mark\n", "line 1: expected 'KEY = VALUE'");
-        check_parse_error("app-scale a/b = 150\n", "line 1: expected 'app-scale VM/CONTAINER/APP = PERCENT'");
-        check_parse_error("app-scale a/b/c/d = 150\n",
-                          "line 1: invalid application id 'c/d' (a desktop file id without .desktop)");
-        check_parse_error("app-scale a/b/c.desktop = 150\n",
-                          "line 1: invalid application id 'c.desktop' (a desktop file id without .desktop)");
+        check_parse_error(
+                "app-scale a/b = 150\n", "line 1: expected 'app-scale VM/CONTAINER/APP = PERCENT'");
+        check_parse_error(
+                "app-scale a/b/c/d = 150\n",
+                "line 1: invalid application id 'c/d' (a desktop file id without .desktop)");
+        check_parse_error(
+                "app-scale a/b/c.desktop = 150\n",
+                "line 1: invalid application id 'c.desktop' (a desktop file id without .desktop)");
         check_parse_error("app-scale ../b/c = 150\n", "line 1: invalid VM name '..'");
         check_parse_error("app-scale a//c = 150\n", "line 1: invalid container name ''");
-        check_parse_error("app-scale a/b/c = 1.5\n", "line 1: invalid scale '1.5' (a whole percent, 50 to 400)");
-        check_parse_error("app-scale a/b/c = 401\n", "line 1: invalid scale '401' (a whole percent, 50 to 400)");
-        check_parse_error("app-scale a/b/c = 49\n", "line 1: invalid scale '49' (a whole percent, 50 to 400)");
+        check_parse_error(
+                "app-scale a/b/c = 1.5\n", "line 1: invalid scale '1.5' (a whole percent, 50 to 400)");
+        check_parse_error(
+                "app-scale a/b/c = 401\n", "line 1: invalid scale '401' (a whole percent, 50 to 400)");
+        check_parse_error(
+                "app-scale a/b/c = 49\n", "line 1: invalid scale '49' (a whole percent, 50 to 400)");
         check_parse_error("app-scale a/b/c = \n", "line 1: invalid scale '' (a whole percent, 50 to 400)");
-        check_parse_error("app-scale a/b/c = 100\napp-scale a/b/c = 200\n", "line 2: app-scale a/b/c is set twice");
+        check_parse_error(
+                "app-scale a/b/c = 100\napp-scale a/b/c = 200\n", "line 2: app-scale a/b/c is set twice");
         check_parse_error("window-mark = title\r\n", "line 1: control character");
         check_parse_error("# \x1b[2J\n", "line 1: control character");
         check_parse_error("# \xff\n", "line 1: invalid UTF-8");
@@ -264,7 +272,10 @@ static void test_file(void **state) {
  * read-modify-write; without it, a writer rewrites the file from a stale read). */
 static void test_concurrent_writers(void **state) {
         _cleanup_(gui_settings_done) GuiSettings s = GUI_SETTINGS_INIT;
-        enum { WRITERS = 8, EACH = 25 };
+        enum {
+                WRITERS = 8,
+                EACH = 25
+        };
         pid_t pids[WRITERS];
 
         (void) unlink(conf);
@@ -301,10 +312,10 @@ static void test_concurrent_writers(void **state) {
 
 int main(void) {
         const struct CMUnitTest tests[] = {
-                cmocka_unit_test(test_factor),          cmocka_unit_test(test_window_mark_names),
-                cmocka_unit_test(test_app_id),          cmocka_unit_test(test_parse),
-                cmocka_unit_test(test_parse_errors),    cmocka_unit_test(test_put),
-                cmocka_unit_test(test_file),            cmocka_unit_test(test_concurrent_writers),
+                cmocka_unit_test(test_factor),       cmocka_unit_test(test_window_mark_names),
+                cmocka_unit_test(test_app_id),       cmocka_unit_test(test_parse),
+                cmocka_unit_test(test_parse_errors), cmocka_unit_test(test_put),
+                cmocka_unit_test(test_file),         cmocka_unit_test(test_concurrent_writers),
         };
 
         return cmocka_run_group_tests(tests, setup, teardown);
