@@ -706,3 +706,63 @@ int app_entries_remove_except(
         app_entries_free(v, n);
         return removed;
 }
+
+/* One entry's StartupWMClass as mark wants it: 1 when rewritten, 0 when it already was. The
+ * container's own class is the current one without a "bistro.<container>." prefix (that prefix is
+ * ours: a container that names its class so only confuses its own grouping). */
+static int entry_apply_window_mark(const AppEntry *e, WindowMark mark) {
+        _cleanup_free_ char *file = NULL, *text = NULL, *cur = NULL, *prefix = NULL, *want = NULL;
+        _cleanup_free_ char *out = NULL;
+        _cleanup_close_ int dfd = -EBADF;
+        const char *line, *end, *own;
+        AppInfo a;
+        int rd, r;
+
+        dfd = entry_read(e->vm, e->container, e->id, false, &file, &rd, &text);
+        if (dfd < 0)
+                return dfd;
+        if (rd < 0)
+                return rd == -ENOENT ? 0 : rd;
+        if (!entry_owned(text, e->vm, e->container, e->id))
+                return 0;
+        cur = entry_get(text, "StartupWMClass");
+        if (!cur)
+                return -EBADMSG;
+        if (asprintf(&prefix, "bistro.%s.", e->container) < 0)
+                return -ENOMEM;
+        own = startswith(cur, prefix) ? cur + strlen(prefix) : cur;
+        a = (AppInfo){ .id = e->id, .startup_wm_class = own, .window_mark = mark };
+        r = app_entry_wm_class(e->container, &a, &want);
+        if (r < 0)
+                return r;
+        if (streq(want, cur))
+                return 0;
+        for (line = text; line && !startswith(line, "StartupWMClass=");)
+                line = strchr(line, '\n') ? strchr(line, '\n') + 1 : NULL;
+        if (!line)
+                return -EBADMSG;
+        end = line + strcspn(line, "\n");
+        if (asprintf(&out, "%.*sStartupWMClass=%s%s", (int) (line - text), text, want, end) < 0)
+                return -ENOMEM;
+        r = write_at(dfd, file, out, strlen(out));
+        return r < 0 ? r : 1;
+}
+
+int app_entries_apply_window_mark(WindowMark mark) {
+        AppEntry *v = NULL;
+        size_t n = 0;
+        int r, changed = 0, first_error = 0;
+
+        r = app_entries_list(NULL, NULL, &v, &n);
+        if (r < 0)
+                return r;
+        for (size_t i = 0; i < n; i++) {
+                r = entry_apply_window_mark(&v[i], mark);
+                if (r < 0 && first_error == 0)
+                        first_error = r;
+                else if (r > 0)
+                        changed++;
+        }
+        app_entries_free(v, n);
+        return first_error < 0 ? first_error : changed;
+}

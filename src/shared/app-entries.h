@@ -47,6 +47,11 @@ bool app_id_ok(const char *id);
  * they still group with the entry. -EINVAL when container or the class is not valid. */
 int app_entry_wm_class(const char *container, const AppInfo *app, char **ret);
 
+/* Rewrites the StartupWMClass of every entry on disk for mark (as app_entry_wm_class()), so that
+ * a changed setting reaches the entries at once, not only when cicerone next writes them. The number
+ * of entries rewritten, or the first error (the others are still tried). */
+int app_entries_apply_window_mark(WindowMark mark);
+
 /* Renders the .desktop text of app; exec is the absolute path of bistro's launcher (quoted as the
  * Desktop Entry Specification says when needed). with_icon adds Icon=bistro-<vm>-<container>-<id>. */
 int app_entry_format(

@@ -184,5 +184,11 @@ int verb_window_mark(char **args) {
         r = gui_settings_set_window_mark(mark, &m);
         if (r < 0)
                 return settings_error(r, "change the GUI settings", m);
+        /* The launcher entries follow at once (windows opened from now on are marked anew). */
+        r = app_entries_apply_window_mark(mark);
+        if (r < 0)
+                return log_error_errno(r, "Cannot update the launcher entries' StartupWMClass: %m");
+        if (r > 0 && !arg_quiet)
+                printf("%d launcher %s updated.\n", r, r == 1 ? "entry" : "entries");
         return 0;
 }

@@ -114,15 +114,28 @@ def test_window_mark_rewrites_startup_wm_class(cic):
         assert "StartupWMClass=gedit\n" in cic.entry("org.gnome.gedit").read_text()
         assert "StartupWMClass=xterm\n" in cic.entry("xterm").read_text()
 
-        assert vmc(cic, "window-mark", "app-id").returncode == 0
+        # cicerone reads the mark each time it writes entries (the file edited by hand: vmc would
+        # rewrite the entries itself).
+        cic.conf.parent.mkdir(parents=True)
+        cic.conf.write_text("window-mark = app-id\n")
         assert vmc(cic, "window-mark").stdout == "app-id\n"
         expect_empty(cic.call(g, APP_LIST, app_list(TOKEN, apps)))
         assert "StartupWMClass=bistro.penguin.gedit\n" in cic.entry("org.gnome.gedit").read_text()
         assert "StartupWMClass=bistro.penguin.xterm\n" in cic.entry("xterm").read_text()
-
-        assert vmc(cic, "window-mark", "none").returncode == 0
+        cic.conf.write_text("window-mark = none\n")
         expect_empty(cic.call(g, APP_LIST, app_list(TOKEN, apps)))
         assert "StartupWMClass=gedit\n" in cic.entry("org.gnome.gedit").read_text()
+        # Changing the mark rewrites the entries at once, without a new list from garcon.
+        r = vmc(cic, "window-mark", "app-id")
+        assert (r.returncode, r.stdout) == (0, "2 launcher entries updated.\n"), r.stderr
+        assert "StartupWMClass=bistro.penguin.gedit\n" in cic.entry("org.gnome.gedit").read_text()
+        assert "StartupWMClass=bistro.penguin.xterm\n" in cic.entry("xterm").read_text()
+        assert vmc(cic, "window-mark", "app-id").stdout == ""  # nothing left to change
+        r = vmc(cic, "window-mark", "title")
+        assert (r.returncode, r.stdout) == (0, "2 launcher entries updated.\n"), r.stderr
+        assert "StartupWMClass=gedit\n" in cic.entry("org.gnome.gedit").read_text()
+        assert "StartupWMClass=xterm\n" in cic.entry("xterm").read_text()
+        assert vmc(cic, "window-mark", "none").stdout == ""  # title and none: the same class
     r = vmc(cic, "window-mark", "App-Id")
     assert r.returncode == 2 and "title, app-id or none" in r.stderr
     assert "window-mark = none\n" in cic.conf.read_text()

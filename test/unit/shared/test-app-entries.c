@@ -153,6 +153,37 @@ static void test_window_mark_wm_class(void **state) {
         assert_int_equal(app_entry_wm_class("../x", &a, &wm), -EINVAL);
 }
 
+/* A changed mark reaches the entries on disk at once; the rest of each entry is kept. */
+static void test_apply_window_mark(void **state) {
+        _cleanup_free_ char *ge = path_of("applications/bistro-mark-pen-org.gnome.gedit.desktop");
+        _cleanup_free_ char *xt = path_of("applications/bistro-mark-pen-xterm.desktop");
+        _cleanup_free_ char *before = NULL, *t = NULL, *expected = NULL;
+        const AppInfo plain = { .id = "xterm", .name = "XTerm" };
+        AppInfo marked = gedit;
+
+        assert_int_equal(app_entry_write("mark", "pen", &gedit, "/usr/bin/bistro", false), 1);
+        assert_int_equal(app_entry_write("mark", "pen", &plain, "/usr/bin/bistro", false), 1);
+        before = read_all(ge);
+
+        assert_int_equal(app_entries_apply_window_mark(WINDOW_MARK_APP_ID), 2);
+        assert_int_equal(app_entries_apply_window_mark(WINDOW_MARK_APP_ID), 0);
+        /* Byte for byte what cicerone writes with that mark. */
+        marked.window_mark = WINDOW_MARK_APP_ID;
+        assert_int_equal(app_entry_format("mark", "pen", &marked, "/usr/bin/bistro", false, &expected), 0);
+        t = read_all(ge);
+        assert_string_equal(t, expected);
+        free(TAKE_PTR(t));
+        t = read_all(xt);
+        assert_non_null(strstr(t, "\nStartupWMClass=bistro.pen.xterm\n"));
+        free(TAKE_PTR(t));
+
+        assert_int_equal(app_entries_apply_window_mark(WINDOW_MARK_NONE), 2);
+        assert_int_equal(app_entries_apply_window_mark(WINDOW_MARK_TITLE), 0);
+        t = read_all(ge);
+        assert_string_equal(t, before);
+        assert_int_equal(app_entries_remove("mark", NULL), 2);
+}
+
 static void test_hostile_names(void **state) {
         _cleanup_free_ char *t = NULL;
         AppInfo a = gedit;
@@ -367,6 +398,7 @@ int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_format),
                 cmocka_unit_test(test_window_mark_wm_class),
+                cmocka_unit_test(test_apply_window_mark),
                 cmocka_unit_test(test_hostile_names),
                 cmocka_unit_test(test_write_validate_and_symlinks),
                 cmocka_unit_test(test_symlinked_dir_not_followed),
