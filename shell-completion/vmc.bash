@@ -13,6 +13,10 @@ _vmc_shares() {
         vmc shares -q "$1" 2>/dev/null
 }
 
+_vmc_apps() {
+        vmc apps -q "$1" "$2" 2>/dev/null
+}
+
 _vmc_images() {
         local store=${BISTRO_IMAGE_STORE:-${XDG_DATA_HOME:-$HOME/.local/share}/bistro/images/containers} f
         for f in "$store"/*.tar.zst; do
@@ -24,7 +28,7 @@ _vmc() {
         local cur prev verb i
         cur=${COMP_WORDS[COMP_CWORD]}
         prev=${COMP_WORDS[COMP_CWORD-1]}
-        local verbs="start stop list ls info destroy logs export import resize sync-time container container-stop container-delete container-list ports port-forward share unshare shares apps"
+        local verbs="start stop list ls info destroy logs export import resize sync-time container container-stop container-delete container-list ports port-forward share unshare shares apps app-scale window-mark"
 
         for ((i = 1; i < COMP_CWORD; i++)); do
                 case ${COMP_WORDS[i]} in
@@ -64,6 +68,8 @@ _vmc() {
                 ports) opts+=" --json -q" ;;
                 port-forward) opts+=" --host-port --udp --remove" ;;
                 apps) opts+=" --json -q" ;;
+                app-scale) opts+=" --list --json -q" ;;
+                window-mark) opts+=" --json" ;;
                 share) opts+=" --container --name --read-only --json" ;;
                 shares) opts+=" --json -q" ;;
                 esac
@@ -99,6 +105,19 @@ _vmc() {
                 done
                 if ((n == 0)); then COMPREPLY=($(compgen -W "$(_vmc_vms)" -- "$cur"))
                 elif ((n == 1)); then COMPREPLY=($(compgen -W "$(_vmc_containers "$vm")" -- "$cur")); fi ;;
+        app-scale)
+                local vm ct
+                for ((i = 1; i < COMP_CWORD; i++)); do
+                        [[ ${COMP_WORDS[i]} == app-scale ]] && { vm=${COMP_WORDS[i+1]}; ct=${COMP_WORDS[i+2]}; break; }
+                done
+                case $n in
+                0) COMPREPLY=($(compgen -W "$(_vmc_vms)" -- "$cur")) ;;
+                1) COMPREPLY=($(compgen -W "$(_vmc_containers "$vm")" -- "$cur")) ;;
+                2) COMPREPLY=($(compgen -W "$(_vmc_apps "$vm" "$ct")" -- "$cur")) ;;
+                3) COMPREPLY=($(compgen -W "1 1.25 1.5 1.75 2 reset" -- "$cur")) ;;
+                esac ;;
+        window-mark)
+                ((n == 0)) && COMPREPLY=($(compgen -W "title app-id none" -- "$cur")) ;;
         esac
 }
 complete -F _vmc vmc

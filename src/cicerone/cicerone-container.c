@@ -16,6 +16,7 @@
 #include "cicerone.h"
 #include "common.pb-c.h"
 #include "fd-util.h"
+#include "gui-settings.h"
 #include "log.h"
 #include "macro.h"
 #include "socket-util.h"
@@ -154,7 +155,21 @@ static int peer_bind(Peer *p, WireConn *conn, const char *token, Container **ret
 
 /* ---- the application list and its icons ---- */
 
-static AppInfo app_info(const Bistro__Container__Application *a) {
+/* The user's window mark (gui.conf), read for each list: a change reaches an entry when it is next
+ * written (the container's next start). */
+static WindowMark window_mark(void) {
+        WindowMark m;
+        int r;
+
+        r = gui_settings_window_mark(&m);
+        if (r < 0) {
+                log_warning_errno(r, "Cannot read the window mark from gui.conf, using 'title': %m");
+                return WINDOW_MARK_TITLE;
+        }
+        return m;
+}
+
+static AppInfo app_info(const Bistro__Container__Application *a, WindowMark mark) {
         return (AppInfo){
                 .id = a->desktop_file_id,
                 .name = a->name,
@@ -163,6 +178,7 @@ static AppInfo app_info(const Bistro__Container__Application *a) {
                 .n_mime_types = a->n_mime_types,
                 .no_display = a->no_display,
                 .startup_wm_class = a->startup_wm_class,
+                .window_mark = mark,
         };
 }
 
@@ -177,13 +193,14 @@ static int handle_app_list(
         uint64_t *bytes;
         size_t len;
         unsigned written = 0, failed = 0;
+        WindowMark mark = window_mark();
         int r, removed;
 
         ids = new0(const char *, req->n_apps + 1);
         if (!ids)
                 return wire_reply_error(conn, id, -ENOMEM, "out of memory");
         for (size_t i = 0; i < req->n_apps; i++) {
-                AppInfo a = app_info(req->apps[i]);
+                AppInfo a = app_info(req->apps[i], mark);
 
                 ids[i] = a.id;
                 r = app_entry_write(
@@ -320,7 +337,7 @@ static int handle_app_icons(
                 written++;
         }
         ct->icon_bytes[idx] = bytes;
-        a = app_info(app);
+        a = app_info(app, window_mark());
         r = app_entry_write(ct->vm->name, ct->name, &a, c->exec, written > 0);
         if (r < 0)
                 log_warning_errno(r, "Cannot rewrite the entry of %s: %m", app->desktop_file_id);

@@ -13,6 +13,7 @@
 #include "cicerone.h"
 #include "common.pb-c.h"
 #include "fd-util.h"
+#include "gui-settings.h"
 #include "log.h"
 #include "macro.h"
 #include "string-util.h"
@@ -127,6 +128,23 @@ static void on_launched(
         launch_done(l, 0, NULL);
 }
 
+/* The user's scale for the app (vmc app-scale), read at each launch; 0 (none) when gui.conf is
+ * broken: the app still starts. */
+static uint32_t launch_scale_percent(const Launch *l) {
+        unsigned percent;
+        int r;
+
+        r = gui_settings_app_scale(l->vm, l->container, l->app, &percent);
+        if (r < 0) {
+                log_warning_errno(
+                        r, "Cannot read the scale of %s from gui.conf, launching unscaled: %m", l->app);
+                return 0;
+        }
+        if (percent > 0)
+                log_info("Launching %s in %s/%s at scale %u%%.", l->app, l->vm, l->container, percent);
+        return percent;
+}
+
 static void on_hello(WireConn *conn, int error, uint32_t type, const ProtobufCMessage *msg, void *userdata) {
         Launch *l = userdata;
         Bistro__Container__LaunchApplicationRequest req =
@@ -173,6 +191,7 @@ static void on_hello(WireConn *conn, int error, uint32_t type, const ProtobufCMe
         req.desktop_file_id = l->app;
         req.uris = l->uris;
         req.n_uris = l->n_uris;
+        req.scale_percent = launch_scale_percent(l);
         r = wire_call(
                 conn, BISTRO__MESSAGE_TYPE__LAUNCH_APPLICATION_REQUEST, &req.base, LAUNCH_TIMEOUT_USEC,
                 on_launched, l, NULL);

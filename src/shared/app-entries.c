@@ -188,6 +188,21 @@ static int exec_arg(const char *s, char **ret) {
         return 0;
 }
 
+int app_entry_wm_class(const char *container, const AppInfo *app, char **ret) {
+        const char *wm;
+
+        if (!app || !proto_name_ok(container))
+                return -EINVAL;
+        wm = app->startup_wm_class && app->startup_wm_class[0] ? app->startup_wm_class : app->id;
+        if (!app_id_ok(wm))
+                return -EINVAL;
+        if (app->window_mark != WINDOW_MARK_APP_ID)
+                *ret = strdup(wm);
+        else if (asprintf(ret, "bistro.%s.%s", container, wm) < 0)
+                *ret = NULL;
+        return *ret ? 0 : -ENOMEM;
+}
+
 int app_entry_format(
         const char *vm,
         const char *container,
@@ -195,8 +210,7 @@ int app_entry_format(
         const char *exec,
         bool with_icon,
         char **ret) {
-        _cleanup_free_ char *base = NULL, *quoted = NULL, *name = NULL, *line = NULL;
-        const char *wm;
+        _cleanup_free_ char *base = NULL, *quoted = NULL, *name = NULL, *line = NULL, *wm = NULL;
         Buf b = {};
         int r;
 
@@ -205,9 +219,9 @@ int app_entry_format(
         r = base_name(vm, container, app->id, &base);
         if (r < 0)
                 return r;
-        wm = app->startup_wm_class && app->startup_wm_class[0] ? app->startup_wm_class : app->id;
-        if (!app_id_ok(wm))
-                return -EINVAL;
+        r = app_entry_wm_class(container, app, &wm);
+        if (r < 0)
+                return r;
         for (size_t i = 0; i < app->n_mime_types; i++) {
                 const char *m = app->mime_types[i];
 
@@ -691,4 +705,64 @@ int app_entries_remove_except(
         }
         app_entries_free(v, n);
         return removed;
+}
+
+/* One entry's StartupWMClass as mark wants it: 1 when rewritten, 0 when it already was. The
+ * container's own class is the current one without a "bistro.<container>." prefix (that prefix is
+ * ours: a container that names its class so only confuses its own grouping). */
+static int entry_apply_window_mark(const AppEntry *e, WindowMark mark) {
+        _cleanup_free_ char *file = NULL, *text = NULL, *cur = NULL, *prefix = NULL, *want = NULL;
+        _cleanup_free_ char *out = NULL;
+        _cleanup_close_ int dfd = -EBADF;
+        const char *line, *end, *own;
+        AppInfo a;
+        int rd, r;
+
+        dfd = entry_read(e->vm, e->container, e->id, false, &file, &rd, &text);
+        if (dfd < 0)
+                return dfd;
+        if (rd < 0)
+                return rd == -ENOENT ? 0 : rd;
+        if (!entry_owned(text, e->vm, e->container, e->id))
+                return 0;
+        cur = entry_get(text, "StartupWMClass");
+        if (!cur)
+                return -EBADMSG;
+        if (asprintf(&prefix, "bistro.%s.", e->container) < 0)
+                return -ENOMEM;
+        own = startswith(cur, prefix) ? cur + strlen(prefix) : cur;
+        a = (AppInfo){ .id = e->id, .startup_wm_class = own, .window_mark = mark };
+        r = app_entry_wm_class(e->container, &a, &want);
+        if (r < 0)
+                return r;
+        if (streq(want, cur))
+                return 0;
+        for (line = text; line && !startswith(line, "StartupWMClass=");)
+                line = strchr(line, '\n') ? strchr(line, '\n') + 1 : NULL;
+        if (!line)
+                return -EBADMSG;
+        end = line + strcspn(line, "\n");
+        if (asprintf(&out, "%.*sStartupWMClass=%s%s", (int) (line - text), text, want, end) < 0)
+                return -ENOMEM;
+        r = write_at(dfd, file, out, strlen(out));
+        return r < 0 ? r : 1;
+}
+
+int app_entries_apply_window_mark(WindowMark mark) {
+        AppEntry *v = NULL;
+        size_t n = 0;
+        int r, changed = 0, first_error = 0;
+
+        r = app_entries_list(NULL, NULL, &v, &n);
+        if (r < 0)
+                return r;
+        for (size_t i = 0; i < n; i++) {
+                r = entry_apply_window_mark(&v[i], mark);
+                if (r < 0 && first_error == 0)
+                        first_error = r;
+                else if (r > 0)
+                        changed++;
+        }
+        app_entries_free(v, n);
+        return first_error < 0 ? first_error : changed;
 }

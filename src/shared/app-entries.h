@@ -16,6 +16,8 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "window-mark.h"
+
 #define APP_ICON_BYTES_MAX (256u * 1024u)
 #define APP_ICON_PIXELS_MIN 16u
 #define APP_ICON_PIXELS_MAX 512u
@@ -29,6 +31,7 @@ typedef struct AppInfo {
         size_t n_mime_types;
         bool no_display;
         const char *startup_wm_class; /* NULL or "": the id */
+        WindowMark window_mark;       /* the host's setting (gui.conf), not the container's */
 } AppInfo;
 
 /* One entry found on disk. */
@@ -38,6 +41,16 @@ typedef struct AppEntry {
 
 /* True for a valid desktop-file id (and StartupWMClass): name_is_valid(s, 255). */
 bool app_id_ok(const char *id);
+
+/* The StartupWMClass of app's entry: its StartupWMClass (or id when it has none); with
+ * WINDOW_MARK_APP_ID "bistro.<container>.<that>", the app_id the Wayland gate gives its windows, so
+ * they still group with the entry. -EINVAL when container or the class is not valid. */
+int app_entry_wm_class(const char *container, const AppInfo *app, char **ret);
+
+/* Rewrites the StartupWMClass of every entry on disk for mark (as app_entry_wm_class()), so that
+ * a changed setting reaches the entries at once, not only when cicerone next writes them. The number
+ * of entries rewritten, or the first error (the others are still tried). */
+int app_entries_apply_window_mark(WindowMark mark);
 
 /* Renders the .desktop text of app; exec is the absolute path of bistro's launcher (quoted as the
  * Desktop Entry Specification says when needed). with_icon adds Icon=bistro-<vm>-<container>-<id>. */

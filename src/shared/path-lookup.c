@@ -26,20 +26,40 @@ static int env_absolute(const char *name, const char **ret) {
         return 0;
 }
 
-int xdg_data_home(char **ret) {
+/* $<env>, else $HOME/<fallback>. */
+static int xdg_dir(const char *env, const char *fallback, char **ret) {
         const char *e;
         char *p;
 
-        if (env_absolute("XDG_DATA_HOME", &e) >= 0)
+        if (env_absolute(env, &e) >= 0)
                 p = strdup(e);
         else if (env_absolute("HOME", &e) >= 0)
-                p = path_join(e, ".local/share");
+                p = path_join(e, fallback);
         else
                 return -EINVAL;
         if (!p)
                 return -ENOMEM;
         *ret = p;
         return 0;
+}
+
+int xdg_data_home(char **ret) {
+        return xdg_dir("XDG_DATA_HOME", ".local/share", ret);
+}
+
+int xdg_config_home(char **ret) {
+        return xdg_dir("XDG_CONFIG_HOME", ".config", ret);
+}
+
+int bistro_config_dir(char **ret) {
+        _cleanup_free_ char *home = NULL;
+        int r;
+
+        r = xdg_config_home(&home);
+        if (r < 0)
+                return r;
+        *ret = path_join(home, "bistro");
+        return *ret ? 0 : -ENOMEM;
 }
 
 int bistro_files_mountpoint(const char *vm, const char *container, char **ret) {

@@ -8,6 +8,14 @@
  * it). -EINVAL when neither variable holds an absolute path. Not created. */
 int xdg_data_home(char **ret);
 
+/* $XDG_CONFIG_HOME, else $HOME/.config (the user's settings). -EINVAL when neither variable holds an
+ * absolute path. Not created. */
+int xdg_config_home(char **ret);
+
+/* $XDG_CONFIG_HOME/bistro, else $HOME/.config/bistro (the user's settings: gui.conf). -EINVAL as
+ * above. Not created. */
+int bistro_config_dir(char **ret);
+
 /* Where `bistro files` mounts a container's home ("Linux files", docs/design/files.md):
  * $HOME/Bistro/<container> for the VM termina, $HOME/Bistro/<container>@<vm> for another VM ('@' is
  * in no VM or container name, so no two pairs share a directory). -EINVAL when $HOME is not

@@ -30,6 +30,7 @@ bool arg_remove = false;
 const char *arg_container = NULL;
 const char *arg_share_name = NULL;
 bool arg_read_only = false;
+bool arg_list = false;
 
 typedef struct Verb {
         const char *name;
@@ -94,6 +95,15 @@ static const Verb verbs[] = {
         { "apps", "[VM] [CONTAINER]",
           "List the containers' applications in the host's launcher (no daemon needed).  --json, -q", 0, 2,
           verb_apps },
+        { "app-scale", "VM CONTAINER APP [FACTOR|reset]",
+          "Show or set an application's scale (0.5 to 4: 1.5, 2, 150%) from its next launch; 'reset'\n"
+          "  removes it. APP is its desktop file id, as 'vmc apps' lists it (\".desktop\" optional).\n"
+          "  --list: every scale set.  --json, -q",
+          0, 4, verb_app_scale },
+        { "window-mark", "[title|app-id|none]",
+          "Show or set how the host marks windows of containers: ' (CONTAINER)' after the title\n"
+          "  (default), app_id 'bistro.CONTAINER.APP', or not at all.  --json",
+          0, 1, verb_window_mark },
 };
 
 static int help(const Verb *v) {
@@ -133,6 +143,7 @@ static int run(int argc, char *argv[]) {
                 ARG_CONTAINER,
                 ARG_SHARE_NAME,
                 ARG_READ_ONLY,
+                ARG_LIST,
         };
         static const struct option options[] = {
                 { "help", no_argument, NULL, 'h' },
@@ -152,10 +163,11 @@ static int run(int argc, char *argv[]) {
                 { "container", required_argument, NULL, ARG_CONTAINER },
                 { "name", required_argument, NULL, ARG_SHARE_NAME },
                 { "read-only", no_argument, NULL, ARG_READ_ONLY },
+                { "list", no_argument, NULL, ARG_LIST },
                 {},
         };
         const Verb *verb;
-        char *args[3] = {};
+        char *args[5] = {}; /* NULL after the last */
         int c, n = 0;
         bool want_help = false;
 
@@ -226,6 +238,9 @@ static int run(int argc, char *argv[]) {
                         break;
                 case ARG_READ_ONLY:
                         arg_read_only = true;
+                        break;
+                case ARG_LIST:
+                        arg_list = true;
                         break;
                 default:
                         return log_usage_bad_option(argv);

@@ -30,6 +30,7 @@ extern bool arg_remove;
 extern const char *arg_container;
 extern const char *arg_share_name;
 extern bool arg_read_only;
+extern bool arg_list;
 
 typedef struct VmcCall {
         const char *what;    /* the verb, put before concierge's error */
@@ -72,3 +73,5 @@ int verb_container_list(char **args);
 int verb_ports(char **args);
 int verb_port_forward(char **args);
 int verb_apps(char **args);
+int verb_app_scale(char **args);
+int verb_window_mark(char **args);

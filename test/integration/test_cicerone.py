@@ -414,6 +414,7 @@ class FakeVm:
         self.path = cic.rdir / "vms" / VM / "vsock.sock"
         self.port, self.token = port, token
         self.launched = []
+        self.scales = []  # LaunchApplicationRequest.scale_percent, 0 when absent
         self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         self.sock.bind(str(self.path))
         self.sock.listen(4)
@@ -444,6 +445,7 @@ class FakeVm:
             assert t == LAUNCH_APPLICATION
             f = pb_parse(body)
             self.launched.append((f[1][0].decode(), [u.decode() for u in f.get(3, [])]))
+            self.scales.append(f.get(4, [0])[-1])
             conn.sendall(frame(EMPTY, RESPONSE, mid))
 
     def close(self):

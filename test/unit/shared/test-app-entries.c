@@ -120,6 +120,70 @@ static void test_format(void **state) {
         assert_null(strstr(t, "Comment="));
 }
 
+static void test_window_mark_wm_class(void **state) {
+        _cleanup_free_ char *t = NULL, *wm = NULL;
+        AppInfo a = gedit, plain = { .id = "xterm", .name = "XTerm" };
+
+        /* title and none: the container's class, unchanged. */
+        a.window_mark = WINDOW_MARK_NONE;
+        assert_int_equal(app_entry_wm_class("penguin", &a, &wm), 0);
+        assert_string_equal(wm, "gedit");
+        free(TAKE_PTR(wm));
+        /* app-id: the app_id the gate gives the windows, from StartupWMClass or else the id. */
+        a.window_mark = WINDOW_MARK_APP_ID;
+        assert_int_equal(app_entry_wm_class("penguin", &a, &wm), 0);
+        assert_string_equal(wm, "bistro.penguin.gedit");
+        free(TAKE_PTR(wm));
+        plain.window_mark = WINDOW_MARK_APP_ID;
+        assert_int_equal(app_entry_wm_class("dev-box", &plain, &wm), 0);
+        assert_string_equal(wm, "bistro.dev-box.xterm");
+        free(TAKE_PTR(wm));
+        assert_int_equal(app_entry_format("termina", "penguin", &a, "/usr/bin/bistro", false, &t), 0);
+        assert_non_null(strstr(t, "\nStartupWMClass=bistro.penguin.gedit\n"));
+        assert_non_null(strstr(t, "\nName=Text Editor (penguin)\n"));
+        free(TAKE_PTR(t));
+        a.window_mark = WINDOW_MARK_TITLE;
+        assert_int_equal(app_entry_format("termina", "penguin", &a, "/usr/bin/bistro", false, &t), 0);
+        assert_non_null(strstr(t, "\nStartupWMClass=gedit\n"));
+        /* A bad class or container is refused, whatever the mark. */
+        a.window_mark = WINDOW_MARK_APP_ID;
+        a.startup_wm_class = "a b";
+        assert_int_equal(app_entry_wm_class("penguin", &a, &wm), -EINVAL);
+        a.startup_wm_class = "gedit";
+        assert_int_equal(app_entry_wm_class("../x", &a, &wm), -EINVAL);
+}
+
+/* A changed mark reaches the entries on disk at once; the rest of each entry is kept. */
+static void test_apply_window_mark(void **state) {
+        _cleanup_free_ char *ge = path_of("applications/bistro-mark-pen-org.gnome.gedit.desktop");
+        _cleanup_free_ char *xt = path_of("applications/bistro-mark-pen-xterm.desktop");
+        _cleanup_free_ char *before = NULL, *t = NULL, *expected = NULL;
+        const AppInfo plain = { .id = "xterm", .name = "XTerm" };
+        AppInfo marked = gedit;
+
+        assert_int_equal(app_entry_write("mark", "pen", &gedit, "/usr/bin/bistro", false), 1);
+        assert_int_equal(app_entry_write("mark", "pen", &plain, "/usr/bin/bistro", false), 1);
+        before = read_all(ge);
+
+        assert_int_equal(app_entries_apply_window_mark(WINDOW_MARK_APP_ID), 2);
+        assert_int_equal(app_entries_apply_window_mark(WINDOW_MARK_APP_ID), 0);
+        /* Byte for byte what cicerone writes with that mark. */
+        marked.window_mark = WINDOW_MARK_APP_ID;
+        assert_int_equal(app_entry_format("mark", "pen", &marked, "/usr/bin/bistro", false, &expected), 0);
+        t = read_all(ge);
+        assert_string_equal(t, expected);
+        free(TAKE_PTR(t));
+        t = read_all(xt);
+        assert_non_null(strstr(t, "\nStartupWMClass=bistro.pen.xterm\n"));
+        free(TAKE_PTR(t));
+
+        assert_int_equal(app_entries_apply_window_mark(WINDOW_MARK_NONE), 2);
+        assert_int_equal(app_entries_apply_window_mark(WINDOW_MARK_TITLE), 0);
+        t = read_all(ge);
+        assert_string_equal(t, before);
+        assert_int_equal(app_entries_remove("mark", NULL), 2);
+}
+
 static void test_hostile_names(void **state) {
         _cleanup_free_ char *t = NULL;
         AppInfo a = gedit;
@@ -333,6 +397,8 @@ static void test_list_and_remove(void **state) {
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_format),
+                cmocka_unit_test(test_window_mark_wm_class),
+                cmocka_unit_test(test_apply_window_mark),
                 cmocka_unit_test(test_hostile_names),
                 cmocka_unit_test(test_write_validate_and_symlinks),
                 cmocka_unit_test(test_symlinked_dir_not_followed),

@@ -102,8 +102,22 @@ static void test_paths(void **state) {
         assert_int_equal(bistro_files_mountpoint("dev", "penguin", &p), 0);
         assert_string_equal(p, "/h/Bistro/penguin@dev");
         free(p);
+        unsetenv("XDG_CONFIG_HOME");
+        assert_int_equal(bistro_config_dir(&p), 0);
+        assert_string_equal(p, "/h/.config/bistro");
+        free(p);
+        setenv("XDG_CONFIG_HOME", "relative", 1); /* ignored, as the XDG spec says */
+        assert_int_equal(bistro_config_dir(&p), 0);
+        assert_string_equal(p, "/h/.config/bistro");
+        free(p);
+        setenv("XDG_CONFIG_HOME", "/c", 1);
+        assert_int_equal(bistro_config_dir(&p), 0);
+        assert_string_equal(p, "/c/bistro");
+        free(p);
+        unsetenv("XDG_CONFIG_HOME");
         unsetenv("HOME");
         assert_int_equal(bistro_data_dir(&p), -EINVAL);
+        assert_int_equal(bistro_config_dir(&p), -EINVAL);
         assert_int_equal(bistro_files_mountpoint("termina", "penguin", &p), -EINVAL);
 
         /* The environment override must name an executable. */
