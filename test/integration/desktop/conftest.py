@@ -1,7 +1,8 @@
 # SPDX-License-Identifier: LGPL-2.1-or-later
-"""One VM for every files test (#13: shares, "Linux files", FUSE in containers): a private concierge
-with penguin set up for its default user, booted once for the whole package (boots under TCG cost
-minutes). Each module leaves the VM running and penguin as it found it."""
+"""One VM for every desktop-integration test (#13: shares, "Linux files", FUSE in containers; #14: GUI
+apps and the clipboard): a headless sway desktop (when sway is installed), then a private concierge whose
+WAYLAND_DISPLAY is that desktop, with penguin set up for its default user, booted once for the whole
+package (boots under TCG cost minutes). Each module leaves the VM running and penguin as it found it."""
 
 import os
 import shlex
@@ -13,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from concierge_helpers import Concierge, bistro, bistro_ok, image_store, require_built
+from headless_desktop import HeadlessDesktop, missing_tools
 
 USER = "alice"  # penguin's default user (uid 1000)
 FIRST_TIMEOUT = 1800
@@ -31,14 +33,24 @@ def fcc():
     stub = stub_dir / "xdg-open"
     stub.write_text(f"#!/bin/sh\nprintf '%s\\n' \"$*\" >> {shlex.quote(str(opened))}\n")
     stub.chmod(0o755)
-    c = Concierge(env={"BISTRO_IMAGE_STORE": str(store),
-                       "PATH": f"{stub_dir}:{os.environ.get('PATH', '/usr/bin:/bin')}"})
+    env = {"BISTRO_IMAGE_STORE": str(store), "PATH": f"{stub_dir}:{os.environ.get('PATH', '/usr/bin:/bin')}"}
+    desktop = None
+    missing = missing_tools(("foot",))
+    if not missing:
+        desktop = HeadlessDesktop()
+        desktop.start()
+        env["WAYLAND_DISPLAY"] = str(desktop.socket)
+    c = Concierge(env=env)
+    c.desktop = desktop
+    c.desktop_missing = missing
     c.opened = opened
     c.home = c.root / "home"  # host folders the tests share live here
     c.home.mkdir(mode=0o755)
     bistro_ok(c, "--user", USER, "--", "true", timeout=FIRST_TIMEOUT)
     yield c
     c.cleanup()
+    if desktop:
+        desktop.stop()
     shutil.rmtree(stub_dir, ignore_errors=True)
     assert not c.alive(), "processes left behind"
 
