@@ -176,7 +176,7 @@ def test_app_and_clipboard_through_bundle(bundle, gui_tmp):
         assert region_colours(shot, win["rect"]) > 2
         png = sway.screenshot(artifact_dir() / "waypipe-bundle-foot.png")
 
-        # Clipboard, both ways: text, image/png (the screenshot, checksum), the primary selection.
+        # Clipboard, both ways: text, image/png (screenshots, checksums), the primary selection.
         def copy_paste(src_env, dst_env, data, *opts):
             cp = procs.start("wl-copy", ["wl-copy", "--foreground", *opts], src_env, stdin=subprocess.PIPE)
             cp.stdin.write(data)
@@ -198,7 +198,10 @@ def test_app_and_clipboard_through_bundle(bundle, gui_tmp):
         copy_paste(cont_env, host_env, b"from the container \xe2\x9c\x93")
         copy_paste(host_env, cont_env, b"from the host \xe2\x9c\x93")
         copy_paste(cont_env, host_env, png, "--type", "image/png")
-        copy_paste(host_env, cont_env, png, "--type", "image/png")
+        # Another picture, so that what the container pastes cannot be the selection it just made.
+        corner = sway.run(["grim", "-g", "0,0 320x200", "-"])
+        assert corner.returncode == 0 and corner.stdout != png
+        copy_paste(host_env, cont_env, corner.stdout, "--type", "image/png")
         copy_paste(cont_env, host_env, b"primary from the container", "--primary")
         copy_paste(host_env, cont_env, b"primary from the host", "--primary")
 
