@@ -107,7 +107,8 @@ for pin in "${pins[@]}"; do
         if ! (cd "$dl" && apt-get download "$p=$v" >&2 2>"$dl.err"); then
                 cat "$dl.err" >&2
                 log "warning: pinned $p=$v is not in the archive; following the archive"
-                (cd "$dl" && apt-get download "$p" >&2) || die "apt-get download $p failed (are the apt lists there? apt-get update)"
+                (cd "$dl" && apt-get download "$p" >&2) ||
+                        die "apt-get download $p failed (are the apt lists there? apt-get update)"
         fi
         f=$(echo "$dl"/*.deb)
         [[ -f $f ]] || die "apt-get download $p produced no .deb"
@@ -175,8 +176,9 @@ done
 log "unavailable: ${stubs[*]}"
 python3 "$here/unavailable-libs.py" "$b/waypipe" "$tmp/src" --stub "${stubs[@]}" --shipped "${shipped[@]}"
 for so in "${stubs[@]}"; do
-        "${ccv[@]}" -shared -fPIC -O2 -nostdlib -ffreestanding -fno-stack-protector -fno-sanitize=all \
-                -Wl,-soname,"$so" -Wl,--version-script="$tmp/src/$so.map" -Wl,-z,now,-z,relro,-z,noexecstack,-z,noseparate-code -s \
+        "${ccv[@]}" -shared -fPIC -O2 -nostdlib -ffreestanding -fno-stack-protector -fno-sanitize=all -s \
+                -Wl,-soname,"$so" -Wl,--version-script="$tmp/src/$so.map" \
+                -Wl,-z,now,-z,relro,-z,noexecstack,-z,noseparate-code \
                 -o "$b/$so" "$tmp/src/$so.c" || die "compiling $so failed"
         chmod 0644 "$b/$so"
 done
@@ -195,14 +197,17 @@ while read -r line; do
         esac
 done <<< "$trace"
 wp_upstream=$(awk '$1 == "waypipe" { sub(/-[^-]*$/, "", $2); print $2 }' "$b/versions")
-ver=$(env -i "$b/$ldso" --library-path "$b" "$b/waypipe" --version 2>&1) || { echo "$ver" >&2; die "waypipe --version failed"; }
-[[ $(head -1 <<< "$ver") == "waypipe $wp_upstream" ]] || { echo "$ver" >&2; die "waypipe --version does not say $wp_upstream"; }
+ver=$(env -i "$b/$ldso" --library-path "$b" "$b/waypipe" --version 2>&1) ||
+        { echo "$ver" >&2; die "waypipe --version failed"; }
+[[ $(head -1 <<< "$ver") == "waypipe $wp_upstream" ]] ||
+        { echo "$ver" >&2; die "waypipe --version does not say $wp_upstream"; }
 
 rm -rf "$out/bundle.old"
 [[ ! -e $out/bundle ]] || mv "$out/bundle" "$out/bundle.old"
 mv "$b" "$out/bundle"
 rm -rf "$out/bundle.old"
 echo "$inputs" > "$out/inputs.sha256"
-total=$(find "$out/bundle" -type f -printf "%s\n" | awk "{ t += \$1 } END { print t }")
-log "$(head -1 <<< "$ver") in $out/bundle: $(find "$out/bundle" -type f | wc -l) files, $(awk -v b="$total" 'BEGIN { printf "%.1f MiB", b / 1048576 }') ($total bytes)"
+total=$(find "$out/bundle" -type f -printf '%s\n' | awk '{ t += $1 } END { print t }')
+mib=$(awk -v b="$total" 'BEGIN { printf "%.1f MiB", b / 1048576 }')
+log "$(head -1 <<< "$ver") in $out/bundle: $(find "$out/bundle" -type f | wc -l) files, $mib ($total bytes)"
 finish_stamp "$inputs"
