@@ -5,6 +5,8 @@
 # debootstrap --variant=minbase plus bash, sudo, apt, ca-certificates, locales, less, procps,
 # iproute2 and systemd as PID 1 (systemd-sysv, dbus, dbus-user-session, libpam-systemd, tzdata), sensible-utils (sensible-browser),
 # openssh-sftp-server ("Linux files": garcon runs it for `bistro files`), fuse3, sshfs and squashfuse (FUSE in the container),
+# foot, wl-clipboard and wayland-utils (a real Wayland app, the clipboard tools and wayland-info for the GUI
+# tests; fonts-dejavu-core so that foot has a font),
 # with an en_US.UTF-8 locale, the units that cannot work in an unprivileged container masked
 # (docs/design/containers.md, "penguin runs systemd"), and open-on-host plumbing (xdg-open,
 # x-www-browser, www-browser, $BROWSER -> /opt/bistro/bin/bistro-open; xdg-open also for files in
@@ -25,7 +27,7 @@ store=${1:-$(default_store)}
 suite=bookworm
 release=12
 mirror=${BISTRO_DEBIAN_MIRROR:-http://deb.debian.org/debian}
-include=bash,sudo,apt,ca-certificates,locales,less,procps,iproute2,systemd,systemd-sysv,dbus,dbus-user-session,libpam-systemd,tzdata,sensible-utils,fuse3,sshfs,squashfuse,openssh-sftp-server
+include=bash,sudo,apt,ca-certificates,locales,less,procps,iproute2,systemd,systemd-sysv,dbus,dbus-user-session,libpam-systemd,tzdata,sensible-utils,fuse3,sshfs,squashfuse,openssh-sftp-server,foot,wl-clipboard,wayland-utils,fonts-dejavu-core
 cache=${XDG_CACHE_HOME:-$HOME/.cache}/bistro/debootstrap-$suite
 export PATH=$PATH:/usr/sbin:/sbin
 

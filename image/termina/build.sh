@@ -12,7 +12,9 @@
 # Rebuilds only when an input changed (OUTDIR/inputs.sha256); offline once the .debs are cached.
 #
 # Usage: build.sh --out DIR --stage1 PATH --bistro-image PATH [--maitred PATH] [--vshd PATH]
-#                 [--port-listener PATH] [--tremplin PATH] [--opt-bin PATH]... [--opt-bistro DIR] [--image-version V] [--stamp FILE]
+#                 [--port-listener PATH] [--tremplin PATH] [--opt-bin PATH]... [--opt-bistro DIR]
+#                 [--waypipe-bundle DIR] [--image-version V] [--stamp FILE]
+#        --waypipe-bundle DIR is installed as /opt/bistro/lib/waypipe (image/waypipe/build-bundle.sh).
 # Env:   BISTRO_IMAGE_KEY       signing key (default ${XDG_CONFIG_HOME:-~/.config}/bistro/image-signing.key,
 #                               generated on first build, its public key then added to trusted-image-keys/)
 #        BISTRO_DEB_CACHE       .deb cache (default ${XDG_CACHE_HOME:-~/.cache}/bistro/debs)
@@ -28,7 +30,7 @@ step() { step_n=$((step_n + 1)); echo "termina: [$step_n/$step_total] $*" >&2; }
 log() { echo "termina: $*" >&2; }
 die() { echo "termina: error: $*" >&2; exit 1; }
 
-out= stage1= bimg= maitred= opt_bistro= version= stamp=
+out= stage1= bimg= maitred= opt_bistro= waypipe_bundle= version= stamp=
 # Guest daemons maitred supervises (/etc/bistro/services/NAME.conf); a missing one is left out.
 daemons=()
 # Static helpers for containers, installed as /opt/bistro/bin/NAME (bind-mounted into each one).
@@ -42,6 +44,7 @@ while [[ $# -gt 0 ]]; do
         --vshd | --port-listener | --tremplin) daemons+=("$2"); shift 2 ;;
         --opt-bin) [[ ! -x $2 ]] || opt_bins+=("$2"); shift 2 ;;
         --opt-bistro) opt_bistro=$2; shift 2 ;;
+        --waypipe-bundle) waypipe_bundle=$2; shift 2 ;;
         --image-version) version=$2; shift 2 ;;
         --stamp) stamp=$2; shift 2 ;;
         *) die "unknown argument $1" ;;
@@ -51,6 +54,7 @@ done
 [[ -x $stage1 ]] || die "$stage1 not built"
 [[ -x $bimg ]] || die "$bimg not built"
 finish_stamp() { [[ -z $stamp ]] || echo "$1" > "$stamp"; }
+[[ -z $waypipe_bundle || -x $waypipe_bundle/waypipe ]] || die "$waypipe_bundle has no waypipe (image/waypipe/build-bundle.sh)"
 
 if [[ -n ${BISTRO_TERMINA_INIT:-} ]]; then
         log "BISTRO_TERMINA_INIT=$BISTRO_TERMINA_INIT replaces maitred (local testing only)"
@@ -86,6 +90,7 @@ quick=$(
                         "$here"/modules-root "$top/image/kernel/VERSION" "$stage1" "$maitred" "${daemons[@]}" "${opt_bins[@]}" |
                         cut -d' ' -f1
                 [[ -z $opt_bistro ]] || (cd "$opt_bistro" && find . -type f -print0 | sort -z | xargs -0r sha256sum)
+                [[ -z $waypipe_bundle ]] || (cd "$waypipe_bundle" && find . -type f -print0 | sort -z | xargs -0r sha256sum)
                 ls -l --time-style=+%s /var/lib/apt/lists/ 2>/dev/null
                 stat -c '%n %s %Y' "$key" 2>/dev/null || true
                 echo "${version:-} $comp ${BISTRO_SQUASHFS_BLOCK:-} ${BISTRO_KEEP_MODULE_SIGNATURES:-} $debs"
@@ -151,6 +156,7 @@ inputs=$(
                 sha256sum "$here"/build.sh "$here"/packages "$here"/exclude "$here"/prune "$here"/modules-root "$here"/strip-module-signature.py "$stage1" \
                         "$maitred" "${daemons[@]}" "${opt_bins[@]}" "$kdir/vmlinuz" | cut -d' ' -f1
                 [[ -z $opt_bistro ]] || (cd "$opt_bistro" && find . -type f -print0 | sort -z | xargs -0r sha256sum)
+                [[ -z $waypipe_bundle ]] || (cd "$waypipe_bundle" && find . -type f -print0 | sort -z | xargs -0r sha256sum)
                 cat "$kdir/VERSION" "$res_file"
                 echo "$version $comp ${BISTRO_SQUASHFS_BLOCK:-} $pub ${BISTRO_KEEP_MODULE_SIGNATURES:-}"
         } | sha256sum | cut -d' ' -f1
@@ -214,6 +220,11 @@ done
 mkdir -p "$root/opt/bistro" "$root/etc/bistro"
 [[ -z $opt_bistro ]] || cp -a "$opt_bistro/." "$root/opt/bistro/"
 for b in "${opt_bins[@]}"; do install -D -m 0755 "$b" "$root/opt/bistro/bin/$(basename "$b")"; done
+# The same waypipe as the host's, with its own loader and libc: sommelier runs it in any container.
+if [[ -n $waypipe_bundle ]]; then
+        mkdir -p "$root/opt/bistro/lib/waypipe"
+        cp -a "$waypipe_bundle/." "$root/opt/bistro/lib/waypipe/"
+fi
 # garcon is also bistro-open (it looks at argv[0]): the container's xdg-open/x-www-browser target.
 [[ ! -e $root/opt/bistro/bin/garcon ]] || ln -sf garcon "$root/opt/bistro/bin/bistro-open"
 echo "$version" > "$root/etc/bistro/image-version"

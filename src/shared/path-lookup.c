@@ -3,6 +3,7 @@
 #include <stdlib.h>
 #include <sys/stat.h>
 #include <sys/un.h>
+#include <unistd.h>
 
 #include "config.h"
 #include "fd-util.h"
@@ -10,6 +11,7 @@
 #include "path-lookup.h"
 #include "path-util.h"
 #include "string-util.h"
+#include "waypipe-bundle.h"
 
 #ifndef BISTRO_BUILD_ROOT
 #        error "BISTRO_BUILD_ROOT must be defined by the build"
@@ -209,4 +211,31 @@ int bistro_find_program(const char *name, const char *env, char **ret) {
 
 int bistro_find_command(const char *name, const char *env, char **ret) {
         return find_program(name, env, NULL, ret);
+}
+
+int bistro_find_waypipe_bundle(char **ret_dir) {
+        _cleanup_free_ char *dir = NULL, *loader = NULL, *waypipe = NULL;
+        const char *e;
+        int r;
+
+        r = env_absolute("BISTRO_WAYPIPE_BUNDLE", &e);
+        if (r == -EINVAL)
+                return r;
+        if (r >= 0)
+                dir = strdup(e);
+        else if (bistro_running_from_build_tree())
+                dir = path_join(BISTRO_BUILD_ROOT, "image/waypipe/bundle");
+        else
+                dir = strdup(BISTRO_WAYPIPE_BUNDLE_DIR);
+        if (!dir)
+                return -ENOMEM;
+        loader = path_join(dir, WAYPIPE_BUNDLE_LOADER);
+        waypipe = path_join(dir, WAYPIPE_BUNDLE_PROGRAM);
+        if (!loader || !waypipe)
+                return -ENOMEM;
+        /* The loader runs waypipe, which only needs to be readable. */
+        if (access(loader, X_OK) < 0 || access(waypipe, R_OK) < 0)
+                return errno == ENOENT || errno == EACCES ? -ENOENT : -errno;
+        *ret_dir = TAKE_PTR(dir);
+        return 0;
 }

@@ -52,3 +52,9 @@ int bistro_find_program(const char *name, const char *env, char **ret);
 /* One of our user commands ("vsh", "vmc"): as bistro_find_program(), but installed beside the
  * running program (bindir) rather than in BISTRO_LIBEXECDIR. */
 int bistro_find_command(const char *name, const char *env, char **ret);
+
+/* The directory of the waypipe bundle (basic/waypipe-bundle.h) on the host: $BISTRO_WAYPIPE_BUNDLE
+ * (which must be absolute: -EINVAL otherwise), else <build>/image/waypipe/bundle when we run from the
+ * build tree, else BISTRO_WAYPIPE_BUNDLE_DIR. -ENOENT when the chosen directory has no executable
+ * loader or no waypipe. */
+int bistro_find_waypipe_bundle(char **ret_dir);

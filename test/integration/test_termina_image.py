@@ -199,7 +199,10 @@ def test_root_contents(termina_image):
                  "/usr/bin/lxc-attach", "/usr/bin/btrfs", "/usr/sbin/mkfs.btrfs", "/usr/sbin/mkfs.ext4",
                  "/usr/sbin/nft", "/usr/lib/openssh/sftp-server", "/usr/bin/sshfs",
                  "/etc/ssl/certs/ca-certificates.crt", "/etc/bistro/image-version", "/opt/bistro",
-                 "/usr/share/zoneinfo/UTC", "/usr/lib/x86_64-linux-gnu/libc.so.6"):
+                 "/usr/share/zoneinfo/UTC", "/usr/lib/x86_64-linux-gnu/libc.so.6",
+                 # the waypipe bundle (image/waypipe/), for sommelier in every container
+                 "/opt/bistro/lib/waypipe/waypipe", "/opt/bistro/lib/waypipe/ld-linux-x86-64.so.2",
+                 "/opt/bistro/lib/waypipe/libc.so.6", "/opt/bistro/lib/waypipe/libavcodec.so.59"):
         assert path in root, f"{path} missing from the root"
     assert root["/usr/sbin/init"] == ("l", "maitred")
     assert root["/sbin"] == ("l", "usr/sbin")
@@ -293,5 +296,8 @@ def test_debian_container_image():
     names = set(subprocess.run(["tar", "--zstd", "-tf", str(tarball)], capture_output=True, text=True,
                                check=True).stdout.split())
     for p in ("./usr/bin/bash", "./usr/bin/sudo", "./usr/bin/apt", "./usr/bin/less", "./usr/bin/ps",
-              "./usr/bin/ip", "./etc/ssl/certs/ca-certificates.crt", "./usr/lib/locale/locale-archive"):
+              "./usr/bin/ip", "./etc/ssl/certs/ca-certificates.crt", "./usr/lib/locale/locale-archive",
+              # for the GUI tests: a Wayland app and its font, the clipboard tools, wayland-info
+              "./usr/bin/foot", "./usr/share/fonts/truetype/dejavu/DejaVuSansMono.ttf", "./usr/bin/wl-copy",
+              "./usr/bin/wl-paste", "./usr/bin/wayland-info"):
         assert p in names, f"{p} missing from the debian image"

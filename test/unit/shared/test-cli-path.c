@@ -137,12 +137,47 @@ static void test_paths(void **state) {
         free(q);
 }
 
+static void test_waypipe_bundle(void **state) {
+        char tmp[] = "/tmp/test-waypipe-bundle.XXXXXX";
+        _cleanup_free_ char *loader = NULL, *waypipe = NULL;
+        char *p = NULL;
+        FILE *f;
+
+        assert_non_null(mkdtemp(tmp));
+        assert_true(asprintf(&loader, "%s/ld-linux-x86-64.so.2", tmp) > 0);
+        assert_true(asprintf(&waypipe, "%s/waypipe", tmp) > 0);
+        setenv("BISTRO_WAYPIPE_BUNDLE", tmp, 1);
+        /* An empty directory is no bundle; nor is one whose loader cannot be executed. */
+        assert_int_equal(bistro_find_waypipe_bundle(&p), -ENOENT);
+        assert_non_null(f = fopen(loader, "w"));
+        fclose(f);
+        assert_non_null(f = fopen(waypipe, "w"));
+        fclose(f);
+        assert_int_equal(bistro_find_waypipe_bundle(&p), -ENOENT);
+        assert_int_equal(chmod(loader, 0755), 0);
+        assert_int_equal(bistro_find_waypipe_bundle(&p), 0);
+        assert_string_equal(p, tmp);
+        free(p);
+        p = NULL;
+        assert_int_equal(unlink(waypipe), 0);
+        assert_int_equal(bistro_find_waypipe_bundle(&p), -ENOENT);
+        assert_int_equal(unlink(loader), 0);
+        assert_int_equal(rmdir(tmp), 0);
+        setenv("BISTRO_WAYPIPE_BUNDLE", "rel/bundle", 1);
+        assert_int_equal(bistro_find_waypipe_bundle(&p), -EINVAL);
+        assert_null(p);
+        /* From the build tree: the bundle image/waypipe builds (by default, before the tests run). */
+        unsetenv("BISTRO_WAYPIPE_BUNDLE");
+        assert_int_equal(bistro_find_waypipe_bundle(&p), 0);
+        assert_true(strlen(p) > 21 && streq(p + strlen(p) - 21, "/image/waypipe/bundle"));
+        free(p);
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
-                cmocka_unit_test(test_escape),
-                cmocka_unit_test(test_json),
-                cmocka_unit_test(test_exit_status),
-                cmocka_unit_test(test_paths),
+                cmocka_unit_test(test_escape),         cmocka_unit_test(test_json),
+                cmocka_unit_test(test_exit_status),    cmocka_unit_test(test_paths),
+                cmocka_unit_test(test_waypipe_bundle),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }
