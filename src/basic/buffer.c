@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #include <errno.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -9,7 +10,8 @@ uint8_t *buffer_reserve(Buffer *b, size_t n) {
         size_t need, a;
         uint8_t *p;
 
-        if (n > SIZE_MAX - b->size)
+        /* No object may be larger than PTRDIFF_MAX (glibc's malloc() refuses it too). */
+        if (n > PTRDIFF_MAX - b->size)
                 return NULL;
         need = b->size + n;
         if (need <= b->allocated)
@@ -17,7 +19,7 @@ uint8_t *buffer_reserve(Buffer *b, size_t n) {
 
         a = b->allocated ?: 256;
         while (a < need)
-                a = a > SIZE_MAX / 2 ? need : a * 2;
+                a = a > PTRDIFF_MAX / 2 ? need : a * 2;
         p = realloc(b->data, a);
         if (!p)
                 return NULL;

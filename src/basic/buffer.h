@@ -13,8 +13,8 @@ typedef struct Buffer {
         size_t allocated; /* bytes allocated at data */
 } Buffer;
 
-/* Room for n more bytes after the ones in use; returns where they go, or NULL (-ENOMEM, also on
- * overflow). The bytes count only after buffer_commit(b, n). */
+/* Room for n more bytes after the ones in use; returns where they go, or NULL (-ENOMEM, also when
+ * the total would exceed PTRDIFF_MAX). The bytes count only after buffer_commit(b, n). */
 uint8_t *buffer_reserve(Buffer *b, size_t n);
 static inline void buffer_commit(Buffer *b, size_t n) {
         b->size += n;
