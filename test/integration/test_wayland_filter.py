@@ -2,9 +2,12 @@
 """The host's Wayland filter against a real compositor, without a VM: headless sway (as a test user
 this test creates; sway refuses root), and build/test/tools/wayland-filter-proxy, which relays a
 client to sway through the gate's filter. Real clients: foot maps a window whose title (or app_id)
-carries the container's mark, and grim, which captures the screen when it talks to sway directly,
-finds no screencopy through the filter."""
+carries the container's mark; grim, which captures the screen when it talks to sway directly,
+finds no screencopy through the filter; wl-copy and wl-paste move text, an image and the primary
+selection both ways through the filter, by the focus-based data-device flow (data-control, which
+wl-clipboard prefers, is hidden), with a virtual keyboard on the seat so that focus exists."""
 
+import hashlib
 import json
 import os
 import pwd
@@ -15,15 +18,15 @@ import time
 
 import pytest
 
-from procutil import build_dir
+from procutil import REPO, build_dir
 
 USER = "bistro-wl-test"
 CONTAINER = "penguin"
 
 pytestmark = [
     pytest.mark.skipif(os.geteuid() != 0, reason="creates a test user for sway (which refuses root)"),
-    pytest.mark.skipif(not all(shutil.which(p) for p in ("sway", "swaymsg", "foot", "grim", "runuser")),
-                       reason="needs sway, swaymsg, foot, grim"),
+    pytest.mark.skipif(not all(shutil.which(p) for p in ("sway", "swaymsg", "foot", "grim", "wl-copy", "runuser")),
+                       reason="needs sway, swaymsg, foot, grim, wl-clipboard"),
 ]
 
 
@@ -64,6 +67,14 @@ def desktop():
             procs.append(subprocess.Popen(
                 ["runuser", "-u", USER, "--", "env", *[f"{k}={v}" for k, v in env.items()],
                  proxy, os.path.join(rt, name), os.path.join(rt, "wayland-1"), CONTAINER, mark]))
+        vkbd = os.path.join(rt, "wayland_vkbd.py")
+        shutil.copy(REPO / "test/integration/wayland_vkbd.py", vkbd)
+        os.chmod(vkbd, 0o755)
+        keyboard = subprocess.Popen(
+            ["runuser", "-u", USER, "--", "env", *[f"{k}={v}" for k, v in env.items()], "WAYLAND_DISPLAY=wayland-1",
+             "/usr/bin/python3", vkbd], stdout=subprocess.PIPE, text=True)
+        procs.append(keyboard)
+        assert keyboard.stdout.readline().strip() == "ready"
         yield {"rt": rt, "env": env, "ipc": ipc}
     finally:
         for p in reversed(procs):
@@ -131,3 +142,37 @@ def test_screencopy_hidden(desktop):
     filtered = run_as_user(desktop, "wayland-title", ["grim", png + ".2"])
     assert filtered.returncode != 0  # ...but not through the filter
     assert "screencopy" in filtered.stderr
+
+
+def copy_paste(d, copy_display, paste_display, data, args=()):
+    src = os.path.join(d["rt"], "clip.in")
+    with open(src, "wb") as f:
+        f.write(data)
+    os.chmod(src, 0o644)
+    # wl-copy leaves a child that serves the selection: no pipes for it to hold open.
+    with open(src, "rb") as f:
+        r = subprocess.run(["runuser", "-u", USER, "--", "env",
+                            *[f"{k}={v}" for k, v in dict(d["env"], WAYLAND_DISPLAY=copy_display).items()],
+                            "wl-copy", *args], stdin=f, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                           timeout=20)
+    assert r.returncode == 0
+    deadline = time.monotonic() + 10
+    while True:
+        r = subprocess.run(["runuser", "-u", USER, "--", "env",
+                            *[f"{k}={v}" for k, v in dict(d["env"], WAYLAND_DISPLAY=paste_display).items()],
+                            "wl-paste", "-n", *args], capture_output=True, timeout=20)
+        if r.returncode == 0 and r.stdout == data or time.monotonic() > deadline:
+            return r.stdout
+        time.sleep(0.3)
+
+
+@pytest.mark.parametrize("direction", ["container-to-host", "host-to-container"])
+def test_clipboard(desktop, direction):
+    displays = ("wayland-title", "wayland-1") if direction == "container-to-host" else ("wayland-1", "wayland-title")
+    text = f"hello {direction} \u00e9".encode()
+    assert copy_paste(desktop, *displays, text) == text
+    image = os.urandom(50000)  # no need for a real PNG: the bytes must arrive unchanged
+    got = copy_paste(desktop, *displays, image, ("-t", "image/png"))
+    assert hashlib.sha256(got).hexdigest() == hashlib.sha256(image).hexdigest()
+    primary = f"primary {direction}".encode()
+    assert copy_paste(desktop, *displays, primary, ("-p",)) == primary
