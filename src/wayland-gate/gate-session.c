@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "alloc-util.h"
+#include "buffer.h"
 #include "common.pb-c.h"
 #include "container.pb-c.h"
 #include "fd-util.h"
@@ -58,7 +59,6 @@ typedef struct RawWay {
 /* Wayland messages one way: filtered bytes and the fds that came with them, until written. */
 typedef struct WlWay {
         Buffer out;
-        size_t sent;
         int fds[WL_FDS_QUEUED_MAX];
         size_t n_fds;
 } WlWay;
@@ -313,9 +313,9 @@ static int wl_write(WlWay *w, int to) {
         struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1 };
         ssize_t n;
 
-        if (w->sent >= w->out.size)
+        if (w->out.size == 0)
                 return 0;
-        iov = (struct iovec) { .iov_base = w->out.data + w->sent, .iov_len = w->out.size - w->sent };
+        iov = (struct iovec) { .iov_base = w->out.data, .iov_len = w->out.size };
         if (w->n_fds > 0) {
                 struct cmsghdr *c;
 
@@ -333,16 +333,12 @@ static int wl_write(WlWay *w, int to) {
         for (size_t k = 0; k < w->n_fds; k++)
                 safe_close(w->fds[k]);
         w->n_fds = 0;
-        w->sent += (size_t) n;
-        if (w->sent == w->out.size) {
-                w->sent = 0;
-                buffer_clear(&w->out);
-        }
+        buffer_consume(&w->out, (size_t) n);
         return 0;
 }
 
 static bool wl_pending(const WlWay *w) {
-        return w->sent < w->out.size;
+        return w->out.size > 0;
 }
 
 /* Until the raw stream is done both ways or anything fails or closes. */
