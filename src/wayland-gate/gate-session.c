@@ -28,6 +28,7 @@
 #include "socket-util.h"
 #include "spawn-util.h"
 #include "string-util.h"
+#include "strv.h"
 #include "time-util.h"
 #include "token-store.h"
 #include "waypipe-bundle.h"
@@ -154,8 +155,7 @@ static int waypipe_spawn(const GateOptions *o, const char *dir, int wl_fd, pid_t
         int r;
 
         sock = path_join(inner, WAYPIPE_SOCKET);
-        rt_env = strjoin("XDG_RUNTIME_DIR=", inner);
-        if (!sock || !rt_env)
+        if (!sock || asprintf(&rt_env, "XDG_RUNTIME_DIR=%s", inner) < 0)
                 return -ENOMEM;
         args[3] = sock;
         r = waypipe_bundle_argv(bundle, args, &argv);
@@ -195,7 +195,7 @@ static int waypipe_spawn(const GateOptions *o, const char *dir, int wl_fd, pid_t
 /* Connects to waypipe's channel socket once it listens; fails when waypipe exits first. */
 static int waypipe_connect(const char *dir, pid_t pid) {
         _cleanup_free_ char *sock = path_join(dir, WAYPIPE_SOCKET);
-        usec_t deadline = now(CLOCK_MONOTONIC) + WAYPIPE_START_USEC;
+        usec_t deadline = now_usec(CLOCK_MONOTONIC) + WAYPIPE_START_USEC;
         int status;
 
         if (!sock)
@@ -209,19 +209,19 @@ static int waypipe_connect(const char *dir, pid_t pid) {
                         return fd;
                 if (waitpid(pid, &status, WNOHANG) == pid)
                         return -ECHILD;
-                if (now(CLOCK_MONOTONIC) > deadline)
+                if (now_usec(CLOCK_MONOTONIC) > deadline)
                         return -ETIMEDOUT;
                 (void) usleep(5000);
         }
 }
 
 static void waypipe_stop(pid_t pid) {
-        usec_t deadline = now(CLOCK_MONOTONIC) + WAYPIPE_STOP_USEC;
+        usec_t deadline = now_usec(CLOCK_MONOTONIC) + WAYPIPE_STOP_USEC;
 
         if (pid <= 0)
                 return;
         (void) kill(pid, SIGTERM);
-        while (now(CLOCK_MONOTONIC) < deadline) {
+        while (now_usec(CLOCK_MONOTONIC) < deadline) {
                 if (waitpid(pid, NULL, WNOHANG) != 0)
                         return;
                 (void) usleep(10000);
@@ -447,8 +447,8 @@ int gate_session_run(int fd, const GateOptions *o) {
         Bistro__Empty empty = BISTRO__EMPTY__INIT;
         pid_t waypipe = 0;
         int sp[2] = { -EBADF, -EBADF };
-        NameBuf container;
-        uint64_t id;
+        NameBuf container = "";
+        uint64_t id = 0;
         int r;
 
         r = read_hello(fd, o, &id, container);

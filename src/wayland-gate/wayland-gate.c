@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <systemd/sd-event.h>
 #include <unistd.h>
 
 #include "alloc-util.h"
