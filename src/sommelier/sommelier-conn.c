@@ -1,0 +1,54 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include <errno.h>
+#include <linux/vm_sockets.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "bistro-ports.h"
+#include "container.pb-c.h"
+#include "fd-util.h"
+#include "log.h"
+#include "macro.h"
+#include "sommelier-conn.h"
+#include "socket-util.h"
+#include "stream-relay.h"
+#include "wire-client.h"
+
+static int host_connect(void) {
+        const char *path = getenv("SOMMELIER_HOST_SOCKET");
+
+        if (path && path[0])
+                return unix_connect(path);
+        return vsock_connect(VMADDR_CID_HOST, WAYLAND_PORT);
+}
+
+int sommelier_conn_serve(int client, const char *token, int refusal_fd) {
+        Bistro__Container__WaylandConnectRequest m = BISTRO__CONTAINER__WAYLAND_CONNECT_REQUEST__INIT;
+        _cleanup_message_ ProtobufCMessage *reply = NULL;
+        _cleanup_close_ int host = -EBADF;
+        uint32_t type;
+        int r;
+
+        host = host_connect();
+        if (host < 0)
+                return log_warning_errno(host, "Cannot reach the host's Wayland gate: %m");
+        m.token = (char *) token;
+        r = wire_call_sync(
+                host, BISTRO__MESSAGE_TYPE__WAYLAND_CONNECT_REQUEST, &m.base, BISTRO__MESSAGE_TYPE__EMPTY,
+                SOMMELIER_CONNECT_TIMEOUT_MS, &type, &reply);
+        if (r < 0 && reply && type == BISTRO__MESSAGE_TYPE__ERROR_REPLY) {
+                _cleanup_free_ char *text = NULL;
+
+                (void) wire_error_reply_to_errno((const Bistro__ErrorReply *) reply, &text);
+                if (text)
+                        (void) !write(refusal_fd, text, strlen(text));
+                return r;
+        }
+        if (r < 0)
+                return log_warning_errno(r, "The host's Wayland gate did not accept the connection: %m");
+        r = stream_relay(client, host);
+        if (r < 0)
+                return log_debug_errno(r, "Wayland stream ended: %m");
+        return 0;
+}
