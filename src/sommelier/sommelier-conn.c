@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #include <errno.h>
 #include <linux/vm_sockets.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -30,6 +31,8 @@ int sommelier_conn_serve(int client, const char *token, int refusal_fd) {
         uint32_t type;
         int r;
 
+        /* a peer gone mid-write is an EPIPE to end on, not a signal */
+        (void) signal(SIGPIPE, SIG_IGN);
         host = host_connect();
         if (host < 0)
                 return log_warning_errno(host, "Cannot reach the host's Wayland gate: %m");
