@@ -14,11 +14,11 @@
 
 typedef struct Dir {
         int in, out;
-        int pipe[2];  /* splice: in -> pipe -> out */
-        bool copy;    /* splice refused: read()/write() through buf */
+        int pipe[2]; /* splice: in -> pipe -> out */
+        bool copy;   /* splice refused: read()/write() through buf */
         char buf[RELAY_CHUNK];
         size_t len, off; /* bytes in the pipe (splice) or in buf (copy) not yet written, and where */
-        bool eof;     /* in is at EOF; out is shut down once len is 0 */
+        bool eof;        /* in is at EOF; out is shut down once len is 0 */
         bool done;
 } Dir;
 

@@ -879,7 +879,8 @@ static bool wait_for_token(Server *s) {
                 if (r >= 0)
                         return true;
                 if (!logged)
-                        log_info_errno(r, "Waiting for the container token at %s: %m", container_token_path());
+                        log_info_errno(
+                                r, "Waiting for the container token at %s: %m", container_token_path());
                 logged = true;
                 if (poll(&p, 1, 1000) > 0 && server_on_signal(s))
                         return false;

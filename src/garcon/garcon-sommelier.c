@@ -25,7 +25,8 @@ void sommelier_child_init(SommelierChild *c, bool enabled) {
         }
         c->path = path && path[0] == '/' ? path : GARCON_SOMMELIER_PATH;
         if (access(c->path, X_OK) < 0) {
-                log_info_errno(errno, "No sommelier at %s (%m): Wayland apps will not show on the host.", c->path);
+                log_info_errno(
+                        errno, "No sommelier at %s (%m): Wayland apps will not show on the host.", c->path);
                 c->path = NULL;
                 return;
         }
@@ -40,8 +41,9 @@ void sommelier_child_process(SommelierChild *c) {
                 return;
         c->next_start = USEC_INFINITY;
         /* sommelier's logs go where ours go (the user's journal under systemd). */
-        r = safe_fork_full("sommelier", FORK_RESET_SIGNALS | FORK_CLOSE_ALL_FDS | FORK_DEATHSIG | FORK_NULL_STDIN,
-                           NULL, 0, &pid);
+        r = safe_fork_full(
+                "sommelier", FORK_RESET_SIGNALS | FORK_CLOSE_ALL_FDS | FORK_DEATHSIG | FORK_NULL_STDIN, NULL,
+                0, &pid);
         if (r < 0) {
                 log_warning_errno(r, "Cannot start %s: %m", c->path);
                 c->backoff = BACKOFF_MAX_USEC;
@@ -71,11 +73,13 @@ bool sommelier_child_reaped(SommelierChild *c, pid_t pid, int status) {
                 c->backoff = MIN(c->backoff * 2, BACKOFF_MAX_USEC);
         c->next_start = now + c->backoff;
         if (WIFEXITED(status))
-                log_warning("sommelier exited with status %d; restarting in %llu s.", WEXITSTATUS(status),
-                            (unsigned long long) (c->backoff / USEC_PER_SEC));
+                log_warning(
+                        "sommelier exited with status %d; restarting in %llu s.", WEXITSTATUS(status),
+                        (unsigned long long) (c->backoff / USEC_PER_SEC));
         else
-                log_warning("sommelier killed by signal %d; restarting in %llu s.", WTERMSIG(status),
-                            (unsigned long long) (c->backoff / USEC_PER_SEC));
+                log_warning(
+                        "sommelier killed by signal %d; restarting in %llu s.", WTERMSIG(status),
+                        (unsigned long long) (c->backoff / USEC_PER_SEC));
         return true;
 }
 

@@ -111,12 +111,9 @@ static int open_urls(char *const *urls, size_t n) {
 
 static int run(int argc, char *argv[]) {
         static const struct option options[] = {
-                { "server", no_argument, NULL, 's' },
-                { "no-sommelier", no_argument, NULL, 'N' },
-                { "url", no_argument, NULL, 'u' },
-                { "help", no_argument, NULL, 'h' },
-                { "version", no_argument, NULL, 'V' },
-                {},
+                { "server", no_argument, NULL, 's' },  { "no-sommelier", no_argument, NULL, 'N' },
+                { "url", no_argument, NULL, 'u' },     { "help", no_argument, NULL, 'h' },
+                { "version", no_argument, NULL, 'V' }, {},
         };
         const char *name = strrchr(argv[0], '/') ? strrchr(argv[0], '/') + 1 : argv[0];
         bool url_mode = false, server = false, sommelier = true;

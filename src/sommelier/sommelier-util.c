@@ -18,14 +18,18 @@ static int join(char *buf, const char *dir, const char *name) {
 
 /* Replaced by src/basic/waypipe-bundle.h's argv once that lands (one place says how to run it). */
 int sommelier_waypipe_argv(
-        const char *bundle_dir, const char *runtime_dir, const char *hold_exe, WaypipeArgvBuf *bufs,
+        const char *bundle_dir,
+        const char *runtime_dir,
+        const char *hold_exe,
+        WaypipeArgvBuf *bufs,
         const char **ret) {
         size_t n = 0;
 
         if (bundle_dir[0] != '/' || runtime_dir[0] != '/' || hold_exe[0] != '/')
                 return -EINVAL;
         if (join(bufs->loader, bundle_dir, "ld-linux-x86-64.so.2") < 0 ||
-            join(bufs->exe, bundle_dir, "waypipe") < 0 || join(bufs->socket, runtime_dir, GUI_WAYPIPE_SOCKET) < 0)
+            join(bufs->exe, bundle_dir, "waypipe") < 0 ||
+            join(bufs->socket, runtime_dir, GUI_WAYPIPE_SOCKET) < 0)
                 return -ENAMETOOLONG;
         ret[n++] = bufs->loader;
         ret[n++] = "--library-path";

@@ -27,7 +27,10 @@ typedef struct WaypipeArgvBuf {
         char loader[SOMMELIER_PATH_MAX], exe[SOMMELIER_PATH_MAX], socket[SOMMELIER_PATH_MAX];
 } WaypipeArgvBuf;
 int sommelier_waypipe_argv(
-        const char *bundle_dir, const char *runtime_dir, const char *hold_exe, WaypipeArgvBuf *bufs,
+        const char *bundle_dir,
+        const char *runtime_dir,
+        const char *hold_exe,
+        WaypipeArgvBuf *bufs,
         const char **ret);
 
 /* Restarts: 1 s, doubled after each run shorter than 10 s, at most 30 s; back to 1 s after a run

@@ -136,16 +136,18 @@ static void waypipe_start(Sommelier *s) {
         }
         if (access(argv[0], X_OK) < 0 || access(bufs.exe, R_OK) < 0) {
                 if (!s->bundle_missing_logged)
-                        log_error_errno(errno, "No waypipe bundle at %s (%m): Wayland apps cannot show on the host.",
-                                        s->bundle_dir);
+                        log_error_errno(
+                                errno, "No waypipe bundle at %s (%m): Wayland apps cannot show on the host.",
+                                s->bundle_dir);
                 s->bundle_missing_logged = true;
                 s->backoff = SOMMELIER_BACKOFF_MAX_USEC;
                 s->next_start = now_usec(CLOCK_MONOTONIC) + s->backoff;
                 return;
         }
         remove_stale_display(s);
-        r = safe_fork_full("waypipe", FORK_RESET_SIGNALS | FORK_CLOSE_ALL_FDS | FORK_DEATHSIG | FORK_NULL_STDIN,
-                           NULL, 0, &pid);
+        r = safe_fork_full(
+                "waypipe", FORK_RESET_SIGNALS | FORK_CLOSE_ALL_FDS | FORK_DEATHSIG | FORK_NULL_STDIN, NULL,
+                0, &pid);
         if (r < 0) {
                 log_error_errno(r, "Cannot start waypipe: %m");
                 return waypipe_schedule(s, 0);
@@ -159,8 +161,9 @@ static void waypipe_start(Sommelier *s) {
         }
         s->waypipe = pid;
         s->waypipe_started = now_usec(CLOCK_MONOTONIC);
-        log_info("Started waypipe (pid %d): Wayland clients at %s/" GUI_WAYLAND_DISPLAY ".", (int) pid,
-                 s->runtime_dir);
+        log_info(
+                "Started waypipe (pid %d): Wayland clients at %s/" GUI_WAYLAND_DISPLAY ".", (int) pid,
+                s->runtime_dir);
 }
 
 static void on_accept(Sommelier *s) {
@@ -177,8 +180,9 @@ static void on_accept(Sommelier *s) {
         /* One child per stream: a host or client that stalls holds only its own child, and the
          * blocking handshake never delays the next client. */
         int keep[] = { fd, s->refusal[1] };
-        r = safe_fork_full("sommelier-conn", FORK_RESET_SIGNALS | FORK_CLOSE_ALL_FDS | FORK_NULL_STDIN, keep,
-                           ELEMENTSOF(keep), &pid);
+        r = safe_fork_full(
+                "sommelier-conn", FORK_RESET_SIGNALS | FORK_CLOSE_ALL_FDS | FORK_NULL_STDIN, keep,
+                ELEMENTSOF(keep), &pid);
         if (r < 0) {
                 log_warning_errno(r, "Cannot serve a Wayland client: %m");
                 return;
@@ -213,11 +217,13 @@ static void reap(Sommelier *s) {
                 s->waypipe = 0;
                 waypipe_schedule(s, now_usec(CLOCK_MONOTONIC) - s->waypipe_started);
                 if (WIFEXITED(status))
-                        log_warning("waypipe exited with status %d; restarting in %llu s.", WEXITSTATUS(status),
-                                    (unsigned long long) (s->backoff / USEC_PER_SEC));
+                        log_warning(
+                                "waypipe exited with status %d; restarting in %llu s.", WEXITSTATUS(status),
+                                (unsigned long long) (s->backoff / USEC_PER_SEC));
                 else
-                        log_warning("waypipe killed by signal %d; restarting in %llu s.", WTERMSIG(status),
-                                    (unsigned long long) (s->backoff / USEC_PER_SEC));
+                        log_warning(
+                                "waypipe killed by signal %d; restarting in %llu s.", WTERMSIG(status),
+                                (unsigned long long) (s->backoff / USEC_PER_SEC));
         }
 }
 
@@ -315,12 +321,9 @@ static int loop(Sommelier *s) {
 
 static int run(int argc, char *argv[]) {
         static const struct option options[] = {
-                { "runtime-dir", required_argument, NULL, 'r' },
-                { "hold", no_argument, NULL, 'H' },
-                { "verbose", no_argument, NULL, 'v' },
-                { "help", no_argument, NULL, 'h' },
-                { "version", no_argument, NULL, 'V' },
-                {},
+                { "runtime-dir", required_argument, NULL, 'r' }, { "hold", no_argument, NULL, 'H' },
+                { "verbose", no_argument, NULL, 'v' },           { "help", no_argument, NULL, 'h' },
+                { "version", no_argument, NULL, 'V' },           {},
         };
         Sommelier s = {};
         int c, r;

@@ -13,9 +13,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "gui-env.h"
 #include "macro.h"
 #include "string-util.h"
-#include "gui-env.h"
 #include "vshd.h"
 
 #define GROUPS_MAX 256

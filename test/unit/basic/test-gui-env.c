@@ -28,7 +28,7 @@ static void test_list(void **state) {
         assert_string_equal(find("QT_QPA_PLATFORM"), "wayland;xcb");
         assert_string_equal(find("SDL_VIDEODRIVER"), "wayland,x11");
         assert_string_equal(find("MOZ_ENABLE_WAYLAND"), "1");
-        assert_null(find("XDG_RUNTIME_DIR")); /* per user, not in the list */
+        assert_null(find("XDG_RUNTIME_DIR"));             /* per user, not in the list */
         assert_null(find("_JAVA_AWT_WM_NONREPARENTING")); /* X11 only: no X server here */
         /* every entry NAME=value, each name once */
         for (const char *const *e = gui_env; *e; e++, n++) {

@@ -446,12 +446,16 @@ static void test_server(void **state) {
               "[Desktop Entry]\nType=Application\nName=Missing\nExec=/nonexistent/program\n");
         put_s("usr/share/applications/badpath.desktop",
               "[Desktop Entry]\nType=Application\nName=Bad path\nExec=true\nPath=/nonexistent/dir\n");
-        snprintf(entry, sizeof(entry), "[Desktop Entry]\nType=Application\nName=Env\nExec=/bin/sh -c \"env > %s/env-dump\"\n", root);
+        snprintf(
+                entry, sizeof(entry),
+                "[Desktop Entry]\nType=Application\nName=Env\nExec=/bin/sh -c \"env > %s/env-dump\"\n",
+                root);
         put_s("usr/share/applications/envdump.desktop", entry);
         /* a stand-in sommelier: records each start; stays once "stay" exists */
-        snprintf(entry, sizeof(entry),
-                 "#!/bin/sh\necho \"$$ $(date +%%s.%%N)\" >> %s/sommelier-starts\n[ -e %s/stay ] && exec sleep 1000\nexit 1\n",
-                 root, root);
+        snprintf(
+                entry, sizeof(entry),
+                "#!/bin/sh\necho \"$$ $(date +%%s.%%N)\" >> %s/sommelier-starts\n[ -e %s/stay ] && exec sleep 1000\nexit 1\n",
+                root, root);
         put_s("sommelier", entry);
         snprintf(somm, sizeof(somm), "%s/sommelier", root);
         assert_int_equal(chmod(somm, 0755), 0);

@@ -46,14 +46,17 @@ static void test_waypipe_argv(void **state) {
         WaypipeArgvBuf b;
         char *long_dir;
 
-        assert_int_equal(sommelier_waypipe_argv(SOMMELIER_WAYPIPE_DIR, "/run/user/1000", SOMMELIER_PATH, &b, argv), 0);
+        assert_int_equal(
+                sommelier_waypipe_argv(SOMMELIER_WAYPIPE_DIR, "/run/user/1000", SOMMELIER_PATH, &b, argv),
+                0);
         for (size_t i = 0; i < ELEMENTSOF(want); i++)
                 assert_string_equal(argv[i], want[i]);
         assert_null(argv[ELEMENTSOF(want)]);
         /* never --video: the bundle's video libraries are stand-ins */
         for (size_t i = 0; argv[i]; i++)
                 assert_null(strstr(argv[i], "video"));
-        assert_int_equal(sommelier_waypipe_argv("relative", "/run/user/1", SOMMELIER_PATH, &b, argv), -EINVAL);
+        assert_int_equal(
+                sommelier_waypipe_argv("relative", "/run/user/1", SOMMELIER_PATH, &b, argv), -EINVAL);
         assert_int_equal(sommelier_waypipe_argv("/x", "run", SOMMELIER_PATH, &b, argv), -EINVAL);
         long_dir = malloc(SOMMELIER_PATH_MAX + 1);
         memset(long_dir, 'a', SOMMELIER_PATH_MAX);
@@ -85,7 +88,8 @@ static void test_refusal_log(void **state) {
         assert_true(refusal_log_should(&l, "no Wayland session on the host", t));
         assert_false(refusal_log_should(&l, "no Wayland session on the host", t + 1));
         assert_true(refusal_log_should(&l, "unknown container", t + 2));
-        assert_false(refusal_log_should(&l, "no Wayland session on the host", t + REFUSAL_INTERVAL_USEC - 1));
+        assert_false(
+                refusal_log_should(&l, "no Wayland session on the host", t + REFUSAL_INTERVAL_USEC - 1));
         assert_true(refusal_log_should(&l, "no Wayland session on the host", t + REFUSAL_INTERVAL_USEC));
         /* more distinct messages than slots: the oldest is forgotten, nothing grows */
         for (int i = 0; i < REFUSAL_SLOTS; i++) {
