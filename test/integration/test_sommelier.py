@@ -169,7 +169,7 @@ def test_stream_carries_the_token_then_bytes_both_ways(penguin):
 def test_streams_in_parallel(penguin):
     gate = penguin.gate
     n = len(gate.seen)
-    script = "; ".join(f"({CLIENT % f'client-{i}'} > /tmp/somm-par-{i}) &" for i in range(4))
+    script = " ".join(f"({CLIENT % f'client-{i}'} > /tmp/somm-par-{i}) &" for i in range(4))
     r = sh(penguin, script + " wait; cat /tmp/somm-par-*; rm -f /tmp/somm-par-*", timeout=120)
     for i in range(4):
         assert f"GOT:pong:client-{i}" in r.stdout, r.stdout + r.stderr
