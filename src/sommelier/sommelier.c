@@ -264,8 +264,11 @@ static int setup(Sommelier *s) {
         if (r < 0)
                 return log_error_errno(r, "fcntl(): %m");
         /* Packets: each refusal is one read. */
-        if (pipe2(s->refusal, O_CLOEXEC | O_DIRECT) < 0 || fd_nonblock(s->refusal[0], true) < 0)
+        if (pipe2(s->refusal, O_CLOEXEC | O_DIRECT) < 0)
                 return log_error_errno(errno, "pipe2(): %m");
+        r = fd_nonblock(s->refusal[0], true);
+        if (r < 0)
+                return log_error_errno(r, "fcntl(): %m");
         sigemptyset(&mask);
         sigaddset(&mask, SIGCHLD);
         sigaddset(&mask, SIGTERM);
