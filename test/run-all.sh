@@ -87,6 +87,8 @@ fi
 # 4. Integration tests: real QEMU, real guest kernel.
 export BISTRO_BUILD_DIR="$top/build"
 export BISTRO_ACCEL=${BISTRO_ACCEL:-tcg}
+# Screenshots and compositor logs of the GUI tests (test/integration/headless_desktop.py) are kept here.
+export BISTRO_TEST_ARTIFACTS=${BISTRO_TEST_ARTIFACTS:-$out/artifacts}
 # The container images the tests use, rebuilt when their builder changed since the store's copy
 # (a no-op when up to date; the debian one needs root and debootstrap, else its tests say why they
 # skip). The store is the user's unless BISTRO_IMAGE_STORE says otherwise, as in the tests.

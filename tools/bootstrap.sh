@@ -11,6 +11,8 @@ PACKAGES=(
         libslirp-dev libglib2.0-dev
         # tests
         libcmocka-dev python3 python3-pytest socat desktop-file-utils
+        # GUI tests and bench/gui-bench.py: a headless sway desktop, screenshots, clipboard, a test app
+        sway grim wl-clipboard foot
         # VMs and images
         qemu-system-x86 qemu-utils busybox-static cpio zstd squashfs-tools kmod cryptsetup-bin binutils
         debootstrap e2fsprogs
