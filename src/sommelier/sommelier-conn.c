@@ -3,6 +3,7 @@
 #include <linux/vm_sockets.h>
 #include <signal.h>
 #include <stdlib.h>
+#include <stdio.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -15,6 +16,19 @@
 #include "socket-util.h"
 #include "stream-relay.h"
 #include "wire-client.h"
+
+/* To the parent, which logs each distinct message once a minute: a client retrying in a loop
+ * must not flood the log. */
+static int report(int refusal_fd, int error, const char *what) {
+        char msg[256];
+        int n;
+
+        n = snprintf(
+                msg, sizeof(msg), "%s%s%s", what, error < 0 ? ": " : "", error < 0 ? strerror(-error) : "");
+        if (n > 0)
+                (void) !write(refusal_fd, msg, MIN((size_t) n, sizeof(msg) - 1));
+        return error;
+}
 
 static int host_connect(void) {
         const char *path = getenv("SOMMELIER_HOST_SOCKET");
@@ -35,7 +49,7 @@ int sommelier_conn_serve(int client, const char *token, int refusal_fd) {
         (void) signal(SIGPIPE, SIG_IGN);
         host = host_connect();
         if (host < 0)
-                return log_warning_errno(host, "Cannot reach the host's Wayland gate: %m");
+                return report(refusal_fd, host, "cannot reach the host's Wayland gate");
         m.token = (char *) token;
         r = wire_call_sync(
                 host, BISTRO__MESSAGE_TYPE__WAYLAND_CONNECT_REQUEST, &m.base, BISTRO__MESSAGE_TYPE__EMPTY,
@@ -44,12 +58,10 @@ int sommelier_conn_serve(int client, const char *token, int refusal_fd) {
                 _cleanup_free_ char *text = NULL;
 
                 (void) wire_error_reply_to_errno((const Bistro__ErrorReply *) reply, &text);
-                if (text)
-                        (void) !write(refusal_fd, text, strlen(text));
-                return r;
+                return report(refusal_fd, r, text ?: "refused");
         }
         if (r < 0)
-                return log_warning_errno(r, "The host's Wayland gate did not accept the connection: %m");
+                return report(refusal_fd, r, "no answer from the host's Wayland gate");
         r = stream_relay(client, host);
         if (r < 0)
                 return log_debug_errno(r, "Wayland stream ended: %m");

@@ -8,7 +8,8 @@
 
 #define SOMMELIER_CONNECT_TIMEOUT_MS 10000
 
-/* Serves client (waypipe's connection). When the host refuses with an ErrorReply, its message is
- * written to refusal_fd (a packet pipe to the parent, which logs each distinct message once).
+/* Serves client (waypipe's connection). When the host cannot be reached or refuses (an ErrorReply,
+ * with its message), why is written to refusal_fd (a packet pipe to the parent, which logs each
+ * distinct message once a minute).
  * Returns 0 when the relay ended cleanly, -errno otherwise (logged). */
 int sommelier_conn_serve(int client, const char *token, int refusal_fd);

@@ -200,7 +200,7 @@ static void on_refusal(Sommelier *s) {
         while ((n = read(s->refusal[0], msg, sizeof(msg) - 1)) > 0) {
                 msg[n] = 0;
                 if (refusal_log_should(&s->refusals, msg, now_usec(CLOCK_MONOTONIC)))
-                        log_warning("The host refused a Wayland client: %s", msg);
+                        log_warning("A Wayland client could not reach the host: %s", msg);
         }
 }
 
