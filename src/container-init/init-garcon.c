@@ -6,8 +6,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
+#include "gui-env.h"
 #include "init-garcon.h"
 
 usec_t garcon_next_backoff(usec_t previous, usec_t ran) {
@@ -81,8 +83,20 @@ static void read_home(unsigned uid, char *home, size_t size) {
                 (void) snprintf(home, size, "/");
 }
 
+/* The user's runtime directory, as pam_systemd makes it where systemd runs: sommelier's sockets
+ * go there, and vshd tells the user's sessions about it. Only made when missing: one that exists
+ * and is not the user's is refused by its users. */
+static void make_runtime_dir(const char *dir, unsigned uid, unsigned gid) {
+        (void) mkdir("/run/user", 0755);
+        if (mkdir(dir, 0700) < 0)
+                return;
+        if (chown(dir, (uid_t) uid, (gid_t) gid) < 0 || chmod(dir, 0700) < 0)
+                (void) rmdir(dir);
+}
+
 pid_t garcon_spawn(const char *path, unsigned uid, unsigned gid) {
         char home[GARCON_HOME_MAX], home_env[GARCON_HOME_MAX + 8];
+        char runtime_dir[GUI_RUNTIME_DIR_MAX], runtime_env[GUI_RUNTIME_DIR_MAX + 32];
         sigset_t none;
         pid_t pid;
 
@@ -95,6 +109,10 @@ pid_t garcon_spawn(const char *path, unsigned uid, unsigned gid) {
         sigemptyset(&none);
         (void) sigprocmask(SIG_SETMASK, &none, NULL);
         (void) setsid();
+        gui_runtime_dir((uid_t) uid, runtime_dir);
+        if (geteuid() == 0)
+                make_runtime_dir(runtime_dir, uid, gid);
+        (void) snprintf(runtime_env, sizeof(runtime_env), "XDG_RUNTIME_DIR=%s", runtime_dir);
         if (setgroups(0, NULL) < 0 && errno != EPERM)
                 _exit(126);
         if (setgid((gid_t) gid) < 0 || setuid((uid_t) uid) < 0)
@@ -117,6 +135,7 @@ pid_t garcon_spawn(const char *path, unsigned uid, unsigned gid) {
                          (char *) "XDG_DATA_DIRS=/usr/local/share:/usr/share",
                          (char *) "BROWSER=/opt/bistro/bin/bistro-open",
                          (char *) "LANG=C.UTF-8",
+                         runtime_env,
                          NULL };
         execve(path, argv, envp);
         _exit(127);

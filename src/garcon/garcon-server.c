@@ -23,12 +23,15 @@
 
 #include "alloc-util.h"
 #include "bistro-ports.h"
+#include "container-token.h"
 #include "desktop-entry.h"
 #include "fd-util.h"
+#include "gui-env.h"
 #include "frame.h"
 #include "garcon-apps.h"
 #include "garcon-server.h"
 #include "garcon-sftp.h"
+#include "garcon-sommelier.h"
 #include "garcon-util.h"
 #include "log.h"
 #include "path-util.h"
@@ -105,6 +108,7 @@ typedef struct Server {
         int signal_fd;
         Peer peers[PEERS_MAX];
         Host host;
+        SommelierChild sommelier;
         bool quit;
 } Server;
 
@@ -440,7 +444,7 @@ static void host_process(Server *s, short revents) {
                 if (now < h->retry_at)
                         return;
                 /* The token may have been re-issued (a restarted host): read it again. */
-                if (garcon_token_read(token) >= 0)
+                if (container_token_read(token) >= 0)
                         memcpy(s->token, token, sizeof(token));
                 r = garcon_host_connect_start();
                 if (r < 0)
@@ -527,9 +531,37 @@ static int open_app_log(void) {
         return fd;
 }
 
-/* Runs argv (no shell) in a new session, stdin on /dev/null, output to ~/.cache/garcon-apps.log.
- * Returns 0 once the exec succeeded, or the errno of what failed in the child. */
-static int launch(char **argv, const char *work_dir, char **reterr) {
+/* In the child: the GUI environment (gui-env.h). The toolkit choice does not override what the
+ * user set; the app's scale, asked for this launch, does. */
+static void apply_gui_env(uint32_t scale_percent) {
+        static GuiScaleEnv scale; /* putenv() keeps pointers into it until the exec */
+        char rt[GUI_RUNTIME_DIR_MAX];
+        struct stat st;
+
+        if (!getenv("XDG_RUNTIME_DIR")) {
+                gui_runtime_dir(getuid(), rt);
+                if (stat(rt, &st) == 0 && st.st_uid == getuid())
+                        (void) setenv("XDG_RUNTIME_DIR", rt, 1);
+        }
+        for (const char *const *e = gui_env; *e; e++) {
+                const char *eq = strchr(*e, '=');
+                char name[64];
+
+                if (!eq || (size_t) (eq - *e) >= sizeof(name))
+                        continue;
+                memcpy(name, *e, (size_t) (eq - *e));
+                name[eq - *e] = 0;
+                (void) setenv(name, eq + 1, 0);
+        }
+        if (gui_scale_env(scale_percent, &scale) < 0)
+                return;
+        for (size_t i = 0; i < scale.n; i++)
+                (void) putenv(scale.entries[i]);
+}
+
+/* Runs argv (no shell) in a new session, stdin on /dev/null, output to ~/.cache/garcon-apps.log, in
+ * the GUI environment. Returns 0 once the exec succeeded, or the errno of what failed in the child. */
+static int launch(char **argv, const char *work_dir, uint32_t scale_percent, char **reterr) {
         _cleanup_free_ char *exe = NULL;
         _cleanup_close_ int log_fd = -EBADF;
         int p[2], r, child_err = 0;
@@ -567,6 +599,7 @@ static int launch(char **argv, const char *work_dir, char **reterr) {
                         }
                 } else if (!home || chdir(home) < 0)
                         (void) !chdir("/");
+                apply_gui_env(scale_percent);
                 execv(exe, argv);
                 child_err = -errno;
                 (void) !write(p[1], &child_err, sizeof(child_err));
@@ -606,7 +639,7 @@ static int handle_launch(Server *s, const Bistro__Container__LaunchApplicationRe
                 a->exec, m->files, m->n_files, m->uris, m->n_uris, a->icon, a->name, a->file, &argv);
         if (r < 0)
                 return set_error_message(reterr, r, "the Exec line of '%s' cannot be used: %m", a->id);
-        return launch(argv, a->work_dir, reterr);
+        return launch(argv, a->work_dir, m->scale_percent, reterr);
 }
 
 static void peer_close(Peer *p) {
@@ -814,9 +847,12 @@ static void send_shutdown(Server *s) {
                 log_debug_errno(r, "ContainerShutdown failed: %m");
 }
 
-static void reap_children(void) {
-        while (waitpid(-1, NULL, WNOHANG) > 0)
-                ;
+static void reap_children(Server *s) {
+        int status;
+        pid_t pid;
+
+        while ((pid = waitpid(-1, &status, WNOHANG)) > 0)
+                (void) sommelier_child_reaped(&s->sommelier, pid, status);
 }
 
 static bool server_on_signal(Server *s) {
@@ -825,7 +861,7 @@ static bool server_on_signal(Server *s) {
 
         while (read(s->signal_fd, &si, sizeof(si)) == sizeof(si)) {
                 if (si.ssi_signo == SIGCHLD)
-                        reap_children();
+                        reap_children(s);
                 else
                         quit = true;
         }
@@ -838,12 +874,13 @@ static bool wait_for_token(Server *s) {
 
         for (;;) {
                 struct pollfd p = { .fd = s->signal_fd, .events = POLLIN };
-                int r = garcon_token_read(s->token);
+                int r = container_token_read(s->token);
 
                 if (r >= 0)
                         return true;
                 if (!logged)
-                        log_info_errno(r, "Waiting for the container token at %s: %m", garcon_token_path());
+                        log_info_errno(
+                                r, "Waiting for the container token at %s: %m", container_token_path());
                 logged = true;
                 if (poll(&p, 1, 1000) > 0 && server_on_signal(s))
                         return false;
@@ -861,6 +898,7 @@ static int server_init(Server *s) {
                 .signal_fd = -EBADF,
                 .rescan_at = USEC_INFINITY,
                 .host = { .s.fd = -EBADF, .backoff = BACKOFF_MIN_USEC },
+                .sommelier = { .next_start = USEC_INFINITY },
                 .lang = desktop_entry_locale_from_env(),
         };
         for (size_t i = 0; i < PEERS_MAX; i++)
@@ -882,6 +920,7 @@ static int server_init(Server *s) {
 }
 
 static void server_done(Server *s) {
+        sommelier_child_stop(&s->sommelier);
         for (size_t i = 0; i < PEERS_MAX; i++)
                 peer_close(&s->peers[i]);
         stream_reset(&s->host.s);
@@ -911,6 +950,7 @@ static int server_loop(Server *s) {
                 }
                 /* The host connection: start the next call or the reconnect when due. */
                 host_process(s, 0);
+                sommelier_child_process(&s->sommelier);
 
                 pfd[n++] = (struct pollfd){ .fd = s->signal_fd, .events = POLLIN };
                 if (s->inotify_fd >= 0) {
@@ -954,6 +994,7 @@ static int server_loop(Server *s) {
                                 deadline = MIN(deadline, h->deadline);
                 }
                 deadline = MIN(deadline, s->rescan_at);
+                deadline = MIN(deadline, s->sommelier.next_start);
 
                 r = poll(pfd, n, deadline == USEC_INFINITY ? -1 : deadline_poll_timeout_ms(deadline));
                 if (r < 0) {
@@ -976,7 +1017,7 @@ static int server_loop(Server *s) {
         }
 }
 
-int garcon_server_run(void) {
+int garcon_server_run(bool sommelier) {
         Server s;
         int r;
 
@@ -990,6 +1031,7 @@ int garcon_server_run(void) {
         r = server_listen(&s);
         if (r < 0)
                 goto finish;
+        sommelier_child_init(&s.sommelier, sommelier);
         r = server_rescan(&s);
         if (r < 0)
                 goto finish;

@@ -3,6 +3,8 @@
 
 /* garcon --server: the poll() loop (docs/design/garcon.md). Logs. */
 
+#include <stdbool.h>
+
 /* Runs until SIGTERM or SIGINT (returns 0 after ContainerShutdown) or a fatal error (-errno,
- * logged). */
-int garcon_server_run(void);
+ * logged). sommelier: keep one running (garcon-sommelier.h). */
+int garcon_server_run(bool sommelier);

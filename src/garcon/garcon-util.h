@@ -1,20 +1,13 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #pragma once
 
-/* What both of garcon's modes need: the container token, the connection to cicerone, the URL
- * check. Nothing here logs. */
+/* What both of garcon's modes need: the connection to cicerone, the URL check (the token is in
+ * container-token.h). Nothing here logs. */
 
 #include <stdbool.h>
 #include <stdint.h>
 
 #include "message-type.h"
-
-/* Where the token is: /dev/.container_token, or $GARCON_TOKEN_FILE (for tests). */
-const char *garcon_token_path(void);
-
-/* Reads the token: 16..128 bytes of [A-Za-z0-9_-], one trailing newline tolerated. Returns 0,
- * -ENOENT, -EBADMSG (present but not a token), -errno. ret must hold PROTO_TOKEN_MAX + 1 bytes. */
-int garcon_token_read(char *ret);
 
 /* A non-blocking stream socket connecting to cicerone: AF_VSOCK CID 2 (the host) port 8889, or
  * the unix socket $GARCON_HOST_SOCKET (for tests). The connect may be in progress (poll for

@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "config.h"
+#include "container-token.h"
 #include "garcon-server.h"
 #include "garcon-util.h"
 #include "log.h"
@@ -37,20 +38,23 @@ static void help(const char *name, bool url_mode) {
                        name);
                 return;
         }
-        printf("Usage: garcon --server\n"
+        printf("Usage: garcon --server [--no-sommelier]\n"
                "       garcon --url URL...\n"
                "Bistro's agent inside a container.\n\n"
                "  --server     register this container with the host (cicerone on vsock CID 2, port %u),\n"
                "               send its desktop applications and icons, keep them up to date, and\n"
                "               launch applications when the host asks (listens on the first free vsock\n"
-               "               port in %u-%u); stops on SIGTERM\n"
+               "               port in %u-%u), and keep sommelier running (it carries the\n"
+               "               container's Wayland apps to the host's desktop); stops on SIGTERM\n"
+               "  --no-sommelier\n"
+               "               with --server: do not run sommelier (also $GARCON_NO_SOMMELIER=1)\n"
                "  --url URL... open http, https or mailto URLs in the host's browser; the program is\n"
                "               also this when called as bistro-open, xdg-open, x-www-browser or\n"
                "               sensible-browser\n"
                "  -h --help    show this help\n"
                "  --version    show the version\n\n"
                "The container token is read from %s.\n",
-               8889u, 10000u, 19999u, garcon_token_path());
+               8889u, 10000u, 19999u, container_token_path());
 }
 
 static int open_urls(char *const *urls, size_t n) {
@@ -73,11 +77,11 @@ static int open_urls(char *const *urls, size_t n) {
                 if (r < 0)
                         return log_error_errno(r, "'%s' cannot be opened: %m", urls[i]);
         }
-        r = garcon_token_read(token);
+        r = container_token_read(token);
         if (r < 0)
                 return log_error_errno(
                         r, "Cannot read the container token %s (not in a Bistro container?): %m",
-                        garcon_token_path());
+                        container_token_path());
         for (size_t i = 0; i < n; i++) {
                 Bistro__Container__OpenUrlRequest m = BISTRO__CONTAINER__OPEN_URL_REQUEST__INIT;
                 _cleanup_message_ ProtobufCMessage *reply = NULL;
@@ -108,14 +112,12 @@ static int open_urls(char *const *urls, size_t n) {
 
 static int run(int argc, char *argv[]) {
         static const struct option options[] = {
-                { "server", no_argument, NULL, 's' },
-                { "url", no_argument, NULL, 'u' },
-                { "help", no_argument, NULL, 'h' },
-                { "version", no_argument, NULL, 'V' },
-                {},
+                { "server", no_argument, NULL, 's' },  { "no-sommelier", no_argument, NULL, 'N' },
+                { "url", no_argument, NULL, 'u' },     { "help", no_argument, NULL, 'h' },
+                { "version", no_argument, NULL, 'V' }, {},
         };
         const char *name = strrchr(argv[0], '/') ? strrchr(argv[0], '/') + 1 : argv[0];
-        bool url_mode = false, server = false;
+        bool url_mode = false, server = false, sommelier = true;
         int c;
 
         for (size_t i = 0; i < ELEMENTSOF(url_names); i++)
@@ -132,6 +134,9 @@ static int run(int argc, char *argv[]) {
                         if (url_mode)
                                 return log_usage_bad_option(argv);
                         server = true;
+                        break;
+                case 'N':
+                        sommelier = false;
                         break;
                 case 'u':
                         if (url_mode)
@@ -154,7 +159,7 @@ static int run(int argc, char *argv[]) {
                 if (optind < argc)
                         return log_usage_error("--server takes no arguments");
                 log_set_show_pid(true);
-                return garcon_server_run();
+                return garcon_server_run(sommelier);
         }
         if (url_mode) {
                 log_set_show_pid(false);

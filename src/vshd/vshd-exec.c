@@ -13,12 +13,14 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "gui-env.h"
 #include "macro.h"
 #include "string-util.h"
 #include "vshd.h"
 
 #define GROUPS_MAX 256
-#define ENV_BASE 8
+/* HOME, USER, LOGNAME, SHELL, PATH, XDG_RUNTIME_DIR and the GUI list (gui-env.h) */
+#define ENV_BASE 24
 
 static bool isempty(const char *s) {
         return !s || !*s;
@@ -134,9 +136,27 @@ static void env_put(char **env, size_t *n, char *entry) {
         env[(*n)++] = entry;
 }
 
+static bool runtime_dir_is_users(const char *dir, uid_t uid) {
+        struct stat st;
+
+        return stat(dir, &st) == 0 && S_ISDIR(st.st_mode) && st.st_uid == uid;
+}
+
+/* The user vshd picks when none is named (uid 1000, else root): garcon's, so sommelier's. */
+static bool is_default_user(const VshSetup *s, const struct passwd *pw) {
+        char buf[8192];
+        struct passwd def;
+
+        if (isempty(s->user))
+                return true;
+        return vshd_lookup_user("/etc/passwd", NULL, true, 0, &def, buf, sizeof(buf)) >= 0 &&
+               def.pw_uid == pw->pw_uid;
+}
+
 _noreturn_ void vshd_exec_child(const VshdExec *x) {
         const VshSetup *s = x->setup;
         char pwbuf[8192], home[4200], user[64], logname[64], shell[4200], argv0[256];
+        char runtime_dir[GUI_RUNTIME_DIR_MAX], runtime_env[GUI_RUNTIME_DIR_MAX + 32];
         const char *path;
         char *env[ENV_BASE + PROTO_ARGV_MAX + 1], *argv[PROTO_ARGV_MAX + 1];
         struct passwd pw;
@@ -211,6 +231,17 @@ _noreturn_ void vshd_exec_child(const VshdExec *x) {
         env[n_env++] = logname;
         env[n_env++] = shell;
         env[n_env++] = (char *) path;
+        /* vsh sessions bypass PAM: the runtime directory systemd or bistro-init made for the user
+         * (only root can make it, so it is theirs when they own it) and, for the default user
+         * (whose garcon runs sommelier), the GUI list. The session's own variables still win. */
+        gui_runtime_dir(pw.pw_uid, runtime_dir);
+        if (x->in_container && runtime_dir_is_users(runtime_dir, pw.pw_uid)) {
+                (void) snprintf(runtime_env, sizeof(runtime_env), "XDG_RUNTIME_DIR=%s", runtime_dir);
+                env[n_env++] = runtime_env;
+                if (is_default_user(s, &pw))
+                        for (const char *const *e = gui_env; *e && n_env < ENV_BASE; e++)
+                                env[n_env++] = (char *) *e;
+        }
         for (size_t i = 0; i < s->n_env; i++)
                 env_put(env, &n_env, s->env[i]);
         env[n_env] = NULL;

@@ -96,6 +96,9 @@ def test_bistro_init_supervises_garcon():
     fake.write_text(f"#!/bin/sh\necho \"$(id -u):$(id -g) $HOME $1 $(date +%s.%N)\" >> {log}\n"
                     f"[ -e {tmp_path}/stay ] && exec sleep 1000\nexit 1\n")
     fake.chmod(0o755)
+    # bistro-init makes garcon's user a runtime directory when it has none: not on this host for good
+    runtime_dir = Path("/run/user/65534")
+    had_runtime_dir = runtime_dir.exists()
     p = subprocess.Popen(["unshare", "--pid", "--fork", "--kill-child", str(init), "--garcon-uid", "65534",
                           "--garcon-gid", "65534", "--garcon-path", str(fake)],
                          stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
@@ -108,6 +111,8 @@ def test_bistro_init_supervises_garcon():
         # t=0 start, exits; +1 s; +2 s (t=3): 3 starts by 4.5 s; the 4th (t=7, +4 s) stays.
         assert 3 <= len(lines) <= 4, lines
         assert all(ln.startswith("65534:65534 ") and " --server " in ln for ln in lines), lines
+        assert runtime_dir.is_dir() and runtime_dir.stat().st_uid == 65534
+        assert oct(runtime_dir.stat().st_mode & 0o7777) == "0o700"
         t = [float(ln.split()[-1]) for ln in lines]
         gaps = [b - a for a, b in zip(t, t[1:])]
         assert 0.8 < gaps[0] < 1.8 and 1.8 < gaps[1] < 2.8, gaps
@@ -123,6 +128,8 @@ def test_bistro_init_supervises_garcon():
             p.wait()
         out = subprocess.run(["pgrep", "-f", str(fake)], capture_output=True, text=True).stdout
         shutil.rmtree(tmp_path, ignore_errors=True)
+        if not had_runtime_dir and runtime_dir.is_dir():
+            runtime_dir.rmdir()
     assert not out.strip(), f"garcon stand-in left running: {out}"
     assert p.returncode == 0, p.stderr.read()
 

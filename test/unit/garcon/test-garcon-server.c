@@ -157,13 +157,15 @@ static bool wait_file(const char *path, bool want) {
         return false;
 }
 
-static int launch(int fd, const char *id, char **files, size_t n_files, char **ret_message) {
+static int launch_scaled(
+        int fd, const char *id, char **files, size_t n_files, uint32_t scale_percent, char **ret_message) {
         Bistro__Container__LaunchApplicationRequest m = BISTRO__CONTAINER__LAUNCH_APPLICATION_REQUEST__INIT;
         ProtobufCMessage *reply = NULL;
         uint32_t type;
         int r;
 
         m.desktop_file_id = (char *) id;
+        m.scale_percent = scale_percent;
         m.files = files;
         m.n_files = n_files;
         r = wire_call_sync(
@@ -175,6 +177,51 @@ static int launch(int fd, const char *id, char **files, size_t n_files, char **r
                                        : NULL;
         message_free(reply);
         return r;
+}
+
+static int launch(int fd, const char *id, char **files, size_t n_files, char **ret_message) {
+        return launch_scaled(fd, id, files, n_files, 0, ret_message);
+}
+
+/* The launched app's environment (as dumped by the "envdump" app): has "NAME=value" as a line. */
+static bool env_has(const char *dump, const char *entry) {
+        size_t l = strlen(entry);
+
+        for (const char *p = dump; p && *p; p = strchr(p, '\n') ? strchr(p, '\n') + 1 : NULL)
+                if (strncmp(p, entry, l) == 0 && (p[l] == '\n' || p[l] == 0))
+                        return true;
+        return false;
+}
+
+/* Apps run in the GUI environment (gui-env.h), with the per-app scale when one is asked. */
+static void test_launch_env(int fd) {
+        char dump[4096], *text = NULL;
+        size_t size;
+
+        snprintf(dump, sizeof(dump), "%s/env-dump", root);
+        assert_int_equal(launch_scaled(fd, "envdump", NULL, 0, 150, NULL), 0);
+        assert_true(wait_file(dump, true));
+        usleep(200 * 1000); /* the redirection creates the file before env writes it */
+        assert_int_equal(read_file(dump, 65536, &text, &size), 0);
+        assert_true(env_has(text, "WAYLAND_DISPLAY=wayland-0"));
+        assert_true(env_has(text, "GDK_BACKEND=wayland,x11"));
+        assert_true(env_has(text, "QT_QPA_PLATFORM=wayland;xcb"));
+        assert_true(env_has(text, "GDK_SCALE=1"));
+        assert_true(env_has(text, "GDK_DPI_SCALE=1.5"));
+        assert_true(env_has(text, "QT_SCALE_FACTOR=1.5"));
+        assert_true(env_has(text, "XCURSOR_SIZE=36"));
+        /* the user's own choice of toolkit backend is kept */
+        assert_true(env_has(text, "SDL_VIDEODRIVER=x11"));
+        free(text);
+        assert_int_equal(unlink(dump), 0);
+        /* no scale asked: none set */
+        assert_int_equal(launch(fd, "envdump", NULL, 0, NULL), 0);
+        assert_true(wait_file(dump, true));
+        usleep(200 * 1000);
+        assert_int_equal(read_file(dump, 65536, &text, &size), 0);
+        assert_true(env_has(text, "WAYLAND_DISPLAY=wayland-0"));
+        assert_null(strstr(text, "GDK_SCALE="));
+        free(text);
 }
 
 static int open_sftp(int fd, char **ret_message) {
@@ -315,12 +362,58 @@ static void test_requests(const char *path) {
         assert_int_equal(launch(fd, "badpath", NULL, 0, &msg), -ENOENT);
         print_message("# a bad Path=: %s\n", msg);
         free(msg);
+        test_launch_env(fd);
+}
+
+static pid_t sommelier_pid;
+
+/* garcon keeps sommelier running: restarted 1 s, then 2 s after quick exits; left running once it
+ * stays. The stand-in started with garcon, so the first start is seconds old by now. */
+static void test_sommelier_supervised(void) {
+        char log[4096], *text = NULL;
+        double t[8];
+        size_t size, n = 0;
+
+        snprintf(log, sizeof(log), "%s/sommelier-starts", root);
+        put_s("stay", "");
+        /* the restarts are at most 30 s apart: wait for the one that stays */
+        for (int i = 0; i < 400; i++) {
+                free(text);
+                text = NULL;
+                n = 0;
+                if (read_file(log, 65536, &text, &size) == 0)
+                        for (char *p = text; p && *p; p = strchr(p, '\n') ? strchr(p, '\n') + 1 : NULL) {
+                                unsigned pid;
+                                double when;
+
+                                if (sscanf(p, "%u %lf", &pid, &when) != 2)
+                                        continue;
+                                sommelier_pid = (pid_t) pid;
+                                if (n < ELEMENTSOF(t))
+                                        t[n] = when;
+                                n++;
+                        }
+                /* alive 1.5 s after its start was logged: it stays */
+                if (n > 0 && kill(sommelier_pid, 0) == 0) {
+                        usleep(1500 * 1000);
+                        if (kill(sommelier_pid, 0) == 0)
+                                break;
+                }
+                usleep(100 * 1000);
+        }
+        free(text);
+        assert_true(n >= 2);
+        print_message("# sommelier stand-in started %zu times\n", n);
+        assert_true(t[1] - t[0] > 0.8 && t[1] - t[0] < 1.9);
+        if (n >= 3)
+                assert_true(t[2] - t[1] > 1.8 && t[2] - t[1] < 2.9);
+        assert_int_equal(kill(sommelier_pid, 0), 0);
 }
 
 static void test_server(void **state) {
         const char *bin = getenv("GARCON_BINARY");
         Bistro__Container__UpdateApplicationListRequest *l;
-        char sock[4096], home[4096], dirs[4096], tok[4096], gsock[4096], entry[8192];
+        char sock[4096], home[4096], dirs[4096], tok[4096], gsock[4096], entry[8192], somm[4096];
         int fd, status;
         uint32_t port;
         usec_t t0;
@@ -353,6 +446,19 @@ static void test_server(void **state) {
               "[Desktop Entry]\nType=Application\nName=Missing\nExec=/nonexistent/program\n");
         put_s("usr/share/applications/badpath.desktop",
               "[Desktop Entry]\nType=Application\nName=Bad path\nExec=true\nPath=/nonexistent/dir\n");
+        snprintf(
+                entry, sizeof(entry),
+                "[Desktop Entry]\nType=Application\nName=Env\nExec=/bin/sh -c \"env > %s/env-dump\"\n",
+                root);
+        put_s("usr/share/applications/envdump.desktop", entry);
+        /* a stand-in sommelier: records each start; stays once "stay" exists */
+        snprintf(
+                entry, sizeof(entry),
+                "#!/bin/sh\necho \"$$ $(date +%%s.%%N)\" >> %s/sommelier-starts\n[ -e %s/stay ] && exec sleep 1000\nexit 1\n",
+                root, root);
+        put_s("sommelier", entry);
+        snprintf(somm, sizeof(somm), "%s/sommelier", root);
+        assert_int_equal(chmod(somm, 0755), 0);
 
         garcon_pid = fork();
         assert_true(garcon_pid >= 0);
@@ -360,6 +466,11 @@ static void test_server(void **state) {
                 setenv("GARCON_HOST_SOCKET", sock, 1);
                 setenv("GARCON_TOKEN_FILE", tok, 1);
                 setenv("GARCON_TEST_LISTEN_SOCKET", gsock, 1);
+                setenv("GARCON_SOMMELIER", somm, 1);
+                setenv("SDL_VIDEODRIVER", "x11", 1);
+                unsetenv("WAYLAND_DISPLAY");
+                unsetenv("GDK_BACKEND");
+                unsetenv("QT_QPA_PLATFORM");
                 setenv("HOME", home, 1);
                 unsetenv("XDG_DATA_HOME");
                 setenv("XDG_DATA_DIRS", dirs, 1);
@@ -374,7 +485,7 @@ static void test_server(void **state) {
         }
         port = expect_ready(fd);
         l = expect_list(fd, 10000);
-        assert_int_equal(l->n_apps, 5);
+        assert_int_equal(l->n_apps, 6);
         assert_string_equal(app_name(l, "org.example.Foo"), "Foo");
         message_free(&l->base);
         expect_icons(fd, "org.example.Foo", 48);
@@ -390,7 +501,7 @@ static void test_server(void **state) {
                 "# new desktop file listed after %llu ms\n",
                 (unsigned long long) ((now_usec(CLOCK_MONOTONIC) - t0) / USEC_PER_MSEC));
         assert_true(now_usec(CLOCK_MONOTONIC) - t0 < 5 * USEC_PER_SEC);
-        assert_int_equal(l->n_apps, 6);
+        assert_int_equal(l->n_apps, 7);
         assert_string_equal(app_name(l, "bar"), "Bar?[2J?");
         message_free(&l->base);
 
@@ -398,7 +509,7 @@ static void test_server(void **state) {
         snprintf(tok, sizeof(tok), "%s/usr/local/share/applications/bar.desktop", root);
         assert_int_equal(unlink(tok), 0);
         l = expect_list(fd, 5000);
-        assert_int_equal(l->n_apps, 5);
+        assert_int_equal(l->n_apps, 6);
         message_free(&l->base);
 
         if (!foreign_peer_refused(port))
@@ -410,9 +521,11 @@ static void test_server(void **state) {
         assert_true(fd >= 0);
         assert_int_equal(expect_ready(fd), port);
         l = expect_list(fd, 10000);
-        assert_int_equal(l->n_apps, 5);
+        assert_int_equal(l->n_apps, 6);
         message_free(&l->base);
         expect_icons(fd, "org.example.Foo", 48);
+
+        test_sommelier_supervised();
 
         /* SIGTERM: ContainerShutdown on a fresh connection, exit 0 */
         assert_int_equal(kill(garcon_pid, SIGTERM), 0);
@@ -430,6 +543,8 @@ static void test_server(void **state) {
         assert_true(WIFEXITED(status));
         assert_int_equal(WEXITSTATUS(status), 0);
         safe_close(fd);
+        /* garcon stopped its sommelier */
+        assert_true(kill(sommelier_pid, 0) < 0 && errno == ESRCH);
 }
 
 /* garcon --url's exit status for one argument, as bistro-open: refused before any host contact

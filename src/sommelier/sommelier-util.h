@@ -1,0 +1,56 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#pragma once
+
+/* sommelier's pure parts: the runtime directory check, waypipe's command line, the restart
+ * backoff, the deduplication of the host's refusals. Nothing here logs. */
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <sys/stat.h>
+
+#include "time-util.h"
+
+/* Where the waypipe bundle is inside every container (/opt/bistro is Termina's, read-only). */
+#define SOMMELIER_WAYPIPE_DIR "/opt/bistro/lib/waypipe"
+#define SOMMELIER_PATH "/opt/bistro/bin/sommelier"
+
+/* A runtime directory we may put sockets in: a directory owned by uid, mode 0700 exactly. */
+bool sommelier_runtime_dir_ok(const struct stat *st, uid_t uid);
+
+/* waypipe's argv (NULL-terminated, strings borrowed from the arguments, ret must hold
+ * SOMMELIER_WAYPIPE_ARGV_MAX): the bundle's loader running its waypipe, server end, no GPU, the
+ * connections to <runtime_dir>/bistro-waypipe.sock, its display wayland-0, and hold_exe --hold as
+ * the child it waits for. bufs holds the joined paths. */
+#define SOMMELIER_WAYPIPE_ARGV_MAX 16
+#define SOMMELIER_PATH_MAX 4096
+typedef struct WaypipeArgvBuf {
+        char loader[SOMMELIER_PATH_MAX], exe[SOMMELIER_PATH_MAX], socket[SOMMELIER_PATH_MAX];
+} WaypipeArgvBuf;
+int sommelier_waypipe_argv(
+        const char *bundle_dir,
+        const char *runtime_dir,
+        const char *hold_exe,
+        WaypipeArgvBuf *bufs,
+        const char **ret);
+
+/* Restarts: 1 s, doubled after each run shorter than 10 s, at most 30 s; back to 1 s after a run
+ * of 10 s or more. */
+#define SOMMELIER_BACKOFF_MIN_USEC (1 * USEC_PER_SEC)
+#define SOMMELIER_BACKOFF_MAX_USEC (30 * USEC_PER_SEC)
+#define SOMMELIER_STABLE_USEC (10 * USEC_PER_SEC)
+usec_t sommelier_next_backoff(usec_t previous, usec_t ran);
+
+/* The host's refusals are logged once per distinct message per interval (a client that retries
+ * in a loop must not flood the log). */
+#define REFUSAL_SLOTS 8
+#define REFUSAL_MESSAGE_MAX 256
+#define REFUSAL_INTERVAL_USEC (60 * USEC_PER_SEC)
+typedef struct RefusalLog {
+        struct {
+                char message[REFUSAL_MESSAGE_MAX];
+                usec_t logged;
+        } slot[REFUSAL_SLOTS];
+        size_t next;
+} RefusalLog;
+/* true when message should be logged now (and records it). */
+bool refusal_log_should(RefusalLog *l, const char *message, usec_t now);
