@@ -187,7 +187,9 @@ void wayland_vm_running(Vm *vm) {
         (void) unlink(g->listen_path); /* a previous run's */
         g->listen_fd = unix_listen(g->listen_path, LISTEN_BACKLOG, 0600);
         if (g->listen_fd < 0) {
-                log_error_errno(g->listen_fd, "VM '%s': cannot listen on %s, no GUI apps: %m", vm->name, g->listen_path);
+                log_error_errno(
+                        g->listen_fd, "VM '%s': cannot listen on %s, no GUI apps: %m", vm->name,
+                        g->listen_path);
                 gate_free(g);
                 return;
         }

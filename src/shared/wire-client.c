@@ -78,7 +78,8 @@ int wire_reply_error_sync(int fd, uint64_t id, int error, int timeout_ms, const 
         proto_text_sanitize(text, PROTO_ERROR_MESSAGE_MAX, true);
         reply.error = error;
         reply.message = text;
-        return wire_send_sync(fd, BISTRO__MESSAGE_TYPE__ERROR_REPLY, FRAME_RESPONSE, id, &reply.base, timeout_ms);
+        return wire_send_sync(
+                fd, BISTRO__MESSAGE_TYPE__ERROR_REPLY, FRAME_RESPONSE, id, &reply.base, timeout_ms);
 }
 
 /* recv() that also takes a file descriptor passed with these bytes (SCM_RIGHTS) into *fds (when

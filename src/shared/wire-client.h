@@ -22,7 +22,8 @@ int wire_recv_sync(int fd, int timeout_ms, FrameHeader *ret_header, ProtobufCMes
 
 /* Answers request id with an ErrorReply (error: a negative errno; the message is sanitised), as
  * wire_reply_error() does on a connection: for servers that handle one request on a blocking fd. */
-int wire_reply_error_sync(int fd, uint64_t id, int error, int timeout_ms, const char *format, ...) _printf_(5, 6);
+int wire_reply_error_sync(int fd, uint64_t id, int error, int timeout_ms, const char *format, ...)
+        _printf_(5, 6);
 
 /* The largest errno an ErrorReply may carry (as the validator of proto/common.proto). */
 #define WIRE_ERRNO_MAX 4095

@@ -27,6 +27,7 @@
 #include "sandbox.h"
 #include "socket-util.h"
 #include "spawn-util.h"
+#include "stream-relay.h"
 #include "string-util.h"
 #include "strv.h"
 #include "time-util.h"
@@ -39,7 +40,6 @@
 #define REPLY_TIMEOUT_MS 10000
 #define WAYPIPE_START_USEC (10 * USEC_PER_SEC)
 #define WAYPIPE_STOP_USEC (2 * USEC_PER_SEC)
-#define RAW_BUFFER_SIZE (256u * 1024u)
 #define WL_READ_SIZE (64u * 1024u)
 /* libwayland sends at most 28 fds with one sendmsg(); a peer that passes more in one go is broken. */
 #define WL_FDS_PER_READ 28u
@@ -49,14 +49,6 @@
 #define SESSION_INNER_DIR "/run"
 #define WAYPIPE_SOCKET "wp.sock"
 
-/* Raw bytes one way: read from one fd, kept here until written to the other. */
-typedef struct RawWay {
-        uint8_t *buf;
-        size_t start, end;
-        bool eof;  /* the source said EOF */
-        bool shut; /* shutdown(SHUT_WR) done on the destination */
-} RawWay;
-
 /* Wayland messages one way: filtered bytes and the fds that came with them, until written. */
 typedef struct WlWay {
         Buffer out;
@@ -65,10 +57,9 @@ typedef struct WlWay {
 } WlWay;
 
 typedef struct Session {
-        int vsock, channel; /* raw: the container's stream, waypipe's channel socket */
+        int vsock, channel;       /* raw: the container's stream, waypipe's channel socket */
         int wl_client, wl_server; /* Wayland: waypipe's connection, the compositor's */
-        RawWay raw[2];  /* 0: vsock -> channel, 1: channel -> vsock */
-        WlWay wl[2];    /* 0: client -> compositor, 1: compositor -> client */
+        WlWay wl[2];              /* 0: client -> compositor, 1: compositor -> client */
         WaylandFilter *filter;
 } Session;
 
@@ -78,7 +69,6 @@ static void session_done(Session *s) {
         safe_close(s->wl_client);
         safe_close(s->wl_server);
         for (size_t i = 0; i < 2; i++) {
-                free(s->raw[i].buf);
                 buffer_done(&s->wl[i].out);
                 for (size_t k = 0; k < s->wl[i].n_fds; k++)
                         safe_close(s->wl[i].fds[k]);
@@ -100,8 +90,9 @@ static int read_hello(int fd, const GateOptions *o, uint64_t *ret_id, NameBuf re
                 (void) wire_reply_error_sync(
                         fd, h.id, -EBADMSG, REPLY_TIMEOUT_MS, "expected a WaylandConnectRequest");
                 return log_warning_errno(
-                        SYNTHETIC_ERRNO(EBADMSG), "VM '%s': message type %u instead of WaylandConnectRequest.",
-                        o->vm, (unsigned) h.type);
+                        SYNTHETIC_ERRNO(EBADMSG),
+                        "VM '%s': message type %u instead of WaylandConnectRequest.", o->vm,
+                        (unsigned) h.type);
         }
         req = (const Bistro__Container__WaylandConnectRequest *) m;
         r = token_store_find(o->tokens_dir, o->vm, req->token, ret_container);
@@ -137,7 +128,8 @@ static int connect_compositor(int fd, uint64_t id, const GateOptions *o, const c
                 (void) wire_reply_error_sync(
                         fd, id, s, REPLY_TIMEOUT_MS, "cannot connect to the host's Wayland display %s: %s",
                         path, strerror(-s));
-                return log_warning_errno(s, "VM '%s': cannot connect to the Wayland display %s: %m", o->vm, path);
+                return log_warning_errno(
+                        s, "VM '%s': cannot connect to the Wayland display %s: %m", o->vm, path);
         }
         return s;
 }
@@ -149,8 +141,9 @@ static int waypipe_spawn(const GateOptions *o, const char *dir, int wl_fd, pid_t
         const char *inner = o->sandbox ? SESSION_INNER_DIR : dir;
         _cleanup_free_ char *sock = NULL, *rt_env = NULL;
         _cleanup_strv_free_ char **argv = NULL;
-        char *args[] = { (char *) "--no-gpu", (char *) "--oneshot", (char *) "--socket", NULL,
-                         (char *) "client", NULL };
+        char *args[] = { (char *) "--no-gpu", (char *) "--oneshot",
+                         (char *) "--socket", NULL,
+                         (char *) "client",   NULL };
         pid_t pid;
         int r;
 
@@ -162,8 +155,8 @@ static int waypipe_spawn(const GateOptions *o, const char *dir, int wl_fd, pid_t
         if (r < 0)
                 return r;
         r = safe_fork_full(
-                "waypipe", FORK_RESET_SIGNALS | FORK_CLOSE_ALL_FDS | FORK_DEATHSIG | FORK_NULL_STDIN, &wl_fd, 1,
-                &pid);
+                "waypipe", FORK_RESET_SIGNALS | FORK_CLOSE_ALL_FDS | FORK_DEATHSIG | FORK_NULL_STDIN, &wl_fd,
+                1, &pid);
         if (r < 0)
                 return r;
         if (r == 0) {
@@ -215,7 +208,7 @@ static int waypipe_connect(const char *dir, pid_t pid) {
         }
 }
 
-static void waypipe_stop(pid_t pid) {
+static void child_stop(pid_t pid) {
         usec_t deadline = now_usec(CLOCK_MONOTONIC) + WAYPIPE_STOP_USEC;
 
         if (pid <= 0)
@@ -229,37 +222,6 @@ static void waypipe_stop(pid_t pid) {
         sigkill_wait(pid);
 }
 
-/* One step of a raw direction. Returns < 0 on an error, else 0. */
-static int raw_read(RawWay *w, int from) {
-        ssize_t n;
-
-        if (w->start == w->end)
-                w->start = w->end = 0;
-        n = read(from, w->buf + w->end, RAW_BUFFER_SIZE - w->end);
-        if (n < 0)
-                return errno == EAGAIN || errno == EINTR ? 0 : -errno;
-        if (n == 0)
-                w->eof = true;
-        w->end += (size_t) n;
-        return 0;
-}
-
-static int raw_write(RawWay *w, int to) {
-        if (w->start < w->end) {
-                ssize_t n = write(to, w->buf + w->start, w->end - w->start);
-
-                if (n < 0)
-                        return errno == EAGAIN || errno == EINTR ? 0 : -errno;
-                w->start += (size_t) n;
-        }
-        if (w->eof && w->start == w->end && !w->shut) {
-                if (shutdown(to, SHUT_WR) < 0 && errno != ENOTCONN)
-                        return -errno;
-                w->shut = true;
-        }
-        return 0;
-}
-
 /* Reads Wayland bytes and fds from `from`, through the filter into w. */
 static int wl_read(Session *s, size_t dir, int from) {
         WlWay *w = &s->wl[dir];
@@ -269,7 +231,9 @@ static int wl_read(Session *s, size_t dir, int from) {
                 uint8_t space[CMSG_SPACE(sizeof(int) * WL_FDS_PER_READ)];
         } control = {};
         struct iovec iov = { .iov_base = buf, .iov_len = sizeof(buf) };
-        struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = &control, .msg_controllen = sizeof(control) };
+        struct msghdr mh = {
+                .msg_iov = &iov, .msg_iovlen = 1, .msg_control = &control, .msg_controllen = sizeof(control)
+        };
         ssize_t n;
         int r;
 
@@ -315,7 +279,7 @@ static int wl_write(WlWay *w, int to) {
 
         if (w->out.size == 0)
                 return 0;
-        iov = (struct iovec) { .iov_base = w->out.data, .iov_len = w->out.size };
+        iov = (struct iovec){ .iov_base = w->out.data, .iov_len = w->out.size };
         if (w->n_fds > 0) {
                 struct cmsghdr *c;
 
@@ -341,47 +305,31 @@ static bool wl_pending(const WlWay *w) {
         return w->out.size > 0;
 }
 
-/* Until the raw stream is done both ways or anything fails or closes. */
-static int session_loop(Session *s, pid_t waypipe) {
+/* Until either Wayland side closes or fails, or waypipe or the raw relay ends (then waypipe's
+ * sockets close too). */
+static int session_loop(Session *s, pid_t waypipe, pid_t relay) {
         for (;;) {
-                struct pollfd p[4] = {
-                        { .fd = s->vsock }, { .fd = s->channel }, { .fd = s->wl_client }, { .fd = s->wl_server },
-                };
+                struct pollfd p[2] = { { .fd = s->wl_client }, { .fd = s->wl_server } };
                 int r = 0;
 
-                if (s->raw[0].shut && s->raw[1].shut)
-                        return 0;
-                for (size_t i = 0; i < 2; i++) {
-                        RawWay *w = &s->raw[i];
-
-                        if (!w->eof && w->end < RAW_BUFFER_SIZE)
-                                p[i].events |= POLLIN;
-                        if (w->start < w->end)
-                                p[1 - i].events |= POLLOUT;
-                }
                 for (size_t i = 0; i < 2; i++) {
                         if (!wl_pending(&s->wl[i]))
-                                p[2 + i].events |= POLLIN; /* backpressure: read only when all is sent */
+                                p[i].events |= POLLIN; /* backpressure: read only when all is sent */
                         else
-                                p[3 - i].events |= POLLOUT;
+                                p[1 - i].events |= POLLOUT;
                 }
                 if (poll(p, ELEMENTSOF(p), 1000) < 0) {
                         if (errno == EINTR)
                                 continue;
                         return -errno;
                 }
-                if (waitpid(waypipe, NULL, WNOHANG) == waypipe)
-                        return -ECHILD; /* its sockets are closed too: nothing more to relay */
+                if (waitpid(waypipe, NULL, WNOHANG) == waypipe || waitpid(relay, NULL, WNOHANG) == relay)
+                        return -ECHILD;
                 for (size_t i = 0; i < 2 && r >= 0; i++) {
-                        if (p[i].revents & (POLLIN | POLLHUP | POLLERR))
-                                r = raw_read(&s->raw[i], i == 0 ? s->vsock : s->channel);
-                        if (r >= 0)
-                                r = raw_write(&s->raw[i], i == 0 ? s->channel : s->vsock);
-                }
-                for (size_t i = 0; i < 2 && r >= 0; i++) {
-                        int from = i == 0 ? s->wl_client : s->wl_server, to = i == 0 ? s->wl_server : s->wl_client;
+                        int from = i == 0 ? s->wl_client : s->wl_server,
+                            to = i == 0 ? s->wl_server : s->wl_client;
 
-                        if (p[2 + i].revents & (POLLIN | POLLHUP | POLLERR))
+                        if (p[i].revents & (POLLIN | POLLHUP | POLLERR))
                                 r = wl_read(s, i, from);
                         if (r >= 0)
                                 r = wl_write(&s->wl[i], to);
@@ -393,13 +341,35 @@ static int session_loop(Session *s, pid_t waypipe) {
 
 /* After set-up, all a session does is move bytes between four sockets and stop waypipe. */
 static const int session_syscalls[] = {
-        SCMP_SYS(brk),          SCMP_SYS(clock_gettime), SCMP_SYS(clock_nanosleep), SCMP_SYS(close),
-        SCMP_SYS(exit),         SCMP_SYS(exit_group),    SCMP_SYS(fcntl),           SCMP_SYS(getpid),
-        SCMP_SYS(gettid),       SCMP_SYS(gettimeofday),  SCMP_SYS(kill),            SCMP_SYS(madvise),
-        SCMP_SYS(mremap),       SCMP_SYS(munmap),        SCMP_SYS(nanosleep),       SCMP_SYS(poll),
-        SCMP_SYS(ppoll),        SCMP_SYS(read),          SCMP_SYS(recvmsg),         SCMP_SYS(restart_syscall),
-        SCMP_SYS(rt_sigreturn), SCMP_SYS(sendmsg),       SCMP_SYS(sendto),          SCMP_SYS(shutdown),
-        SCMP_SYS(wait4),        SCMP_SYS(write),         SCMP_SYS(writev),
+        SCMP_SYS(brk),
+        SCMP_SYS(clock_gettime),
+        SCMP_SYS(clock_nanosleep),
+        SCMP_SYS(close),
+        SCMP_SYS(exit),
+        SCMP_SYS(exit_group),
+        SCMP_SYS(fcntl),
+        SCMP_SYS(getpid),
+        SCMP_SYS(gettid),
+        SCMP_SYS(gettimeofday),
+        SCMP_SYS(kill),
+        SCMP_SYS(madvise),
+        SCMP_SYS(mremap),
+        SCMP_SYS(munmap),
+        SCMP_SYS(nanosleep),
+        SCMP_SYS(poll),
+        SCMP_SYS(ppoll),
+        SCMP_SYS(read),
+        SCMP_SYS(recvmsg),
+        SCMP_SYS(restart_syscall),
+        SCMP_SYS(rt_sigreturn),
+        SCMP_SYS(sendmsg),
+        SCMP_SYS(sendto),
+        SCMP_SYS(shutdown),
+        SCMP_SYS(splice),
+        SCMP_SYS(pipe2),
+        SCMP_SYS(wait4),
+        SCMP_SYS(write),
+        SCMP_SYS(writev),
 };
 
 static int session_confine(const GateOptions *o) {
@@ -418,7 +388,28 @@ static int session_confine(const GateOptions *o) {
                 return log_error_errno(errno, "VM '%s': PR_SET_NO_NEW_PRIVS failed: %m", o->vm);
         r = sandbox_seccomp(&so, &msg);
         if (r < 0)
-                return log_error_errno(r, "VM '%s': cannot confine the Wayland session: %s", o->vm, msg ?: "");
+                return log_error_errno(
+                        r, "VM '%s': cannot confine the Wayland session: %s", o->vm, msg ?: "");
+        return 0;
+}
+
+/* The raw stream between the container and waypipe, in a child: stream-relay's splice loop. */
+static int relay_spawn(Session *s, const GateOptions *o, pid_t *ret_pid) {
+        int fds[2] = { s->vsock, s->channel };
+        pid_t pid;
+        int r;
+
+        r = safe_fork_full("wayland-relay", FORK_DEATHSIG, fds, 2, &pid);
+        if (r < 0)
+                return r;
+        if (r == 0) {
+                if (session_confine(o) < 0)
+                        _exit(EXIT_FAILURE);
+                _exit(stream_relay(s->vsock, s->channel) < 0 ? EXIT_FAILURE : EXIT_SUCCESS);
+        }
+        s->vsock = safe_close(s->vsock);
+        s->channel = safe_close(s->channel);
+        *ret_pid = pid;
         return 0;
 }
 
@@ -445,7 +436,7 @@ int gate_session_run(int fd, const GateOptions *o) {
         _cleanup_free_ char *dir = NULL;
         Session s = { .vsock = fd, .channel = -EBADF, .wl_client = -EBADF, .wl_server = -EBADF };
         Bistro__Empty empty = BISTRO__EMPTY__INIT;
-        pid_t waypipe = 0;
+        pid_t waypipe = 0, relay = 0;
         int sp[2] = { -EBADF, -EBADF };
         NameBuf container = "";
         uint64_t id = 0;
@@ -461,13 +452,6 @@ int gate_session_run(int fd, const GateOptions *o) {
         r = wayland_filter_new(container, o->mark, &s.filter);
         if (r < 0)
                 goto fail_reply;
-        for (size_t i = 0; i < 2; i++) {
-                s.raw[i].buf = malloc(RAW_BUFFER_SIZE);
-                if (!s.raw[i].buf) {
-                        r = -ENOMEM;
-                        goto fail_reply;
-                }
-        }
         r = make_session_dir(o, &dir);
         if (r < 0)
                 goto fail_reply;
@@ -487,20 +471,25 @@ int gate_session_run(int fd, const GateOptions *o) {
         /* waypipe accepts once (--oneshot) and needs the name no more. */
         remove_session_dir(dir);
         dir = mfree(dir);
-        r = session_confine(o);
-        if (r < 0)
-                goto fail_reply;
-        r = wire_send_sync(fd, BISTRO__MESSAGE_TYPE__EMPTY, FRAME_RESPONSE, id, &empty.base, REPLY_TIMEOUT_MS);
+        r = wire_send_sync(
+                fd, BISTRO__MESSAGE_TYPE__EMPTY, FRAME_RESPONSE, id, &empty.base, REPLY_TIMEOUT_MS);
         if (r < 0) {
-                log_debug_errno(r, "VM '%s': %s's Wayland client left before the reply: %m", o->vm, container);
+                log_debug_errno(
+                        r, "VM '%s': %s's Wayland client left before the reply: %m", o->vm, container);
                 goto finish;
         }
         log_debug("VM '%s': a Wayland client of %s (waypipe pid %d).", o->vm, container, (int) waypipe);
-        (void) fd_nonblock(s.vsock, true);
-        (void) fd_nonblock(s.channel, true);
+        r = relay_spawn(&s, o, &relay);
+        if (r < 0) {
+                log_warning_errno(r, "VM '%s': cannot relay a Wayland client of %s: %m", o->vm, container);
+                goto finish;
+        }
+        r = session_confine(o);
+        if (r < 0)
+                goto finish;
         (void) fd_nonblock(s.wl_client, true);
         (void) fd_nonblock(s.wl_server, true);
-        r = session_loop(&s, waypipe);
+        r = session_loop(&s, waypipe, relay);
         if (r < 0 && r != -ECHILD && r != -ECONNRESET && r != -EPIPE)
                 log_info_errno(r, "VM '%s': a Wayland client of %s ended: %m", o->vm, container);
         else
@@ -513,7 +502,8 @@ fail_reply:
                 fd, id, r, REPLY_TIMEOUT_MS, "the host cannot carry this Wayland client: %s", strerror(-r));
 finish:
         session_done(&s);
-        waypipe_stop(waypipe);
+        child_stop(waypipe);
+        child_stop(relay);
         if (dir)
                 remove_session_dir(dir);
         return r;

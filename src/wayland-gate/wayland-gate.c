@@ -46,8 +46,9 @@ static int on_session_exit(sd_event_source *s, const siginfo_t *si, void *userda
         Gate *g = userdata;
 
         if (si->si_code != CLD_EXITED)
-                log_warning("VM '%s': a Wayland session (pid %d) was killed by signal %d.", arg_vm, (int) si->si_pid,
-                            si->si_status);
+                log_warning(
+                        "VM '%s': a Wayland session (pid %d) was killed by signal %d.", arg_vm,
+                        (int) si->si_pid, si->si_status);
         g->n_sessions--;
         sd_event_source_disable_unref(s);
         return 0;
@@ -70,7 +71,8 @@ static int on_accept(sd_event_source *s, int fd, uint32_t revents, void *userdat
                 safe_close(c);
                 return 0;
         }
-        r = safe_fork_full("wayland-session", FORK_RESET_SIGNALS | FORK_CLOSE_ALL_FDS | FORK_DEATHSIG, &c, 1, &pid);
+        r = safe_fork_full(
+                "wayland-session", FORK_RESET_SIGNALS | FORK_CLOSE_ALL_FDS | FORK_DEATHSIG, &c, 1, &pid);
         if (r < 0) {
                 log_warning_errno(r, "VM '%s': cannot start a Wayland session: %m", arg_vm);
                 safe_close(c);
@@ -185,7 +187,7 @@ static int run(int argc, char *argv[]) {
         if (r < 0)
                 return log_error_errno(r, "Cannot find Bistro's waypipe: GUI apps cannot show windows: %m");
 
-        g.opts = (GateOptions) {
+        g.opts = (GateOptions){
                 .vm = arg_vm,
                 .tokens_dir = tokens,
                 .work_dir = work,
@@ -218,7 +220,9 @@ static int run(int argc, char *argv[]) {
                 log_error_errno(r, "Cannot set up the event loop: %m");
                 goto finish;
         }
-        log_info("Carrying Wayland clients of VM '%s' to %s.", arg_vm, getenv("WAYLAND_DISPLAY") ?: "(no display)");
+        log_info(
+                "Carrying Wayland clients of VM '%s' to %s.", arg_vm,
+                getenv("WAYLAND_DISPLAY") ?: "(no display)");
         r = sd_event_loop(g.event);
         if (r < 0)
                 log_error_errno(r, "Event loop failed: %m");

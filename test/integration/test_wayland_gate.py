@@ -1,0 +1,239 @@
+# SPDX-License-Identifier: LGPL-2.1-or-later
+"""The whole GUI path without a VM (docs/design/sommelier.md): the real sommelier (pointed at a unix
+socket instead of vsock port 7100, SOMMELIER_HOST_SOCKET), the real wayland-gate on that socket (passed
+as concierge passes it, LISTEN_FDS), Bistro's waypipe bundle at both ends, and a headless sway desktop.
+A Wayland app of the "container" maps a window on the desktop with its app_id and a marked title; the
+globals a container must not have are hidden; an unknown token and a missing WAYLAND_DISPLAY are refused
+with a message sommelier logs; killing either end frees the other. The VM path is in
+test/integration/desktop/test_gui_apps.py."""
+
+import os
+import shutil
+import signal
+import socket
+import struct
+import subprocess
+import tempfile
+import time
+from pathlib import Path
+
+import pytest
+
+from concierge_helpers import build_dir
+from headless_desktop import HeadlessDesktop, missing_tools
+
+VM, CONTAINER = "termina", "penguin"
+TOKEN = "0123456789abcdef0123456789abcdef"
+
+pytestmark = pytest.mark.skipif(bool(missing_tools(("foot",))),
+                                reason=f"needs {', '.join(missing_tools(('foot',)))} (Debian packages)")
+
+
+def registry(runtime_dir, timeout=20):
+    """The global interface names a raw Wayland client of runtime_dir/wayland-0 sees."""
+    s = socket.socket(socket.AF_UNIX)
+    s.settimeout(timeout)
+    s.connect(str(runtime_dir / "wayland-0"))
+    s.sendall(struct.pack("<IHHI", 1, 1, 12, 2) + struct.pack("<IHHI", 1, 0, 12, 3))  # get_registry, sync
+    buf, names = b"", []
+    try:
+        while True:
+            d = s.recv(65536)
+            if not d:
+                raise EOFError(f"EOF after {names}")
+            buf += d
+            while len(buf) >= 8:
+                obj, op, size = struct.unpack("<IHH", buf[:8])
+                if len(buf) < size:
+                    break
+                body, buf = buf[8:size], buf[size:]
+                if obj == 2 and op == 0:
+                    n = struct.unpack("<I", body[4:8])[0]
+                    names.append(body[8:8 + n - 1].decode())
+                if obj == 3:
+                    return names
+    finally:
+        s.close()
+
+
+class Chain:
+    """sommelier -> wayland-gate -> sway, in a private XDG_RUNTIME_DIR for the gate's side."""
+
+    def __init__(self, desktop, token=TOKEN, display=True):
+        self.desktop = desktop
+        self.root = Path(tempfile.mkdtemp(prefix="bistro-gate-"))
+        self.host_rt, self.cont_rt = self.root / "host", self.root / "cont"
+        for d in (self.host_rt, self.cont_rt):
+            d.mkdir(mode=0o700)
+        tokens = self.host_rt / "bistro/tokens" / VM
+        tokens.mkdir(parents=True, mode=0o700)
+        os.chmod(self.host_rt / "bistro", 0o700)
+        os.chmod(self.host_rt / "bistro/tokens", 0o700)
+        (tokens / CONTAINER).write_text(TOKEN)
+        (self.root / "token").write_text(token + "\n")
+        self.vsock = self.root / "vsock.sock"
+        self.vsock.touch()  # the gate stops when the VM's socket is gone
+        self.listener = socket.socket(socket.AF_UNIX)
+        self.listener.bind(str(self.root / "vsock.sock_7100"))
+        self.listener.listen(16)
+        self.procs = []
+        env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "XDG_RUNTIME_DIR": str(self.host_rt),
+               "BISTRO_LOG_LEVEL": "debug"}
+        if display:
+            env["WAYLAND_DISPLAY"] = desktop.socket
+        fd = self.listener.fileno()
+        self.gate = self.start(
+            ["bash", "-c", f'exec 3<&{fd}; LISTEN_FDS=1 LISTEN_PID=$$ exec "$0" "$@"',
+             str(build_dir() / "src/wayland-gate/wayland-gate"), "--vm", VM, "--vsock", str(self.vsock)],
+            env, "gate.log", pass_fds=(fd,))
+        bundle = build_dir() / "image/waypipe/bundle"
+        self.somm = self.start(
+            [str(build_dir() / "src/sommelier/sommelier"), "--runtime-dir", str(self.cont_rt), "--verbose"],
+            {"PATH": "/usr/bin:/bin", "GARCON_TOKEN_FILE": str(self.root / "token"),
+             "SOMMELIER_HOST_SOCKET": str(self.root / "vsock.sock_7100"), "SOMMELIER_WAYPIPE_DIR": str(bundle)},
+            "sommelier.log")
+        deadline = time.monotonic() + 20
+        while not (self.cont_rt / "wayland-0").exists():
+            assert time.monotonic() < deadline, self.log("sommelier.log")
+            time.sleep(0.1)
+
+    def start(self, argv, env, log, **kw):
+        p = subprocess.Popen(argv, env=env, stdout=open(self.root / log, "w"), stderr=subprocess.STDOUT, **kw)
+        self.procs.append(p)
+        return p
+
+    def log(self, name):
+        return (self.root / name).read_text(errors="replace")
+
+    def app(self, argv, log="app.log"):
+        """A client of the "container": connects to sommelier's wayland-0."""
+        return self.start(argv, {"PATH": "/usr/bin:/bin", "XDG_RUNTIME_DIR": str(self.cont_rt),
+                                 "WAYLAND_DISPLAY": "wayland-0", "HOME": str(self.root), "LANG": "C.UTF-8"}, log)
+
+    def wait_for_window(self, timeout=30, **kw):
+        try:
+            return self.desktop.wait_for_window(timeout=timeout, **kw)
+        except TimeoutError as e:
+            logs = "\n".join(f"--- {n}:\n{self.log(n)[-2000:]}" for n in ("gate.log", "sommelier.log", "app.log"))
+            raise AssertionError(f"{e}\n{logs}") from None
+
+    def stop(self):
+        for p in reversed(self.procs):
+            if p.poll() is None:
+                p.send_signal(signal.SIGTERM)
+                try:
+                    p.wait(10)
+                except subprocess.TimeoutExpired:
+                    p.kill()
+                    p.wait()
+        self.listener.close()
+        shutil.rmtree(self.root, ignore_errors=True)
+
+
+@pytest.fixture(scope="module")
+def desktop():
+    for f in ("src/wayland-gate/wayland-gate", "src/sommelier/sommelier", "image/waypipe/bundle/waypipe"):
+        if not (build_dir() / f).exists():
+            pytest.fail(f"{build_dir() / f} missing: build the tree first")
+    d = HeadlessDesktop()
+    d.start()
+    yield d
+    d.stop()
+
+
+@pytest.fixture
+def chain(desktop):
+    c = Chain(desktop)
+    yield c
+    c.stop()
+
+
+def session_pids(gate_pid):
+    """The gate's per-client sessions and, below them, waypipe and the raw relay."""
+    def kids(pid):
+        try:
+            return [int(p) for p in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
+        except OSError:
+            return []
+    return {s: kids(s) for s in kids(gate_pid)}
+
+
+def test_app_maps_marked_window(desktop, chain):
+    foot = chain.app(["foot", "--app-id", "bistro-test-foot", "--title", "gate test"])
+    node = chain.wait_for_window(app_id="bistro-test-foot")
+    assert node["name"] == f"gate test ({CONTAINER})", node["name"]
+    shot = desktop.screenshot("wayland-gate-foot.png", node)
+    assert desktop.colours(node) > 2, f"blank window, see {shot}"
+    # waypipe's host end runs confined: no network, and a root that holds only its bundle and socket dir.
+    sessions = session_pids(chain.gate.pid)
+    assert len(sessions) == 1, (sessions, chain.log("gate.log"))
+    waypipe = [p for p in next(iter(sessions.values())) if "waypipe" in Path(f"/proc/{p}/cmdline").read_text()]
+    assert waypipe, sessions
+    assert os.readlink(f"/proc/{waypipe[0]}/ns/net") != os.readlink("/proc/self/ns/net")
+    assert sorted(os.listdir(f"/proc/{waypipe[0]}/root")) == ["run", "waypipe"]
+    # Closing the window ends the app, its stream and its session.
+    desktop.close_window(node["id"])
+    foot.wait(20)
+    deadline = time.monotonic() + 10
+    while session_pids(chain.gate.pid) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not session_pids(chain.gate.pid), chain.log("gate.log")
+
+
+def test_hidden_globals(desktop, chain):
+    names = registry(chain.cont_rt)
+    assert {"wl_compositor", "wl_shm", "xdg_wm_base", "wl_seat", "wl_data_device_manager"} <= set(names), names
+    for hidden in ("zwlr_data_control_manager_v1", "zwlr_screencopy_manager_v1", "zwlr_layer_shell_v1",
+                   "zwp_virtual_keyboard_manager_v1", "zwlr_foreign_toplevel_manager_v1"):
+        assert hidden not in names, names
+
+
+def test_unknown_token_refused(desktop):
+    c = Chain(desktop, token="f" * 32)
+    try:
+        with pytest.raises((EOFError, OSError)):
+            registry(c.cont_rt, timeout=10)
+        deadline = time.monotonic() + 10
+        while "unknown container token" not in c.log("sommelier.log") and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert "unknown container token" in c.log("sommelier.log"), c.log("sommelier.log")
+    finally:
+        c.stop()
+
+
+def test_no_display_says_so(desktop):
+    c = Chain(desktop, display=False)
+    try:
+        with pytest.raises((EOFError, OSError)):
+            registry(c.cont_rt, timeout=10)
+        deadline = time.monotonic() + 10
+        while "no Wayland session on the host" not in c.log("sommelier.log") and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert "no Wayland session on the host" in c.log("sommelier.log"), c.log("sommelier.log")
+    finally:
+        c.stop()
+
+
+@pytest.mark.parametrize("victim", ["session", "stream"])
+def test_killing_one_end_frees_the_other(desktop, chain, victim):
+    """The host's session of one client, or sommelier's stream child of that client, killed: the app
+    loses its display (and exits: it does not hang), the window goes, the gate and sway go on."""
+    foot = chain.app(["foot", "--app-id", f"bistro-kill-{victim}"])
+    chain.wait_for_window(app_id=f"bistro-kill-{victim}")
+    sessions = session_pids(chain.gate.pid)
+    assert len(sessions) == 1, sessions
+    if victim == "session":
+        os.kill(next(iter(sessions)), signal.SIGKILL)
+    else:
+        streams = [int(line.split("stream ")[1].split()[0]) for line in chain.log("sommelier.log").splitlines()
+                   if "Wayland client stream" in line and "started" in line]
+        assert len(streams) == 1, chain.log("sommelier.log")
+        os.kill(streams[0], signal.SIGKILL)
+    foot.wait(20)  # the app sees its display go, it does not hang
+    deadline = time.monotonic() + 10
+    while session_pids(chain.gate.pid) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not session_pids(chain.gate.pid)
+    assert desktop.find_window(app_id=f"bistro-kill-{victim}") is None
+    assert desktop.proc.poll() is None and chain.gate.poll() is None
+    assert desktop.tree()  # the compositor still answers
