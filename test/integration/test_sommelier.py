@@ -174,6 +174,14 @@ def test_streams_in_parallel(penguin):
     for i in range(4):
         assert f"GOT:pong:client-{i}" in r.stdout, r.stdout + r.stderr
     assert len(gate.wait(n + 4, 10)) >= n + 4
+    # each stream's child is gone once both sides closed: only sommelier itself is left
+    deadline = time.monotonic() + 20
+    while True:
+        left = sh(penguin, f"pgrep -u {USER} -x sommelier").stdout.split()
+        if len(left) == 1 or time.monotonic() > deadline:
+            break
+        time.sleep(0.5)
+    assert len(left) == 1, left
 
 
 def test_error_reply_closes_the_client(penguin):
@@ -187,8 +195,16 @@ def test_error_reply_closes_the_client(penguin):
         assert "pong" not in r.stdout, r.stdout
         assert len(gate.wait(n + 1, 10)) == n + 1
         assert took < 60, took
+        r = sh(penguin, CLIENT % "refused-again", timeout=120)
+        assert "pong" not in r.stdout, r.stdout
+        assert len(gate.wait(n + 2, 10)) == n + 2
     finally:
         gate.mode = "echo"
+    # the refusal is in garcon's journal once, not once per client
+    # (the system journal: penguin's journal is volatile, and alice may not read it unprivileged)
+    log = sh(penguin, "journalctl --no-pager -o cat _SYSTEMD_USER_UNIT=bistro-garcon.service", user="root").stdout
+    assert "Started /opt/bistro/bin/sommelier" in log, log
+    assert log.count("could not reach the host: no Wayland session on the host") == 1, log
     r = sh(penguin, CLIENT % "after-refusal", timeout=120)
     assert "GOT:pong:after-refusal" in r.stdout, r.stdout + r.stderr
 
