@@ -25,13 +25,19 @@ CONTAINER = "penguin"
 
 pytestmark = [
     pytest.mark.skipif(os.geteuid() != 0, reason="creates a test user for sway (which refuses root)"),
-    pytest.mark.skipif(not all(shutil.which(p) for p in ("sway", "swaymsg", "foot", "grim", "wl-copy", "runuser")),
+    pytest.mark.skipif(not all(shutil.which(p) for p in ("sway", "swaymsg", "foot", "grim", "wl-copy")),
                        reason="needs sway, swaymsg, foot, grim, wl-clipboard"),
 ]
 
 
 def proxy_binary():
     return build_dir() / "test/tools/wayland-filter-proxy"
+
+
+def as_user(argv, env, **kw):
+    """Starts argv as the test user, itself (no runuser in between: terminate() reaches it)."""
+    u = pwd.getpwnam(USER)
+    return subprocess.Popen(argv, env=env, user=u.pw_uid, group=u.pw_gid, extra_groups=[], cwd=u.pw_dir, **kw)
 
 
 @pytest.fixture(scope="module")
@@ -53,8 +59,7 @@ def desktop():
     os.chmod(proxy, 0o755)
     env = {"PATH": "/usr/bin:/bin", "HOME": user.pw_dir, "XDG_RUNTIME_DIR": rt}
     sway_env = dict(env, WLR_BACKENDS="headless", WLR_RENDERER="pixman", WLR_LIBINPUT_NO_DEVICES="1")
-    sway = subprocess.Popen(["runuser", "-u", USER, "--", "env", *[f"{k}={v}" for k, v in sway_env.items()],
-                             "sway", "-c", cfg], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    sway = as_user(["sway", "-c", cfg], sway_env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     procs = [sway]
     try:
         deadline = time.monotonic() + 30
@@ -64,15 +69,12 @@ def desktop():
             time.sleep(0.1)
         ipc = next(os.path.join(rt, n) for n in os.listdir(rt) if n.startswith("sway-ipc."))
         for name, mark in (("wayland-title", "title"), ("wayland-appid", "app-id")):
-            procs.append(subprocess.Popen(
-                ["runuser", "-u", USER, "--", "env", *[f"{k}={v}" for k, v in env.items()],
-                 proxy, os.path.join(rt, name), os.path.join(rt, "wayland-1"), CONTAINER, mark]))
+            procs.append(as_user([proxy, os.path.join(rt, name), os.path.join(rt, "wayland-1"), CONTAINER, mark], env))
         vkbd = os.path.join(rt, "wayland_vkbd.py")
         shutil.copy(REPO / "test/integration/wayland_vkbd.py", vkbd)
         os.chmod(vkbd, 0o755)
-        keyboard = subprocess.Popen(
-            ["runuser", "-u", USER, "--", "env", *[f"{k}={v}" for k, v in env.items()], "WAYLAND_DISPLAY=wayland-1",
-             "/usr/bin/python3", vkbd], stdout=subprocess.PIPE, text=True)
+        keyboard = as_user(["/usr/bin/python3", vkbd], dict(env, WAYLAND_DISPLAY="wayland-1"), stdout=subprocess.PIPE,
+                           text=True)
         procs.append(keyboard)
         assert keyboard.stdout.readline().strip() == "ready"
         yield {"rt": rt, "env": env, "ipc": ipc}
@@ -87,10 +89,16 @@ def desktop():
         shutil.rmtree(rt, ignore_errors=True)
 
 
-def run_as_user(d, display, argv, timeout=20, **kw):
-    env = dict(d["env"], WAYLAND_DISPLAY=display)
-    return subprocess.run(["runuser", "-u", USER, "--", "env", *[f"{k}={v}" for k, v in env.items()], *argv],
-                          capture_output=True, text=True, timeout=timeout, **kw)
+def run_as_user(d, display, argv, timeout=20, text=True, **kw):
+    p = as_user(argv, dict(d["env"], WAYLAND_DISPLAY=display), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                text=text, **kw)
+    try:
+        out, err = p.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        p.kill()
+        p.wait()
+        raise
+    return subprocess.CompletedProcess(argv, p.returncode, out, err)
 
 
 def views(d):
@@ -106,9 +114,8 @@ def views(d):
 
 def window_while(d, display, argv, want):
     """Starts a client and returns the window list once a window matches want (or fails)."""
-    env = dict(d["env"], WAYLAND_DISPLAY=display)
-    p = subprocess.Popen(["runuser", "-u", USER, "--", "env", *[f"{k}={v}" for k, v in env.items()], *argv],
-                         stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    p = as_user(argv, dict(d["env"], WAYLAND_DISPLAY=display), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                text=True)
     try:
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:
@@ -151,16 +158,12 @@ def copy_paste(d, copy_display, paste_display, data, args=()):
     os.chmod(src, 0o644)
     # wl-copy leaves a child that serves the selection: no pipes for it to hold open.
     with open(src, "rb") as f:
-        r = subprocess.run(["runuser", "-u", USER, "--", "env",
-                            *[f"{k}={v}" for k, v in dict(d["env"], WAYLAND_DISPLAY=copy_display).items()],
-                            "wl-copy", *args], stdin=f, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                           timeout=20)
-    assert r.returncode == 0
+        p = as_user(["wl-copy", *args], dict(d["env"], WAYLAND_DISPLAY=copy_display), stdin=f,
+                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        assert p.wait(timeout=20) == 0
     deadline = time.monotonic() + 10
     while True:
-        r = subprocess.run(["runuser", "-u", USER, "--", "env",
-                            *[f"{k}={v}" for k, v in dict(d["env"], WAYLAND_DISPLAY=paste_display).items()],
-                            "wl-paste", "-n", *args], capture_output=True, timeout=20)
+        r = run_as_user(d, paste_display, ["wl-paste", "-n", *args], text=False)
         if r.returncode == 0 and r.stdout == data or time.monotonic() > deadline:
             return r.stdout
         time.sleep(0.3)
@@ -176,3 +179,26 @@ def test_clipboard(desktop, direction):
     assert hashlib.sha256(got).hexdigest() == hashlib.sha256(image).hexdigest()
     primary = f"primary {direction}".encode()
     assert copy_paste(desktop, *displays, primary, ("-p",)) == primary
+
+
+@pytest.mark.skipif(not shutil.which("waypipe") or not shutil.which("weston-terminal"),
+                    reason="needs Debian's waypipe and weston-terminal")
+def test_through_waypipe(desktop):
+    """The gate's real shape: the app talks to waypipe's server end, waypipe's client end talks
+    to sway through the filter."""
+    rt = desktop["rt"]
+    client = as_user(["waypipe", "-n", "-s", os.path.join(rt, "wp.sock"), "client"],
+                     dict(desktop["env"], WAYLAND_DISPLAY="wayland-title"), stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 10
+        while not os.path.exists(os.path.join(rt, "wp.sock")):
+            assert time.monotonic() < deadline, "waypipe client did not listen"
+            time.sleep(0.1)
+        v = window_while(desktop, "wayland-wp", ["waypipe", "-n", "-s", os.path.join(rt, "wp.sock"), "--display",
+                                                 "wayland-wp", "server", "--", "weston-terminal"],
+                         lambda name, app_id: app_id == "org.freedesktop.weston.wayland-terminal" and name and
+                         name.endswith(" (penguin)"))
+        assert any(app_id == "org.freedesktop.weston.wayland-terminal" for _, app_id in v)
+    finally:
+        client.terminate()
+        client.wait(timeout=10)
