@@ -490,7 +490,11 @@ int gate_session_run(int fd, const GateOptions *o) {
         (void) fd_nonblock(s.wl_client, true);
         (void) fd_nonblock(s.wl_server, true);
         r = session_loop(&s, waypipe, relay);
-        if (r < 0 && r != -ECHILD && r != -ECONNRESET && r != -EPIPE)
+        if (r == -EPROTO && wayland_filter_violation(s.filter))
+                log_warning(
+                        "VM '%s': a Wayland client of %s was cut off: %s.", o->vm, container,
+                        wayland_filter_violation(s.filter));
+        else if (r < 0 && r != -ECHILD && r != -ECONNRESET && r != -EPIPE)
                 log_info_errno(r, "VM '%s': a Wayland client of %s ended: %m", o->vm, container);
         else
                 r = 0;
