@@ -32,13 +32,11 @@ int sommelier_waypipe_argv(
         return waypipe_bundle_argv(bundle_dir, args, ret);
 }
 
-usec_t sommelier_next_backoff(usec_t previous, usec_t ran) {
-        if (ran >= SOMMELIER_STABLE_USEC || previous < SOMMELIER_BACKOFF_MIN_USEC)
-                return SOMMELIER_BACKOFF_MIN_USEC;
-        if (previous >= SOMMELIER_BACKOFF_MAX_USEC / 2)
-                return SOMMELIER_BACKOFF_MAX_USEC;
-        return previous * 2;
-}
+const RestartBackoff sommelier_backoff = {
+        .min = 1 * USEC_PER_SEC,
+        .max = 30 * USEC_PER_SEC,
+        .stable = 10 * USEC_PER_SEC,
+};
 
 bool refusal_log_should(RefusalLog *l, const char *message, usec_t now) {
         for (size_t i = 0; i < REFUSAL_SLOTS; i++)

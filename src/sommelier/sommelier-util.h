@@ -21,12 +21,9 @@ bool sommelier_runtime_dir_ok(const struct stat *st, uid_t uid);
 int sommelier_waypipe_argv(
         const char *bundle_dir, const char *socket_path, const char *hold_exe, char ***ret);
 
-/* Restarts: 1 s, doubled after each run shorter than 10 s, at most 30 s; back to 1 s after a run
- * of 10 s or more. */
-#define SOMMELIER_BACKOFF_MIN_USEC (1 * USEC_PER_SEC)
-#define SOMMELIER_BACKOFF_MAX_USEC (30 * USEC_PER_SEC)
-#define SOMMELIER_STABLE_USEC (10 * USEC_PER_SEC)
-usec_t sommelier_next_backoff(usec_t previous, usec_t ran);
+/* waypipe's restarts: 1 s, doubled after each run shorter than 10 s, at most 30 s; back to 1 s after a
+ * run of 10 s or more. */
+extern const RestartBackoff sommelier_backoff;
 
 /* The host's refusals are logged once per distinct message per interval (a client that retries
  * in a loop must not flood the log). */

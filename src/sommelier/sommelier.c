@@ -121,7 +121,7 @@ static void remove_stale_display(const Sommelier *s) {
 }
 
 static void waypipe_schedule(Sommelier *s, usec_t ran) {
-        s->backoff = sommelier_next_backoff(s->backoff, ran);
+        s->backoff = restart_backoff_next(&sommelier_backoff, s->backoff, ran);
         s->next_start = now_usec(CLOCK_MONOTONIC) + s->backoff;
 }
 
@@ -143,7 +143,7 @@ static void waypipe_start(Sommelier *s) {
                                 errno, "No waypipe bundle at %s (%m): Wayland apps cannot show on the host.",
                                 s->bundle_dir);
                 s->bundle_missing_logged = true;
-                s->backoff = SOMMELIER_BACKOFF_MAX_USEC;
+                s->backoff = sommelier_backoff.max;
                 s->next_start = now_usec(CLOCK_MONOTONIC) + s->backoff;
                 return;
         }

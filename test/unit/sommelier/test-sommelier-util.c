@@ -66,17 +66,19 @@ static void test_waypipe_argv(void **state) {
 }
 
 static void test_backoff(void **state) {
+        const RestartBackoff *p = &sommelier_backoff;
         usec_t b = 0;
 
-        b = sommelier_next_backoff(b, 0);
+        b = restart_backoff_next(p, b, 0);
         assert_int_equal(b, 1 * USEC_PER_SEC);
-        b = sommelier_next_backoff(b, USEC_PER_SEC);
+        b = restart_backoff_next(p, b, USEC_PER_SEC);
         assert_int_equal(b, 2 * USEC_PER_SEC);
         for (int i = 0; i < 10; i++)
-                b = sommelier_next_backoff(b, 0);
-        assert_int_equal(b, SOMMELIER_BACKOFF_MAX_USEC);
-        /* a run long enough starts over */
-        assert_int_equal(sommelier_next_backoff(b, SOMMELIER_STABLE_USEC), SOMMELIER_BACKOFF_MIN_USEC);
+                b = restart_backoff_next(p, b, 0);
+        assert_int_equal(b, 30 * USEC_PER_SEC);
+        /* a run of 10 s starts over */
+        assert_int_equal(restart_backoff_next(p, b, 10 * USEC_PER_SEC - 1), 30 * USEC_PER_SEC);
+        assert_int_equal(restart_backoff_next(p, b, 10 * USEC_PER_SEC), 1 * USEC_PER_SEC);
 }
 
 static void test_refusal_log(void **state) {
