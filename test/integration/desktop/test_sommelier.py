@@ -27,7 +27,8 @@ def gui(fcc):
 
 
 def sommelier_pids(fcc):
-    r = in_penguin_rc(fcc, f"pgrep -u {USER} -x sommelier")
+    """sommelier and its stream children (forks, same command line); not waypipe's held child (--hold)."""
+    r = in_penguin_rc(fcc, f"pgrep -u {USER} -xf /opt/bistro/bin/sommelier")
     return r.stdout.split() if r.returncode == 0 else []
 
 
