@@ -79,8 +79,13 @@ static int on_accept(sd_event_source *s, int fd, uint32_t revents, void *userdat
                 return 0;
         }
         if (r == 0) {
+                GateOptions o = g->opts;
+
                 (void) fd_cloexec(c, true);
-                _exit(gate_session_run(c, &g->opts) < 0 ? EXIT_FAILURE : EXIT_SUCCESS);
+                /* Read for each client, so that `vmc window-mark` applies to the next window. */
+                if (gui_settings_window_mark(&o.mark) < 0)
+                        o.mark = WINDOW_MARK_TITLE;
+                _exit(gate_session_run(c, &o) < 0 ? EXIT_FAILURE : EXIT_SUCCESS);
         }
         safe_close(c);
         r = sd_event_add_child(g->event, &child, pid, WEXITED, on_session_exit, g);
@@ -197,7 +202,7 @@ static int run(int argc, char *argv[]) {
         };
         r = gui_settings_window_mark(&g.opts.mark);
         if (r < 0)
-                log_warning_errno(r, "Cannot read the window-mark setting, marking titles: %m");
+                log_warning_errno(r, "Cannot read the window-mark setting (marking titles): %m");
 
         sigemptyset(&mask);
         sigaddset(&mask, SIGTERM);

@@ -10,6 +10,7 @@
 #include "cli-util.h"
 #include "macro.h"
 #include "main-func.h"
+#include "alloc-util.h"
 #include "path-lookup.h"
 #include "string-util.h"
 
@@ -173,11 +174,45 @@ static void test_waypipe_bundle(void **state) {
         free(p);
 }
 
+/* The compositor the Wayland gate connects to. */
+static void test_host_wayland_socket(void **state) {
+        char *p = NULL;
+
+        unsetenv("WAYLAND_DISPLAY");
+        assert_int_equal(host_wayland_socket(&p), -ENXIO);
+        setenv("WAYLAND_DISPLAY", "", 1);
+        assert_int_equal(host_wayland_socket(&p), -ENXIO);
+        setenv("WAYLAND_DISPLAY", "/run/user/1000/wayland-1", 1);
+        assert_int_equal(host_wayland_socket(&p), 0);
+        assert_string_equal(p, "/run/user/1000/wayland-1");
+        p = mfree(p);
+        setenv("XDG_RUNTIME_DIR", "/run/user/1000", 1);
+        setenv("WAYLAND_DISPLAY", "wayland-0", 1);
+        assert_int_equal(host_wayland_socket(&p), 0);
+        assert_string_equal(p, "/run/user/1000/wayland-0");
+        p = mfree(p);
+        setenv("WAYLAND_DISPLAY", "sub/wayland-0", 1);
+        assert_int_equal(host_wayland_socket(&p), -EINVAL);
+        setenv("XDG_RUNTIME_DIR", "relative", 1);
+        setenv("WAYLAND_DISPLAY", "wayland-0", 1);
+        assert_int_equal(host_wayland_socket(&p), -EINVAL);
+        unsetenv("XDG_RUNTIME_DIR");
+        assert_int_equal(host_wayland_socket(&p), -EINVAL);
+        setenv("WAYLAND_DISPLAY",
+               "/x/"
+               "0123456789012345678901234567890123456789012345678901234567890123456789"
+               "0123456789012345678901234567890123456789",
+               1);
+        assert_int_equal(host_wayland_socket(&p), -ENAMETOOLONG);
+        assert_null(p);
+        unsetenv("WAYLAND_DISPLAY");
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_escape),         cmocka_unit_test(test_json),
                 cmocka_unit_test(test_exit_status),    cmocka_unit_test(test_paths),
-                cmocka_unit_test(test_waypipe_bundle),
+                cmocka_unit_test(test_waypipe_bundle), cmocka_unit_test(test_host_wayland_socket),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }

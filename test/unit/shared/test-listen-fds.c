@@ -233,6 +233,47 @@ static void test_wrong_type(void **state) {
         assert_int_equal(take(port, "not SOCK_STREAM"), -ESOCKTNOSUPPORT);
 }
 
+/* The Wayland gate's listener: an AF_UNIX SOCK_STREAM socket, listening. */
+static void test_unix(void **state) {
+        int fd, ret_fd = -1, p[2];
+
+        fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        assert_true(fd >= 0);
+        assert_int_equal(
+                bind(fd, (struct sockaddr *) &(struct sockaddr_un){ .sun_family = AF_UNIX },
+                     sizeof(sa_family_t)),
+                0);
+        assert_int_equal(listen(fd, 4), 0);
+        put_on_fd3(fd);
+        set_env("self", "1");
+        assert_int_equal(listen_fd_take_unix(&ret_fd, NULL), 1);
+        assert_int_equal(ret_fd, LISTEN_FDS_START);
+        assert_int_equal(fcntl(LISTEN_FDS_START, F_GETFD) & FD_CLOEXEC, FD_CLOEXEC);
+        assert_null(getenv("LISTEN_FDS"));
+        (void) close(LISTEN_FDS_START);
+
+        /* A unix socket that does not listen, and a vsock listener, are refused. */
+        assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, p), 0);
+        safe_close(p[1]);
+        put_on_fd3(p[0]);
+        set_env("self", "1");
+        assert_int_equal(listen_fd_take_unix(&ret_fd, NULL), -EINVAL);
+        (void) close(LISTEN_FDS_START);
+        {
+                uint32_t port;
+                int v = vsock_listener(&port);
+
+                if (v >= 0) {
+                        put_on_fd3(v);
+                        set_env("self", "1");
+                        assert_int_equal(listen_fd_take_unix(&ret_fd, NULL), -EAFNOSUPPORT);
+                        (void) close(LISTEN_FDS_START);
+                }
+        }
+        set_env("self", "0");
+        assert_int_equal(listen_fd_take_unix(&ret_fd, NULL), 0);
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test_teardown(test_good, teardown),
@@ -243,6 +284,7 @@ int main(void) {
                 cmocka_unit_test_teardown(test_wrong_port, teardown),
                 cmocka_unit_test_teardown(test_not_listening, teardown),
                 cmocka_unit_test_teardown(test_wrong_type, teardown),
+                cmocka_unit_test_teardown(test_unix, teardown),
         };
 
         /* fd 3 is the test's to use. */
