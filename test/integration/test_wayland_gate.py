@@ -2,12 +2,13 @@
 """The whole GUI path without a VM (docs/design/sommelier.md): the real sommelier (pointed at a unix socket
 instead of vsock port 7100, SOMMELIER_HOST_SOCKET), the real wayland-gate on that socket (passed as
 concierge passes it, LISTEN_FDS), Bistro's waypipe bundle at both ends, and a headless sway desktop. A
-Wayland app of the "container" maps a window on the desktop with its app_id and a marked title (or a marked
-app_id, as the user's gui.conf says); the globals a container must not have are hidden and grim finds no
-screencopy; sommelier restarts a dead waypipe and takes it along when it dies; the clipboard (text, an
-image, the primary selection) goes both ways by the focus-based flow, with a virtual keyboard on the seat;
-an unknown token and a missing WAYLAND_DISPLAY are refused with a message sommelier logs; killing either
-end frees the other. The VM path is in test/integration/desktop/test_gui_apps.py."""
+Wayland app of the "container" (foot, weston-terminal) maps a window on the desktop with its app_id and a
+marked title (or, once the user's gui.conf says so, a marked app_id); the globals a container must not have
+are hidden and grim finds no screencopy; sommelier restarts a dead waypipe and takes it along when it dies;
+the clipboard (text, an image, the primary selection) goes both ways by the focus-based flow, with a
+virtual keyboard on the seat; an unknown token and a missing WAYLAND_DISPLAY are refused with a message
+sommelier logs; killing either end frees the other. The VM path is in
+test/integration/desktop/test_gui_apps.py."""
 
 import hashlib
 import os
@@ -63,7 +64,7 @@ def registry(runtime_dir, timeout=20):
 class Chain:
     """sommelier -> wayland-gate -> sway, in a private XDG_RUNTIME_DIR for the gate's side."""
 
-    def __init__(self, desktop, token=TOKEN, display=True, mark=None):
+    def __init__(self, desktop, token=TOKEN, display=True):
         self.desktop = desktop
         self.root = Path(tempfile.mkdtemp(prefix="bistro-gate-"))
         self.host_rt, self.cont_rt = self.root / "host", self.root / "cont"
@@ -81,12 +82,9 @@ class Chain:
         self.listener.bind(str(self.root / "vsock.sock_7100"))
         self.listener.listen(16)
         self.procs = []
-        config = self.root / "config"
+        self.config = self.root / "config"
         env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "XDG_RUNTIME_DIR": str(self.host_rt),
-               "XDG_CONFIG_HOME": str(config), "BISTRO_LOG_LEVEL": "debug"}
-        if mark:  # the user's setting, which the gate reads when it starts
-            (config / "bistro").mkdir(parents=True)
-            (config / "bistro/gui.conf").write_text(f"window-mark = {mark}\n")
+               "XDG_CONFIG_HOME": str(self.config), "BISTRO_LOG_LEVEL": "debug"}
         if display:
             env["WAYLAND_DISPLAY"] = desktop.socket
         fd = self.listener.fileno()
@@ -104,6 +102,11 @@ class Chain:
         while not (self.cont_rt / "wayland-0").exists():
             assert time.monotonic() < deadline, self.log("sommelier.log")
             time.sleep(0.1)
+
+    def set_mark(self, mark):
+        """The user's window-mark setting (gui.conf, which the gate reads for each client)."""
+        (self.config / "bistro").mkdir(parents=True, exist_ok=True)
+        (self.config / "bistro/gui.conf").write_text(f"window-mark = {mark}\n")
 
     def start(self, argv, env, log, **kw):
         p = subprocess.Popen(argv, env=env, stdout=open(self.root / log, "w"), stderr=subprocess.STDOUT, **kw)
@@ -197,15 +200,22 @@ def test_app_maps_marked_window(desktop, chain):
     assert not session_pids(chain.gate.pid), chain.log("gate.log")
 
 
-def test_app_id_mark(desktop):
-    """window-mark = app-id in the user's gui.conf: the title stays, the app_id carries the container."""
-    c = Chain(desktop, mark="app-id")
-    try:
-        c.app(["foot", "--app-id", "bistro-test-appid", "--title", "My Term"])
-        node = c.wait_for_window(app_id=f"bistro.{CONTAINER}.bistro-test-appid")
-        assert node["name"] == "My Term", node["name"]
-    finally:
-        c.stop()
+def test_app_id_mark_for_the_next_window(desktop, chain):
+    """window-mark = app-id written to the user's gui.conf while the gate runs (as `vmc window-mark`
+    does): the next window keeps its title and carries the container in its app_id."""
+    chain.app(["foot", "--app-id", "bistro-test-before", "--title", "My Term"], log="before.log")
+    assert chain.wait_for_window(app_id="bistro-test-before")["name"] == f"My Term ({CONTAINER})"
+    chain.set_mark("app-id")
+    chain.app(["foot", "--app-id", "bistro-test-appid", "--title", "My Term"])
+    node = chain.wait_for_window(app_id=f"bistro.{CONTAINER}.bistro-test-appid")
+    assert node["name"] == "My Term", node["name"]
+
+
+@pytest.mark.skipif(shutil.which("weston-terminal") is None, reason="needs weston-terminal (Debian package weston)")
+def test_weston_terminal_marked(desktop, chain):
+    """Another toolkit's client (weston's) through the same chain."""
+    chain.app(["weston-terminal"])
+    chain.wait_for_window(app_id="org.freedesktop.weston.wayland-terminal", title_contains=f" ({CONTAINER})")
 
 
 def test_hidden_globals(desktop, chain):
