@@ -39,3 +39,11 @@ int deadline_poll_timeout_ms(usec_t deadline) {
         left = (deadline - n + USEC_PER_MSEC - 1) / USEC_PER_MSEC;
         return left > INT_MAX ? INT_MAX : (int) left;
 }
+
+usec_t restart_backoff_next(const RestartBackoff *b, usec_t previous, usec_t ran) {
+        if (ran >= b->stable || previous < b->min)
+                return b->min;
+        if (previous >= b->max / 2)
+                return b->max;
+        return previous * 2;
+}

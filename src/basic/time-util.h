@@ -22,5 +22,12 @@ uint64_t now_msec(clockid_t clock);
 usec_t timespec_load_usec(const struct timespec *ts);
 struct timespec *timespec_store_usec(struct timespec *ts, usec_t u);
 
+/* How long to wait before restarting a supervised process: min the first time (previous < min) and
+ * after a run of stable or longer, else twice the previous delay, at most max. */
+typedef struct RestartBackoff {
+        usec_t min, max, stable;
+} RestartBackoff;
+usec_t restart_backoff_next(const RestartBackoff *b, usec_t previous, usec_t ran);
+
 /* Milliseconds left until the monotonic deadline (in usec), clamped to [0, INT32_MAX]: for poll(). */
 int deadline_poll_timeout_ms(usec_t deadline);

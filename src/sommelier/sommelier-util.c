@@ -5,56 +5,38 @@
 
 #include "gui-env.h"
 #include "sommelier-util.h"
+#include "waypipe-bundle.h"
 
 bool sommelier_runtime_dir_ok(const struct stat *st, uid_t uid) {
         return S_ISDIR(st->st_mode) && st->st_uid == uid && (st->st_mode & 07777) == 0700;
 }
 
-static int join(char *buf, const char *dir, const char *name) {
-        int n = snprintf(buf, SOMMELIER_PATH_MAX, "%s/%s", dir, name);
-
-        return n < 0 || n >= SOMMELIER_PATH_MAX ? -ENAMETOOLONG : 0;
-}
-
-/* Replaced by src/basic/waypipe-bundle.h's argv once that lands (one place says how to run it). */
 int sommelier_waypipe_argv(
-        const char *bundle_dir,
-        const char *runtime_dir,
-        const char *hold_exe,
-        WaypipeArgvBuf *bufs,
-        const char **ret) {
-        size_t n = 0;
+        const char *bundle_dir, const char *socket_path, const char *hold_exe, char ***ret) {
+        /* -n: no GPU; the bundle has no libgbm and the host gives us no render node */
+        char *const args[] = {
+                (char *) "-n",
+                (char *) "-s",
+                (char *) socket_path,
+                (char *) "--display",
+                (char *) GUI_WAYLAND_DISPLAY,
+                (char *) "server",
+                (char *) "--",
+                (char *) hold_exe,
+                (char *) "--hold",
+                NULL,
+        };
 
-        if (bundle_dir[0] != '/' || runtime_dir[0] != '/' || hold_exe[0] != '/')
+        if (socket_path[0] != '/' || hold_exe[0] != '/')
                 return -EINVAL;
-        if (join(bufs->loader, bundle_dir, "ld-linux-x86-64.so.2") < 0 ||
-            join(bufs->exe, bundle_dir, "waypipe") < 0 ||
-            join(bufs->socket, runtime_dir, GUI_WAYPIPE_SOCKET) < 0)
-                return -ENAMETOOLONG;
-        ret[n++] = bufs->loader;
-        ret[n++] = "--library-path";
-        ret[n++] = bundle_dir;
-        ret[n++] = bufs->exe;
-        ret[n++] = "-n"; /* no GPU: the bundle has no libgbm, the host no render node for us */
-        ret[n++] = "-s";
-        ret[n++] = bufs->socket;
-        ret[n++] = "--display";
-        ret[n++] = GUI_WAYLAND_DISPLAY;
-        ret[n++] = "server";
-        ret[n++] = "--";
-        ret[n++] = hold_exe;
-        ret[n++] = "--hold";
-        ret[n] = NULL;
-        return 0;
+        return waypipe_bundle_argv(bundle_dir, args, ret);
 }
 
-usec_t sommelier_next_backoff(usec_t previous, usec_t ran) {
-        if (ran >= SOMMELIER_STABLE_USEC || previous < SOMMELIER_BACKOFF_MIN_USEC)
-                return SOMMELIER_BACKOFF_MIN_USEC;
-        if (previous >= SOMMELIER_BACKOFF_MAX_USEC / 2)
-                return SOMMELIER_BACKOFF_MAX_USEC;
-        return previous * 2;
-}
+const RestartBackoff sommelier_backoff = {
+        .min = 1 * USEC_PER_SEC,
+        .max = 30 * USEC_PER_SEC,
+        .stable = 10 * USEC_PER_SEC,
+};
 
 bool refusal_log_should(RefusalLog *l, const char *message, usec_t now) {
         for (size_t i = 0; i < REFUSAL_SLOTS; i++)

@@ -10,35 +10,20 @@
 
 #include "time-util.h"
 
-/* Where the waypipe bundle is inside every container (/opt/bistro is Termina's, read-only). */
-#define SOMMELIER_WAYPIPE_DIR "/opt/bistro/lib/waypipe"
 #define SOMMELIER_PATH "/opt/bistro/bin/sommelier"
 
 /* A runtime directory we may put sockets in: a directory owned by uid, mode 0700 exactly. */
 bool sommelier_runtime_dir_ok(const struct stat *st, uid_t uid);
 
-/* waypipe's argv (NULL-terminated, strings borrowed from the arguments, ret must hold
- * SOMMELIER_WAYPIPE_ARGV_MAX): the bundle's loader running its waypipe, server end, no GPU, the
- * connections to <runtime_dir>/bistro-waypipe.sock, its display wayland-0, and hold_exe --hold as
- * the child it waits for. bufs holds the joined paths. */
-#define SOMMELIER_WAYPIPE_ARGV_MAX 16
-#define SOMMELIER_PATH_MAX 4096
-typedef struct WaypipeArgvBuf {
-        char loader[SOMMELIER_PATH_MAX], exe[SOMMELIER_PATH_MAX], socket[SOMMELIER_PATH_MAX];
-} WaypipeArgvBuf;
+/* waypipe's argv (free with strv_free()): the bundle in bundle_dir (waypipe_bundle_argv()) as the
+ * server end, no GPU, connections to socket_path, its display wayland-0, and hold_exe --hold as the
+ * child it waits for. All paths absolute (-EINVAL); -ENOMEM. */
 int sommelier_waypipe_argv(
-        const char *bundle_dir,
-        const char *runtime_dir,
-        const char *hold_exe,
-        WaypipeArgvBuf *bufs,
-        const char **ret);
+        const char *bundle_dir, const char *socket_path, const char *hold_exe, char ***ret);
 
-/* Restarts: 1 s, doubled after each run shorter than 10 s, at most 30 s; back to 1 s after a run
- * of 10 s or more. */
-#define SOMMELIER_BACKOFF_MIN_USEC (1 * USEC_PER_SEC)
-#define SOMMELIER_BACKOFF_MAX_USEC (30 * USEC_PER_SEC)
-#define SOMMELIER_STABLE_USEC (10 * USEC_PER_SEC)
-usec_t sommelier_next_backoff(usec_t previous, usec_t ran);
+/* waypipe's restarts: 1 s, doubled after each run shorter than 10 s, at most 30 s; back to 1 s after a
+ * run of 10 s or more. */
+extern const RestartBackoff sommelier_backoff;
 
 /* The host's refusals are logged once per distinct message per interval (a client that retries
  * in a loop must not flood the log). */

@@ -21,6 +21,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "bistro-ports.h"
 #include "config.h"
 #include "container-token.h"
 #include "fd-util.h"
@@ -32,6 +33,8 @@
 #include "sommelier-conn.h"
 #include "sommelier-util.h"
 #include "spawn-util.h"
+#include "strv.h"
+#include "waypipe-bundle.h"
 
 /* Wayland clients at once; more wait in the listen backlog until one ends. */
 #define STREAMS_MAX 128
@@ -40,9 +43,9 @@ static const char *arg_runtime_dir;
 static bool arg_hold;
 
 typedef struct Sommelier {
-        char runtime_dir[SOMMELIER_PATH_MAX];
-        char socket_path[SOMMELIER_PATH_MAX];
-        char self[SOMMELIER_PATH_MAX];
+        char runtime_dir[PATH_MAX];
+        char socket_path[PATH_MAX];
+        char self[PATH_MAX];
         const char *bundle_dir;
         char token[PROTO_TOKEN_MAX + 1];
         int listen_fd, signal_fd;
@@ -67,7 +70,7 @@ static void help(void) {
                "     --version       show the version\n\n"
                "waypipe comes from %s ($SOMMELIER_WAYPIPE_DIR for tests); the container token\n"
                "from %s. Exits 0 on SIGTERM, 1 when it cannot start.\n",
-               7100u, SOMMELIER_WAYPIPE_DIR, container_token_path());
+               WAYLAND_PORT, WAYPIPE_BUNDLE_GUEST_DIR, container_token_path());
 }
 
 /* waypipe's child: it lives as long as waypipe, which serves the display while it runs. */
@@ -108,7 +111,7 @@ static int runtime_dir_pick(Sommelier *s) {
 
 /* A socket a dead waypipe left behind would make the new one fail to bind. */
 static void remove_stale_display(const Sommelier *s) {
-        char p[SOMMELIER_PATH_MAX];
+        char p[PATH_MAX];
         struct stat st;
 
         if (snprintf(p, sizeof(p), "%s/" GUI_WAYLAND_DISPLAY, s->runtime_dir) >= (int) sizeof(p))
@@ -118,29 +121,29 @@ static void remove_stale_display(const Sommelier *s) {
 }
 
 static void waypipe_schedule(Sommelier *s, usec_t ran) {
-        s->backoff = sommelier_next_backoff(s->backoff, ran);
+        s->backoff = restart_backoff_next(&sommelier_backoff, s->backoff, ran);
         s->next_start = now_usec(CLOCK_MONOTONIC) + s->backoff;
 }
 
 static void waypipe_start(Sommelier *s) {
-        const char *argv[SOMMELIER_WAYPIPE_ARGV_MAX];
-        WaypipeArgvBuf bufs;
+        _cleanup_strv_free_ char **argv = NULL;
         pid_t pid;
         int r;
 
         s->next_start = 0;
-        r = sommelier_waypipe_argv(s->bundle_dir, s->runtime_dir, s->self, &bufs, argv);
+        r = sommelier_waypipe_argv(s->bundle_dir, s->socket_path, s->self, &argv);
         if (r < 0) {
                 log_error_errno(r, "Cannot build waypipe's command line: %m");
                 return waypipe_schedule(s, 0);
         }
-        if (access(argv[0], X_OK) < 0 || access(bufs.exe, R_OK) < 0) {
+        /* argv[0] the bundle's loader, argv[3] its waypipe */
+        if (access(argv[0], X_OK) < 0 || access(argv[3], R_OK) < 0) {
                 if (!s->bundle_missing_logged)
                         log_error_errno(
                                 errno, "No waypipe bundle at %s (%m): Wayland apps cannot show on the host.",
                                 s->bundle_dir);
                 s->bundle_missing_logged = true;
-                s->backoff = SOMMELIER_BACKOFF_MAX_USEC;
+                s->backoff = sommelier_backoff.max;
                 s->next_start = now_usec(CLOCK_MONOTONIC) + s->backoff;
                 return;
         }
@@ -156,7 +159,7 @@ static void waypipe_start(Sommelier *s) {
                 /* --display is a name in XDG_RUNTIME_DIR; the apps' own WAYLAND_DISPLAY is not ours */
                 (void) setenv("XDG_RUNTIME_DIR", s->runtime_dir, 1);
                 (void) unsetenv("WAYLAND_DISPLAY");
-                execv(argv[0], (char **) argv);
+                execv(argv[0], argv);
                 _exit(127);
         }
         s->waypipe = pid;
@@ -250,7 +253,7 @@ static int setup(Sommelier *s) {
                 (void) snprintf(s->self, sizeof(s->self), "%s", SOMMELIER_PATH);
         else
                 s->self[n] = 0;
-        s->bundle_dir = getenv("SOMMELIER_WAYPIPE_DIR") ?: SOMMELIER_WAYPIPE_DIR;
+        s->bundle_dir = getenv("SOMMELIER_WAYPIPE_DIR") ?: WAYPIPE_BUNDLE_GUEST_DIR;
         r = runtime_dir_pick(s);
         if (r < 0)
                 return r;

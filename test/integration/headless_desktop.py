@@ -7,6 +7,7 @@ the pixman renderer, run as a non-root test user (sway refuses root).
         node = d.wait_for_window(app_id="foot")
         d.screenshot("foot.png", node)    # into artifacts_dir(); colours() for a non-blank check
         d.copy(b"hi"); d.paste()          # wl-copy / wl-paste as the test user
+        d.add_keyboard()                  # a keyboard on the seat, for clients that need focus
 
 d.socket is the absolute path of the Wayland socket: root-run Bistro daemons connect to it directly (root
 bypasses the private runtime dir's 0700); d.share_socket() opens it to every uid. Clients as the test
@@ -164,6 +165,14 @@ class HeadlessDesktop:
         os.chmod(self.runtime_dir, 0o711)
         os.chmod(self.socket, 0o666)
 
+    def user_dir(self, name):
+        """A 0700 directory of the test user's inside the desktop's runtime dir (another XDG_RUNTIME_DIR,
+        a HOME); stop() removes it with the rest."""
+        d = self.runtime_dir / name
+        d.mkdir(mode=0o700)
+        os.chown(d, self.uid, self.gid)
+        return d
+
     def __enter__(self):
         return self.start()
 
@@ -205,6 +214,18 @@ class HeadlessDesktop:
         if check and r.returncode != 0:
             raise RuntimeError(f"{argv[0]} failed ({r.returncode}): {r.stderr.decode(errors='replace')}")
         return r
+
+    def add_keyboard(self):
+        """Puts a virtual keyboard on the seat until stop() (test/integration/wayland_vkbd.py). Headless sway
+        has none, so no client would ever get focus, and the clipboard's data-device flow (the only one a
+        container has: the gate hides data-control) needs focus."""
+        vkbd = self.runtime_dir / "wayland_vkbd.py"
+        shutil.copy(Path(__file__).with_name("wayland_vkbd.py"), vkbd)
+        vkbd.chmod(0o755)
+        p = self.spawn(["/usr/bin/python3", str(vkbd)], stdout=subprocess.PIPE, text=True)
+        if p.stdout.readline().strip() != "ready":
+            raise RuntimeError(f"wayland_vkbd.py did not start (exit {p.wait()})")
+        return p
 
     # --- windows ---
 

@@ -2,6 +2,7 @@
 """Small /proc and path helpers shared by the VM fixtures (conftest.py, concierge_helpers.py)."""
 
 import os
+import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[2]
@@ -38,3 +39,15 @@ def pid_alive(pid):
             return f.read().rsplit(")", 1)[1].split()[0] != "Z"
     except OSError:
         return False
+
+
+def wait_for(pred, timeout, what, interval=0.1):
+    """pred()'s first true value, polled every interval seconds; AssertionError naming what after timeout."""
+    deadline = time.monotonic() + timeout
+    while True:
+        v = pred()
+        if v:
+            return v
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what}")
+        time.sleep(interval)

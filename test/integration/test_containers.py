@@ -176,6 +176,31 @@ def test_lifecycle_busybox(cc):
     assert cc.guest_sh("termina", f"test -e {LXC}/bb || test -e {LXC}/.del-bb") == 1
 
 
+# Bistro's waypipe bundle (docs/design/sommelier.md, "The waypipe bundle"), run as sommelier runs it.
+WAYPIPE_DIR = "/opt/bistro/lib/waypipe"
+WAYPIPE = f"{WAYPIPE_DIR}/ld-linux-x86-64.so.2 --library-path {WAYPIPE_DIR} {WAYPIPE_DIR}/waypipe"
+# Shell builtins only: Termina has dash but no coreutils or grep.
+WAYPIPE_IS_084 = f'{WAYPIPE} --version | {{ read -r l; test "$l" = "waypipe 0.8.4"; }}'
+
+
+def test_waypipe_bundle_in_termina_and_busybox(cc):
+    """The bundle runs in Termina and in a container with no libc of its own, read-only there."""
+    assert cc.guest_sh("termina", WAYPIPE_IS_084) == 0
+    vmc_ok(cc, "container", "termina", "wpbb", "--image", "busybox")
+    assert attach(cc, "wpbb", "test ! -e /lib/libc.so.6 && test ! -e /lib/x86_64-linux-gnu/libc.so.6") == 0
+    assert attach(cc, "wpbb", WAYPIPE_IS_084) == 0
+    assert attach(cc, "wpbb", f"! touch {WAYPIPE_DIR}/x 2>/dev/null") == 0
+    # The server end starts, makes the display socket and runs its child on the container's own
+    # binaries (busybox's sleep); it exits with the child.
+    script = (f"mkdir -p /tmp/wp && chmod 700 /tmp/wp && "
+              f"XDG_RUNTIME_DIR=/tmp/wp {WAYPIPE} -n -s /tmp/wp/up.sock --display wayland-t server -- sleep 4 "
+              f"& i=0; while [ ! -S /tmp/wp/wayland-t ] && [ $i -lt 10 ]; do sleep 1; i=$((i+1)); done; "
+              f"test -S /tmp/wp/wayland-t && wait $!")
+    assert attach(cc, "wpbb", script) == 0
+    vmc_ok(cc, "container-stop", "termina", "wpbb")
+    vmc_ok(cc, "container-delete", "termina", "wpbb", "--yes")
+
+
 def test_bad_images(cc, tmp_path):
     r = cc.vmc("container", "termina", "nope", "--image", "no-such-image")
     assert r.returncode == 1 and "no image 'no-such-image'" in r.stderr, r.stderr

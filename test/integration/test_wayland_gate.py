@@ -1,12 +1,16 @@
 # SPDX-License-Identifier: LGPL-2.1-or-later
-"""The whole GUI path without a VM (docs/design/sommelier.md): the real sommelier (pointed at a unix
-socket instead of vsock port 7100, SOMMELIER_HOST_SOCKET), the real wayland-gate on that socket (passed
-as concierge passes it, LISTEN_FDS), Bistro's waypipe bundle at both ends, and a headless sway desktop.
-A Wayland app of the "container" maps a window on the desktop with its app_id and a marked title; the
-globals a container must not have are hidden; an unknown token and a missing WAYLAND_DISPLAY are refused
-with a message sommelier logs; killing either end frees the other. The VM path is in
+"""The whole GUI path without a VM (docs/design/sommelier.md): the real sommelier (pointed at a unix socket
+instead of vsock port 7100, SOMMELIER_HOST_SOCKET), the real wayland-gate on that socket (passed as
+concierge passes it, LISTEN_FDS), Bistro's waypipe bundle at both ends, and a headless sway desktop. A
+Wayland app of the "container" (foot, weston-terminal) maps a window on the desktop with its app_id and a
+marked title (or, once the user's gui.conf says so, a marked app_id); the globals a container must not have
+are hidden and grim finds no screencopy; sommelier restarts a dead waypipe and takes it along when it dies;
+the clipboard (text, an image, the primary selection) goes both ways by the focus-based flow, with a
+virtual keyboard on the seat; an unknown token and a missing WAYLAND_DISPLAY are refused with a message
+sommelier logs; killing either end frees the other. The VM path is in
 test/integration/desktop/test_gui_apps.py."""
 
+import hashlib
 import os
 import shutil
 import signal
@@ -21,6 +25,7 @@ import pytest
 
 from concierge_helpers import build_dir
 from headless_desktop import HeadlessDesktop, missing_tools
+from procutil import children, pid_alive, wait_for
 
 VM, CONTAINER = "termina", "penguin"
 TOKEN = "0123456789abcdef0123456789abcdef"
@@ -77,8 +82,9 @@ class Chain:
         self.listener.bind(str(self.root / "vsock.sock_7100"))
         self.listener.listen(16)
         self.procs = []
+        self.config = self.root / "config"
         env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "XDG_RUNTIME_DIR": str(self.host_rt),
-               "BISTRO_LOG_LEVEL": "debug"}
+               "XDG_CONFIG_HOME": str(self.config), "BISTRO_LOG_LEVEL": "debug"}
         if display:
             env["WAYLAND_DISPLAY"] = desktop.socket
         fd = self.listener.fileno()
@@ -97,6 +103,11 @@ class Chain:
             assert time.monotonic() < deadline, self.log("sommelier.log")
             time.sleep(0.1)
 
+    def set_mark(self, mark):
+        """The user's window-mark setting (gui.conf, which the gate reads for each client)."""
+        (self.config / "bistro").mkdir(parents=True, exist_ok=True)
+        (self.config / "bistro/gui.conf").write_text(f"window-mark = {mark}\n")
+
     def start(self, argv, env, log, **kw):
         p = subprocess.Popen(argv, env=env, stdout=open(self.root / log, "w"), stderr=subprocess.STDOUT, **kw)
         self.procs.append(p)
@@ -105,10 +116,18 @@ class Chain:
     def log(self, name):
         return (self.root / name).read_text(errors="replace")
 
-    def app(self, argv, log="app.log"):
+    def app_env(self):
+        return {"PATH": "/usr/bin:/bin", "XDG_RUNTIME_DIR": str(self.cont_rt), "WAYLAND_DISPLAY": "wayland-0",
+                "HOME": str(self.root), "LANG": "C.UTF-8"}
+
+    def app(self, argv, log="app.log", **kw):
         """A client of the "container": connects to sommelier's wayland-0."""
-        return self.start(argv, {"PATH": "/usr/bin:/bin", "XDG_RUNTIME_DIR": str(self.cont_rt),
-                                 "WAYLAND_DISPLAY": "wayland-0", "HOME": str(self.root), "LANG": "C.UTF-8"}, log)
+        return self.start(argv, self.app_env(), log, **kw)
+
+    def run(self, argv, timeout=30):
+        """Runs a client of the "container" to its end; the CompletedProcess (bytes)."""
+        return subprocess.run(argv, env=self.app_env(), stdin=subprocess.DEVNULL, capture_output=True,
+                              timeout=timeout)
 
     def wait_for_window(self, timeout=30, **kw):
         try:
@@ -137,6 +156,7 @@ def desktop():
             pytest.fail(f"{build_dir() / f} missing: build the tree first")
     d = HeadlessDesktop()
     d.start()
+    d.add_keyboard()  # the clipboard's focus-based flow needs focus
     yield d
     d.stop()
 
@@ -180,38 +200,133 @@ def test_app_maps_marked_window(desktop, chain):
     assert not session_pids(chain.gate.pid), chain.log("gate.log")
 
 
+def test_app_id_mark_for_the_next_window(desktop, chain):
+    """window-mark = app-id written to the user's gui.conf while the gate runs (as `vmc window-mark`
+    does): the next window keeps its title and carries the container in its app_id."""
+    chain.app(["foot", "--app-id", "bistro-test-before", "--title", "My Term"], log="before.log")
+    assert chain.wait_for_window(app_id="bistro-test-before")["name"] == f"My Term ({CONTAINER})"
+    chain.set_mark("app-id")
+    chain.app(["foot", "--app-id", "bistro-test-appid", "--title", "My Term"])
+    node = chain.wait_for_window(app_id=f"bistro.{CONTAINER}.bistro-test-appid")
+    assert node["name"] == "My Term", node["name"]
+
+
+@pytest.mark.skipif(shutil.which("weston-terminal") is None, reason="needs weston-terminal (Debian package weston)")
+def test_weston_terminal_marked(desktop, chain):
+    """Another toolkit's client (weston's) through the same chain."""
+    chain.app(["weston-terminal"])
+    chain.wait_for_window(app_id="org.freedesktop.weston.wayland-terminal", title_contains=f" ({CONTAINER})")
+
+
 def test_hidden_globals(desktop, chain):
     names = registry(chain.cont_rt)
     assert {"wl_compositor", "wl_shm", "xdg_wm_base", "wl_seat", "wl_data_device_manager"} <= set(names), names
     for hidden in ("zwlr_data_control_manager_v1", "zwlr_screencopy_manager_v1", "zwlr_layer_shell_v1",
                    "zwp_virtual_keyboard_manager_v1", "zwlr_foreign_toplevel_manager_v1"):
         assert hidden not in names, names
+    # -n: no GPU buffers cross (waypipe hides linux-dmabuf and wl_drm)
+    assert "zwp_linux_dmabuf_v1" not in names and "wl_drm" not in names, names
+    assert (chain.cont_rt / "bistro-waypipe.sock").stat().st_mode & 0o777 == 0o600
+
+
+def test_no_screencopy(desktop, chain):
+    """grim captures the screen when it talks to sway directly, not through the gate."""
+    assert desktop.grab()[:8] == b"\x89PNG\r\n\x1a\n"
+    r = chain.run(["grim", str(chain.root / "shot.png")])
+    assert r.returncode != 0 and b"screencopy" in r.stderr, r
+    assert not (chain.root / "shot.png").exists()
+
+
+def copy_in_container(chain, data, *opts):
+    """wl-copy in the "container", serving the selection until the test ends (its stdin a file: the
+    client holds no pipe of ours)."""
+    src = chain.root / f"clip-{len(chain.procs)}"
+    src.write_bytes(data)
+    with open(src, "rb") as f:
+        return chain.app(["wl-copy", "--foreground", *opts], log="wl-copy.log", stdin=f)
+
+
+def paste_in_container(chain, want, *opts, timeout=20):
+    """What wl-paste in the "container" gets, polled until it is want (the copy may still be arriving)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        r = chain.run(["wl-paste", "--no-newline", *opts])
+        if r.returncode == 0 and r.stdout == want or time.monotonic() > deadline:
+            return r.stdout if r.returncode == 0 else r.stderr
+        time.sleep(0.3)
+
+
+@pytest.mark.parametrize("primary", [False, True], ids=["clipboard", "primary"])
+def test_clipboard_both_ways(desktop, chain, primary):
+    """Through the gate by the focus-based data-device flow (data-control is hidden): text both ways,
+    the primary selection both ways, an image/png both ways by checksum."""
+    p = ("--primary",) if primary else ()
+    text = f"from the container {time.time()} \u00e9".encode()
+    copy_in_container(chain, text, *p)
+    deadline = time.monotonic() + 20
+    while "text/plain" not in desktop.paste_types(primary) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert desktop.paste(primary=primary) == text, chain.log("wl-copy.log")
+    text = f"from the host {time.time()} \u00e9".encode()
+    desktop.copy(text, primary=primary)
+    assert paste_in_container(chain, text, *p) == text
+    if primary:
+        return
+    image = os.urandom(50000)  # the bytes must arrive unchanged, not be a real PNG
+    copy_in_container(chain, image, "--type", "image/png")
+    deadline = time.monotonic() + 20
+    while "image/png" not in desktop.paste_types() and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert hashlib.sha256(desktop.paste("image/png")).digest() == hashlib.sha256(image).digest()
+    image = os.urandom(50000)
+    desktop.copy(image, mime="image/png")
+    got = paste_in_container(chain, image, "--type", "image/png")
+    assert hashlib.sha256(got).digest() == hashlib.sha256(image).digest()
+
+
+def test_waypipe_restarted(desktop, chain):
+    """sommelier starts its waypipe again when it dies, and clients get through again."""
+    wp = children(chain.somm.pid)
+    assert len(wp) == 1, wp
+    os.kill(wp[0], signal.SIGKILL)
+    deadline = time.monotonic() + 10
+    names = None
+    while time.monotonic() < deadline:
+        try:
+            names = registry(chain.cont_rt, timeout=5)
+            break
+        except (OSError, EOFError):
+            time.sleep(0.2)
+    assert names and "wl_compositor" in names, chain.log("sommelier.log")
+    assert "restarting in 1 s" in chain.log("sommelier.log")
+
+
+def test_sommelier_death_takes_waypipe(desktop, chain):
+    wp = children(chain.somm.pid)
+    hold = children(wp[0]) if wp else []
+    assert len(wp) == 1 and len(hold) == 1, (wp, hold)
+    chain.somm.kill()
+    chain.somm.wait()
+    wait_for(lambda: not pid_alive(wp[0]) and not pid_alive(hold[0]), 5, "waypipe and its child to go")
+
+
+def assert_refused(desktop, message, **chain_args):
+    """A chain whose gate refuses: the client gets no display and sommelier logs the gate's message."""
+    c = Chain(desktop, **chain_args)
+    try:
+        with pytest.raises((EOFError, OSError)):
+            registry(c.cont_rt, timeout=10)
+        wait_for(lambda: message in c.log("sommelier.log"), 10, f"'{message}' in sommelier's log")
+    finally:
+        c.stop()
 
 
 def test_unknown_token_refused(desktop):
-    c = Chain(desktop, token="f" * 32)
-    try:
-        with pytest.raises((EOFError, OSError)):
-            registry(c.cont_rt, timeout=10)
-        deadline = time.monotonic() + 10
-        while "unknown container token" not in c.log("sommelier.log") and time.monotonic() < deadline:
-            time.sleep(0.1)
-        assert "unknown container token" in c.log("sommelier.log"), c.log("sommelier.log")
-    finally:
-        c.stop()
+    assert_refused(desktop, "unknown container token", token="f" * 32)
 
 
 def test_no_display_says_so(desktop):
-    c = Chain(desktop, display=False)
-    try:
-        with pytest.raises((EOFError, OSError)):
-            registry(c.cont_rt, timeout=10)
-        deadline = time.monotonic() + 10
-        while "no Wayland session on the host" not in c.log("sommelier.log") and time.monotonic() < deadline:
-            time.sleep(0.1)
-        assert "no Wayland session on the host" in c.log("sommelier.log"), c.log("sommelier.log")
-    finally:
-        c.stop()
+    assert_refused(desktop, "no Wayland session on the host", display=False)
 
 
 @pytest.mark.parametrize("victim", ["session", "stream"])

@@ -12,17 +12,14 @@ stream (it passes no fds, like vsock).
 import ctypes
 import hashlib
 import os
-import shutil
 import signal
 import subprocess
-import tempfile
 import time
-from pathlib import Path
 
 import pytest
 
-from procutil import build_dir, children
-from sway_headless import HeadlessSway, private_dir, region_colours, skip_unless_tools, gui_test_user, wait_for
+from headless_desktop import HeadlessDesktop, artifacts_dir, missing_tools
+from procutil import build_dir, children, wait_for
 
 LOADER = "ld-linux-x86-64.so.2"
 # What the docs promise (a few MB); Debian's waypipe with its library closure is 148 MB.
@@ -114,77 +111,71 @@ def test_unavailable_libraries(bundle):
     assert STARTUP_NOOPS <= seen
 
 
-@pytest.fixture
-def gui_tmp():
-    """A scratch directory the test user can enter (pytest's own is root's 0700)."""
-    d = Path(tempfile.mkdtemp(prefix="bistro-waypipe-bundle-"))
-    os.chmod(d, 0o755)
-    yield d
-    shutil.rmtree(d, ignore_errors=True)
+def isolated(env, argv):
+    """argv with exactly env (None: the desktop's own environment, the host side)."""
+    return argv if env is None else ["env", "-i", *[f"{k}={v}" for k, v in env.items()], *argv]
 
 
-def artifact_dir():
-    d = build_dir() / "test-artifacts"
-    d.mkdir(exist_ok=True)
-    return d
+def test_app_and_clipboard_through_bundle(bundle):
+    missing = missing_tools(("foot", "socat"))
+    if missing:
+        pytest.skip(f"needs {', '.join(missing)} (Debian packages)")
+    with HeadlessDesktop() as d:
+        logs = {}
 
+        def start(name, argv, env, **kw):
+            logs[name] = artifacts_dir() / f"waypipe-bundle-{name}.log"
+            with open(logs[name], "wb") as log:
+                return d.spawn(isolated(env, argv), stdout=log, stderr=subprocess.STDOUT, **kw)
 
-def test_app_and_clipboard_through_bundle(bundle, gui_tmp):
-    skip_unless_tools("sway", "swaymsg", "grim", "wl-copy", "wl-paste", "foot", "socat")
-    user = gui_test_user()
-    with HeadlessSway(gui_tmp, user) as sway:
-        procs = sway.procs
-        host_sock = sway.runtime / "wp-host.sock"
-        cont_runtime = private_dir(gui_tmp / "container-runtime", user)
-        cont_home = private_dir(gui_tmp / "container-home", user)
+        def log(name):
+            return logs[name].read_text(errors="replace")
+
+        host_sock = d.runtime_dir / "wp-host.sock"
+        cont_runtime, cont_home = d.user_dir("container-runtime"), d.user_dir("container-home")
         cont_sock = cont_runtime / "wp-container.sock"
 
         # Host end: only what reaches the compositor in its environment.
-        host_wp = procs.start("waypipe-client", bundle_argv(bundle, "-n", "-s", str(host_sock), "client"),
-                              {"XDG_RUNTIME_DIR": str(sway.runtime), "WAYLAND_DISPLAY": sway.display})
-        host_env = sway.env()
+        host_wp = start("waypipe-client", bundle_argv(bundle, "-n", "-s", str(host_sock), "client"),
+                        {"XDG_RUNTIME_DIR": str(d.runtime_dir), "WAYLAND_DISPLAY": d.socket})
         wait_for(lambda: host_sock.exists() or host_wp.poll() is not None, 10, "the host waypipe's socket")
-        assert host_wp.poll() is None, procs.log("waypipe-client")
-        procs.start("socat", ["socat", f"UNIX-LISTEN:{cont_sock},fork", f"UNIX-CONNECT:{host_sock}"], sway.env())
+        assert host_wp.poll() is None, log("waypipe-client")
+        start("socat", ["socat", f"UNIX-LISTEN:{cont_sock},fork", f"UNIX-CONNECT:{host_sock}"], None)
         wait_for(cont_sock.exists, 10, "socat's socket")
         # Container end: an empty environment but its runtime dir; its child runs on the system's libc.
-        cont_wp = procs.start("waypipe-server",
-                              bundle_argv(bundle, "-n", "-s", str(cont_sock), "--display", "wayland-wp",
-                                          "server", "--", "/bin/sleep", "infinity"),
-                              {"XDG_RUNTIME_DIR": str(cont_runtime)})
+        cont_wp = start("waypipe-server",
+                        bundle_argv(bundle, "-n", "-s", str(cont_sock), "--display", "wayland-wp", "server", "--",
+                                    "/bin/sleep", "infinity"),
+                        {"XDG_RUNTIME_DIR": str(cont_runtime)})
         wait_for(lambda: (cont_runtime / "wayland-wp").exists() or cont_wp.poll() is not None, 10,
                  "the container's wayland-wp")
-        assert cont_wp.poll() is None, procs.log("waypipe-server")
+        assert cont_wp.poll() is None, log("waypipe-server")
         cont_env = {"PATH": "/usr/bin:/bin", "HOME": str(cont_home), "XDG_RUNTIME_DIR": str(cont_runtime),
                     "WAYLAND_DISPLAY": "wayland-wp", "LANG": "C.UTF-8"}
 
         # The app maps a window: the compositor sees foot's app_id, from a host waypipe process.
-        blank = sway.screenshot(gui_tmp / "before.ppm", "ppm")
-        procs.start("foot", ["foot", "--app-id", "bistro-bundle-foot", "sh", "-c",
-                             "printf 'Bistro waypipe bundle\\n%.0s' 1 2 3 4 5 6; exec sleep infinity"], cont_env)
-        win = wait_for(lambda: sway.find_window("bistro-bundle-foot"), 30,
-                       "foot's window (logs: " + str(procs.logdir) + ")")
+        foot = start("foot", ["foot", "--app-id", "bistro-bundle-foot", "sh", "-c",
+                              "printf 'Bistro waypipe bundle\\n%.0s' 1 2 3 4 5 6; exec sleep infinity"], cont_env)
+        try:
+            win = d.wait_for_window(app_id="bistro-bundle-foot", timeout=30)
+        except TimeoutError as e:
+            raise AssertionError(f"{e}\n{log('foot')}\n{log('waypipe-server')}\n{log('waypipe-client')}") from None
         # The host waypipe forks one process per Wayland client.
         assert win["pid"] in children(host_wp.pid), "the window should belong to the host waypipe"
         assert win["rect"]["width"] > 100 and win["rect"]["height"] > 100
-
-        def drawn():
-            shot = sway.screenshot(gui_tmp / "foot.ppm", "ppm")
-            return shot if shot != blank and region_colours(shot, win["rect"]) > 2 else None
-
-        shot = wait_for(drawn, 20, "foot's text on the screen")
-        assert region_colours(shot, win["rect"]) > 2
-        png = sway.screenshot(artifact_dir() / "waypipe-bundle-foot.png")
+        wait_for(lambda: d.colours(win) > 2, 20, "foot's text on the screen")
+        png = d.screenshot("waypipe-bundle-foot.png").read_bytes()
 
         # Clipboard, both ways: text, image/png (screenshots, checksums), the primary selection.
         def copy_paste(src_env, dst_env, data, *opts):
-            cp = procs.start("wl-copy", ["wl-copy", "--foreground", *opts], src_env, stdin=subprocess.PIPE)
+            cp = d.spawn(isolated(src_env, ["wl-copy", "--foreground", *opts]), stdin=subprocess.PIPE,
+                         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
             cp.stdin.write(data)
             cp.stdin.close()
             last = None
             deadline = time.monotonic() + 20
             while time.monotonic() < deadline:  # until wl-copy holds the selection
-                r = procs.run(["wl-paste", "--no-newline", *opts], dst_env)
+                r = d.run(isolated(dst_env, ["wl-paste", "--no-newline", *opts]), check=False)
                 if r.returncode == 0 and r.stdout == data:
                     break
                 last = (r.returncode, r.stdout[:80], r.stderr[-300:])
@@ -195,19 +186,18 @@ def test_app_and_clipboard_through_bundle(bundle, gui_tmp):
             cp.terminate()
             cp.wait(timeout=5)
 
-        copy_paste(cont_env, host_env, b"from the container \xe2\x9c\x93")
-        copy_paste(host_env, cont_env, b"from the host \xe2\x9c\x93")
-        copy_paste(cont_env, host_env, png, "--type", "image/png")
+        copy_paste(cont_env, None, b"from the container \xe2\x9c\x93")
+        copy_paste(None, cont_env, b"from the host \xe2\x9c\x93")
+        copy_paste(cont_env, None, png, "--type", "image/png")
         # Another picture, so that what the container pastes cannot be the selection it just made.
-        corner = sway.run(["grim", "-g", "0,0 320x200", "-"])
-        assert corner.returncode == 0 and corner.stdout != png
-        copy_paste(host_env, cont_env, corner.stdout, "--type", "image/png")
-        copy_paste(cont_env, host_env, b"primary from the container", "--primary")
-        copy_paste(host_env, cont_env, b"primary from the host", "--primary")
+        corner = d.run(["grim", "-g", "0,0 320x200", "-"]).stdout
+        assert corner != png
+        copy_paste(None, cont_env, corner, "--type", "image/png")
+        copy_paste(cont_env, None, b"primary from the container", "--primary")
+        copy_paste(None, cont_env, b"primary from the host", "--primary")
 
         # The app's stream goes when the app does; both waypipe ends stay up for the next one.
-        foot = next(p for p in procs.procs if p.name == "foot")
         os.killpg(foot.pid, signal.SIGTERM)
         foot.wait(timeout=10)
-        wait_for(lambda: sway.find_window("bistro-bundle-foot") is None, 10, "foot's window to go")
+        wait_for(lambda: d.find_window(app_id="bistro-bundle-foot") is None, 10, "foot's window to go")
         assert host_wp.poll() is None and cont_wp.poll() is None

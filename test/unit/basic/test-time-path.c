@@ -37,6 +37,22 @@ static void test_time(void **state) {
         assert_int_equal(deadline_poll_timeout_ms(now_usec(CLOCK_MONOTONIC) + 10 * USEC_PER_SEC) > 9000, 1);
 }
 
+static void test_restart_backoff(void **state) {
+        const RestartBackoff p = { .min = 3, .max = 20, .stable = 100 };
+        usec_t b = 0, seen[6];
+
+        for (size_t i = 0; i < ELEMENTSOF(seen); i++)
+                seen[i] = b = restart_backoff_next(&p, b, 99);
+        /* doubled, capped at max (not a doubling past it) */
+        assert_int_equal(seen[0], 3);
+        assert_int_equal(seen[1], 6);
+        assert_int_equal(seen[2], 12);
+        assert_int_equal(seen[3], 20);
+        assert_int_equal(seen[5], 20);
+        assert_int_equal(restart_backoff_next(&p, b, 100), 3);
+        assert_int_equal(restart_backoff_next(&p, 1, 0), 3);
+}
+
 static void test_unaligned(void **state) {
         uint8_t buf[9] = { 0 };
 
@@ -164,6 +180,7 @@ static void test_alloc(void **state) {
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_time),
+                cmocka_unit_test(test_restart_backoff),
                 cmocka_unit_test(test_unaligned),
                 cmocka_unit_test(test_path_join),
                 cmocka_unit_test(test_find_executable),

@@ -10,6 +10,8 @@
 
 #include "macro.h"
 #include "sommelier-util.h"
+#include "strv.h"
+#include "waypipe-bundle.h"
 
 static void test_runtime_dir_ok(void **state) {
         struct stat st = { .st_mode = S_IFDIR | 0700, .st_uid = 1000 };
@@ -42,42 +44,41 @@ static void test_waypipe_argv(void **state) {
                 "/opt/bistro/bin/sommelier",
                 "--hold",
         };
-        const char *argv[SOMMELIER_WAYPIPE_ARGV_MAX];
-        WaypipeArgvBuf b;
-        char *long_dir;
+        _cleanup_strv_free_ char **argv = NULL;
 
         assert_int_equal(
-                sommelier_waypipe_argv(SOMMELIER_WAYPIPE_DIR, "/run/user/1000", SOMMELIER_PATH, &b, argv),
+                sommelier_waypipe_argv(
+                        WAYPIPE_BUNDLE_GUEST_DIR, "/run/user/1000/bistro-waypipe.sock", SOMMELIER_PATH,
+                        &argv),
                 0);
+        assert_int_equal(strv_length(argv), ELEMENTSOF(want));
         for (size_t i = 0; i < ELEMENTSOF(want); i++)
                 assert_string_equal(argv[i], want[i]);
-        assert_null(argv[ELEMENTSOF(want)]);
         /* never --video: the bundle's video libraries are stand-ins */
         for (size_t i = 0; argv[i]; i++)
                 assert_null(strstr(argv[i], "video"));
         assert_int_equal(
-                sommelier_waypipe_argv("relative", "/run/user/1", SOMMELIER_PATH, &b, argv), -EINVAL);
-        assert_int_equal(sommelier_waypipe_argv("/x", "run", SOMMELIER_PATH, &b, argv), -EINVAL);
-        long_dir = malloc(SOMMELIER_PATH_MAX + 1);
-        memset(long_dir, 'a', SOMMELIER_PATH_MAX);
-        long_dir[0] = '/';
-        long_dir[SOMMELIER_PATH_MAX] = 0;
-        assert_int_equal(sommelier_waypipe_argv("/x", long_dir, SOMMELIER_PATH, &b, argv), -ENAMETOOLONG);
-        free(long_dir);
+                sommelier_waypipe_argv("relative", "/run/user/1/bistro-waypipe.sock", SOMMELIER_PATH, &argv),
+                -EINVAL);
+        assert_int_equal(
+                sommelier_waypipe_argv("/x", "bistro-waypipe.sock", SOMMELIER_PATH, &argv), -EINVAL);
+        assert_int_equal(sommelier_waypipe_argv("/x", "/run/user/1/s", "sommelier", &argv), -EINVAL);
 }
 
 static void test_backoff(void **state) {
+        const RestartBackoff *p = &sommelier_backoff;
         usec_t b = 0;
 
-        b = sommelier_next_backoff(b, 0);
+        b = restart_backoff_next(p, b, 0);
         assert_int_equal(b, 1 * USEC_PER_SEC);
-        b = sommelier_next_backoff(b, USEC_PER_SEC);
+        b = restart_backoff_next(p, b, USEC_PER_SEC);
         assert_int_equal(b, 2 * USEC_PER_SEC);
         for (int i = 0; i < 10; i++)
-                b = sommelier_next_backoff(b, 0);
-        assert_int_equal(b, SOMMELIER_BACKOFF_MAX_USEC);
-        /* a run long enough starts over */
-        assert_int_equal(sommelier_next_backoff(b, SOMMELIER_STABLE_USEC), SOMMELIER_BACKOFF_MIN_USEC);
+                b = restart_backoff_next(p, b, 0);
+        assert_int_equal(b, 30 * USEC_PER_SEC);
+        /* a run of 10 s starts over */
+        assert_int_equal(restart_backoff_next(p, b, 10 * USEC_PER_SEC - 1), 30 * USEC_PER_SEC);
+        assert_int_equal(restart_backoff_next(p, b, 10 * USEC_PER_SEC), 1 * USEC_PER_SEC);
 }
 
 static void test_refusal_log(void **state) {
