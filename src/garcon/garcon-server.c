@@ -51,7 +51,8 @@
 #define PEER_REQUESTS_MAX 16
 #define RESCAN_DELAY_USEC (1 * USEC_PER_SEC)
 #define RESCAN_MAX_DELAY_USEC (3 * USEC_PER_SEC)
-#define LAUNCH_TIMEOUT_MS 5000
+#define LAUNCH_TIMEOUT_MS 15000
+#define DISPLAY_WAIT_MS 8000 /* at most, once, just after the container started */
 #define SHUTDOWN_TIMEOUT_MS 1000
 #define APP_LOG_MAX (8u * 1024u * 1024u)
 #define LAUNCH_CHDIR_FAILED 100000
@@ -559,6 +560,20 @@ static void apply_gui_env(uint32_t scale_percent) {
                 (void) putenv(scale.entries[i]);
 }
 
+/* In the child: just after the container started, sommelier may not serve the Wayland socket yet
+ * (systemd makes the runtime directory moments after garcon starts). An app that came up before it
+ * would find no display and, being a GUI app, exit: wait for it a little (any app, GUI or not). */
+static void wait_for_display(void) {
+        const char *rt = getenv("XDG_RUNTIME_DIR"), *d = getenv("WAYLAND_DISPLAY");
+        char path[GUI_RUNTIME_DIR_MAX + 64];
+
+        if (!rt || !d || strchr(d, '/') ||
+            snprintf(path, sizeof(path), "%s/%s", rt, d) >= (int) sizeof(path))
+                return;
+        for (unsigned i = 0; i < DISPLAY_WAIT_MS / 50 && access(path, F_OK) < 0; i++)
+                (void) usleep(50 * 1000);
+}
+
 /* Runs argv (no shell) in a new session, stdin on /dev/null, output to ~/.cache/garcon-apps.log, in
  * the GUI environment. Returns 0 once the exec succeeded, or the errno of what failed in the child. */
 static int launch(char **argv, const char *work_dir, uint32_t scale_percent, char **reterr) {
@@ -600,6 +615,7 @@ static int launch(char **argv, const char *work_dir, uint32_t scale_percent, cha
                 } else if (!home || chdir(home) < 0)
                         (void) !chdir("/");
                 apply_gui_env(scale_percent);
+                wait_for_display();
                 execv(exe, argv);
                 child_err = -errno;
                 (void) !write(p[1], &child_err, sizeof(child_err));

@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "fd-util.h"
+#include "fileio.h"
 #include "log.h"
 #include "macro.h"
 #include "maitred-init.h"
@@ -127,6 +128,18 @@ void init_kmsg(void) {
 
         if (fd < 0 || loop_write(fd, "on\n", 3) < 0)
                 log_debug_errno(errno, "Cannot turn off /dev/kmsg rate limiting: %m");
+}
+
+/* Always overcommit: waypipe mirrors each shared-memory pool of a GUI app with one allocation of the
+ * pool's full size, and apps such as foot map pools of 512 MiB of which they touch a few MiB. The
+ * default heuristic refuses any single allocation above RAM + swap, so in a 512 MiB VM such an app
+ * could never open a window. The guest's OOM killer stays the bound on what is really used. */
+void init_overcommit(void) {
+        int r = write_string_file("/proc/sys/vm/overcommit_memory", "1", 0);
+
+        if (r < 0)
+                log_warning_errno(
+                        r, "Cannot set vm.overcommit_memory, GUI apps with large buffers may fail: %m");
 }
 
 int init_modules(const char *conf_dir, const char *kernel_release) {

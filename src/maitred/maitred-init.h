@@ -12,6 +12,7 @@ void init_mounts(void);
 void init_hostname(const char *conf_dir);
 /* Lets /dev/kmsg take every line (the kernel rate-limits user messages by default). */
 void init_kmsg(void);
+void init_overcommit(void);
 /* Loads the modules named in conf_dir/modules (one per line, '#' comments), each after its
  * dependencies from /lib/modules/<release>/modules.dep. Returns the number of failures. */
 int init_modules(const char *conf_dir, const char *kernel_release);

@@ -181,6 +181,7 @@ static int run(int argc, char *argv[]) {
         if (m->pid1) {
                 init_mounts();
                 init_kmsg();
+                init_overcommit();
                 read_cmdline(m);
                 log_info("maitred starting as PID 1.");
                 init_hostname(m->conf_dir);

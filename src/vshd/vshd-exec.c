@@ -235,7 +235,12 @@ _noreturn_ void vshd_exec_child(const VshdExec *x) {
          * (only root can make it, so it is theirs when they own it) and, for the default user
          * (whose garcon runs sommelier), the GUI list. The session's own variables still win. */
         gui_runtime_dir(pw.pw_uid, runtime_dir);
-        if (x->in_container && runtime_dir_is_users(runtime_dir, pw.pw_uid)) {
+        /* Right after the container starts the directory may not be there yet (systemd's
+         * user-runtime-dir makes it moments later): the default user's session gets it anyway, or a
+         * terminal opened at once could never show a window. */
+        if (x->in_container &&
+            (runtime_dir_is_users(runtime_dir, pw.pw_uid) ||
+             (is_default_user(s, &pw) && access(runtime_dir, F_OK) < 0 && errno == ENOENT))) {
                 (void) snprintf(runtime_env, sizeof(runtime_env), "XDG_RUNTIME_DIR=%s", runtime_dir);
                 env[n_env++] = runtime_env;
                 if (is_default_user(s, &pw))

@@ -8,13 +8,12 @@ and the primary selection both ways; the host's output scale reaches penguin's a
 
 import hashlib
 import shlex
-import shutil
 import subprocess
 import time
 
 import pytest
 
-from concierge_helpers import REPO
+from procutil import REPO
 from .conftest import FIRST_TIMEOUT, in_penguin, in_penguin_rc
 
 APP_TIMEOUT = 180  # a Wayland app's start under TCG, the first one also starts the gate
@@ -24,13 +23,10 @@ APP_TIMEOUT = 180  # a Wayland app's start under TCG, the first one also starts 
 def desk(fcc):
     if fcc.desktop is None:
         pytest.skip(f"no headless desktop: {', '.join(fcc.desktop_missing)} not installed")
-    # Headless sway has no keyboard, so no client would ever get focus: the clipboard's data-device
-    # flow (the only one a container has: data-control is hidden) needs one on the seat.
-    vkbd = fcc.desktop.runtime_dir / "wayland_vkbd.py"
-    shutil.copy(REPO / "test/integration/wayland_vkbd.py", vkbd)
-    vkbd.chmod(0o755)
-    kb = fcc.desktop.spawn(["/usr/bin/python3", str(vkbd)], stdout=subprocess.PIPE, text=True)
-    assert kb.stdout.readline().strip() == "ready"
+    # The clipboard's data-device flow (the only one a container has) needs focus, so a keyboard.
+    kb = fcc.desktop.add_keyboard()
+    # sommelier serves the display moments after the container's user session starts.
+    in_penguin(fcc, "for i in $(seq 120); do [ -S /run/user/1000/wayland-0 ] && exit 0; sleep 0.5; done; exit 1")
     yield fcc.desktop
     kb.terminate()
 
