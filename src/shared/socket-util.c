@@ -111,6 +111,30 @@ int send_with_fd(int sock, const void *buf, size_t n, int fd) {
         return (size_t) k == n ? 0 : -EPROTO;
 }
 
+size_t cmsg_take_fds(struct msghdr *mh, int *fds, size_t *n, size_t max) {
+        size_t closed = 0;
+
+        for (struct cmsghdr *cm = CMSG_FIRSTHDR(mh); cm; cm = CMSG_NXTHDR(mh, cm)) {
+                size_t k;
+
+                if (cm->cmsg_level != SOL_SOCKET || cm->cmsg_type != SCM_RIGHTS)
+                        continue;
+                k = (cm->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+                for (size_t i = 0; i < k; i++) {
+                        int f;
+
+                        memcpy(&f, CMSG_DATA(cm) + i * sizeof(int), sizeof(int));
+                        if (*n < max)
+                                fds[(*n)++] = f;
+                        else {
+                                (void) close(f);
+                                closed++;
+                        }
+                }
+        }
+        return closed;
+}
+
 ssize_t recv_with_fd(int sock, void *buf, size_t n, int *ret_fd) {
         char cbuf[CMSG_SPACE(sizeof(int) * 4)];
         struct iovec iov = { .iov_base = buf, .iov_len = n };
@@ -121,28 +145,14 @@ ssize_t recv_with_fd(int sock, void *buf, size_t n, int *ret_fd) {
                 .msg_controllen = sizeof(cbuf),
         };
         int got = -EBADF;
+        size_t n_got = 0;
         ssize_t k;
 
         k = recvmsg(sock, &mh, MSG_CMSG_CLOEXEC);
         if (k < 0)
                 return -errno;
-        for (struct cmsghdr *cm = CMSG_FIRSTHDR(&mh); cm; cm = CMSG_NXTHDR(&mh, cm)) {
-                size_t nfds;
-
-                if (cm->cmsg_level != SOL_SOCKET || cm->cmsg_type != SCM_RIGHTS)
-                        continue;
-                nfds = (cm->cmsg_len - CMSG_LEN(0)) / sizeof(int);
-                for (size_t i = 0; i < nfds; i++) {
-                        int f;
-
-                        memcpy(&f, CMSG_DATA(cm) + i * sizeof(int), sizeof(int));
-                        /* One fd is all we take; extra ones are closed, never leaked. */
-                        if (got < 0)
-                                got = f;
-                        else
-                                (void) close(f);
-                }
-        }
+        /* One fd is all we take. */
+        (void) cmsg_take_fds(&mh, &got, &n_got, 1);
         if (mh.msg_flags & (MSG_TRUNC | MSG_CTRUNC)) {
                 safe_close(got);
                 return -EMSGSIZE;

@@ -23,6 +23,11 @@ int unix_connect_nonblock(const char *path);
 
 /* SO_RCVTIMEO and SO_SNDTIMEO: a blocking call then fails with -ETIMEDOUT (EAGAIN) after it. */
 int socket_set_timeouts(int fd, int timeout_ms);
+/* The fds passed with a received message (SCM_RIGHTS, every such control message of mh): appended to
+ * fds[*n] while *n < max, any beyond closed at once, so that a peer cannot leave us fds. Returns how
+ * many were closed that way. */
+size_t cmsg_take_fds(struct msghdr *mh, int *fds, size_t *n, size_t max);
+
 /* One message of n bytes with fd (< 0: none) attached (SCM_RIGHTS); a short send is -EPROTO. */
 int send_with_fd(int sock, const void *buf, size_t n, int fd);
 /* One message into buf; *ret_fd gets the first fd that came with it (CLOEXEC) or -EBADF, any other

@@ -15,6 +15,7 @@
 #include "time-util.h"
 #include "message-type.h"
 #include "proto-validate.h"
+#include "socket-util.h"
 #include "wire-client.h"
 
 #define READ_CHUNK (64u * 1024u)
@@ -84,7 +85,7 @@ int wire_reply_error_sync(int fd, uint64_t id, int error, int timeout_ms, const 
 
 /* recv() that also takes a file descriptor passed with these bytes (SCM_RIGHTS) into *fds (when
  * fds is given and *fds is unset; any other is closed at once, so that a peer cannot leave us fds). */
-static ssize_t recv_with_fd(int fd, void *buf, size_t size, int *fds) {
+static ssize_t recv_some_with_fd(int fd, void *buf, size_t size, int *fds) {
         union {
                 struct cmsghdr h;
                 uint8_t buf[CMSG_SPACE(sizeof(int) * 4)];
@@ -101,22 +102,15 @@ static ssize_t recv_with_fd(int fd, void *buf, size_t size, int *fds) {
         n = recvmsg(fd, &mh, MSG_DONTWAIT | MSG_CMSG_CLOEXEC);
         if (n < 0)
                 return n;
-        for (struct cmsghdr *c = CMSG_FIRSTHDR(&mh); c; c = CMSG_NXTHDR(&mh, c)) {
-                size_t k;
+        {
+                int passed = -EBADF;
+                size_t got = 0;
 
-                if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS)
-                        continue;
-                k = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
-                for (size_t i = 0; i < k; i++) {
-                        int passed;
-
-                        memcpy(&passed, CMSG_DATA(c) + i * sizeof(int), sizeof(int));
-
-                        if (fds && *fds < 0)
-                                *fds = passed;
-                        else
-                                safe_close(passed);
-                }
+                (void) cmsg_take_fds(&mh, &passed, &got, 1);
+                if (got > 0 && fds && *fds < 0)
+                        *fds = passed;
+                else if (got > 0)
+                        safe_close(passed);
         }
         return n;
 }
@@ -134,7 +128,7 @@ static int recv_frame(
                 Frame f = {};
                 ssize_t n;
 
-                n = ret_fd ? recv_with_fd(fd, buf, want, &passed) : recv(fd, buf, want, MSG_DONTWAIT);
+                n = ret_fd ? recv_some_with_fd(fd, buf, want, &passed) : recv(fd, buf, want, MSG_DONTWAIT);
                 if (n < 0) {
                         if (errno == EINTR)
                                 continue;

@@ -19,6 +19,7 @@
 #include "config.h"
 #include "fd-util.h"
 #include "log.h"
+#include "socket-util.h"
 #include "macro.h"
 #include "main-func.h"
 #include "path-util.h"
@@ -187,20 +188,11 @@ static int vhost_read_msg(int fd, VhostUserMsg *m) {
         n = recvmsg(fd, &mh, MSG_CMSG_CLOEXEC | MSG_WAITALL);
         if (n < 0)
                 return -errno;
-        for (struct cmsghdr *cm = CMSG_FIRSTHDR(&mh); cm; cm = CMSG_NXTHDR(&mh, cm)) {
-                size_t k;
+        {
+                size_t n_fds = 0;
 
-                if (cm->cmsg_level != SOL_SOCKET || cm->cmsg_type != SCM_RIGHTS)
-                        continue;
-                k = (cm->cmsg_len - CMSG_LEN(0)) / sizeof(int);
-                for (size_t i = 0; i < k; i++) {
-                        int f;
-                        memcpy(&f, CMSG_DATA(cm) + i * sizeof(int), sizeof(int));
-                        if (m->n_fds < VHOST_USER_MAX_FDS)
-                                m->fds[m->n_fds++] = f;
-                        else
-                                safe_close(f);
-                }
+                (void) cmsg_take_fds(&mh, m->fds, &n_fds, VHOST_USER_MAX_FDS);
+                m->n_fds = (unsigned) n_fds;
         }
         if (n == 0) {
                 vhost_user_msg_close_fds(m);

@@ -240,26 +240,10 @@ static int wl_read(Session *s, size_t dir, int from) {
         n = recvmsg(from, &mh, MSG_CMSG_CLOEXEC | MSG_DONTWAIT);
         if (n < 0)
                 return errno == EAGAIN || errno == EINTR ? 0 : -errno;
-        for (struct cmsghdr *c = CMSG_FIRSTHDR(&mh); c; c = CMSG_NXTHDR(&mh, c)) {
-                size_t k;
-
-                if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS)
-                        continue;
-                k = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
-                for (size_t i = 0; i < k; i++) {
-                        int fd;
-
-                        memcpy(&fd, CMSG_DATA(c) + i * sizeof(int), sizeof(int));
-                        if (w->n_fds < WL_FDS_QUEUED_MAX)
-                                w->fds[w->n_fds++] = fd;
-                        else
-                                safe_close(fd);
-                }
-        }
+        if (cmsg_take_fds(&mh, w->fds, &w->n_fds, WL_FDS_QUEUED_MAX) > 0)
+                return -EMFILE; /* a peer that passes fds without the messages that use them */
         if (mh.msg_flags & MSG_CTRUNC)
                 return -EMFILE; /* fds were lost: the peer sent more than any Wayland message has */
-        if (w->n_fds >= WL_FDS_QUEUED_MAX)
-                return -EMFILE; /* a peer that passes fds without the messages that use them */
         if (n == 0)
                 return -ECONNRESET;
         r = dir == 0 ? wayland_filter_client(s->filter, buf, (size_t) n, &w->out)
