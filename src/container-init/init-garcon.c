@@ -13,11 +13,13 @@
 #include "init-garcon.h"
 
 usec_t garcon_next_backoff(usec_t previous, usec_t ran) {
-        if (ran >= GARCON_STABLE_USEC || previous < GARCON_BACKOFF_MIN_USEC)
-                return GARCON_BACKOFF_MIN_USEC;
-        if (previous >= GARCON_BACKOFF_MAX_USEC / 2)
-                return GARCON_BACKOFF_MAX_USEC;
-        return previous * 2;
+        static const RestartBackoff b = {
+                .min = GARCON_BACKOFF_MIN_USEC,
+                .max = GARCON_BACKOFF_MAX_USEC,
+                .stable = GARCON_STABLE_USEC,
+        };
+
+        return restart_backoff_next(&b, previous, ran);
 }
 
 int garcon_parse_id(const char *s, unsigned *ret) {

@@ -67,10 +67,10 @@ bool sommelier_child_reaped(SommelierChild *c, pid_t pid, int status) {
         now = now_usec(CLOCK_MONOTONIC);
         ran = now - c->started;
         c->pid = 0;
-        if (ran >= STABLE_USEC || c->backoff < BACKOFF_MIN_USEC)
-                c->backoff = BACKOFF_MIN_USEC;
-        else
-                c->backoff = MIN(c->backoff * 2, BACKOFF_MAX_USEC);
+        c->backoff = restart_backoff_next(
+                &(const RestartBackoff){
+                        .min = BACKOFF_MIN_USEC, .max = BACKOFF_MAX_USEC, .stable = STABLE_USEC },
+                c->backoff, ran);
         c->next_start = now + c->backoff;
         if (WIFEXITED(status))
                 log_warning(

@@ -266,6 +266,16 @@ static int drop_capabilities(char **reterr_message) {
         return 0;
 }
 
+/* Loads the filter unless building it failed (error < 0), and releases it either way. */
+static int load_filter(scmp_filter_ctx ctx, int error, char **reterr_message) {
+        if (error >= 0)
+                error = seccomp_load(ctx);
+        seccomp_release(ctx);
+        if (error < 0)
+                return set_error_message(reterr_message, error, "building the seccomp filter failed");
+        return 0;
+}
+
 int sandbox_seccomp(const SandboxOptions *o, char **reterr_message) {
         bool relaxed = sandbox_sanitizer_build();
         scmp_filter_ctx ctx;
@@ -326,14 +336,9 @@ int sandbox_seccomp(const SandboxOptions *o, char **reterr_message) {
                 if (r < 0)
                         goto fail;
         }
-        r = seccomp_load(ctx);
-        if (r < 0)
-                goto fail;
-        seccomp_release(ctx);
-        return 0;
+        return load_filter(ctx, 0, reterr_message);
 fail:
-        seccomp_release(ctx);
-        return set_error_message(reterr_message, r, "building the seccomp filter failed");
+        return load_filter(ctx, r, reterr_message);
 }
 
 int sandbox_enter(const SandboxOptions *o, char **reterr_message) {
@@ -412,14 +417,9 @@ static int exec_seccomp(char **reterr_message) {
                         SCMP_A0(SCMP_CMP_NE, AF_UNIX));
         if (r < 0)
                 goto fail;
-        r = seccomp_load(ctx);
-        if (r < 0)
-                goto fail;
-        seccomp_release(ctx);
-        return 0;
+        return load_filter(ctx, 0, reterr_message);
 fail:
-        seccomp_release(ctx);
-        return set_error_message(reterr_message, r, "building the seccomp filter failed");
+        return load_filter(ctx, r, reterr_message);
 }
 
 int sandbox_enter_exec(const SandboxOptions *o, char **reterr_message) {
