@@ -48,6 +48,10 @@ def test_app_in_penguin_maps_window(fcc, desk):
     start_in_penguin(fcc, "foot --app-id bistro-vm-foot --title 'from penguin'", "/tmp/gui-foot.log")
     node = wait_window(fcc, desk, app_id="bistro-vm-foot")
     assert node["name"] == "from penguin (penguin)", node["name"]
+    # The toplevel appears with its title before its first frame has crossed the VM (TCG is slow).
+    deadline = time.monotonic() + APP_TIMEOUT
+    while desk.colours(node) <= 2 and time.monotonic() < deadline:
+        time.sleep(1)
     shot = desk.screenshot("penguin-foot.png", node)
     assert desk.colours(node) > 2, f"blank window, see {shot}"
     # Closing the window on the host ends the app in penguin and its stream.
