@@ -57,7 +57,7 @@ def test_app_in_penguin_maps_window(fcc, desk):
     # Closing the window on the host ends the app in penguin and its stream.
     desk.close_window(node["id"])
     desk.wait_window_gone(node["id"], timeout=60)
-    r = in_penguin(fcc, "for i in $(seq 60); do pgrep -f bistro-vm-foot >/dev/null || exit 0; sleep 1; done; exit 1")
+    r = in_penguin(fcc, "for i in $(seq 60); do pgrep -f '[b]istro-vm-foot' >/dev/null || exit 0; sleep 1; done; exit 1")
     assert r.returncode == 0
 
 
