@@ -233,8 +233,9 @@ class VmPath:
 
     A private concierge (test/integration/concierge_helpers.Concierge, as the desktop tests' conftest
     does) with WAYLAND_DISPLAY=desk.socket; penguin created and started for its default user (garcon starts
-    sommelier for it) by a first `bistro --user U -- true`; wl-redraw (static) copied into penguin's /tmp
-    through `bistro -- sh -c 'cat > ...'`.
+    sommelier for it) by a first `bistro --user U -- true`; wl-redraw (static) copied into the user's home
+    in penguin through `bistro -- sh -c 'cat > ...'` (not /tmp: a file written there by one session was
+    gone in the next).
 
     Bytes on the VM stream: the stream-relay child of the gate splices, and splice() is not counted in
     /proc/PID/io (rchar/wchar stay 0), so instead the hybrid-vsock listener concierge binds for port 7100
@@ -258,14 +259,14 @@ class VmPath:
         if not (store / "debian.tar.zst").exists():
             raise RuntimeError(f"no debian image in {store} (image/containers/build-debian.sh)")
         self.desk = desk
-        self.cc = Concierge(env={"BISTRO_IMAGE_STORE": str(store), "WAYLAND_DISPLAY": str(desk.socket)})
         self.relay = None
         self.events = WindowEvents(desk.ipc_socket)
+        self.cc = Concierge(env={"BISTRO_IMAGE_STORE": str(store), "WAYLAND_DISPLAY": str(desk.socket)})
         self.n = 0
         try:
             self._ok("--", "true", timeout=1800)  # boots termina, creates and starts penguin
             with open(build / "test/tools/wl-redraw", "rb") as f:
-                self._ok("--", "sh", "-c", "cat > /tmp/wl-redraw && chmod 755 /tmp/wl-redraw", stdin=f)
+                self._ok("--", "sh", "-c", "cat > $HOME/wl-redraw && chmod 755 $HOME/wl-redraw", stdin=f)
             listen = self.cc.runtime("termina") / f"vsock.sock_{WAYLAND_PORT}"
             self.real = listen.with_name(listen.name + ".bench")
             os.rename(listen, self.real)
@@ -286,7 +287,7 @@ class VmPath:
         self.n += 1
         title = f"{self.TITLE} {self.n}"
         script = ('exec env XDG_RUNTIME_DIR=/run/user/$(id -u) WAYLAND_DISPLAY=wayland-0 '
-                  '/tmp/wl-redraw "$@"')
+                  '$HOME/wl-redraw "$@"')
         argv = ["--", "sh", "-c", script, "sh", f"--{mode}", "--seconds", str(seconds), "--frames",
                 "1000000", "--timeout", "60", "--title", title]
         # The first app after boot can race sommelier's start by garcon: the warm-up retries.
