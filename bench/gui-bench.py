@@ -23,8 +23,8 @@ between wl-redraw's first and last frame: it prints CLOCK_MONOTONIC times), and 
 Usage: bench/gui-bench.py [--runs 5] [--seconds 10] [--compress none|lz4|zstd] [--server-compress C] [--no-vm]
 [--json] [--build-dir DIR] (default $BISTRO_BUILD_DIR, else <repo>/build). --compress applies to W only (the
 VM path runs as sommelier and the gate configure waypipe); --server-compress gives W's server another
-setting than its client (an interop check: waypipe 0.8.4 refuses a mismatch). Runs as root (the desktop's test user is created) or as
-a plain user.
+setting than its client (an interop check: waypipe 0.8.4 refuses a mismatch). Runs as root (the desktop's
+test user is created; the VM path needs root like the other VM benches) or, with --no-vm, as a plain user.
 """
 
 import argparse
@@ -407,7 +407,8 @@ def main():
         if "vm_fps" in m:
             print(f"{mode:5} V bytes/frame (VM stream)   {fmt([x / 1024 for x in m['vm_bytes_per_frame']], ' KiB')}")
     if "vm_setup_s" in res:
-        print(f"VM path set-up (termina boot, penguin created and started, wl-redraw copied): {res['vm_setup_s']:.0f} s")
+        print(f"VM path set-up (termina boot, penguin created and started, wl-redraw copied): "
+              f"{res['vm_setup_s']:.0f} s")
 
 
 if __name__ == "__main__":
