@@ -24,7 +24,7 @@ Usage: bench/gui-bench.py [--runs 5] [--seconds 10] [--compress none|lz4|zstd] [
 [--json] [--build-dir DIR] (default $BISTRO_BUILD_DIR, else <repo>/build). --compress applies to W only (the
 VM path runs as sommelier and the gate configure waypipe); --server-compress gives W's server another
 setting than its client (an interop check: waypipe 0.8.4 refuses a mismatch). Runs as root (the desktop's
-test user is created; the VM path needs root like the other VM benches) or, with --no-vm, as a plain user.
+test user is created; the VM path was run so) or, with --no-vm, as a plain user.
 """
 
 import argparse
