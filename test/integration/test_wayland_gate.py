@@ -259,7 +259,7 @@ def paste_in_container(chain, want, *opts, timeout=20):
 @pytest.mark.parametrize("primary", [False, True], ids=["clipboard", "primary"])
 def test_clipboard_both_ways(desktop, chain, primary):
     """Through the gate by the focus-based data-device flow (data-control is hidden): text both ways,
-    the primary selection both ways, an image/png both ways by checksum."""
+    the primary selection both ways, an image/png both ways by checksum, text/html both ways."""
     p = ("--primary",) if primary else ()
     text = f"from the container {time.time()} \u00e9".encode()
     copy_in_container(chain, text, *p)
@@ -282,6 +282,16 @@ def test_clipboard_both_ways(desktop, chain, primary):
     desktop.copy(image, mime="image/png")
     got = paste_in_container(chain, image, "--type", "image/png")
     assert hashlib.sha256(got).digest() == hashlib.sha256(image).digest()
+    # Rich text: HTML, both ways.
+    html = f"<p>from the container <b>{time.time()}</b></p>".encode()
+    copy_in_container(chain, html, "--type", "text/html")
+    deadline = time.monotonic() + 20
+    while "text/html" not in desktop.paste_types() and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert desktop.paste("text/html") == html
+    html = f"<p>from the host <i>{time.time()}</i></p>".encode()
+    desktop.copy(html, mime="text/html")
+    assert paste_in_container(chain, html, "--type", "text/html") == html
 
 
 def test_waypipe_restarted(desktop, chain):
