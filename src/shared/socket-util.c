@@ -88,23 +88,29 @@ int socket_set_timeouts(int fd, int timeout_ms) {
         return 0;
 }
 
+void cmsg_put_fds(struct msghdr *mh, void *control, const int *fds, size_t n) {
+        struct cmsghdr *cm;
+
+        mh->msg_control = control;
+        mh->msg_controllen = CMSG_SPACE(sizeof(int) * n);
+        cm = CMSG_FIRSTHDR(mh);
+        cm->cmsg_level = SOL_SOCKET;
+        cm->cmsg_type = SCM_RIGHTS;
+        cm->cmsg_len = CMSG_LEN(sizeof(int) * n);
+        memcpy(CMSG_DATA(cm), fds, sizeof(int) * n);
+}
+
 int send_with_fd(int sock, const void *buf, size_t n, int fd) {
-        char cbuf[CMSG_SPACE(sizeof(int))] = {};
+        union {
+                struct cmsghdr h;
+                uint8_t buf[CMSG_SPACE(sizeof(int))];
+        } control = {};
         struct iovec iov = { .iov_base = (void *) buf, .iov_len = n };
         struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1 };
         ssize_t k;
 
-        if (fd >= 0) {
-                struct cmsghdr *cm;
-
-                mh.msg_control = cbuf;
-                mh.msg_controllen = sizeof(cbuf);
-                cm = CMSG_FIRSTHDR(&mh);
-                cm->cmsg_level = SOL_SOCKET;
-                cm->cmsg_type = SCM_RIGHTS;
-                cm->cmsg_len = CMSG_LEN(sizeof(int));
-                memcpy(CMSG_DATA(cm), &fd, sizeof(int));
-        }
+        if (fd >= 0)
+                cmsg_put_fds(&mh, &control, &fd, 1);
         k = sendmsg(sock, &mh, MSG_NOSIGNAL);
         if (k < 0)
                 return errno == EAGAIN ? -ETIMEDOUT : -errno;

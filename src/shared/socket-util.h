@@ -28,6 +28,10 @@ int socket_set_timeouts(int fd, int timeout_ms);
  * many were closed that way. */
 size_t cmsg_take_fds(struct msghdr *mh, int *fds, size_t *n, size_t max);
 
+/* Attaches fds[0..n) (n > 0) to mh as one SCM_RIGHTS control message, in control, which must hold
+ * CMSG_SPACE(n * sizeof(int)) bytes aligned for a struct cmsghdr. The twin of cmsg_take_fds(). */
+void cmsg_put_fds(struct msghdr *mh, void *control, const int *fds, size_t n);
+
 /* One message of n bytes with fd (< 0: none) attached (SCM_RIGHTS); a short send is -EPROTO. */
 int send_with_fd(int sock, const void *buf, size_t n, int fd);
 /* One message into buf; *ret_fd gets the first fd that came with it (CLOEXEC) or -EBADF, any other

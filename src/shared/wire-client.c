@@ -62,23 +62,34 @@ int wire_send_sync(
         return send_all_frame(fd, type, flags, id, msg, deadline_from(timeout_ms));
 }
 
+int wire_error_reply_fill(
+        Bistro__ErrorReply *reply, char **ret_text, int error, const char *format, va_list ap) {
+        char *text = NULL;
+
+        if (format) {
+                if (vasprintf(&text, format, ap) < 0)
+                        return -ENOMEM;
+                /* Sanitised rather than refused: the error must reach the peer. */
+                proto_text_sanitize(text, PROTO_ERROR_MESSAGE_MAX, true);
+        }
+        *reply = (Bistro__ErrorReply) BISTRO__ERROR_REPLY__INIT;
+        reply->error = error >= 0 || error < -WIRE_ERRNO_MAX ? -EIO : error;
+        reply->message = text ?: (char *) "";
+        *ret_text = text;
+        return 0;
+}
+
 int wire_reply_error_sync(int fd, uint64_t id, int error, int timeout_ms, const char *format, ...) {
         _cleanup_free_ char *text = NULL;
-        Bistro__ErrorReply reply = BISTRO__ERROR_REPLY__INIT;
+        Bistro__ErrorReply reply;
         va_list ap;
+        int r;
 
-        if (error >= 0 || error < -WIRE_ERRNO_MAX)
-                error = -EIO;
         va_start(ap, format);
-        if (vasprintf(&text, format, ap) < 0)
-                text = NULL;
+        r = wire_error_reply_fill(&reply, &text, error, format, ap);
         va_end(ap);
-        if (!text)
-                return -ENOMEM;
-        /* Sanitised rather than refused: the error must reach the peer. */
-        proto_text_sanitize(text, PROTO_ERROR_MESSAGE_MAX, true);
-        reply.error = error;
-        reply.message = text;
+        if (r < 0)
+                return r;
         return wire_send_sync(
                 fd, BISTRO__MESSAGE_TYPE__ERROR_REPLY, FRAME_RESPONSE, id, &reply.base, timeout_ms);
 }

@@ -4,6 +4,7 @@
 /* The blocking side of the wire layer, for CLIs and for jobs that run outside an event loop:
  * poll() on one fd, one call at a time (docs/design/wire.md). */
 
+#include <stdarg.h>
 #include <stdint.h>
 #include <protobuf-c/protobuf-c.h>
 
@@ -20,8 +21,15 @@ int wire_send_sync(
         int fd, uint32_t type, uint32_t flags, uint64_t id, const ProtobufCMessage *msg, int timeout_ms);
 int wire_recv_sync(int fd, int timeout_ms, FrameHeader *ret_header, ProtobufCMessage **ret_msg);
 
-/* Answers request id with an ErrorReply (error: a negative errno; the message is sanitised), as
- * wire_reply_error() does on a connection: for servers that handle one request on a blocking fd. */
+/* Fills reply for error (a negative errno; anything out of range becomes -EIO) and the printf-style
+ * message (NULL: none), sanitised rather than refused, so that the error always reaches the peer.
+ * *ret_text owns the message (free() it after sending). 0 or -ENOMEM. */
+int wire_error_reply_fill(
+        Bistro__ErrorReply *reply, char **ret_text, int error, const char *format, va_list ap)
+        _printf_(4, 0);
+
+/* Answers request id with an ErrorReply (wire_error_reply_fill()), as wire_reply_error() does on a
+ * connection: for servers that handle one request on a blocking fd. */
 int wire_reply_error_sync(int fd, uint64_t id, int error, int timeout_ms, const char *format, ...)
         _printf_(5, 6);
 

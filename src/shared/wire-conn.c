@@ -11,6 +11,7 @@
 #include "log.h"
 #include "macro.h"
 #include "proto-validate.h"
+#include "socket-util.h"
 #include "wire-client.h"
 #include "wire-internal.h"
 
@@ -347,18 +348,11 @@ static ssize_t buf_send(int fd, WireBuf *b) {
         } control = {};
         struct iovec iov = { .iov_base = b->data + b->offset, .iov_len = b->size - b->offset };
         struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1 };
-        struct cmsghdr *cm;
         ssize_t n;
 
         if (b->fd < 0)
                 return send(fd, iov.iov_base, iov.iov_len, MSG_DONTWAIT | MSG_NOSIGNAL);
-        mh.msg_control = &control;
-        mh.msg_controllen = sizeof(control);
-        cm = CMSG_FIRSTHDR(&mh);
-        cm->cmsg_level = SOL_SOCKET;
-        cm->cmsg_type = SCM_RIGHTS;
-        cm->cmsg_len = CMSG_LEN(sizeof(int));
-        memcpy(CMSG_DATA(cm), &b->fd, sizeof(int));
+        cmsg_put_fds(&mh, &control, &b->fd, 1);
         n = sendmsg(fd, &mh, MSG_DONTWAIT | MSG_NOSIGNAL);
         if (n > 0)
                 b->fd = safe_close(b->fd); /* the peer has it now */
@@ -472,24 +466,15 @@ int wire_reply(WireConn *c, uint64_t id, uint32_t type, const ProtobufCMessage *
 
 int wire_reply_error(WireConn *c, uint64_t id, int error, const char *format, ...) {
         _cleanup_free_ char *text = NULL;
-        Bistro__ErrorReply reply = BISTRO__ERROR_REPLY__INIT;
+        Bistro__ErrorReply reply;
+        va_list ap;
+        int r;
 
-        if (error >= 0 || error < -4095)
-                error = -EIO;
-        if (format) {
-                va_list ap;
-                int k;
-
-                va_start(ap, format);
-                k = vasprintf(&text, format, ap);
-                va_end(ap);
-                if (k < 0)
-                        return -ENOMEM;
-                /* Sanitise rather than fail: the error must reach the peer. */
-                proto_text_sanitize(text, PROTO_ERROR_MESSAGE_MAX, true);
-        }
-        reply.error = error;
-        reply.message = text ?: (char *) "";
+        va_start(ap, format);
+        r = wire_error_reply_fill(&reply, &text, error, format, ap);
+        va_end(ap);
+        if (r < 0)
+                return r;
         return wire_send(c, BISTRO__MESSAGE_TYPE__ERROR_REPLY, FRAME_RESPONSE, id, &reply.base);
 }
 
