@@ -341,18 +341,38 @@ fail:
         return load_filter(ctx, r, reterr_message);
 }
 
-int sandbox_enter(const SandboxOptions *o, char **reterr_message) {
+/* What every sandbox does before its filter: the namespaces and the empty root, no capabilities. */
+static int enter_namespaces_without_caps(const SandboxOptions *o, char **reterr_message) {
         int r;
 
         r = enter_namespaces(o, reterr_message);
         if (r < 0)
                 return r;
-        r = drop_capabilities(reterr_message);
-        if (r < 0)
-                return r;
+        return drop_capabilities(reterr_message);
+}
+
+static int set_no_new_privs(char **reterr_message) {
         if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
                 return set_error_message(reterr_message, -errno, "PR_SET_NO_NEW_PRIVS failed");
+        return 0;
+}
+
+int sandbox_enter_filter(const SandboxOptions *o, char **reterr_message) {
+        int r;
+
+        r = set_no_new_privs(reterr_message);
+        if (r < 0)
+                return r;
         return sandbox_seccomp(o, reterr_message);
+}
+
+int sandbox_enter(const SandboxOptions *o, char **reterr_message) {
+        int r;
+
+        r = enter_namespaces_without_caps(o, reterr_message);
+        if (r < 0)
+                return r;
+        return sandbox_enter_filter(o, reterr_message);
 }
 
 /* What sandbox_enter_exec() kills on. */
@@ -427,13 +447,10 @@ int sandbox_enter_exec(const SandboxOptions *o, char **reterr_message) {
 
         if (!o->exec_dir)
                 return set_error_message(reterr_message, -EINVAL, "no directory to execute from");
-        r = enter_namespaces(o, reterr_message);
+        r = enter_namespaces_without_caps(o, reterr_message);
+        if (r >= 0)
+                r = set_no_new_privs(reterr_message);
         if (r < 0)
                 return r;
-        r = drop_capabilities(reterr_message);
-        if (r < 0)
-                return r;
-        if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
-                return set_error_message(reterr_message, -errno, "PR_SET_NO_NEW_PRIVS failed");
         return exec_seccomp(reterr_message);
 }

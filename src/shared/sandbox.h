@@ -43,6 +43,10 @@ typedef struct SandboxOptions {
  * not log. */
 int sandbox_enter(const SandboxOptions *o, char **reterr_message);
 
+/* no_new_privs and sandbox_seccomp()'s filter, without namespaces: for a process that must still
+ * signal a child that lives in a user namespace of its own (the Wayland gate's sessions). */
+int sandbox_enter_filter(const SandboxOptions *o, char **reterr_message);
+
 /* For a program we do not build (waypipe), after which the caller execs it from o->exec_inner_dir:
  * the same namespaces, tmpfs root, capabilities and no_new_privs as sandbox_enter(), but a seccomp
  * filter that allows by default and kills on what such a program never needs: other socket families

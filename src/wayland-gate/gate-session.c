@@ -8,7 +8,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -208,18 +207,12 @@ static int waypipe_connect(const char *dir, pid_t pid) {
         }
 }
 
+/* SIGTERM, then SIGKILL if it lingers; reaped either way. */
 static void child_stop(pid_t pid) {
-        usec_t deadline = now_usec(CLOCK_MONOTONIC) + WAYPIPE_STOP_USEC;
-
         if (pid <= 0)
                 return;
         (void) kill(pid, SIGTERM);
-        while (now_usec(CLOCK_MONOTONIC) < deadline) {
-                if (waitpid(pid, NULL, WNOHANG) != 0)
-                        return;
-                (void) usleep(10000);
-        }
-        sigkill_wait(pid);
+        (void) wait_for_terminate_timeout(pid, WAYPIPE_STOP_USEC);
 }
 
 /* Reads Wayland bytes and fds from `from`, through the filter into w. */
@@ -264,17 +257,8 @@ static int wl_write(WlWay *w, int to) {
         if (w->out.size == 0)
                 return 0;
         iov = (struct iovec){ .iov_base = w->out.data, .iov_len = w->out.size };
-        if (w->n_fds > 0) {
-                struct cmsghdr *c;
-
-                mh.msg_control = &control;
-                mh.msg_controllen = CMSG_SPACE(sizeof(int) * w->n_fds);
-                c = CMSG_FIRSTHDR(&mh);
-                c->cmsg_level = SOL_SOCKET;
-                c->cmsg_type = SCM_RIGHTS;
-                c->cmsg_len = CMSG_LEN(sizeof(int) * w->n_fds);
-                memcpy(CMSG_DATA(c), w->fds, sizeof(int) * w->n_fds);
-        }
+        if (w->n_fds > 0)
+                cmsg_put_fds(&mh, &control, w->fds, w->n_fds);
         n = sendmsg(to, &mh, MSG_DONTWAIT | MSG_NOSIGNAL);
         if (n < 0)
                 return errno == EAGAIN || errno == EINTR ? 0 : -errno;
@@ -368,9 +352,7 @@ static int session_confine(const GateOptions *o) {
                 return 0;
         /* The filter only, no namespaces: a session in a user namespace of its own could no longer
          * signal its waypipe. The session has nothing to open and no one to connect to anyway. */
-        if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
-                return log_error_errno(errno, "VM '%s': PR_SET_NO_NEW_PRIVS failed: %m", o->vm);
-        r = sandbox_seccomp(&so, &msg);
+        r = sandbox_enter_filter(&so, &msg);
         if (r < 0)
                 return log_error_errno(
                         r, "VM '%s': cannot confine the Wayland session: %s", o->vm, msg ?: "");

@@ -82,9 +82,11 @@ static int on_accept(sd_event_source *s, int fd, uint32_t revents, void *userdat
                 GateOptions o = g->opts;
 
                 (void) fd_cloexec(c, true);
-                /* Read for each client, so that `vmc window-mark` applies to the next window. */
-                if (gui_settings_window_mark(&o.mark) < 0)
-                        o.mark = WINDOW_MARK_TITLE;
+                /* Read for each client, so that `vmc window-mark` applies to the next window; a
+                 * broken file leaves the default (titles), as it does in cicerone. */
+                r = gui_settings_window_mark(&o.mark);
+                if (r < 0)
+                        log_warning_errno(r, "Cannot read the window-mark setting (marking titles): %m");
                 _exit(gate_session_run(c, &o) < 0 ? EXIT_FAILURE : EXIT_SUCCESS);
         }
         safe_close(c);
@@ -197,12 +199,9 @@ static int run(int argc, char *argv[]) {
                 .tokens_dir = tokens,
                 .work_dir = work,
                 .waypipe_dir = waypipe,
-                .mark = WINDOW_MARK_TITLE,
+                .mark = WINDOW_MARK_TITLE, /* each session reads the user's setting */
                 .sandbox = arg_sandbox,
         };
-        r = gui_settings_window_mark(&g.opts.mark);
-        if (r < 0)
-                log_warning_errno(r, "Cannot read the window-mark setting (marking titles): %m");
 
         sigemptyset(&mask);
         sigaddset(&mask, SIGTERM);
