@@ -2,6 +2,7 @@
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "gui-env.h"
 
@@ -21,6 +22,12 @@ const char *const gui_env[] = {
 
 void gui_runtime_dir(uid_t uid, char buf[static GUI_RUNTIME_DIR_MAX]) {
         (void) snprintf(buf, GUI_RUNTIME_DIR_MAX, GUI_RUNTIME_DIR_PREFIX "%u", (unsigned) uid);
+}
+
+bool gui_runtime_dir_is_users(const char *dir, uid_t uid) {
+        struct stat st;
+
+        return stat(dir, &st) == 0 && S_ISDIR(st.st_mode) && st.st_uid == uid;
 }
 
 /* value / 1000 as a decimal without trailing zeros ("1.5", "2", "0.833"): no locale, no float. */

@@ -6,6 +6,7 @@
  * (the container has no X server). garcon applies it to the apps it launches, vshd to the sessions
  * of the container's default user. */
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
@@ -24,6 +25,8 @@ extern const char *const gui_env[];
 
 /* "/run/user/<uid>" into buf. */
 void gui_runtime_dir(uid_t uid, char buf[static GUI_RUNTIME_DIR_MAX]);
+/* Whether dir is a directory uid owns (only root makes /run/user/<uid>, so then it is theirs). */
+bool gui_runtime_dir_is_users(const char *dir, uid_t uid);
 
 /* The toolkit variables for a per-app scale of percent (50..400; 0: none, n = 0). */
 #define GUI_SCALE_ENV_MAX 5

@@ -537,11 +537,10 @@ static int open_app_log(void) {
 static void apply_gui_env(uint32_t scale_percent) {
         static GuiScaleEnv scale; /* putenv() keeps pointers into it until the exec */
         char rt[GUI_RUNTIME_DIR_MAX];
-        struct stat st;
 
         if (!getenv("XDG_RUNTIME_DIR")) {
                 gui_runtime_dir(getuid(), rt);
-                if (stat(rt, &st) == 0 && st.st_uid == getuid())
+                if (gui_runtime_dir_is_users(rt, getuid()))
                         (void) setenv("XDG_RUNTIME_DIR", rt, 1);
         }
         for (const char *const *e = gui_env; *e; e++) {

@@ -136,12 +136,6 @@ static void env_put(char **env, size_t *n, char *entry) {
         env[(*n)++] = entry;
 }
 
-static bool runtime_dir_is_users(const char *dir, uid_t uid) {
-        struct stat st;
-
-        return stat(dir, &st) == 0 && S_ISDIR(st.st_mode) && st.st_uid == uid;
-}
-
 /* The user vshd picks when none is named (uid 1000, else root): garcon's, so sommelier's. */
 static bool is_default_user(const VshSetup *s, const struct passwd *pw) {
         char buf[8192];
@@ -239,7 +233,7 @@ _noreturn_ void vshd_exec_child(const VshdExec *x) {
          * user-runtime-dir makes it moments later): the default user's session gets it anyway, or a
          * terminal opened at once could never show a window. */
         if (x->in_container &&
-            (runtime_dir_is_users(runtime_dir, pw.pw_uid) ||
+            (gui_runtime_dir_is_users(runtime_dir, pw.pw_uid) ||
              (is_default_user(s, &pw) && access(runtime_dir, F_OK) < 0 && errno == ENOENT))) {
                 (void) snprintf(runtime_env, sizeof(runtime_env), "XDG_RUNTIME_DIR=%s", runtime_dir);
                 env[n_env++] = runtime_env;
